@@ -1,14 +1,15 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! groupchatd: a small, fast group-chat server speaking the IRC client
+//! protocol, built on one mio event loop.
+//!
+//! The layers, each in its own module:
+//! - [`reactor`]: sockets, tokens and readiness; knows no chat rules.
+//! - [`connection`]: one client's buffers, framing, write queue and limits.
+//! - [`message`], [`numeric`], [`names`], [`framing`]: the protocol, pure.
+//! - [`hub`]: nicks, channels, membership and who receives what, pure.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod config;
+pub mod framing;
+pub mod hub;
+pub mod message;
+pub mod names;
+pub mod numeric;

@@ -1,0 +1,400 @@
+//! The daemon's configuration: a TOML file in which every key is optional.
+//!
+//! Built-in defaults make `groupchatd` with no arguments a working server on
+//! 127.0.0.1:6667. Every mistake in a file is reported with the file, the line
+//! and the key, because an operator fixing a config at 3 a.m. needs all three.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The server's name in prefixes and numerics.
+    pub name: String,
+    /// Advertised as `NETWORK=` in ISUPPORT.
+    pub network: String,
+    /// Addresses to accept clients on (IPv4 and IPv6).
+    pub listen: Vec<SocketAddr>,
+    /// Every client joins this channel right after registering.
+    pub default_channel: String,
+    /// Message of the day, one line per line of the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub motd_file: Option<PathBuf>,
+    /// When set, clients must send this with `PASS` before registering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest line a client may send, CRLF included.
+    pub max_line: usize,
+    pub nick_len: usize,
+    pub channel_len: usize,
+    pub topic_len: usize,
+    /// Queued output above which a client is no longer read from.
+    pub sendq_soft: usize,
+    /// Queued output at which a client is disconnected (SendQ exceeded).
+    pub sendq_hard: usize,
+    /// How long a client may stay above `sendq_soft` before it is disconnected.
+    pub sendq_soft_seconds: u64,
+    /// Queued output of all clients together above which nobody is read from.
+    pub output_cap: usize,
+    /// Channels with more members than this get presence summaries instead of
+    /// one line per join, part and quit.
+    pub large_channel: usize,
+    /// Seconds between presence summaries in a large channel.
+    pub presence_interval: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    /// Seconds a connection has to finish registering.
+    pub registration_timeout: u64,
+    /// Seconds of silence after which a registered client is sent a PING.
+    pub ping_interval: u64,
+    /// Seconds after that PING without any input before it is disconnected.
+    pub ping_timeout: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// error, warn, info, debug or trace.
+    pub level: String,
+    /// `stderr` or `syslog`.
+    pub target: LogTarget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogTarget {
+    Stderr,
+    Syslog,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            name: "groupchatd".into(),
+            network: "groupchat".into(),
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 6667))],
+            default_channel: "#lobby".into(),
+            motd_file: None,
+            password: None,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line: 512,
+            nick_len: 30,
+            channel_len: 50,
+            topic_len: 390,
+            sendq_soft: 64 * 1024,
+            sendq_hard: 1024 * 1024,
+            sendq_soft_seconds: 30,
+            output_cap: 256 * 1024 * 1024,
+            large_channel: 500,
+            presence_interval: 10,
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            registration_timeout: 30,
+            ping_interval: 120,
+            ping_timeout: 60,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            target: LogTarget::Stderr,
+        }
+    }
+}
+
+impl Timeouts {
+    pub fn registration(&self) -> Duration {
+        Duration::from_secs(self.registration_timeout)
+    }
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval)
+    }
+    pub fn ping_timeout(&self) -> Duration {
+        Duration::from_secs(self.ping_timeout)
+    }
+}
+
+/// A mistake in a config file, located as precisely as the file allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            line: None,
+            key: None,
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and validates config text; `path` only labels the errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_number(text, span.start));
+            ConfigError {
+                path: path.to_owned(),
+                line,
+                key: line.and_then(|l| key_on_line(text, l)),
+                message: e.message().trim_end().to_string(),
+            }
+        })?;
+        config.validate().map_err(|(key, message)| ConfigError {
+            path: path.to_owned(),
+            line: find_key(text, key),
+            key: Some(key.to_string()),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// The config as TOML, for `--check-config`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+
+    /// Checks what the types alone cannot: returns the dotted key at fault.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let l = &self.limits;
+        let t = &self.timeouts;
+        let checks: [(bool, &'static str, String); 13] = [
+            (
+                !self.server.listen.is_empty(),
+                "server.listen",
+                "at least one address is needed".into(),
+            ),
+            (
+                !self.server.name.is_empty() && !self.server.name.contains([' ', ':', '!', '@']),
+                "server.name",
+                "must be one word without ':', '!' or '@'".into(),
+            ),
+            (
+                !self.server.network.is_empty() && !self.server.network.contains(' '),
+                "server.network",
+                "must be one word".into(),
+            ),
+            (
+                crate::names::valid_channel(&self.server.default_channel, l.channel_len),
+                "server.default_channel",
+                format!(
+                    "{:?} is not a valid channel name (`#` then up to {} characters, no spaces or commas)",
+                    self.server.default_channel,
+                    l.channel_len.saturating_sub(1)
+                ),
+            ),
+            (
+                (64..=65536).contains(&l.max_line),
+                "limits.max_line",
+                "must be between 64 and 65536".into(),
+            ),
+            (
+                (1..=64).contains(&l.nick_len),
+                "limits.nick_len",
+                "must be between 1 and 64".into(),
+            ),
+            (
+                (2..=200).contains(&l.channel_len),
+                "limits.channel_len",
+                "must be between 2 and 200".into(),
+            ),
+            (
+                l.sendq_soft >= l.max_line && l.sendq_soft < l.sendq_hard,
+                "limits.sendq_soft",
+                format!(
+                    "must be at least limits.max_line and below limits.sendq_hard ({})",
+                    l.sendq_hard
+                ),
+            ),
+            (
+                l.sendq_hard <= l.output_cap,
+                "limits.sendq_hard",
+                format!("must not exceed limits.output_cap ({})", l.output_cap),
+            ),
+            (
+                l.large_channel >= 1,
+                "limits.large_channel",
+                "must be at least 1".into(),
+            ),
+            (
+                l.presence_interval >= 1,
+                "limits.presence_interval",
+                "must be at least 1 second".into(),
+            ),
+            (
+                t.registration_timeout >= 1 && t.ping_interval >= 1 && t.ping_timeout >= 1,
+                "timeouts",
+                "every timeout must be at least 1 second".into(),
+            ),
+            (
+                self.log.level.parse::<log::LevelFilter>().is_ok(),
+                "log.level",
+                format!(
+                    "{:?} is not one of off, error, warn, info, debug, trace",
+                    self.log.level
+                ),
+            ),
+        ];
+        match checks.into_iter().find(|(ok, _, _)| !ok) {
+            Some((_, key, message)) => Err((key, message)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// 1-based line number of a byte offset.
+fn line_number(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The key assigned on a 1-based line, if the line is `key = value`.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let (key, _) = text.lines().nth(line - 1)?.split_once('=')?;
+    Some(key.trim().to_string()).filter(|k| !k.is_empty())
+}
+
+/// The line that sets a dotted key such as `limits.sendq_soft`, or that opens
+/// its table when the key names one.
+fn find_key(text: &str, dotted: &str) -> Option<usize> {
+    let (table, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
+    let mut current = String::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = name.trim().to_string();
+            if table.is_empty() && current == key {
+                return Some(index + 1);
+            }
+        } else if current == table
+            && line
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim().trim_matches('"') == key)
+        {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("test.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = parse("").expect("valid");
+        assert_eq!(config, Config::default());
+        assert_eq!(config.server.listen[0].to_string(), "127.0.0.1:6667");
+        assert_eq!(config.limits.sendq_soft, 65536);
+        assert_eq!(config.limits.sendq_hard, 1048576);
+        assert_eq!(config.limits.output_cap, 268435456);
+    }
+
+    #[test]
+    fn keys_override_defaults() {
+        let config = parse(
+            "[server]\nlisten = [\"[::1]:7000\", \"127.0.0.1:7001\"]\n[limits]\nlarge_channel = 5\n",
+        )
+        .expect("valid");
+        assert_eq!(config.server.listen.len(), 2);
+        assert_eq!(config.limits.large_channel, 5);
+        assert_eq!(config.limits.max_line, 512);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("[server]\nname = \"x\"\nlisen = []\n").expect_err("invalid");
+        assert_eq!(err.line, Some(3));
+        assert_eq!(err.key.as_deref(), Some("lisen"));
+        let text = err.to_string();
+        assert!(text.starts_with("test.toml:3: key `lisen`: "), "{text}");
+        assert!(text.contains("unknown field"), "{text}");
+    }
+
+    #[test]
+    fn bad_value_names_line_and_key() {
+        let err = parse("[limits]\n\nsendq_soft = \"big\"\n").expect_err("invalid");
+        assert_eq!(err.line, Some(3));
+        assert_eq!(err.key.as_deref(), Some("sendq_soft"));
+        let err = parse("[server]\nlisten = [\"nowhere\"]\n").expect_err("invalid");
+        assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn inconsistent_values_name_their_key_and_line() {
+        let err = parse("[limits]\nsendq_hard = 1000\nsendq_soft = 2000\n").expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("limits.sendq_soft"));
+        assert_eq!(err.line, Some(3));
+        let err = parse("[server]\ndefault_channel = \"lobby\"\n").expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("server.default_channel"));
+        assert_eq!(err.line, Some(2));
+        let err = parse("[log]\nlevel = \"loud\"\n").expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("log.level"));
+    }
+
+    #[test]
+    fn printed_config_parses_back_to_itself() {
+        let config = parse("[server]\nmotd_file = \"/etc/motd\"\n").expect("valid");
+        assert_eq!(parse(&config.to_toml()).expect("valid"), config);
+    }
+}

@@ -1,0 +1,364 @@
+//! Channels: JOIN, PART, TOPIC, NAMES, LIST, WHO, channel MODE, and the
+//! presence summaries that replace per-event lines in large channels.
+
+use super::{Channel, ChannelId, ClientId, Hub, Outbox, Topic, unix_now};
+use crate::message::{Message, build};
+use crate::names::{fold, valid_channel};
+use crate::numeric::*;
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+/// Longest `353` line body, leaving room for the prefix within 512 bytes.
+const NAMES_LINE_BUDGET: usize = 400;
+
+impl Channel {
+    /// Large channels do not relay joins, parts and quits one by one.
+    fn is_large(&self, threshold: usize) -> bool {
+        self.members.len() > threshold
+    }
+}
+
+impl Hub {
+    pub(super) fn join_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(targets) = msg.param(0) else {
+            self.reply(id, ERR_NEEDMOREPARAMS, &["JOIN", "Not enough parameters"], out);
+            return;
+        };
+        if targets == "0" {
+            self.part_all(id, out);
+            return;
+        }
+        for name in targets.split(',').filter(|n| !n.is_empty()) {
+            self.join(id, name, out);
+        }
+    }
+
+    /// Joins one channel, creating it on first join, and sends the joiner the
+    /// JOIN, the topic and the names (or the member count when large).
+    pub(super) fn join(&mut self, id: ClientId, name: &str, out: &mut dyn Outbox) {
+        if !valid_channel(name, self.config.channel_len) {
+            self.reply(id, ERR_NOSUCHCHANNEL, &[name, "Illegal channel name"], out);
+            return;
+        }
+        let folded = fold(name);
+        let chan = match self.channel_ids.get(&folded) {
+            Some(&chan) => chan,
+            None => {
+                let chan = self.channels.insert(Channel {
+                    name: name.to_string(),
+                    members: BTreeSet::new(),
+                    topic: None,
+                    created: unix_now(),
+                    joined_since: 0,
+                    left_since: 0,
+                    last_summary: Instant::now(),
+                });
+                self.channel_ids.insert(folded, chan);
+                chan
+            }
+        };
+        let Some(client) = self.clients.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let channel = &mut self.channels[chan];
+        if !channel.members.insert(id) {
+            return;
+        }
+        client.channels.push(chan);
+        let line = build(&client.prefix, "JOIN", &[&channel.name]);
+        if channel.is_large(self.config.large_channel) {
+            channel.joined_since += 1;
+            out.send(id, &line);
+        } else {
+            for &member in &channel.members {
+                out.send(member, &line);
+            }
+        }
+        self.send_topic(id, chan, false, out);
+        self.names(id, chan, true, out);
+    }
+
+    pub(super) fn part(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(targets) = msg.param(0) else {
+            self.reply(id, ERR_NEEDMOREPARAMS, &["PART", "Not enough parameters"], out);
+            return;
+        };
+        let reason = msg.param(1);
+        for name in targets.split(',').filter(|n| !n.is_empty()) {
+            let Some(chan) = self.member_channel(id, name, out) else {
+                continue;
+            };
+            self.part_one(id, chan, reason, out);
+        }
+    }
+
+    fn part_all(&mut self, id: ClientId, out: &mut dyn Outbox) {
+        let joined = self.client(id).map(|c| c.channels.clone()).unwrap_or_default();
+        for chan in joined {
+            self.part_one(id, chan, None, out);
+        }
+    }
+
+    fn part_one(&mut self, id: ClientId, chan: ChannelId, reason: Option<&str>, out: &mut dyn Outbox) {
+        let (Some(client), Some(channel)) = (self.client(id), self.channels.get(chan)) else {
+            return;
+        };
+        let mut params = vec![channel.name.as_str()];
+        params.extend(reason);
+        let line = build(&client.prefix, "PART", &params);
+        out.send(id, &line);
+        let mut peers = Vec::new();
+        self.leave_channel(chan, id, &mut peers);
+        for peer in peers {
+            out.send(peer, &line);
+        }
+        if let Some(client) = self.client_mut(id) {
+            client.channels.retain(|&c| c != chan);
+        }
+    }
+
+    /// Takes `id` out of a channel, dropping the channel when it empties.
+    /// Pushes the members who must see the departure onto `notify`; in a
+    /// large channel it is counted for the next summary instead.
+    pub(super) fn leave_channel(&mut self, chan: ChannelId, id: ClientId, notify: &mut Vec<ClientId>) {
+        let Some(channel) = self.channels.get_mut(chan) else {
+            return;
+        };
+        let was_large = channel.is_large(self.config.large_channel);
+        channel.members.remove(&id);
+        if channel.members.is_empty() {
+            let channel = self.channels.remove(chan);
+            self.channel_ids.remove(&fold(&channel.name));
+        } else if was_large {
+            channel.left_since += 1;
+        } else {
+            notify.extend(channel.members.iter().copied());
+        }
+    }
+
+    /// The channel `name` if the client is in it; otherwise replies 403/442.
+    fn member_channel(&self, id: ClientId, name: &str, out: &mut dyn Outbox) -> Option<ChannelId> {
+        let Some(&chan) = self.channel_ids.get(&fold(name)) else {
+            self.reply(id, ERR_NOSUCHCHANNEL, &[name, "No such channel"], out);
+            return None;
+        };
+        if !self.channels[chan].members.contains(&id) {
+            self.reply(id, ERR_NOTONCHANNEL, &[name, "You're not on that channel"], out);
+            return None;
+        }
+        Some(chan)
+    }
+
+    pub(super) fn topic(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(name) = msg.param(0) else {
+            self.reply(id, ERR_NEEDMOREPARAMS, &["TOPIC", "Not enough parameters"], out);
+            return;
+        };
+        let Some(chan) = self.member_channel(id, name, out) else {
+            return;
+        };
+        let Some(text) = msg.params.get(1) else {
+            self.send_topic(id, chan, true, out);
+            return;
+        };
+        let Some(client) = self.client(id) else {
+            return;
+        };
+        let text = truncate(text, self.config.topic_len);
+        let channel = &self.channels[chan];
+        let line = build(&client.prefix, "TOPIC", &[&channel.name, text]);
+        for &member in &channel.members {
+            out.send(member, &line);
+        }
+        let topic = (!text.is_empty()).then(|| Topic {
+            text: text.to_string(),
+            set_by: client.nick.clone(),
+            set_at: unix_now(),
+        });
+        self.channels[chan].topic = topic;
+    }
+
+    /// 332/333, or 331 when asked explicitly and there is no topic.
+    fn send_topic(&self, id: ClientId, chan: ChannelId, explicit: bool, out: &mut dyn Outbox) {
+        let channel = &self.channels[chan];
+        match &channel.topic {
+            Some(topic) => {
+                self.reply(id, RPL_TOPIC, &[&channel.name, &topic.text], out);
+                let at = topic.set_at.to_string();
+                self.reply(id, RPL_TOPICWHOTIME, &[&channel.name, &topic.set_by, &at], out);
+            }
+            None if explicit => self.reply(id, RPL_NOTOPIC, &[&channel.name, "No topic is set"], out),
+            None => {}
+        }
+    }
+
+    pub(super) fn names_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(targets) = msg.param(0) else {
+            self.reply(id, RPL_ENDOFNAMES, &["*", "End of /NAMES list"], out);
+            return;
+        };
+        for name in targets.split(',').filter(|n| !n.is_empty()) {
+            match self.channel_ids.get(&fold(name)) {
+                Some(&chan) => self.names(id, chan, false, out),
+                None => self.reply(id, RPL_ENDOFNAMES, &[name, "End of /NAMES list"], out),
+            }
+        }
+    }
+
+    /// 353 lines then 366. On an automatic listing (after a join) of a large
+    /// channel only the member count is sent: the full list would make every
+    /// join cost O(members) bytes.
+    fn names(&self, id: ClientId, chan: ChannelId, on_join: bool, out: &mut dyn Outbox) {
+        let channel = &self.channels[chan];
+        if on_join && channel.is_large(self.config.large_channel) {
+            let text = format!(
+                "{} people are here; /NAMES {} lists them",
+                group_digits(channel.members.len()),
+                channel.name
+            );
+            out.send(id, &build(&self.config.server_name, "NOTICE", &[&channel.name, &text]));
+        } else {
+            let mut line = String::new();
+            for member in channel.members.iter().filter_map(|&m| self.client(m)) {
+                if line.len() + member.nick.len() >= NAMES_LINE_BUDGET {
+                    self.reply(id, RPL_NAMREPLY, &["=", &channel.name, &line], out);
+                    line.clear();
+                }
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(&member.nick);
+            }
+            if !line.is_empty() {
+                self.reply(id, RPL_NAMREPLY, &["=", &channel.name, &line], out);
+            }
+        }
+        self.reply(id, RPL_ENDOFNAMES, &[&channel.name, "End of /NAMES list"], out);
+    }
+
+    pub(super) fn list(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        self.reply(id, RPL_LISTSTART, &["Channel", "Users  Name"], out);
+        let wanted: Option<Vec<String>> = msg
+            .param(0)
+            .map(|t| t.split(',').map(fold).collect());
+        for (_, channel) in &self.channels {
+            if wanted.as_ref().is_some_and(|w| !w.contains(&fold(&channel.name))) {
+                continue;
+            }
+            let count = channel.members.len().to_string();
+            let topic = channel.topic.as_ref().map_or("", |t| t.text.as_str());
+            self.reply(id, RPL_LIST, &[&channel.name, &count, topic], out);
+        }
+        self.reply(id, RPL_LISTEND, &["End of /LIST"], out);
+    }
+
+    pub(super) fn who(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let mask = msg.param(0).unwrap_or("*");
+        if let Some(&chan) = self.channel_ids.get(&fold(mask)) {
+            let channel = &self.channels[chan];
+            for &member in &channel.members {
+                self.who_reply(id, member, &channel.name, out);
+            }
+        } else if let Some(target) = self.find_nick(mask) {
+            self.who_reply(id, target, "*", out);
+        }
+        self.reply(id, RPL_ENDOFWHO, &[mask, "End of /WHO list"], out);
+    }
+
+    fn who_reply(&self, id: ClientId, target: ClientId, channel: &str, out: &mut dyn Outbox) {
+        let Some(t) = self.client(target) else {
+            return;
+        };
+        let here = if t.away.is_some() { "G" } else { "H" };
+        let real = format!("0 {}", t.realname);
+        let server = &self.config.server_name;
+        self.reply(
+            id,
+            RPL_WHOREPLY,
+            &[channel, &t.user, &t.host, server, &t.nick, here, &real],
+            out,
+        );
+    }
+
+    /// Channel modes are fixed at `+nt`: queries are answered, list queries
+    /// come back empty, and changes are refused.
+    pub(super) fn channel_mode(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let name = msg.params[0];
+        let Some(&chan) = self.channel_ids.get(&fold(name)) else {
+            self.reply(id, ERR_NOSUCHCHANNEL, &[name, "No such channel"], out);
+            return;
+        };
+        let channel = &self.channels[chan];
+        match msg.param(1) {
+            None => {
+                self.reply(id, RPL_CHANNELMODEIS, &[&channel.name, "+nt"], out);
+                let created = channel.created.to_string();
+                self.reply(id, RPL_CREATIONTIME, &[&channel.name, &created], out);
+            }
+            Some("b" | "+b") => {
+                self.reply(id, RPL_ENDOFBANLIST, &[&channel.name, "End of channel ban list"], out)
+            }
+            Some("e" | "+e") => {
+                self.reply(id, RPL_ENDOFEXCEPTLIST, &[&channel.name, "End of channel exception list"], out)
+            }
+            Some("I" | "+I") => {
+                self.reply(id, RPL_ENDOFINVITELIST, &[&channel.name, "End of channel invite list"], out)
+            }
+            Some(_) => self.reply(
+                id,
+                ERR_CHANOPRIVSNEEDED,
+                &[&channel.name, "You're not channel operator"],
+                out,
+            ),
+        }
+    }
+
+    /// Sends each large channel a summary of the joins and parts it did not
+    /// relay, at most once per `presence_interval`.
+    pub(super) fn presence_summaries(&mut self, now: Instant, out: &mut dyn Outbox) {
+        let interval = self.config.presence_interval;
+        for (_, channel) in self.channels.iter_mut() {
+            if channel.joined_since + channel.left_since == 0
+                || now.duration_since(channel.last_summary) < interval
+            {
+                continue;
+            }
+            let text = format!(
+                "* {} joined, {} left in the last {} s ({} here)",
+                group_digits(channel.joined_since as usize),
+                group_digits(channel.left_since as usize),
+                interval.as_secs(),
+                group_digits(channel.members.len())
+            );
+            let line = build(&self.config.server_name, "NOTICE", &[&channel.name, &text]);
+            for &member in &channel.members {
+                out.send(member, &line);
+            }
+            channel.joined_since = 0;
+            channel.left_since = 0;
+            channel.last_summary = now;
+        }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// 4211 → "4,211", for counts people read.
+fn group_digits(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

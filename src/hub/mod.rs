@@ -1,0 +1,431 @@
+//! The hub: who is connected, under which nick, in which channels, and who
+//! receives what. Pure chat rules, no sockets.
+//!
+//! The reactor feeds it lines and events and gives it an [`Outbox`] to queue
+//! output into. A line for many recipients is built once and handed to the
+//! outbox by reference for each of them: the hub never formats per recipient.
+//! Time comes in as an argument so timeouts can be tested without waiting.
+
+mod channels;
+mod messaging;
+mod queries;
+mod registration;
+
+use crate::message::{Line, Message, build, numeric};
+use crate::names::fold;
+use crate::numeric::*;
+use slab::Slab;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A client's key: the reactor's slab key for its connection.
+pub type ClientId = usize;
+
+/// Where the hub's output goes.
+pub trait Outbox {
+    /// Queues `line` for client `to`, after everything queued for it before.
+    fn send(&mut self, to: ClientId, line: &Line);
+    /// The hub has let go of `who`: deliver what is queued for it, then
+    /// `ERROR :Closing Link: <host> (<reason>)`, then close the connection.
+    fn close(&mut self, who: ClientId, reason: &str);
+}
+
+/// The parts of the configuration the chat rules need.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub server_name: String,
+    pub network: String,
+    pub default_channel: String,
+    pub motd: Option<Vec<String>>,
+    pub password: Option<String>,
+    pub nick_len: usize,
+    pub channel_len: usize,
+    pub topic_len: usize,
+    pub large_channel: usize,
+    pub presence_interval: Duration,
+    pub registration_timeout: Duration,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+}
+
+impl HubConfig {
+    /// Takes the chat rules out of the daemon's config; `motd` is the message
+    /// of the day already read from its file, if there is one.
+    pub fn new(config: &crate::config::Config, motd: Option<Vec<String>>) -> HubConfig {
+        let l = &config.limits;
+        let t = &config.timeouts;
+        HubConfig {
+            server_name: config.server.name.clone(),
+            network: config.server.network.clone(),
+            default_channel: config.server.default_channel.clone(),
+            motd,
+            password: config.server.password.clone(),
+            nick_len: l.nick_len,
+            channel_len: l.channel_len,
+            topic_len: l.topic_len,
+            large_channel: l.large_channel,
+            presence_interval: Duration::from_secs(l.presence_interval),
+            registration_timeout: t.registration(),
+            ping_interval: t.ping_interval(),
+            ping_timeout: t.ping_timeout(),
+        }
+    }
+}
+
+/// Counters for `status`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HubStats {
+    /// PRIVMSG and NOTICE lines accepted for delivery.
+    pub messages: u64,
+    /// Copies of those lines queued for recipients.
+    pub deliveries: u64,
+    pub peak_registered: usize,
+}
+
+struct Client {
+    /// Empty until the client sends NICK.
+    nick: String,
+    /// Empty until the client sends USER.
+    user: String,
+    realname: String,
+    host: String,
+    /// `nick!user@host`, the prefix of everything this client says.
+    prefix: String,
+    registered: bool,
+    /// Between `CAP LS`/`CAP REQ` and `CAP END`, registration waits.
+    cap_negotiating: bool,
+    password: Option<String>,
+    invisible: bool,
+    away: Option<String>,
+    channels: Vec<ChannelId>,
+    connected_at: Instant,
+    signon: u64,
+    last_input: Instant,
+    last_message: Instant,
+    pinged: bool,
+}
+
+impl Client {
+    fn nick_or_star(&self) -> &str {
+        if self.nick.is_empty() {
+            "*"
+        } else {
+            &self.nick
+        }
+    }
+}
+
+type ChannelId = usize;
+
+struct Channel {
+    name: String,
+    /// Ordered so that every listing and every broadcast is deterministic.
+    members: BTreeSet<ClientId>,
+    topic: Option<Topic>,
+    created: u64,
+    /// Presence events not relayed one by one while the channel is large.
+    joined_since: u32,
+    left_since: u32,
+    last_summary: Instant,
+}
+
+struct Topic {
+    text: String,
+    set_by: String,
+    set_at: u64,
+}
+
+/// The chat state of one server.
+pub struct Hub {
+    config: HubConfig,
+    created: String,
+    clients: Vec<Option<Client>>,
+    nicks: HashMap<String, ClientId>,
+    channels: Slab<Channel>,
+    channel_ids: HashMap<String, ChannelId>,
+    registered: usize,
+    unregistered: usize,
+    stats: HubStats,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Hub {
+    pub fn new(config: HubConfig) -> Hub {
+        Hub {
+            config,
+            created: format_unix_time(unix_now()),
+            clients: Vec::new(),
+            nicks: HashMap::new(),
+            channels: Slab::new(),
+            channel_ids: HashMap::new(),
+            registered: 0,
+            unregistered: 0,
+            stats: HubStats::default(),
+        }
+    }
+
+    /// Applies a reloaded configuration; it takes effect for what happens next.
+    pub fn set_config(&mut self, config: HubConfig) {
+        self.config = config;
+    }
+
+    pub fn stats(&self) -> HubStats {
+        self.stats
+    }
+
+    /// Registered and not yet registered clients.
+    pub fn client_counts(&self) -> (usize, usize) {
+        (self.registered, self.unregistered)
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// The nick of a client, if it has one.
+    pub fn nick(&self, id: ClientId) -> Option<&str> {
+        self.client(id)
+            .map(|c| c.nick.as_str())
+            .filter(|n| !n.is_empty())
+    }
+
+    /// The client that holds `nick`, compared as the server folds case.
+    pub fn find_nick(&self, nick: &str) -> Option<ClientId> {
+        self.nicks.get(&fold(nick)).copied()
+    }
+
+    fn client(&self, id: ClientId) -> Option<&Client> {
+        self.clients.get(id).and_then(Option::as_ref)
+    }
+
+    fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
+        self.clients.get_mut(id).and_then(Option::as_mut)
+    }
+
+    /// A connection was accepted from `ip`.
+    pub fn connect(&mut self, id: ClientId, ip: IpAddr, now: Instant) {
+        if self.clients.len() <= id {
+            self.clients.resize_with(id + 1, || None);
+        }
+        let host = ip.to_string();
+        self.clients[id] = Some(Client {
+            nick: String::new(),
+            user: String::new(),
+            realname: String::new(),
+            prefix: String::new(),
+            host,
+            registered: false,
+            cap_negotiating: false,
+            password: None,
+            invisible: false,
+            away: None,
+            channels: Vec::new(),
+            connected_at: now,
+            signon: unix_now(),
+            last_input: now,
+            last_message: now,
+            pinged: false,
+        });
+        self.unregistered += 1;
+    }
+
+    /// Handles one line the client sent, without its line ending.
+    pub fn handle_line(&mut self, id: ClientId, line: &[u8], now: Instant, out: &mut dyn Outbox) {
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        client.last_input = now;
+        client.pinged = false;
+        let registered = client.registered;
+        let text = String::from_utf8_lossy(line);
+        let Some(msg) = Message::parse(&text) else {
+            return;
+        };
+        let mut upper = [0u8; 16];
+        let command = uppercase(msg.command, &mut upper);
+        if !registered && !registration::allowed_before(command) {
+            self.reply(id, ERR_NOTREGISTERED, &["You have not registered"], out);
+            return;
+        }
+        match command {
+            "CAP" => self.cap(id, &msg, out),
+            "PASS" => self.pass(id, &msg, out),
+            "NICK" => self.nick_command(id, &msg, out),
+            "USER" => self.user(id, &msg, out),
+            "QUIT" => self.quit(id, &msg, out),
+            "PING" => self.ping(id, &msg, out),
+            "PONG" => {}
+            "JOIN" => self.join_command(id, &msg, out),
+            "PART" => self.part(id, &msg, out),
+            "PRIVMSG" => self.message(id, &msg, false, now, out),
+            "NOTICE" => self.message(id, &msg, true, now, out),
+            "TOPIC" => self.topic(id, &msg, out),
+            "NAMES" => self.names_command(id, &msg, out),
+            "LIST" => self.list(id, &msg, out),
+            "WHO" => self.who(id, &msg, out),
+            "WHOIS" => self.whois(id, &msg, now, out),
+            "MODE" => self.mode(id, &msg, out),
+            "MOTD" => self.motd(id, out),
+            "LUSERS" => self.lusers(id, out),
+            "AWAY" => self.away(id, &msg, out),
+            "USERHOST" => self.userhost(id, &msg, out),
+            "ISON" => self.ison(id, &msg, out),
+            _ => self.reply(id, ERR_UNKNOWNCOMMAND, &[msg.command, "Unknown command"], out),
+        }
+    }
+
+    /// The client sent a line longer than the limit; it was dropped.
+    pub fn line_too_long(&mut self, id: ClientId, out: &mut dyn Outbox) {
+        self.reply(id, ERR_INPUTTOOLONG, &["Input line was too long"], out);
+    }
+
+    /// The connection is gone or being cut by the server for `reason`:
+    /// everyone sharing a channel with the client is told.
+    pub fn disconnect(&mut self, id: ClientId, reason: &str, out: &mut dyn Outbox) {
+        self.remove_client(id, reason, out);
+    }
+
+    /// Removes a client on the server's initiative (timeouts, kicks): its
+    /// peers see `reason` and the client is told before it is closed.
+    pub fn drop_client(&mut self, id: ClientId, reason: &str, out: &mut dyn Outbox) {
+        if self.remove_client(id, reason, out) {
+            out.close(id, reason);
+        }
+    }
+
+    /// Timeouts and presence summaries; call about once a second.
+    pub fn tick(&mut self, now: Instant, out: &mut dyn Outbox) {
+        let ping = build("", "PING", &[&self.config.server_name]);
+        let mut expired = Vec::new();
+        for (id, client) in self.clients.iter_mut().enumerate() {
+            let Some(client) = client else { continue };
+            if !client.registered {
+                if now.duration_since(client.connected_at) >= self.config.registration_timeout {
+                    expired.push((id, "Registration timeout"));
+                }
+                continue;
+            }
+            let silent = now.duration_since(client.last_input);
+            if client.pinged {
+                if silent >= self.config.ping_interval + self.config.ping_timeout {
+                    expired.push((id, "Ping timeout"));
+                }
+            } else if silent >= self.config.ping_interval {
+                client.pinged = true;
+                out.send(id, &ping);
+            }
+        }
+        for (id, reason) in expired {
+            self.drop_client(id, reason, out);
+        }
+        self.presence_summaries(now, out);
+    }
+
+    /// Takes the client out of every table; returns whether it existed.
+    fn remove_client(&mut self, id: ClientId, reason: &str, out: &mut dyn Outbox) -> bool {
+        let Some(client) = self.clients.get_mut(id).and_then(Option::take) else {
+            return false;
+        };
+        if !client.nick.is_empty() {
+            self.nicks.remove(&fold(&client.nick));
+        }
+        if !client.registered {
+            self.unregistered -= 1;
+            return true;
+        }
+        self.registered -= 1;
+        let quit = build(&client.prefix, "QUIT", &[reason]);
+        let mut peers = Vec::new();
+        for &chan in &client.channels {
+            self.leave_channel(chan, id, &mut peers);
+        }
+        peers.sort_unstable();
+        peers.dedup();
+        for peer in peers {
+            out.send(peer, &quit);
+        }
+        true
+    }
+
+    /// Sends a numeric reply to one client.
+    fn reply(&self, id: ClientId, code: u16, params: &[&str], out: &mut dyn Outbox) {
+        let target = self.client(id).map_or("*", Client::nick_or_star);
+        out.send(id, &numeric(&self.config.server_name, code, target, params));
+    }
+
+    /// Sends `line` to everyone in a channel with the client, and to the
+    /// client itself when `include_self`, once each.
+    fn send_to_peers(&self, id: ClientId, line: &Line, include_self: bool, out: &mut dyn Outbox) {
+        let Some(client) = self.client(id) else {
+            return;
+        };
+        let mut peers: Vec<ClientId> = client
+            .channels
+            .iter()
+            .filter_map(|&c| self.channels.get(c))
+            .flat_map(|c| c.members.iter().copied())
+            .filter(|&m| m != id)
+            .collect();
+        peers.sort_unstable();
+        peers.dedup();
+        if include_self {
+            out.send(id, line);
+        }
+        for peer in peers {
+            out.send(peer, line);
+        }
+    }
+
+    /// A NOTICE from the server to every registered client (`groupchatctl wall`).
+    pub fn wall(&mut self, text: &str, out: &mut dyn Outbox) {
+        let line = build(&self.config.server_name, "NOTICE", &["*", text]);
+        for (id, client) in self.clients.iter().enumerate() {
+            if client.as_ref().is_some_and(|c| c.registered) {
+                out.send(id, &line);
+            }
+        }
+    }
+}
+
+/// Uppercases a command into `buf`; commands longer than any known one come
+/// back unchanged, which is fine since they will not match.
+fn uppercase<'a>(command: &'a str, buf: &'a mut [u8; 16]) -> &'a str {
+    if command.len() > buf.len() || !command.is_ascii() {
+        return command;
+    }
+    let out = &mut buf[..command.len()];
+    out.copy_from_slice(command.as_bytes());
+    out.make_ascii_uppercase();
+    std::str::from_utf8(out).unwrap_or(command)
+}
+
+/// Formats seconds since the epoch as a UTC date, e.g. `2026-11-25 09:14:03 UTC`.
+fn format_unix_time(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm), valid for all dates after 1970.
+    let z = days as i64 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,193 @@
+//! Questions about the server and its users: PING, WHOIS, MOTD, LUSERS,
+//! user MODE, AWAY, USERHOST, ISON.
+
+use super::{ClientId, Hub, Outbox};
+use crate::message::{Message, build};
+use crate::numeric::*;
+use std::time::Instant;
+
+impl Hub {
+    pub(super) fn ping(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(token) = msg.param(0) else {
+            self.reply(id, ERR_NOORIGIN, &["No origin specified"], out);
+            return;
+        };
+        let server = &self.config.server_name;
+        out.send(id, &build(server, "PONG", &[server, token]));
+    }
+
+    pub(super) fn whois(&mut self, id: ClientId, msg: &Message, now: Instant, out: &mut dyn Outbox) {
+        // `WHOIS server nick` names the server first.
+        let Some(nick) = msg.param(1).or(msg.param(0)) else {
+            self.reply(id, ERR_NONICKNAMEGIVEN, &["No nickname given"], out);
+            return;
+        };
+        let found = self.find_nick(nick).and_then(|t| self.client(t)).filter(|t| t.registered);
+        let Some(t) = found else {
+            self.reply(id, ERR_NOSUCHNICK, &[nick, "No such nick/channel"], out);
+            self.reply(id, RPL_ENDOFWHOIS, &[nick, "End of /WHOIS list"], out);
+            return;
+        };
+        self.reply(id, RPL_WHOISUSER, &[&t.nick, &t.user, &t.host, "*", &t.realname], out);
+        let channels: Vec<&str> = t
+            .channels
+            .iter()
+            .filter_map(|&c| self.channels.get(c))
+            .map(|c| c.name.as_str())
+            .collect();
+        if !channels.is_empty() {
+            self.reply(id, RPL_WHOISCHANNELS, &[&t.nick, &channels.join(" ")], out);
+        }
+        let server = &self.config.server_name;
+        self.reply(id, RPL_WHOISSERVER, &[&t.nick, server, "groupchatd"], out);
+        if let Some(away) = &t.away {
+            self.reply(id, RPL_AWAY, &[&t.nick, away], out);
+        }
+        let idle = now.duration_since(t.last_message).as_secs().to_string();
+        let signon = t.signon.to_string();
+        self.reply(
+            id,
+            RPL_WHOISIDLE,
+            &[&t.nick, &idle, &signon, "seconds idle, signon time"],
+            out,
+        );
+        self.reply(id, RPL_ENDOFWHOIS, &[&t.nick, "End of /WHOIS list"], out);
+    }
+
+    pub(super) fn motd(&self, id: ClientId, out: &mut dyn Outbox) {
+        let Some(lines) = &self.config.motd else {
+            self.reply(id, ERR_NOMOTD, &["MOTD File is missing"], out);
+            return;
+        };
+        let start = format!("- {} Message of the day - ", self.config.server_name);
+        self.reply(id, RPL_MOTDSTART, &[&start], out);
+        for line in lines {
+            self.reply(id, RPL_MOTD, &[&format!("- {line}")], out);
+        }
+        self.reply(id, RPL_ENDOFMOTD, &["End of /MOTD command."], out);
+    }
+
+    pub(super) fn lusers(&self, id: ClientId, out: &mut dyn Outbox) {
+        let users = self.registered;
+        let max = self.stats.peak_registered;
+        let channels = self.channels.len().to_string();
+        let unknown = self.unregistered.to_string();
+        let lines: [(u16, Vec<String>); 6] = [
+            (
+                RPL_LUSERCLIENT,
+                vec![format!("There are {users} users and 0 invisible on 1 servers")],
+            ),
+            (RPL_LUSERUNKNOWN, vec![unknown, "unknown connection(s)".into()]),
+            (RPL_LUSERCHANNELS, vec![channels, "channels formed".into()]),
+            (RPL_LUSERME, vec![format!("I have {users} clients and 0 servers")]),
+            (
+                RPL_LOCALUSERS,
+                vec![users.to_string(), max.to_string(), format!("Current local users {users}, max {max}")],
+            ),
+            (
+                RPL_GLOBALUSERS,
+                vec![users.to_string(), max.to_string(), format!("Current global users {users}, max {max}")],
+            ),
+        ];
+        for (code, params) in &lines {
+            let params: Vec<&str> = params.iter().map(String::as_str).collect();
+            self.reply(id, *code, &params, out);
+        }
+    }
+
+    pub(super) fn mode(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(target) = msg.param(0) else {
+            self.reply(id, ERR_NEEDMOREPARAMS, &["MODE", "Not enough parameters"], out);
+            return;
+        };
+        if target.starts_with('#') {
+            self.channel_mode(id, msg, out);
+        } else {
+            self.user_mode(id, target, msg.param(1), out);
+        }
+    }
+
+    /// Only `+i` exists, and it changes nothing anyone can see: WHO and NAMES
+    /// list everyone in a shared group anyway. Unknown flags get 501.
+    fn user_mode(&mut self, id: ClientId, target: &str, change: Option<&str>, out: &mut dyn Outbox) {
+        if self.find_nick(target) != Some(id) {
+            if self.find_nick(target).is_some() {
+                self.reply(id, ERR_USERSDONTMATCH, &["Cant change mode for other users"], out);
+            } else {
+                self.reply(id, ERR_NOSUCHNICK, &[target, "No such nick/channel"], out);
+            }
+            return;
+        }
+        let Some(change) = change else {
+            let invisible = self.client(id).is_some_and(|c| c.invisible);
+            self.reply(id, RPL_UMODEIS, &[if invisible { "+i" } else { "+" }], out);
+            return;
+        };
+        let mut adding = true;
+        let mut applied = String::new();
+        let mut unknown = false;
+        for flag in change.chars() {
+            match flag {
+                '+' | '-' => adding = flag == '+',
+                'i' => {
+                    if let Some(client) = self.client_mut(id) {
+                        if client.invisible != adding {
+                            client.invisible = adding;
+                            applied.push(if adding { '+' } else { '-' });
+                            applied.push('i');
+                        }
+                    }
+                }
+                _ => unknown = true,
+            }
+        }
+        if unknown {
+            self.reply(id, ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"], out);
+        }
+        if let (false, Some(client)) = (applied.is_empty(), self.client(id)) {
+            out.send(id, &build(&client.prefix, "MODE", &[&client.nick, &applied]));
+        }
+    }
+
+    pub(super) fn away(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let away = msg.param(0).map(str::to_string);
+        let now_away = away.is_some();
+        if let Some(client) = self.client_mut(id) {
+            client.away = away;
+        }
+        if now_away {
+            self.reply(id, RPL_NOWAWAY, &["You have been marked as being away"], out);
+        } else {
+            self.reply(id, RPL_UNAWAY, &["You are no longer marked as being away"], out);
+        }
+    }
+
+    pub(super) fn userhost(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        if msg.params.is_empty() {
+            self.reply(id, ERR_NEEDMOREPARAMS, &["USERHOST", "Not enough parameters"], out);
+            return;
+        }
+        let found: Vec<String> = msg
+            .params
+            .iter()
+            .take(5)
+            .filter_map(|n| self.find_nick(n).and_then(|t| self.client(t)))
+            .map(|t| {
+                let here = if t.away.is_some() { '-' } else { '+' };
+                format!("{}={here}{}@{}", t.nick, t.user, t.host)
+            })
+            .collect();
+        self.reply(id, RPL_USERHOST, &[&found.join(" ")], out);
+    }
+
+    pub(super) fn ison(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let online: Vec<&str> = msg
+            .params
+            .iter()
+            .flat_map(|p| p.split(' '))
+            .filter_map(|n| self.find_nick(n).and_then(|t| self.client(t)))
+            .map(|t| t.nick.as_str())
+            .collect();
+        self.reply(id, RPL_ISON, &[&online.join(" ")], out);
+    }
+}

@@ -1,0 +1,196 @@
+//! Registration: CAP, PASS, NICK, USER, the welcome burst, and QUIT.
+
+use super::{ClientId, Hub, Outbox};
+use crate::message::{Message, build};
+use crate::names::{clean_user, fold, valid_nick};
+use crate::numeric::*;
+
+/// Longest user name kept from `USER`.
+const USER_LEN: usize = 10;
+
+/// Commands a client may send before it has registered.
+pub(super) fn allowed_before(command: &str) -> bool {
+    matches!(
+        command,
+        "CAP" | "PASS" | "NICK" | "USER" | "QUIT" | "PING" | "PONG"
+    )
+}
+
+impl Hub {
+    /// No capabilities are offered, so every request is refused; negotiating
+    /// only holds registration until `CAP END`, as the spec requires.
+    pub(super) fn cap(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(sub) = msg.param(0) else {
+            self.reply(id, ERR_NEEDMOREPARAMS, &["CAP", "Not enough parameters"], out);
+            return;
+        };
+        let sub = sub.to_ascii_uppercase();
+        let Some(client) = self.clients.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let registered = client.registered;
+        let target = client.nick_or_star().to_string();
+        let server = &self.config.server_name;
+        match sub.as_str() {
+            "LS" | "LIST" => {
+                if sub == "LS" && !registered {
+                    client.cap_negotiating = true;
+                }
+                out.send(id, &build(server, "CAP", &[&target, &sub, ""]));
+            }
+            "REQ" => {
+                if !registered {
+                    client.cap_negotiating = true;
+                }
+                let wanted = msg.param(1).unwrap_or("");
+                out.send(id, &build(server, "CAP", &[&target, "NAK", wanted]));
+            }
+            "END" => {
+                client.cap_negotiating = false;
+                self.try_register(id, out);
+            }
+            _ => self.reply(id, ERR_INVALIDCAPCMD, &[&sub, "Invalid CAP command"], out),
+        }
+    }
+
+    pub(super) fn pass(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(password) = msg.param(0) else {
+            self.reply(id, ERR_NEEDMOREPARAMS, &["PASS", "Not enough parameters"], out);
+            return;
+        };
+        match self.client_mut(id) {
+            Some(client) if !client.registered => client.password = Some(password.to_string()),
+            _ => self.reply(id, ERR_ALREADYREGISTERED, &["You may not reregister"], out),
+        }
+    }
+
+    pub(super) fn nick_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(nick) = msg.param(0) else {
+            self.reply(id, ERR_NONICKNAMEGIVEN, &["No nickname given"], out);
+            return;
+        };
+        if !valid_nick(nick, self.config.nick_len) {
+            self.reply(id, ERR_ERRONEUSNICKNAME, &[nick, "Erroneous nickname"], out);
+            return;
+        }
+        let folded = fold(nick);
+        if self.nicks.get(&folded).is_some_and(|&holder| holder != id) {
+            self.reply(id, ERR_NICKNAMEINUSE, &[nick, "Nickname is already in use"], out);
+            return;
+        }
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        if client.nick == nick {
+            return;
+        }
+        let old_prefix = std::mem::take(&mut client.prefix);
+        let old_folded = fold(&client.nick);
+        client.nick = nick.to_string();
+        client.prefix = format!("{}!{}@{}", client.nick, client.user, client.host);
+        let registered = client.registered;
+        if !old_folded.is_empty() {
+            self.nicks.remove(&old_folded);
+        }
+        self.nicks.insert(folded, id);
+        if registered {
+            let line = build(&old_prefix, "NICK", &[nick]);
+            self.send_to_peers(id, &line, true, out);
+        } else {
+            self.try_register(id, out);
+        }
+    }
+
+    pub(super) fn user(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        if msg.params.len() < 4 {
+            self.reply(id, ERR_NEEDMOREPARAMS, &["USER", "Not enough parameters"], out);
+            return;
+        }
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        if client.registered || !client.user.is_empty() {
+            self.reply(id, ERR_ALREADYREGISTERED, &["You may not reregister"], out);
+            return;
+        }
+        let user = clean_user(msg.params[0], USER_LEN);
+        client.user = if user.is_empty() { "user".into() } else { user };
+        client.realname = msg.params[3].to_string();
+        self.try_register(id, out);
+    }
+
+    pub(super) fn quit(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let reason = match msg.param(0) {
+            Some(text) => format!("Quit: {text}"),
+            None => "Client Quit".to_string(),
+        };
+        self.drop_client(id, &reason, out);
+    }
+
+    /// Completes registration once NICK, USER and (if started) CAP are done.
+    fn try_register(&mut self, id: ClientId, out: &mut dyn Outbox) {
+        let Some(client) = self.client(id) else {
+            return;
+        };
+        if client.registered
+            || client.nick.is_empty()
+            || client.user.is_empty()
+            || client.cap_negotiating
+        {
+            return;
+        }
+        if let Some(expected) = &self.config.password {
+            if client.password.as_ref() != Some(expected) {
+                self.reply(id, ERR_PASSWDMISMATCH, &["Password incorrect"], out);
+                self.drop_client(id, "Bad password", out);
+                return;
+            }
+        }
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        client.registered = true;
+        client.password = None;
+        client.prefix = format!("{}!{}@{}", client.nick, client.user, client.host);
+        self.unregistered -= 1;
+        self.registered += 1;
+        self.stats.peak_registered = self.stats.peak_registered.max(self.registered);
+        self.welcome(id, out);
+        let default_channel = self.config.default_channel.clone();
+        self.join(id, &default_channel, out);
+    }
+
+    fn welcome(&self, id: ClientId, out: &mut dyn Outbox) {
+        let Some(client) = self.client(id) else {
+            return;
+        };
+        let c = &self.config;
+        let version = concat!("groupchatd-", env!("CARGO_PKG_VERSION"));
+        let welcome = format!(
+            "Welcome to the {} IRC Network {}",
+            c.network, client.prefix
+        );
+        let your_host = format!("Your host is {}, running version {version}", c.server_name);
+        let created = format!("This server was created {}", self.created);
+        self.reply(id, RPL_WELCOME, &[&welcome], out);
+        self.reply(id, RPL_YOURHOST, &[&your_host], out);
+        self.reply(id, RPL_CREATED, &[&created], out);
+        self.reply(id, RPL_MYINFO, &[&c.server_name, version, "i", "nt"], out);
+        let tokens = [
+            "CHANTYPES=#".to_string(),
+            "CHANMODES=b,,,nt".to_string(),
+            "PREFIX=(o)@".to_string(),
+            "CASEMAPPING=ascii".to_string(),
+            format!("NICKLEN={}", c.nick_len),
+            format!("CHANNELLEN={}", c.channel_len),
+            format!("TOPICLEN={}", c.topic_len),
+            format!("NETWORK={}", c.network),
+            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,LIST:".to_string(),
+        ];
+        let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        params.push("are supported by this server");
+        self.reply(id, RPL_ISUPPORT, &params, out);
+        self.lusers(id, out);
+        self.motd(id, out);
+    }
+}

@@ -1,0 +1,420 @@
+//! The chat rules, exercised without sockets through a recording outbox.
+
+use super::*;
+use std::net::Ipv4Addr;
+
+#[derive(Default)]
+struct Recorder {
+    lines: Vec<(ClientId, String)>,
+    closed: Vec<(ClientId, String)>,
+}
+
+impl Outbox for Recorder {
+    fn send(&mut self, to: ClientId, line: &Line) {
+        let text = String::from_utf8_lossy(line);
+        self.lines.push((to, text.trim_end().to_string()));
+    }
+    fn close(&mut self, who: ClientId, reason: &str) {
+        self.closed.push((who, reason.to_string()));
+    }
+}
+
+impl Recorder {
+    /// Lines sent to `id` since the last call, emptying the record.
+    fn take(&mut self, id: ClientId) -> Vec<String> {
+        let (mine, rest) = std::mem::take(&mut self.lines)
+            .into_iter()
+            .partition(|(to, _)| *to == id);
+        self.lines = rest;
+        mine.into_iter().map(|(_, l)| l).collect()
+    }
+}
+
+fn config() -> HubConfig {
+    HubConfig::new(&crate::config::Config::default(), None)
+}
+
+struct World {
+    hub: Hub,
+    out: Recorder,
+    now: Instant,
+}
+
+impl World {
+    fn new(config: HubConfig) -> World {
+        World {
+            hub: Hub::new(config),
+            out: Recorder::default(),
+            now: Instant::now(),
+        }
+    }
+
+    fn connect(&mut self, id: ClientId) {
+        self.hub.connect(id, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), self.now);
+    }
+
+    fn send(&mut self, id: ClientId, line: &str) {
+        self.hub.handle_line(id, line.as_bytes(), self.now, &mut self.out);
+    }
+
+    /// Connects and registers `nick`, discarding the welcome burst.
+    fn register(&mut self, id: ClientId, nick: &str) {
+        self.connect(id);
+        self.send(id, &format!("NICK {nick}"));
+        self.send(id, &format!("USER {nick} 0 * :Real {nick}"));
+        self.out.lines.clear();
+    }
+
+    fn take(&mut self, id: ClientId) -> Vec<String> {
+        self.out.take(id)
+    }
+}
+
+fn codes(lines: &[String]) -> Vec<&str> {
+    lines
+        .iter()
+        .filter_map(|l| l.split(' ').nth(1))
+        .collect()
+}
+
+#[test]
+fn registration_sends_welcome_then_joins_default_channel() {
+    let mut w = World::new(config());
+    w.connect(1);
+    w.send(1, "NICK alice");
+    assert!(w.take(1).is_empty(), "nothing before USER");
+    w.send(1, "USER al 0 * :Alice A");
+    let lines = w.take(1);
+    let c = codes(&lines);
+    for code in ["001", "002", "003", "004", "005", "251", "255", "422", "JOIN", "353", "366"] {
+        assert!(c.contains(&code), "missing {code} in {lines:#?}");
+    }
+    assert_eq!(lines[0], ":groupchatd 001 alice :Welcome to the groupchat IRC Network alice!al@127.0.0.1");
+    let isupport = &lines[4];
+    for token in ["CHANTYPES=#", "NICKLEN=30", "CHANNELLEN=50", "CASEMAPPING=ascii", "PREFIX=", "NETWORK=groupchat"] {
+        assert!(isupport.contains(token), "{isupport}");
+    }
+    assert!(lines.contains(&":alice!al@127.0.0.1 JOIN :#lobby".to_string()));
+    assert!(lines.contains(&":groupchatd 353 alice = #lobby :alice".to_string()));
+    assert_eq!(w.hub.client_counts(), (1, 0));
+}
+
+#[test]
+fn motd_comes_from_config() {
+    let mut cfg = config();
+    cfg.motd = Some(vec!["be nice".into()]);
+    let mut w = World::new(cfg);
+    w.connect(1);
+    w.send(1, "NICK a");
+    w.send(1, "USER a 0 * :A");
+    let lines = w.take(1);
+    assert!(lines.contains(&":groupchatd 372 a :- be nice".to_string()), "{lines:#?}");
+    assert!(codes(&lines).contains(&"376"));
+}
+
+#[test]
+fn cap_negotiation_holds_registration_until_end() {
+    let mut w = World::new(config());
+    w.connect(1);
+    w.send(1, "CAP LS 302");
+    w.send(1, "NICK a");
+    w.send(1, "USER a 0 * :A");
+    let lines = w.take(1);
+    assert_eq!(lines, [":groupchatd CAP * LS :"]);
+    w.send(1, "CAP REQ :multi-prefix");
+    assert_eq!(w.take(1), [":groupchatd CAP a NAK :multi-prefix"]);
+    w.send(1, "CAP END");
+    assert_eq!(codes(&w.take(1))[0], "001");
+}
+
+#[test]
+fn commands_before_registration_get_451() {
+    let mut w = World::new(config());
+    w.connect(1);
+    w.send(1, "JOIN #x");
+    assert_eq!(w.take(1), [":groupchatd 451 * :You have not registered"]);
+}
+
+#[test]
+fn wrong_password_gets_464_and_is_closed() {
+    let mut cfg = config();
+    cfg.password = Some("secret".into());
+    let mut w = World::new(cfg);
+    w.connect(1);
+    w.send(1, "PASS nope");
+    w.send(1, "NICK a");
+    w.send(1, "USER a 0 * :A");
+    assert_eq!(w.take(1), [":groupchatd 464 a :Password incorrect"]);
+    assert_eq!(w.out.closed, [(1, "Bad password".to_string())]);
+    w.connect(2);
+    w.send(2, "PASS secret");
+    w.send(2, "NICK a");
+    w.send(2, "USER a 0 * :A");
+    assert_eq!(codes(&w.take(2))[0], "001");
+}
+
+#[test]
+fn nick_collision_is_case_insensitive() {
+    let mut w = World::new(config());
+    w.register(1, "Alice");
+    w.connect(2);
+    w.send(2, "NICK aLiCe");
+    assert_eq!(w.take(2), [":groupchatd 433 * aLiCe :Nickname is already in use"]);
+    w.send(2, "NICK 9lives");
+    assert_eq!(w.take(2), [":groupchatd 432 * 9lives :Erroneous nickname"]);
+    w.send(2, "NICK");
+    assert_eq!(w.take(2), [":groupchatd 431 * :No nickname given"]);
+}
+
+#[test]
+fn channel_message_reaches_others_not_sender() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.register(3, "c");
+    w.out.lines.clear();
+    w.send(1, "PRIVMSG #lobby :hello all");
+    assert!(w.take(1).is_empty());
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 PRIVMSG #lobby :hello all"]);
+    assert_eq!(w.take(3), [":a!a@127.0.0.1 PRIVMSG #lobby :hello all"]);
+    assert_eq!(w.hub.stats().deliveries, 2);
+}
+
+#[test]
+fn broadcast_shares_one_line_between_recipients() {
+    struct Pointers(Vec<*const u8>);
+    impl Outbox for Pointers {
+        fn send(&mut self, _: ClientId, line: &Line) {
+            self.0.push(line.as_ptr());
+        }
+        fn close(&mut self, _: ClientId, _: &str) {}
+    }
+    let mut w = World::new(config());
+    for id in 1..=5 {
+        w.register(id, &format!("n{id}"));
+    }
+    let mut seen = Pointers(Vec::new());
+    w.hub.handle_line(1, b"PRIVMSG #lobby :x", w.now, &mut seen);
+    assert_eq!(seen.0.len(), 4);
+    assert!(seen.0.iter().all(|&p| p == seen.0[0]), "one allocation for all recipients");
+}
+
+#[test]
+fn private_message_and_errors() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.send(1, "PRIVMSG B :psst");
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 PRIVMSG b :psst"]);
+    w.send(1, "PRIVMSG nobody :x");
+    assert_eq!(w.take(1), [":groupchatd 401 a nobody :No such nick/channel"]);
+    w.send(1, "PRIVMSG");
+    assert_eq!(w.take(1), [":groupchatd 411 a :No recipient given (PRIVMSG)"]);
+    w.send(1, "PRIVMSG b");
+    assert_eq!(w.take(1), [":groupchatd 412 a :No text to send"]);
+    w.send(1, "NOTICE nobody :x");
+    assert!(w.take(1).is_empty(), "NOTICE never gets an error");
+    w.send(1, "PRIVMSG #nowhere :x");
+    assert_eq!(codes(&w.take(1)), ["403"]);
+    w.send(2, "JOIN #side");
+    w.send(1, "PRIVMSG #side :x");
+    assert_eq!(codes(&w.take(1)), ["404"]);
+}
+
+#[test]
+fn away_is_reported_to_senders() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.send(2, "AWAY :lunch");
+    assert_eq!(codes(&w.take(2)), ["306"]);
+    w.send(1, "PRIVMSG b :hi");
+    assert_eq!(w.take(1), [":groupchatd 301 a b :lunch"]);
+}
+
+#[test]
+fn nick_change_is_seen_by_peers_once() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.send(1, "JOIN #two");
+    w.send(2, "JOIN #two");
+    w.out.lines.clear();
+    w.send(1, "NICK z");
+    assert_eq!(w.take(1), [":a!a@127.0.0.1 NICK :z"]);
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 NICK :z"]);
+    w.send(2, "PRIVMSG z :new name works");
+    assert_eq!(w.take(1), [":b!b@127.0.0.1 PRIVMSG z :new name works"]);
+    w.connect(3);
+    w.send(3, "NICK a");
+    assert!(w.take(3).is_empty(), "the old nick is free again");
+}
+
+#[test]
+fn join_part_quit_are_announced_with_reasons() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.connect(2);
+    w.send(2, "NICK b");
+    w.send(2, "USER b 0 * :b");
+    assert_eq!(w.take(1), [":b!b@127.0.0.1 JOIN :#lobby"]);
+    w.take(2);
+    w.send(2, "PART #lobby :bye now");
+    assert_eq!(w.take(1), [":b!b@127.0.0.1 PART #lobby :bye now"]);
+    assert_eq!(w.take(2), [":b!b@127.0.0.1 PART #lobby :bye now"]);
+    w.send(2, "JOIN #lobby");
+    w.out.lines.clear();
+    w.send(2, "QUIT :gone fishing");
+    assert_eq!(w.take(1), [":b!b@127.0.0.1 QUIT :Quit: gone fishing"]);
+    assert_eq!(w.out.closed, [(2, "Quit: gone fishing".to_string())]);
+    w.register(3, "c");
+    w.out.lines.clear();
+    w.hub.disconnect(3, "Connection reset", &mut w.out);
+    assert_eq!(w.take(1), [":c!c@127.0.0.1 QUIT :Connection reset"]);
+    assert_eq!(w.hub.client_counts(), (1, 0));
+}
+
+#[test]
+fn channels_vanish_when_empty() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.send(1, "JOIN #x,#y");
+    assert_eq!(w.hub.channel_count(), 3);
+    w.send(1, "PART #x");
+    assert_eq!(w.hub.channel_count(), 2);
+    w.send(1, "JOIN 0");
+    assert_eq!(w.hub.channel_count(), 0);
+    w.send(1, "PART #x");
+    assert_eq!(codes(&w.take(1)).last(), Some(&"403"));
+}
+
+#[test]
+fn topic_names_list_who_whois() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.send(1, "TOPIC #lobby");
+    assert_eq!(codes(&w.take(1)), ["331"]);
+    w.send(1, "TOPIC #lobby :welcome all");
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 TOPIC #lobby :welcome all"]);
+    w.take(1);
+    w.send(2, "TOPIC #lobby");
+    assert_eq!(codes(&w.take(2)), ["332", "333"]);
+    w.send(1, "NAMES #lobby");
+    assert_eq!(w.take(1), [
+        ":groupchatd 353 a = #lobby :a b",
+        ":groupchatd 366 a #lobby :End of /NAMES list"
+    ]);
+    w.send(1, "LIST");
+    assert_eq!(w.take(1)[1], ":groupchatd 322 a #lobby 2 :welcome all");
+    w.send(1, "WHO #lobby");
+    let who = w.take(1);
+    assert_eq!(codes(&who), ["352", "352", "315"]);
+    assert_eq!(who[1], ":groupchatd 352 a #lobby b 127.0.0.1 groupchatd b H :0 Real b");
+    w.send(1, "WHOIS b");
+    assert_eq!(codes(&w.take(1)), ["311", "319", "312", "317", "318"]);
+    w.send(1, "WHOIS nobody");
+    assert_eq!(codes(&w.take(1)), ["401", "318"]);
+}
+
+#[test]
+fn modes_are_answered_never_ignored() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.send(1, "MODE #lobby");
+    assert_eq!(codes(&w.take(1)), ["324", "329"]);
+    w.send(1, "MODE #lobby +m");
+    assert_eq!(codes(&w.take(1)), ["482"]);
+    w.send(1, "MODE #lobby b");
+    assert_eq!(codes(&w.take(1)), ["368"]);
+    w.send(1, "MODE a");
+    assert_eq!(w.take(1), [":groupchatd 221 a :+"]);
+    w.send(1, "MODE a +i");
+    assert_eq!(w.take(1), [":a!a@127.0.0.1 MODE a :+i"]);
+    w.send(1, "MODE a +x");
+    assert_eq!(codes(&w.take(1)), ["501"]);
+    w.send(1, "MODE b +i");
+    assert_eq!(codes(&w.take(1)), ["502"]);
+}
+
+#[test]
+fn unknown_commands_and_missing_params() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.send(1, "FROB x");
+    assert_eq!(w.take(1), [":groupchatd 421 a FROB :Unknown command"]);
+    w.send(1, "join");
+    assert_eq!(w.take(1), [":groupchatd 461 a JOIN :Not enough parameters"]);
+    w.send(1, "USER x 0 * :x");
+    assert_eq!(codes(&w.take(1)), ["462"]);
+    w.send(1, "ping :tok");
+    assert_eq!(w.take(1), [":groupchatd PONG groupchatd :tok"]);
+}
+
+#[test]
+fn idle_clients_are_pinged_then_timed_out() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    let start = w.now;
+    w.hub.tick(start + Duration::from_secs(119), &mut w.out);
+    assert!(w.take(1).is_empty());
+    w.hub.tick(start + Duration::from_secs(120), &mut w.out);
+    assert_eq!(w.take(1), ["PING :groupchatd"]);
+    assert_eq!(w.take(2), ["PING :groupchatd"]);
+    w.now = start + Duration::from_secs(150);
+    w.send(2, "PONG :groupchatd");
+    w.hub.tick(start + Duration::from_secs(180), &mut w.out);
+    assert_eq!(w.out.closed, [(1, "Ping timeout".to_string())]);
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 QUIT :Ping timeout"]);
+}
+
+#[test]
+fn unfinished_registration_times_out() {
+    let mut w = World::new(config());
+    w.connect(1);
+    w.send(1, "NICK a");
+    w.hub.tick(w.now + Duration::from_secs(30), &mut w.out);
+    assert_eq!(w.out.closed, [(1, "Registration timeout".to_string())]);
+    assert_eq!(w.hub.client_counts(), (0, 0));
+}
+
+#[test]
+fn large_channels_summarise_presence() {
+    let mut cfg = config();
+    cfg.large_channel = 3;
+    let mut w = World::new(cfg);
+    for id in 1..=3 {
+        w.register(id, &format!("n{id}"));
+    }
+    w.out.lines.clear();
+    w.register(4, "n4");
+    w.register(5, "n5");
+    w.connect(6);
+    w.send(6, "NICK n6");
+    w.send(6, "USER n6 0 * :x");
+    let joiner = w.take(6);
+    assert!(joiner.contains(&":n6!n6@127.0.0.1 JOIN :#lobby".to_string()));
+    assert!(!codes(&joiner).contains(&"353"), "no full names on join: {joiner:#?}");
+    assert!(joiner.iter().any(|l| l.contains("6 people are here")), "{joiner:#?}");
+    w.send(5, "QUIT");
+    assert!(w.take(1).is_empty(), "no per-event lines in a large channel");
+    w.hub.tick(w.now + Duration::from_secs(11), &mut w.out);
+    assert_eq!(w.take(1), [":groupchatd NOTICE #lobby :* 3 joined, 1 left in the last 10 s (5 here)"]);
+    w.send(1, "NAMES #lobby");
+    assert_eq!(codes(&w.take(1)), ["353", "366"], "explicit NAMES lists everyone");
+}
+
+#[test]
+fn uppercase_only_touches_ascii_commands() {
+    let mut buf = [0u8; 16];
+    assert_eq!(uppercase("privmsg", &mut buf), "PRIVMSG");
+    assert_eq!(uppercase("averyveryverylongcommand", &mut buf), "averyveryverylongcommand");
+}
+
+#[test]
+fn dates_format_in_utc() {
+    assert_eq!(format_unix_time(0), "1970-01-01 00:00:00 UTC");
+    assert_eq!(format_unix_time(1_795_000_000), "2026-11-18 11:06:40 UTC");
+}

@@ -1,0 +1,220 @@
+//! IRC lines: parsing what clients send and building what the server sends.
+//!
+//! Pure functions, no I/O. A parsed [`Message`] borrows from the input line so
+//! the hot path does not allocate per parameter; outgoing lines are built once
+//! into a shared [`Line`] that every recipient's queue holds by reference.
+
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+/// Bytes of one outgoing line, CRLF included, shared by every recipient.
+pub type Line = Rc<[u8]>;
+
+/// RFC 2812 allows at most 15 parameters; extra words fold into the last one.
+const MAX_PARAMS: usize = 15;
+
+/// One line from a client. Any prefix the client sent is dropped: relayed
+/// lines carry a prefix the server builds itself.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Message<'a> {
+    pub command: &'a str,
+    pub params: Vec<&'a str>,
+}
+
+impl<'a> Message<'a> {
+    /// Parses one line without its line ending. Returns `None` for a line that
+    /// holds no command (empty, blanks, or only a prefix), which IRC servers
+    /// ignore silently.
+    pub fn parse(line: &'a str) -> Option<Message<'a>> {
+        let mut rest = line.trim_start_matches(' ');
+        if rest.starts_with('@') {
+            // IRCv3 message tags: none are supported, so they are skipped.
+            rest = rest.split_once(' ').map_or("", |(_, r)| r);
+        }
+        rest = rest.trim_start_matches(' ');
+        if rest.starts_with(':') {
+            rest = rest.split_once(' ').map_or("", |(_, r)| r);
+        }
+        let (command, mut rest) = split_word(rest);
+        if command.is_empty() {
+            return None;
+        }
+        let mut params = Vec::new();
+        loop {
+            rest = rest.trim_start_matches(' ');
+            if rest.is_empty() {
+                break;
+            }
+            if let Some(trailing) = rest.strip_prefix(':') {
+                params.push(trailing);
+                break;
+            }
+            if params.len() == MAX_PARAMS - 1 {
+                params.push(rest);
+                break;
+            }
+            let (word, after) = split_word(rest);
+            params.push(word);
+            rest = after;
+        }
+        Some(Message { command, params })
+    }
+
+    /// The parameter at `index`, if the client sent it and it is not empty.
+    pub fn param(&self, index: usize) -> Option<&'a str> {
+        self.params.get(index).copied().filter(|p| !p.is_empty())
+    }
+}
+
+fn split_word(s: &str) -> (&str, &str) {
+    s.split_once(' ').unwrap_or((s, ""))
+}
+
+/// Builds one outgoing line. Every parameter but the last must be a single
+/// word; the last is sent as a trailing parameter (`:` prefixed) so it may hold
+/// spaces or be empty. Line breaks and NULs in any parameter are replaced by
+/// spaces, so a relayed text can never inject a second line.
+pub fn build(prefix: &str, command: &str, params: &[&str]) -> Line {
+    let mut out = String::with_capacity(
+        prefix.len() + command.len() + params.iter().map(|p| p.len() + 2).sum::<usize>() + 4,
+    );
+    write_line(&mut out, prefix, command, params);
+    Rc::from(out.into_bytes())
+}
+
+/// Appends one line (CRLF included) to `out`; see [`build`].
+pub fn write_line(out: &mut String, prefix: &str, command: &str, params: &[&str]) {
+    if !prefix.is_empty() {
+        out.push(':');
+        out.push_str(prefix);
+        out.push(' ');
+    }
+    out.push_str(command);
+    write_params(out, params);
+}
+
+/// Builds a numeric reply: `:server NNN target params…`.
+pub fn numeric(server: &str, code: u16, target: &str, params: &[&str]) -> Line {
+    let mut out = String::with_capacity(64);
+    let _ = write!(out, ":{server} {code:03} {target}");
+    write_params(&mut out, params);
+    Rc::from(out.into_bytes())
+}
+
+fn write_params(out: &mut String, params: &[&str]) {
+    if let Some((last, middle)) = params.split_last() {
+        for p in middle {
+            out.push(' ');
+            push_clean(out, p);
+        }
+        out.push_str(" :");
+        push_clean(out, last);
+    }
+    out.push_str("\r\n");
+}
+
+fn push_clean(out: &mut String, text: &str) {
+    if text.contains(['\r', '\n', '\0']) {
+        out.extend(
+            text.chars()
+                .map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c }),
+        );
+    } else {
+        out.push_str(text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> (String, Vec<String>) {
+        let m = Message::parse(line).expect("a command");
+        (
+            m.command.to_string(),
+            m.params.iter().map(|p| p.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn parses_command_and_params() {
+        assert_eq!(
+            parse("PRIVMSG #lobby :hello there"),
+            ("PRIVMSG".into(), vec!["#lobby".into(), "hello there".into()])
+        );
+        assert_eq!(parse("NICK alice"), ("NICK".into(), vec!["alice".into()]));
+        assert_eq!(parse("QUIT"), ("QUIT".into(), vec![]));
+    }
+
+    #[test]
+    fn drops_client_prefix_and_tags() {
+        assert_eq!(
+            parse(":evil!x@y PRIVMSG bob :hi"),
+            ("PRIVMSG".into(), vec!["bob".into(), "hi".into()])
+        );
+        assert_eq!(
+            parse("@time=1 :a PING x"),
+            ("PING".into(), vec!["x".into()])
+        );
+    }
+
+    #[test]
+    fn tolerates_extra_spaces_and_empty_trailing() {
+        assert_eq!(
+            parse("  USER  u 0   * :Real Name "),
+            (
+                "USER".into(),
+                vec!["u".into(), "0".into(), "*".into(), "Real Name ".into()]
+            )
+        );
+        assert_eq!(
+            parse("TOPIC #c :"),
+            ("TOPIC".into(), vec!["#c".into(), "".into()])
+        );
+    }
+
+    #[test]
+    fn empty_lines_hold_no_command() {
+        assert_eq!(Message::parse(""), None);
+        assert_eq!(Message::parse("   "), None);
+        assert_eq!(Message::parse(":prefix-only"), None);
+    }
+
+    #[test]
+    fn folds_params_past_fifteen_into_the_last() {
+        let line = (1..=20).map(|n| n.to_string()).collect::<Vec<_>>().join(" ");
+        let line = format!("CMD {line}");
+        let m = Message::parse(&line).expect("a command");
+        assert_eq!(m.params.len(), 15);
+        assert_eq!(m.params[14], "15 16 17 18 19 20");
+    }
+
+    #[test]
+    fn builds_lines_with_trailing_param() {
+        let line = build("a!u@h", "PRIVMSG", &["#c", "hi there"]);
+        assert_eq!(&*line, b":a!u@h PRIVMSG #c :hi there\r\n");
+        let line = build("", "PING", &["srv"]);
+        assert_eq!(&*line, b"PING :srv\r\n");
+    }
+
+    #[test]
+    fn built_lines_cannot_carry_a_second_line() {
+        let line = build("a!u@h", "PRIVMSG", &["#c", "x\r\nQUIT :pwned\0"]);
+        assert_eq!(&*line, b":a!u@h PRIVMSG #c :x  QUIT :pwned \r\n");
+    }
+
+    #[test]
+    fn numerics_are_three_digits() {
+        let line = numeric("srv", 1, "alice", &["Welcome"]);
+        assert_eq!(&*line, b":srv 001 alice :Welcome\r\n");
+    }
+
+    #[test]
+    fn built_lines_parse_back() {
+        let line = build("n!u@h", "PRIVMSG", &["#chan", "some text: with colon"]);
+        let text = std::str::from_utf8(&line).expect("utf8");
+        let m = Message::parse(text.trim_end()).expect("a command");
+        assert_eq!(m.command, "PRIVMSG");
+        assert_eq!(m.params, vec!["#chan", "some text: with colon"]);
+    }
+}
