@@ -205,6 +205,21 @@ impl Config {
         Ok(config)
     }
 
+    /// The message of the day from `server.motd_file`, one entry per line;
+    /// `None` (and a warning) when there is no file or it cannot be read.
+    /// Read at start-up and on reload only, never from the event loop's
+    /// hot path.
+    pub fn read_motd(&self) -> Option<Vec<String>> {
+        let path = self.server.motd_file.as_ref()?;
+        match std::fs::read_to_string(path) {
+            Ok(text) => Some(text.lines().map(str::to_string).collect()),
+            Err(e) => {
+                log::warn!("cannot read motd_file {}: {e}", path.display());
+                None
+            }
+        }
+    }
+
     /// The config as TOML, for `--check-config`.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))

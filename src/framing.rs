@@ -145,10 +145,10 @@ mod tests {
 
     #[test]
     fn joins_a_line_split_across_reads() {
-        assert_eq!(frames(&[b"PRIV", b"MSG #a :h", b"i\r", b"\nx\n"], 512), [
-            "PRIVMSG #a :hi",
-            "x"
-        ]);
+        assert_eq!(
+            frames(&[b"PRIV", b"MSG #a :h", b"i\r", b"\nx\n"], 512),
+            ["PRIVMSG #a :hi", "x"]
+        );
     }
 
     #[test]
@@ -159,7 +159,10 @@ mod tests {
     #[test]
     fn reports_an_over_long_line_once_and_resyncs() {
         let long = vec![b'x'; 600];
-        assert_eq!(frames(&[&long, &long, b"\nok\n"], 512), ["<too long>", "ok"]);
+        assert_eq!(
+            frames(&[&long, &long, b"\nok\n"], 512),
+            ["<too long>", "ok"]
+        );
         let mut one_read = long.clone();
         one_read.extend_from_slice(b"\r\nok\r\n");
         assert_eq!(frames(&[&one_read], 512), ["<too long>", "ok"]);

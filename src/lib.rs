@@ -8,8 +8,15 @@
 //! - [`hub`]: nicks, channels, membership and who receives what, pure.
 
 pub mod config;
+pub mod connection;
 pub mod framing;
 pub mod hub;
+pub mod limits;
+pub mod listener;
+pub mod logging;
 pub mod message;
 pub mod names;
 pub mod numeric;
+pub mod outqueue;
+pub mod reactor;
+pub mod stats;

@@ -115,10 +115,13 @@ fn write_params(out: &mut String, params: &[&str]) {
 
 fn push_clean(out: &mut String, text: &str) {
     if text.contains(['\r', '\n', '\0']) {
-        out.extend(
-            text.chars()
-                .map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c }),
-        );
+        out.extend(text.chars().map(|c| {
+            if matches!(c, '\r' | '\n' | '\0') {
+                ' '
+            } else {
+                c
+            }
+        }));
     } else {
         out.push_str(text);
     }
@@ -140,7 +143,10 @@ mod tests {
     fn parses_command_and_params() {
         assert_eq!(
             parse("PRIVMSG #lobby :hello there"),
-            ("PRIVMSG".into(), vec!["#lobby".into(), "hello there".into()])
+            (
+                "PRIVMSG".into(),
+                vec!["#lobby".into(), "hello there".into()]
+            )
         );
         assert_eq!(parse("NICK alice"), ("NICK".into(), vec!["alice".into()]));
         assert_eq!(parse("QUIT"), ("QUIT".into(), vec![]));
@@ -182,7 +188,10 @@ mod tests {
 
     #[test]
     fn folds_params_past_fifteen_into_the_last() {
-        let line = (1..=20).map(|n| n.to_string()).collect::<Vec<_>>().join(" ");
+        let line = (1..=20)
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
         let line = format!("CMD {line}");
         let m = Message::parse(&line).expect("a command");
         assert_eq!(m.params.len(), 15);

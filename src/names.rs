@@ -68,7 +68,16 @@ mod tests {
         for good in ["#lobby", "#a", "#rust-lang", "#ünïcode"] {
             assert!(valid_channel(good, 50), "{good} should be valid");
         }
-        for bad in ["", "#", "lobby", "#a b", "#a,b", "#a:b", "#bell\x07", "&local"] {
+        for bad in [
+            "",
+            "#",
+            "lobby",
+            "#a b",
+            "#a,b",
+            "#a:b",
+            "#bell\x07",
+            "&local",
+        ] {
             assert!(!valid_channel(bad, 50), "{bad:?} should be invalid");
         }
         assert!(!valid_channel(&format!("#{}", "x".repeat(50)), 50));

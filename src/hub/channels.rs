@@ -21,7 +21,12 @@ impl Channel {
 impl Hub {
     pub(super) fn join_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         let Some(targets) = msg.param(0) else {
-            self.reply(id, ERR_NEEDMOREPARAMS, &["JOIN", "Not enough parameters"], out);
+            self.reply(
+                id,
+                ERR_NEEDMOREPARAMS,
+                &["JOIN", "Not enough parameters"],
+                out,
+            );
             return;
         };
         if targets == "0" {
@@ -80,7 +85,12 @@ impl Hub {
 
     pub(super) fn part(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         let Some(targets) = msg.param(0) else {
-            self.reply(id, ERR_NEEDMOREPARAMS, &["PART", "Not enough parameters"], out);
+            self.reply(
+                id,
+                ERR_NEEDMOREPARAMS,
+                &["PART", "Not enough parameters"],
+                out,
+            );
             return;
         };
         let reason = msg.param(1);
@@ -93,13 +103,22 @@ impl Hub {
     }
 
     fn part_all(&mut self, id: ClientId, out: &mut dyn Outbox) {
-        let joined = self.client(id).map(|c| c.channels.clone()).unwrap_or_default();
+        let joined = self
+            .client(id)
+            .map(|c| c.channels.clone())
+            .unwrap_or_default();
         for chan in joined {
             self.part_one(id, chan, None, out);
         }
     }
 
-    fn part_one(&mut self, id: ClientId, chan: ChannelId, reason: Option<&str>, out: &mut dyn Outbox) {
+    fn part_one(
+        &mut self,
+        id: ClientId,
+        chan: ChannelId,
+        reason: Option<&str>,
+        out: &mut dyn Outbox,
+    ) {
         let (Some(client), Some(channel)) = (self.client(id), self.channels.get(chan)) else {
             return;
         };
@@ -120,7 +139,12 @@ impl Hub {
     /// Takes `id` out of a channel, dropping the channel when it empties.
     /// Pushes the members who must see the departure onto `notify`; in a
     /// large channel it is counted for the next summary instead.
-    pub(super) fn leave_channel(&mut self, chan: ChannelId, id: ClientId, notify: &mut Vec<ClientId>) {
+    pub(super) fn leave_channel(
+        &mut self,
+        chan: ChannelId,
+        id: ClientId,
+        notify: &mut Vec<ClientId>,
+    ) {
         let Some(channel) = self.channels.get_mut(chan) else {
             return;
         };
@@ -143,7 +167,12 @@ impl Hub {
             return None;
         };
         if !self.channels[chan].members.contains(&id) {
-            self.reply(id, ERR_NOTONCHANNEL, &[name, "You're not on that channel"], out);
+            self.reply(
+                id,
+                ERR_NOTONCHANNEL,
+                &[name, "You're not on that channel"],
+                out,
+            );
             return None;
         }
         Some(chan)
@@ -151,7 +180,12 @@ impl Hub {
 
     pub(super) fn topic(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         let Some(name) = msg.param(0) else {
-            self.reply(id, ERR_NEEDMOREPARAMS, &["TOPIC", "Not enough parameters"], out);
+            self.reply(
+                id,
+                ERR_NEEDMOREPARAMS,
+                &["TOPIC", "Not enough parameters"],
+                out,
+            );
             return;
         };
         let Some(chan) = self.member_channel(id, name, out) else {
@@ -185,9 +219,16 @@ impl Hub {
             Some(topic) => {
                 self.reply(id, RPL_TOPIC, &[&channel.name, &topic.text], out);
                 let at = topic.set_at.to_string();
-                self.reply(id, RPL_TOPICWHOTIME, &[&channel.name, &topic.set_by, &at], out);
+                self.reply(
+                    id,
+                    RPL_TOPICWHOTIME,
+                    &[&channel.name, &topic.set_by, &at],
+                    out,
+                );
             }
-            None if explicit => self.reply(id, RPL_NOTOPIC, &[&channel.name, "No topic is set"], out),
+            None if explicit => {
+                self.reply(id, RPL_NOTOPIC, &[&channel.name, "No topic is set"], out)
+            }
             None => {}
         }
     }
@@ -216,7 +257,10 @@ impl Hub {
                 group_digits(channel.members.len()),
                 channel.name
             );
-            out.send(id, &build(&self.config.server_name, "NOTICE", &[&channel.name, &text]));
+            out.send(
+                id,
+                &build(&self.config.server_name, "NOTICE", &[&channel.name, &text]),
+            );
         } else {
             let mut line = String::new();
             for member in channel.members.iter().filter_map(|&m| self.client(m)) {
@@ -233,16 +277,22 @@ impl Hub {
                 self.reply(id, RPL_NAMREPLY, &["=", &channel.name, &line], out);
             }
         }
-        self.reply(id, RPL_ENDOFNAMES, &[&channel.name, "End of /NAMES list"], out);
+        self.reply(
+            id,
+            RPL_ENDOFNAMES,
+            &[&channel.name, "End of /NAMES list"],
+            out,
+        );
     }
 
     pub(super) fn list(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         self.reply(id, RPL_LISTSTART, &["Channel", "Users  Name"], out);
-        let wanted: Option<Vec<String>> = msg
-            .param(0)
-            .map(|t| t.split(',').map(fold).collect());
+        let wanted: Option<Vec<String>> = msg.param(0).map(|t| t.split(',').map(fold).collect());
         for (_, channel) in &self.channels {
-            if wanted.as_ref().is_some_and(|w| !w.contains(&fold(&channel.name))) {
+            if wanted
+                .as_ref()
+                .is_some_and(|w| !w.contains(&fold(&channel.name)))
+            {
                 continue;
             }
             let count = channel.members.len().to_string();
@@ -295,15 +345,24 @@ impl Hub {
                 let created = channel.created.to_string();
                 self.reply(id, RPL_CREATIONTIME, &[&channel.name, &created], out);
             }
-            Some("b" | "+b") => {
-                self.reply(id, RPL_ENDOFBANLIST, &[&channel.name, "End of channel ban list"], out)
-            }
-            Some("e" | "+e") => {
-                self.reply(id, RPL_ENDOFEXCEPTLIST, &[&channel.name, "End of channel exception list"], out)
-            }
-            Some("I" | "+I") => {
-                self.reply(id, RPL_ENDOFINVITELIST, &[&channel.name, "End of channel invite list"], out)
-            }
+            Some("b" | "+b") => self.reply(
+                id,
+                RPL_ENDOFBANLIST,
+                &[&channel.name, "End of channel ban list"],
+                out,
+            ),
+            Some("e" | "+e") => self.reply(
+                id,
+                RPL_ENDOFEXCEPTLIST,
+                &[&channel.name, "End of channel exception list"],
+                out,
+            ),
+            Some("I" | "+I") => self.reply(
+                id,
+                RPL_ENDOFINVITELIST,
+                &[&channel.name, "End of channel invite list"],
+                out,
+            ),
             Some(_) => self.reply(
                 id,
                 ERR_CHANOPRIVSNEEDED,
@@ -355,7 +414,7 @@ fn group_digits(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -36,16 +36,20 @@ impl Hub {
         if let Some(client) = self.client_mut(id) {
             client.last_message = now;
         }
-        for target in targets.split(',').filter(|t| !t.is_empty()).take(MAX_TARGETS) {
+        for target in targets
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .take(MAX_TARGETS)
+        {
             if target.starts_with('#') {
-                self.to_channel(id, command, target, text, notice, out);
+                self.message_channel(id, command, target, text, notice, out);
             } else {
-                self.to_nick(id, command, target, text, notice, out);
+                self.message_nick(id, command, target, text, notice, out);
             }
         }
     }
 
-    fn to_channel(
+    fn message_channel(
         &mut self,
         id: ClientId,
         command: &str,
@@ -63,7 +67,12 @@ impl Hub {
         let channel = &self.channels[chan];
         if !channel.members.contains(&id) {
             if !notice {
-                self.reply(id, ERR_CANNOTSENDTOCHAN, &[target, "Cannot send to channel"], out);
+                self.reply(
+                    id,
+                    ERR_CANNOTSENDTOCHAN,
+                    &[target, "Cannot send to channel"],
+                    out,
+                );
             }
             return;
         }
@@ -82,7 +91,7 @@ impl Hub {
         self.stats.deliveries += delivered;
     }
 
-    fn to_nick(
+    fn message_nick(
         &mut self,
         id: ClientId,
         command: &str,
@@ -91,7 +100,9 @@ impl Hub {
         notice: bool,
         out: &mut dyn Outbox,
     ) {
-        let recipient = self.find_nick(target).and_then(|r| Some((r, self.client(r)?)));
+        let recipient = self
+            .find_nick(target)
+            .and_then(|r| Some((r, self.client(r)?)));
         let Some((to, recipient)) = recipient.filter(|(_, r)| r.registered) else {
             if !notice {
                 self.reply(id, ERR_NOSUCHNICK, &[target, "No such nick/channel"], out);
@@ -101,7 +112,10 @@ impl Hub {
         let Some(sender) = self.client(id) else {
             return;
         };
-        out.send(to, &build(&sender.prefix, command, &[&recipient.nick, text]));
+        out.send(
+            to,
+            &build(&sender.prefix, command, &[&recipient.nick, text]),
+        );
         if let (Some(away), false) = (&recipient.away, notice) {
             self.reply(id, RPL_AWAY, &[&recipient.nick, away], out);
         }

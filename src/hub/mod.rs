@@ -276,7 +276,12 @@ impl Hub {
             "AWAY" => self.away(id, &msg, out),
             "USERHOST" => self.userhost(id, &msg, out),
             "ISON" => self.ison(id, &msg, out),
-            _ => self.reply(id, ERR_UNKNOWNCOMMAND, &[msg.command, "Unknown command"], out),
+            _ => self.reply(
+                id,
+                ERR_UNKNOWNCOMMAND,
+                &[msg.command, "Unknown command"],
+                out,
+            ),
         }
     }
 

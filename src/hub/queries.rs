@@ -16,19 +16,33 @@ impl Hub {
         out.send(id, &build(server, "PONG", &[server, token]));
     }
 
-    pub(super) fn whois(&mut self, id: ClientId, msg: &Message, now: Instant, out: &mut dyn Outbox) {
+    pub(super) fn whois(
+        &mut self,
+        id: ClientId,
+        msg: &Message,
+        now: Instant,
+        out: &mut dyn Outbox,
+    ) {
         // `WHOIS server nick` names the server first.
         let Some(nick) = msg.param(1).or(msg.param(0)) else {
             self.reply(id, ERR_NONICKNAMEGIVEN, &["No nickname given"], out);
             return;
         };
-        let found = self.find_nick(nick).and_then(|t| self.client(t)).filter(|t| t.registered);
+        let found = self
+            .find_nick(nick)
+            .and_then(|t| self.client(t))
+            .filter(|t| t.registered);
         let Some(t) = found else {
             self.reply(id, ERR_NOSUCHNICK, &[nick, "No such nick/channel"], out);
             self.reply(id, RPL_ENDOFWHOIS, &[nick, "End of /WHOIS list"], out);
             return;
         };
-        self.reply(id, RPL_WHOISUSER, &[&t.nick, &t.user, &t.host, "*", &t.realname], out);
+        self.reply(
+            id,
+            RPL_WHOISUSER,
+            &[&t.nick, &t.user, &t.host, "*", &t.realname],
+            out,
+        );
         let channels: Vec<&str> = t
             .channels
             .iter()
@@ -75,18 +89,34 @@ impl Hub {
         let lines: [(u16, Vec<String>); 6] = [
             (
                 RPL_LUSERCLIENT,
-                vec![format!("There are {users} users and 0 invisible on 1 servers")],
+                vec![format!(
+                    "There are {users} users and 0 invisible on 1 servers"
+                )],
             ),
-            (RPL_LUSERUNKNOWN, vec![unknown, "unknown connection(s)".into()]),
+            (
+                RPL_LUSERUNKNOWN,
+                vec![unknown, "unknown connection(s)".into()],
+            ),
             (RPL_LUSERCHANNELS, vec![channels, "channels formed".into()]),
-            (RPL_LUSERME, vec![format!("I have {users} clients and 0 servers")]),
+            (
+                RPL_LUSERME,
+                vec![format!("I have {users} clients and 0 servers")],
+            ),
             (
                 RPL_LOCALUSERS,
-                vec![users.to_string(), max.to_string(), format!("Current local users {users}, max {max}")],
+                vec![
+                    users.to_string(),
+                    max.to_string(),
+                    format!("Current local users {users}, max {max}"),
+                ],
             ),
             (
                 RPL_GLOBALUSERS,
-                vec![users.to_string(), max.to_string(), format!("Current global users {users}, max {max}")],
+                vec![
+                    users.to_string(),
+                    max.to_string(),
+                    format!("Current global users {users}, max {max}"),
+                ],
             ),
         ];
         for (code, params) in &lines {
@@ -97,7 +127,12 @@ impl Hub {
 
     pub(super) fn mode(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         let Some(target) = msg.param(0) else {
-            self.reply(id, ERR_NEEDMOREPARAMS, &["MODE", "Not enough parameters"], out);
+            self.reply(
+                id,
+                ERR_NEEDMOREPARAMS,
+                &["MODE", "Not enough parameters"],
+                out,
+            );
             return;
         };
         if target.starts_with('#') {
@@ -109,10 +144,21 @@ impl Hub {
 
     /// Only `+i` exists, and it changes nothing anyone can see: WHO and NAMES
     /// list everyone in a shared group anyway. Unknown flags get 501.
-    fn user_mode(&mut self, id: ClientId, target: &str, change: Option<&str>, out: &mut dyn Outbox) {
+    fn user_mode(
+        &mut self,
+        id: ClientId,
+        target: &str,
+        change: Option<&str>,
+        out: &mut dyn Outbox,
+    ) {
         if self.find_nick(target) != Some(id) {
             if self.find_nick(target).is_some() {
-                self.reply(id, ERR_USERSDONTMATCH, &["Cant change mode for other users"], out);
+                self.reply(
+                    id,
+                    ERR_USERSDONTMATCH,
+                    &["Cant change mode for other users"],
+                    out,
+                );
             } else {
                 self.reply(id, ERR_NOSUCHNICK, &[target, "No such nick/channel"], out);
             }
@@ -130,12 +176,12 @@ impl Hub {
             match flag {
                 '+' | '-' => adding = flag == '+',
                 'i' => {
-                    if let Some(client) = self.client_mut(id) {
-                        if client.invisible != adding {
-                            client.invisible = adding;
-                            applied.push(if adding { '+' } else { '-' });
-                            applied.push('i');
-                        }
+                    if let Some(client) = self.client_mut(id)
+                        && client.invisible != adding
+                    {
+                        client.invisible = adding;
+                        applied.push(if adding { '+' } else { '-' });
+                        applied.push('i');
                     }
                 }
                 _ => unknown = true,
@@ -145,7 +191,10 @@ impl Hub {
             self.reply(id, ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"], out);
         }
         if let (false, Some(client)) = (applied.is_empty(), self.client(id)) {
-            out.send(id, &build(&client.prefix, "MODE", &[&client.nick, &applied]));
+            out.send(
+                id,
+                &build(&client.prefix, "MODE", &[&client.nick, &applied]),
+            );
         }
     }
 
@@ -156,15 +205,30 @@ impl Hub {
             client.away = away;
         }
         if now_away {
-            self.reply(id, RPL_NOWAWAY, &["You have been marked as being away"], out);
+            self.reply(
+                id,
+                RPL_NOWAWAY,
+                &["You have been marked as being away"],
+                out,
+            );
         } else {
-            self.reply(id, RPL_UNAWAY, &["You are no longer marked as being away"], out);
+            self.reply(
+                id,
+                RPL_UNAWAY,
+                &["You are no longer marked as being away"],
+                out,
+            );
         }
     }
 
     pub(super) fn userhost(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         if msg.params.is_empty() {
-            self.reply(id, ERR_NEEDMOREPARAMS, &["USERHOST", "Not enough parameters"], out);
+            self.reply(
+                id,
+                ERR_NEEDMOREPARAMS,
+                &["USERHOST", "Not enough parameters"],
+                out,
+            );
             return;
         }
         let found: Vec<String> = msg

@@ -21,7 +21,12 @@ impl Hub {
     /// only holds registration until `CAP END`, as the spec requires.
     pub(super) fn cap(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         let Some(sub) = msg.param(0) else {
-            self.reply(id, ERR_NEEDMOREPARAMS, &["CAP", "Not enough parameters"], out);
+            self.reply(
+                id,
+                ERR_NEEDMOREPARAMS,
+                &["CAP", "Not enough parameters"],
+                out,
+            );
             return;
         };
         let sub = sub.to_ascii_uppercase();
@@ -55,7 +60,12 @@ impl Hub {
 
     pub(super) fn pass(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         let Some(password) = msg.param(0) else {
-            self.reply(id, ERR_NEEDMOREPARAMS, &["PASS", "Not enough parameters"], out);
+            self.reply(
+                id,
+                ERR_NEEDMOREPARAMS,
+                &["PASS", "Not enough parameters"],
+                out,
+            );
             return;
         };
         match self.client_mut(id) {
@@ -75,7 +85,12 @@ impl Hub {
         }
         let folded = fold(nick);
         if self.nicks.get(&folded).is_some_and(|&holder| holder != id) {
-            self.reply(id, ERR_NICKNAMEINUSE, &[nick, "Nickname is already in use"], out);
+            self.reply(
+                id,
+                ERR_NICKNAMEINUSE,
+                &[nick, "Nickname is already in use"],
+                out,
+            );
             return;
         }
         let Some(client) = self.client_mut(id) else {
@@ -103,7 +118,12 @@ impl Hub {
 
     pub(super) fn user(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         if msg.params.len() < 4 {
-            self.reply(id, ERR_NEEDMOREPARAMS, &["USER", "Not enough parameters"], out);
+            self.reply(
+                id,
+                ERR_NEEDMOREPARAMS,
+                &["USER", "Not enough parameters"],
+                out,
+            );
             return;
         }
         let Some(client) = self.client_mut(id) else {
@@ -139,12 +159,12 @@ impl Hub {
         {
             return;
         }
-        if let Some(expected) = &self.config.password {
-            if client.password.as_ref() != Some(expected) {
-                self.reply(id, ERR_PASSWDMISMATCH, &["Password incorrect"], out);
-                self.drop_client(id, "Bad password", out);
-                return;
-            }
+        if let Some(expected) = &self.config.password
+            && client.password.as_ref() != Some(expected)
+        {
+            self.reply(id, ERR_PASSWDMISMATCH, &["Password incorrect"], out);
+            self.drop_client(id, "Bad password", out);
+            return;
         }
         let Some(client) = self.client_mut(id) else {
             return;
@@ -166,10 +186,7 @@ impl Hub {
         };
         let c = &self.config;
         let version = concat!("groupchatd-", env!("CARGO_PKG_VERSION"));
-        let welcome = format!(
-            "Welcome to the {} IRC Network {}",
-            c.network, client.prefix
-        );
+        let welcome = format!("Welcome to the {} IRC Network {}", c.network, client.prefix);
         let your_host = format!("Your host is {}, running version {version}", c.server_name);
         let created = format!("This server was created {}", self.created);
         self.reply(id, RPL_WELCOME, &[&welcome], out);

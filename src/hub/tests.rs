@@ -50,11 +50,13 @@ impl World {
     }
 
     fn connect(&mut self, id: ClientId) {
-        self.hub.connect(id, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), self.now);
+        self.hub
+            .connect(id, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), self.now);
     }
 
     fn send(&mut self, id: ClientId, line: &str) {
-        self.hub.handle_line(id, line.as_bytes(), self.now, &mut self.out);
+        self.hub
+            .handle_line(id, line.as_bytes(), self.now, &mut self.out);
     }
 
     /// Connects and registers `nick`, discarding the welcome burst.
@@ -71,10 +73,7 @@ impl World {
 }
 
 fn codes(lines: &[String]) -> Vec<&str> {
-    lines
-        .iter()
-        .filter_map(|l| l.split(' ').nth(1))
-        .collect()
+    lines.iter().filter_map(|l| l.split(' ').nth(1)).collect()
 }
 
 #[test]
@@ -86,12 +85,24 @@ fn registration_sends_welcome_then_joins_default_channel() {
     w.send(1, "USER al 0 * :Alice A");
     let lines = w.take(1);
     let c = codes(&lines);
-    for code in ["001", "002", "003", "004", "005", "251", "255", "422", "JOIN", "353", "366"] {
+    for code in [
+        "001", "002", "003", "004", "005", "251", "255", "422", "JOIN", "353", "366",
+    ] {
         assert!(c.contains(&code), "missing {code} in {lines:#?}");
     }
-    assert_eq!(lines[0], ":groupchatd 001 alice :Welcome to the groupchat IRC Network alice!al@127.0.0.1");
+    assert_eq!(
+        lines[0],
+        ":groupchatd 001 alice :Welcome to the groupchat IRC Network alice!al@127.0.0.1"
+    );
     let isupport = &lines[4];
-    for token in ["CHANTYPES=#", "NICKLEN=30", "CHANNELLEN=50", "CASEMAPPING=ascii", "PREFIX=", "NETWORK=groupchat"] {
+    for token in [
+        "CHANTYPES=#",
+        "NICKLEN=30",
+        "CHANNELLEN=50",
+        "CASEMAPPING=ascii",
+        "PREFIX=",
+        "NETWORK=groupchat",
+    ] {
         assert!(isupport.contains(token), "{isupport}");
     }
     assert!(lines.contains(&":alice!al@127.0.0.1 JOIN :#lobby".to_string()));
@@ -108,7 +119,10 @@ fn motd_comes_from_config() {
     w.send(1, "NICK a");
     w.send(1, "USER a 0 * :A");
     let lines = w.take(1);
-    assert!(lines.contains(&":groupchatd 372 a :- be nice".to_string()), "{lines:#?}");
+    assert!(
+        lines.contains(&":groupchatd 372 a :- be nice".to_string()),
+        "{lines:#?}"
+    );
     assert!(codes(&lines).contains(&"376"));
 }
 
@@ -159,7 +173,10 @@ fn nick_collision_is_case_insensitive() {
     w.register(1, "Alice");
     w.connect(2);
     w.send(2, "NICK aLiCe");
-    assert_eq!(w.take(2), [":groupchatd 433 * aLiCe :Nickname is already in use"]);
+    assert_eq!(
+        w.take(2),
+        [":groupchatd 433 * aLiCe :Nickname is already in use"]
+    );
     w.send(2, "NICK 9lives");
     assert_eq!(w.take(2), [":groupchatd 432 * 9lives :Erroneous nickname"]);
     w.send(2, "NICK");
@@ -196,7 +213,10 @@ fn broadcast_shares_one_line_between_recipients() {
     let mut seen = Pointers(Vec::new());
     w.hub.handle_line(1, b"PRIVMSG #lobby :x", w.now, &mut seen);
     assert_eq!(seen.0.len(), 4);
-    assert!(seen.0.iter().all(|&p| p == seen.0[0]), "one allocation for all recipients");
+    assert!(
+        seen.0.iter().all(|&p| p == seen.0[0]),
+        "one allocation for all recipients"
+    );
 }
 
 #[test]
@@ -207,9 +227,15 @@ fn private_message_and_errors() {
     w.send(1, "PRIVMSG B :psst");
     assert_eq!(w.take(2), [":a!a@127.0.0.1 PRIVMSG b :psst"]);
     w.send(1, "PRIVMSG nobody :x");
-    assert_eq!(w.take(1), [":groupchatd 401 a nobody :No such nick/channel"]);
+    assert_eq!(
+        w.take(1),
+        [":groupchatd 401 a nobody :No such nick/channel"]
+    );
     w.send(1, "PRIVMSG");
-    assert_eq!(w.take(1), [":groupchatd 411 a :No recipient given (PRIVMSG)"]);
+    assert_eq!(
+        w.take(1),
+        [":groupchatd 411 a :No recipient given (PRIVMSG)"]
+    );
     w.send(1, "PRIVMSG b");
     assert_eq!(w.take(1), [":groupchatd 412 a :No text to send"]);
     w.send(1, "NOTICE nobody :x");
@@ -301,16 +327,22 @@ fn topic_names_list_who_whois() {
     w.send(2, "TOPIC #lobby");
     assert_eq!(codes(&w.take(2)), ["332", "333"]);
     w.send(1, "NAMES #lobby");
-    assert_eq!(w.take(1), [
-        ":groupchatd 353 a = #lobby :a b",
-        ":groupchatd 366 a #lobby :End of /NAMES list"
-    ]);
+    assert_eq!(
+        w.take(1),
+        [
+            ":groupchatd 353 a = #lobby :a b",
+            ":groupchatd 366 a #lobby :End of /NAMES list"
+        ]
+    );
     w.send(1, "LIST");
     assert_eq!(w.take(1)[1], ":groupchatd 322 a #lobby 2 :welcome all");
     w.send(1, "WHO #lobby");
     let who = w.take(1);
     assert_eq!(codes(&who), ["352", "352", "315"]);
-    assert_eq!(who[1], ":groupchatd 352 a #lobby b 127.0.0.1 groupchatd b H :0 Real b");
+    assert_eq!(
+        who[1],
+        ":groupchatd 352 a #lobby b 127.0.0.1 groupchatd b H :0 Real b"
+    );
     w.send(1, "WHOIS b");
     assert_eq!(codes(&w.take(1)), ["311", "319", "312", "317", "318"]);
     w.send(1, "WHOIS nobody");
@@ -396,21 +428,40 @@ fn large_channels_summarise_presence() {
     w.send(6, "USER n6 0 * :x");
     let joiner = w.take(6);
     assert!(joiner.contains(&":n6!n6@127.0.0.1 JOIN :#lobby".to_string()));
-    assert!(!codes(&joiner).contains(&"353"), "no full names on join: {joiner:#?}");
-    assert!(joiner.iter().any(|l| l.contains("6 people are here")), "{joiner:#?}");
+    assert!(
+        !codes(&joiner).contains(&"353"),
+        "no full names on join: {joiner:#?}"
+    );
+    assert!(
+        joiner.iter().any(|l| l.contains("6 people are here")),
+        "{joiner:#?}"
+    );
     w.send(5, "QUIT");
-    assert!(w.take(1).is_empty(), "no per-event lines in a large channel");
+    assert!(
+        w.take(1).is_empty(),
+        "no per-event lines in a large channel"
+    );
     w.hub.tick(w.now + Duration::from_secs(11), &mut w.out);
-    assert_eq!(w.take(1), [":groupchatd NOTICE #lobby :* 3 joined, 1 left in the last 10 s (5 here)"]);
+    assert_eq!(
+        w.take(1),
+        [":groupchatd NOTICE #lobby :* 3 joined, 1 left in the last 10 s (5 here)"]
+    );
     w.send(1, "NAMES #lobby");
-    assert_eq!(codes(&w.take(1)), ["353", "366"], "explicit NAMES lists everyone");
+    assert_eq!(
+        codes(&w.take(1)),
+        ["353", "366"],
+        "explicit NAMES lists everyone"
+    );
 }
 
 #[test]
 fn uppercase_only_touches_ascii_commands() {
     let mut buf = [0u8; 16];
     assert_eq!(uppercase("privmsg", &mut buf), "PRIVMSG");
-    assert_eq!(uppercase("averyveryverylongcommand", &mut buf), "averyveryverylongcommand");
+    assert_eq!(
+        uppercase("averyveryverylongcommand", &mut buf),
+        "averyveryverylongcommand"
+    );
 }
 
 #[test]

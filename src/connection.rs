@@ -1,0 +1,74 @@
+//! One client connection: its socket, the unfinished input line, the write
+//! queue, and where it stands with respect to the output limits.
+
+use crate::framing::LineFramer;
+use crate::message::Line;
+use crate::outqueue::OutQueue;
+use mio::net::TcpStream;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Chatting: input goes to the hub.
+    Open,
+    /// The hub let go of the client: flush the queue (ending in an ERROR
+    /// line), then shut down our side.
+    Closing { since: Instant },
+    /// Our side is shut down; input is read and discarded until the peer
+    /// closes too, so closing never resets a connection with data in flight.
+    Draining { since: Instant },
+}
+
+pub struct Connection {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub phase: Phase,
+    pub framer: LineFramer,
+    pub queue: OutQueue,
+    /// The socket may hold unread input: readiness is edge-triggered, so this
+    /// stays set until a read would block.
+    pub readable: bool,
+    /// Listed in the reactor's read list.
+    pub read_listed: bool,
+    /// Listed in the reactor's flush list.
+    pub flush_listed: bool,
+    /// Past the hard output limit: output to it is dropped and it is about
+    /// to be disconnected with `SendQ exceeded`.
+    pub overflowed: bool,
+    /// Since when its queue has been above the soft limit.
+    pub over_soft_since: Option<Instant>,
+    pub connected_at: Instant,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Connection {
+        Connection {
+            stream,
+            peer,
+            phase: Phase::Open,
+            framer: LineFramer::default(),
+            queue: OutQueue::default(),
+            readable: true,
+            read_listed: false,
+            flush_listed: false,
+            overflowed: false,
+            over_soft_since: None,
+            connected_at: now,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// The last line a closing client receives.
+    pub fn closing_line(&self, reason: &str) -> Line {
+        crate::message::build(
+            "",
+            "ERROR",
+            &[&format!("Closing Link: {} ({reason})", self.peer.ip())],
+        )
+    }
+}

@@ -1,0 +1,608 @@
+//! The event loop: one thread, one `mio::Poll`, every socket non-blocking.
+//!
+//! The reactor moves bytes and enforces output limits; it knows no chat
+//! rules. Input lines go to the [`Hub`]; what the hub sends comes back
+//! through the `Net` outbox into per-connection queues, which are flushed in
+//! batches just before the loop sleeps (Redis's `beforeSleep`), and again
+//! on writable readiness for whatever the kernel would not take at once.
+
+use crate::config::Config;
+use crate::connection::{Connection, Phase};
+use crate::framing::Frame;
+use crate::hub::{ClientId, Hub, HubConfig, Outbox};
+use crate::listener;
+use crate::message::Line;
+use crate::stats::{DisconnectReason, Stats};
+use log::{error, info, warn};
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Listeners and signals take tokens from the top of the range, far above
+/// any slab key.
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+const LISTENER_BASE: usize = usize::MAX / 2;
+
+/// Reads per connection per turn before others get theirs.
+const READS_PER_TURN: usize = 4;
+const READ_BUFFER: usize = 16 * 1024;
+/// How long a closing connection may take to drain before it is cut.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
+const TICK: Duration = Duration::from_secs(1);
+
+/// Output limits, from `[limits]`.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_line: usize,
+    sendq_soft: usize,
+    sendq_hard: usize,
+    sendq_soft_time: Duration,
+    output_cap: usize,
+}
+
+impl Limits {
+    fn new(config: &Config) -> Limits {
+        let l = &config.limits;
+        Limits {
+            max_line: l.max_line,
+            sendq_soft: l.sendq_soft,
+            sendq_hard: l.sendq_hard,
+            sendq_soft_time: Duration::from_secs(l.sendq_soft_seconds),
+            output_cap: l.output_cap,
+        }
+    }
+}
+
+pub struct Server {
+    poll: Poll,
+    signals: Signals,
+    listeners: Vec<(SocketAddr, TcpListener)>,
+    net: Net,
+    hub: Hub,
+    config: Config,
+    config_path: Option<PathBuf>,
+    /// Above the global output cap nobody is read from.
+    reading_paused: bool,
+    /// Connections that may have unread input and are allowed to read.
+    read_list: Vec<ClientId>,
+    read_buffer: Vec<u8>,
+    shutdown_deadline: Option<Instant>,
+    next_tick: Instant,
+}
+
+impl Server {
+    /// Binds every listen address; fails if any cannot be bound.
+    pub fn new(
+        config: Config,
+        config_path: Option<PathBuf>,
+        motd: Option<Vec<String>>,
+    ) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        poll.registry()
+            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        let hub = Hub::new(HubConfig::new(&config, motd));
+        let mut server = Server {
+            poll,
+            signals,
+            listeners: Vec::new(),
+            net: Net {
+                conns: Slab::new(),
+                flush_list: Vec::new(),
+                overflowed: Vec::new(),
+                queued_total: 0,
+                limits: Limits::new(&config),
+                stats: Stats::new(),
+            },
+            hub,
+            config,
+            config_path,
+            reading_paused: false,
+            read_list: Vec::new(),
+            read_buffer: vec![0; READ_BUFFER],
+            shutdown_deadline: None,
+            next_tick: Instant::now() + TICK,
+        };
+        for addr in server.config.server.listen.clone() {
+            server.listen(addr)?;
+        }
+        Ok(server)
+    }
+
+    /// The addresses actually bound (port 0 resolved).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|(_, l)| l.local_addr().ok())
+            .collect()
+    }
+
+    fn listen(&mut self, addr: SocketAddr) -> io::Result<()> {
+        let mut listener = listener::bind(addr)?;
+        let token = Token(LISTENER_BASE + self.listeners.len());
+        self.poll
+            .registry()
+            .register(&mut listener, token, Interest::READABLE)?;
+        let bound = listener.local_addr()?;
+        info!("listening on {bound}");
+        self.listeners.push((addr, listener));
+        Ok(())
+    }
+
+    /// Runs until shut down by a signal; returns once every client is gone
+    /// or the shutdown grace has passed.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = Instant::now();
+            if let Some(deadline) = self.shutdown_deadline
+                && (self.net.conns.is_empty() || now >= deadline)
+            {
+                info!("shut down with {} connection(s) left", self.net.conns.len());
+                return Ok(());
+            }
+            let timeout = if self.read_list.is_empty() || self.reading_paused {
+                self.next_tick.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNAL_TOKEN => {
+                        if self.handle_signals() {
+                            return Ok(());
+                        }
+                    }
+                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(id) => {
+                        let Some(conn) = self.net.conns.get_mut(id) else {
+                            continue;
+                        };
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            conn.readable = true;
+                            list_for_reading(&mut self.read_list, id, conn);
+                        }
+                        if event.is_writable() && !conn.queue.is_empty() {
+                            list_for_flushing(&mut self.net.flush_list, id, conn);
+                        }
+                    }
+                }
+            }
+            self.read_listed();
+            let now = Instant::now();
+            if now >= self.next_tick {
+                self.tick(now);
+                self.next_tick = now + TICK;
+            }
+            self.flush_listed();
+        }
+    }
+
+    /// Returns true when the process should exit at once.
+    fn handle_signals(&mut self) -> bool {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        for signal in pending {
+            match signal {
+                SIGHUP => self.reload(),
+                _ if self.shutdown_deadline.is_some() => {
+                    warn!("second termination signal: exiting now");
+                    return true;
+                }
+                _ => self.begin_shutdown(),
+            }
+        }
+        false
+    }
+
+    /// Stops accepting and closes every client after what is queued for it.
+    fn begin_shutdown(&mut self) {
+        info!(
+            "shutting down: closing {} connection(s)",
+            self.net.conns.len()
+        );
+        for (_, mut listener) in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        self.shutdown_deadline = Some(Instant::now() + SHUTDOWN_GRACE);
+        let ids: Vec<ClientId> = self.net.conns.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            self.net.close(id, "Server shutting down");
+        }
+    }
+
+    fn reload(&mut self) {
+        let Some(path) = self.config_path.clone() else {
+            info!("reload: no config file given, nothing to reload");
+            return;
+        };
+        let config = match Config::load(&path) {
+            Ok(config) => config,
+            Err(e) => {
+                error!("reload failed, keeping the running config: {e}");
+                return;
+            }
+        };
+        let motd = config.read_motd();
+        self.apply_config(config, motd);
+        info!("reloaded {}", path.display());
+    }
+
+    /// Applies a new config live: limits, timeouts, MOTD and listeners.
+    fn apply_config(&mut self, config: Config, motd: Option<Vec<String>>) {
+        if let Ok(level) = config.log.level.parse() {
+            log::set_max_level(level);
+        }
+        if config.log.target != self.config.log.target {
+            warn!("log.target changes take effect after a restart");
+        }
+        let wanted = config.server.listen.clone();
+        let mut kept = Vec::new();
+        for (addr, mut listener) in self.listeners.drain(..) {
+            if wanted.contains(&addr) {
+                kept.push((addr, listener));
+            } else {
+                let _ = self.poll.registry().deregister(&mut listener);
+                info!("stopped listening on {addr}");
+            }
+        }
+        self.listeners = Vec::new();
+        for (addr, mut listener) in kept {
+            let token = Token(LISTENER_BASE + self.listeners.len());
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .reregister(&mut listener, token, Interest::READABLE)
+            {
+                error!("cannot keep listening on {addr}: {e}");
+                continue;
+            }
+            self.listeners.push((addr, listener));
+        }
+        for addr in wanted {
+            if !self.listeners.iter().any(|(a, _)| *a == addr)
+                && let Err(e) = self.listen(addr)
+            {
+                error!("cannot listen on {addr}: {e}");
+            }
+        }
+        self.net.limits = Limits::new(&config);
+        self.hub.set_config(HubConfig::new(&config, motd));
+        self.config = config;
+    }
+
+    fn accept(&mut self, index: usize) {
+        let Some((_, listener)) = self.listeners.get(index) else {
+            return;
+        };
+        loop {
+            let (mut stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let entry = self.net.conns.vacant_entry();
+            let id = entry.key();
+            if let Err(e) = self.poll.registry().register(
+                &mut stream,
+                Token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                warn!("cannot watch connection from {peer}: {e}");
+                continue;
+            }
+            let now = Instant::now();
+            entry.insert(Connection::new(stream, peer, now));
+            self.hub.connect(id, peer.ip(), now);
+            self.net.stats.accepted += 1;
+            info!("connect #{id} from {peer}");
+        }
+    }
+
+    /// Reads from every connection that may have input and is allowed to.
+    fn read_listed(&mut self) {
+        if self.reading_paused {
+            return;
+        }
+        for id in std::mem::take(&mut self.read_list) {
+            if let Some(conn) = self.net.conns.get_mut(id) {
+                conn.read_listed = false;
+                self.read_some(id);
+            }
+        }
+    }
+
+    /// A few reads from one connection; it is listed again if it still has
+    /// input, unless its own queue or the global cap says to wait.
+    fn read_some(&mut self, id: ClientId) {
+        let mut buffer = std::mem::take(&mut self.read_buffer);
+        for _ in 0..READS_PER_TURN {
+            let Some(conn) = self.net.conns.get_mut(id) else {
+                break;
+            };
+            if self.reading_paused || conn.queue.bytes() > self.net.limits.sendq_soft {
+                break;
+            }
+            match conn.stream.read(&mut buffer) {
+                Ok(0) => {
+                    self.lose(id, DisconnectReason::Closed);
+                    break;
+                }
+                Ok(n) => {
+                    self.net.stats.bytes_in += n as u64;
+                    if conn.is_open() {
+                        self.feed(id, &buffer[..n]);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.readable = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.lose(id, DisconnectReason::from_io(&e));
+                    break;
+                }
+            }
+        }
+        self.read_buffer = buffer;
+        if let Some(conn) = self.net.conns.get_mut(id)
+            && conn.readable
+            && conn.queue.bytes() <= self.net.limits.sendq_soft
+        {
+            list_for_reading(&mut self.read_list, id, conn);
+        }
+    }
+
+    /// Hands complete lines to the hub, stopping if the client goes away.
+    fn feed(&mut self, id: ClientId, data: &[u8]) {
+        let Some(conn) = self.net.conns.get_mut(id) else {
+            return;
+        };
+        let mut framer = std::mem::take(&mut conn.framer);
+        let max_line = self.net.limits.max_line;
+        let now = Instant::now();
+        let _ = framer.feed(data, max_line, |frame| {
+            match frame {
+                Frame::Line(line) => {
+                    self.hub.handle_line(id, line, now, &mut self.net);
+                    self.net.stats.lines_in += 1;
+                }
+                Frame::TooLong => {
+                    self.hub.line_too_long(id, &mut self.net);
+                    self.net.stats.lines_too_long += 1;
+                }
+            }
+            if self.net.conns.get(id).is_some_and(Connection::is_open) {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        });
+        if let Some(conn) = self.net.conns.get_mut(id) {
+            conn.framer = framer;
+        }
+        self.after_delivery();
+    }
+
+    /// Disconnects whoever went past the hard limit and applies the global cap.
+    fn after_delivery(&mut self) {
+        while let Some(id) = self.net.overflowed.pop() {
+            let queued = self.net.conns.get(id).map_or(0, |c| c.queue.bytes());
+            warn!(
+                "{}: SendQ exceeded ({queued} bytes queued)",
+                self.describe(id)
+            );
+            self.hub.disconnect(id, "SendQ exceeded", &mut self.net);
+            self.kill(id, DisconnectReason::SendQ);
+        }
+        if self.net.queued_total > self.net.limits.output_cap && !self.reading_paused {
+            warn!(
+                "output cap reached ({} bytes queued): pausing reads",
+                self.net.queued_total
+            );
+            self.reading_paused = true;
+        }
+        self.net.stats.peak_queued = self.net.stats.peak_queued.max(self.net.queued_total);
+    }
+
+    /// `nick (ip)` for log lines.
+    fn describe(&self, id: ClientId) -> String {
+        let ip = self
+            .net
+            .conns
+            .get(id)
+            .map_or_else(|| "?".to_string(), |c| c.peer.ip().to_string());
+        match self.hub.nick(id) {
+            Some(nick) => format!("{nick} ({ip})"),
+            None => format!("#{id} ({ip})"),
+        }
+    }
+
+    /// The connection failed (closed, reset, write error): tell the hub so
+    /// its peers hear why, then drop it.
+    fn lose(&mut self, id: ClientId, reason: DisconnectReason) {
+        if self.net.conns.get(id).is_some_and(Connection::is_open) {
+            info!("disconnect {}: {}", self.describe(id), reason.text());
+            self.hub.disconnect(id, reason.text(), &mut self.net);
+            self.net.stats.count_disconnect(reason);
+        }
+        self.remove(id);
+        self.after_delivery();
+    }
+
+    /// Cuts a connection at once: the queue is dropped and the ERROR line is
+    /// written only if the socket takes it right away.
+    fn kill(&mut self, id: ClientId, reason: DisconnectReason) {
+        if let Some(conn) = self.net.conns.get_mut(id) {
+            self.net.queued_total -= conn.queue.clear();
+            let line = conn.closing_line(reason.text());
+            let _ = conn.stream.write(&line);
+            self.net.stats.count_disconnect(reason);
+        }
+        self.remove(id);
+    }
+
+    fn remove(&mut self, id: ClientId) {
+        if self.net.conns.contains(id) {
+            let mut conn = self.net.conns.remove(id);
+            self.net.queued_total -= conn.queue.bytes();
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        self.hub.tick(now, &mut self.net);
+        let mut overdue = Vec::new();
+        for (id, conn) in &self.net.conns {
+            match conn.phase {
+                Phase::Open => {
+                    if conn.over_soft_since.is_some_and(|since| {
+                        now.duration_since(since) >= self.net.limits.sendq_soft_time
+                    }) {
+                        overdue.push((id, true));
+                    }
+                }
+                Phase::Closing { since } | Phase::Draining { since } => {
+                    if now.duration_since(since) >= CLOSE_GRACE {
+                        overdue.push((id, false));
+                    }
+                }
+            }
+        }
+        for (id, slow) in overdue {
+            if slow {
+                self.net.overflowed.push(id);
+            } else {
+                self.remove(id);
+            }
+        }
+        self.after_delivery();
+    }
+
+    /// Writes out every queue that got output, then finishes closings and
+    /// lifts read pauses that the writes resolved.
+    fn flush_listed(&mut self) {
+        let now = Instant::now();
+        for id in std::mem::take(&mut self.net.flush_list) {
+            let Some(conn) = self.net.conns.get_mut(id) else {
+                continue;
+            };
+            conn.flush_listed = false;
+            match conn.queue.write_to(&mut conn.stream) {
+                Ok(n) => {
+                    self.net.queued_total -= n;
+                    self.net.stats.bytes_out += n as u64;
+                }
+                Err(e) => {
+                    self.lose(id, DisconnectReason::from_io(&e));
+                    continue;
+                }
+            }
+            let queued = conn.queue.bytes();
+            if queued > self.net.limits.sendq_soft {
+                conn.over_soft_since.get_or_insert(now);
+            } else {
+                conn.over_soft_since = None;
+                if conn.readable {
+                    list_for_reading(&mut self.read_list, id, conn);
+                }
+            }
+            if let (Phase::Closing { .. }, true) = (conn.phase, conn.queue.is_empty()) {
+                let _ = conn.stream.shutdown(Shutdown::Write);
+                conn.phase = Phase::Draining { since: now };
+                list_for_reading(&mut self.read_list, id, conn);
+            }
+        }
+        if self.reading_paused && self.net.queued_total < self.net.limits.output_cap / 4 * 3 {
+            info!("output below 3/4 of the cap: reading again");
+            self.reading_paused = false;
+        }
+    }
+}
+
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+fn list_for_reading(list: &mut Vec<ClientId>, id: ClientId, conn: &mut Connection) {
+    if !conn.read_listed {
+        conn.read_listed = true;
+        list.push(id);
+    }
+}
+
+fn list_for_flushing(list: &mut Vec<ClientId>, id: ClientId, conn: &mut Connection) {
+    if !conn.flush_listed {
+        conn.flush_listed = true;
+        list.push(id);
+    }
+}
+
+/// The connections and their output state: the hub's outbox, which queues
+/// lines and enforces the hard limit.
+struct Net {
+    conns: Slab<Connection>,
+    /// Connections with output queued since the last flush.
+    flush_list: Vec<ClientId>,
+    /// Connections past the hard limit, to be disconnected.
+    overflowed: Vec<ClientId>,
+    /// Output queued over all connections, in bytes.
+    queued_total: usize,
+    limits: Limits,
+    stats: Stats,
+}
+
+impl Outbox for Net {
+    fn send(&mut self, to: ClientId, line: &Line) {
+        let Some(conn) = self.conns.get_mut(to) else {
+            return;
+        };
+        if conn.overflowed || !conn.is_open() {
+            return;
+        }
+        if conn.queue.bytes() + line.len() > self.limits.sendq_hard {
+            // Not queued: the client is disconnected and told why instead.
+            conn.overflowed = true;
+            self.overflowed.push(to);
+            return;
+        }
+        conn.queue.push(line);
+        self.queued_total += line.len();
+        self.stats.lines_out += 1;
+        list_for_flushing(&mut self.flush_list, to, conn);
+    }
+
+    fn close(&mut self, who: ClientId, reason: &str) {
+        let Some(conn) = self.conns.get_mut(who) else {
+            return;
+        };
+        if !conn.is_open() {
+            return;
+        }
+        info!("disconnect #{who} ({}): {reason}", conn.peer.ip());
+        let line = conn.closing_line(reason);
+        conn.queue.push(&line);
+        self.queued_total += line.len();
+        conn.phase = Phase::Closing {
+            since: Instant::now(),
+        };
+        self.stats
+            .count_disconnect(DisconnectReason::from_text(reason));
+        list_for_flushing(&mut self.flush_list, who, conn);
+    }
+}

@@ -1,0 +1,155 @@
+//! Counters the daemon keeps for `status`: traffic, peaks, and why clients
+//! went away.
+
+use std::io;
+use std::time::Instant;
+
+/// Why a connection ended, as counted and as told to the client's peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    Quit,
+    Closed,
+    Reset,
+    PingTimeout,
+    RegistrationTimeout,
+    SendQ,
+    BadPassword,
+    Shutdown,
+    Kicked,
+    Other,
+}
+
+impl DisconnectReason {
+    pub const ALL: [DisconnectReason; 10] = [
+        DisconnectReason::Quit,
+        DisconnectReason::Closed,
+        DisconnectReason::Reset,
+        DisconnectReason::PingTimeout,
+        DisconnectReason::RegistrationTimeout,
+        DisconnectReason::SendQ,
+        DisconnectReason::BadPassword,
+        DisconnectReason::Shutdown,
+        DisconnectReason::Kicked,
+        DisconnectReason::Other,
+    ];
+
+    /// The quit reason peers see for disconnects the server detects.
+    pub fn text(self) -> &'static str {
+        match self {
+            DisconnectReason::Quit => "Client Quit",
+            DisconnectReason::Closed => "Connection closed",
+            DisconnectReason::Reset => "Connection reset",
+            DisconnectReason::PingTimeout => "Ping timeout",
+            DisconnectReason::RegistrationTimeout => "Registration timeout",
+            DisconnectReason::SendQ => "SendQ exceeded",
+            DisconnectReason::BadPassword => "Bad password",
+            DisconnectReason::Shutdown => "Server shutting down",
+            DisconnectReason::Kicked => "Kicked",
+            DisconnectReason::Other => "Connection error",
+        }
+    }
+
+    /// A short key for counters and JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            DisconnectReason::Quit => "quit",
+            DisconnectReason::Closed => "closed",
+            DisconnectReason::Reset => "reset",
+            DisconnectReason::PingTimeout => "ping_timeout",
+            DisconnectReason::RegistrationTimeout => "registration_timeout",
+            DisconnectReason::SendQ => "sendq_exceeded",
+            DisconnectReason::BadPassword => "bad_password",
+            DisconnectReason::Shutdown => "shutdown",
+            DisconnectReason::Kicked => "kicked",
+            DisconnectReason::Other => "other",
+        }
+    }
+
+    pub fn from_io(error: &io::Error) -> DisconnectReason {
+        match error.kind() {
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => DisconnectReason::Reset,
+            _ => DisconnectReason::Other,
+        }
+    }
+
+    /// Classifies a reason the hub gave.
+    pub fn from_text(reason: &str) -> DisconnectReason {
+        if reason.starts_with("Quit") || reason == "Client Quit" {
+            return DisconnectReason::Quit;
+        }
+        if reason.starts_with("Kicked") {
+            return DisconnectReason::Kicked;
+        }
+        DisconnectReason::ALL
+            .into_iter()
+            .find(|r| r.text() == reason)
+            .unwrap_or(DisconnectReason::Other)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub started: Instant,
+    pub accepted: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub lines_in: u64,
+    pub lines_out: u64,
+    pub lines_too_long: u64,
+    pub peak_queued: usize,
+    disconnects: [u64; DisconnectReason::ALL.len()],
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats {
+            started: Instant::now(),
+            accepted: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            lines_in: 0,
+            lines_out: 0,
+            lines_too_long: 0,
+            peak_queued: 0,
+            disconnects: [0; DisconnectReason::ALL.len()],
+        }
+    }
+
+    pub fn count_disconnect(&mut self, reason: DisconnectReason) {
+        self.disconnects[reason as usize] += 1;
+    }
+
+    pub fn disconnects(&self, reason: DisconnectReason) -> u64 {
+        self.disconnects[reason as usize]
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_round_trip_through_their_text() {
+        for reason in DisconnectReason::ALL {
+            if reason != DisconnectReason::Quit && reason != DisconnectReason::Kicked {
+                assert_eq!(DisconnectReason::from_text(reason.text()), reason);
+            }
+        }
+        assert_eq!(
+            DisconnectReason::from_text("Quit: bye"),
+            DisconnectReason::Quit
+        );
+        assert_eq!(
+            DisconnectReason::from_text("Kicked by admin: spam"),
+            DisconnectReason::Kicked
+        );
+    }
+}
