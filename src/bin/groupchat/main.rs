@@ -1,0 +1,518 @@
+//! groupchat: the terminal client for groupchatd (or any IRC server).
+//!
+//! Start it, type your name, chat; an empty line leaves. Three threads keep
+//! it simple without an event library: one reads the person's lines, one per
+//! connection reads the server's, and the main thread owns all state and acts
+//! on their events in order.
+
+mod command;
+mod irc;
+mod render;
+mod session;
+mod terminal;
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use crate::render::{Shown, Style};
+use crate::session::{Effect, Session};
+use crate::terminal::{Input, Prompt, Screen};
+
+const DEFAULT_PORT: u16 = 6667;
+/// Longer lines than any server sends are cut here, so a broken server cannot
+/// make the client buffer without bound.
+const MAX_LINE: u64 = 16 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for a channel JOIN after registering before letting the
+/// person type anyway (a server that does not auto-join).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long to wait, after QUIT, for the server to close the connection.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Chat in a group from the terminal.
+///
+/// An empty line, /quit or Ctrl-D leaves. When standard input is not a
+/// terminal, each input line is sent to the current channel (commands work
+/// too) and incoming lines are printed plainly; the client leaves at the end
+/// of input.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Server to join: HOST or HOST:PORT (port 6667 when left out).
+    #[arg(default_value = "127.0.0.1")]
+    server: String,
+    /// Your nickname; asked for when left out (read as the first input line
+    /// when standard input is not a terminal).
+    #[arg(long)]
+    nick: Option<String>,
+    /// Also join this channel and talk there, instead of only the server's
+    /// default channel.
+    #[arg(long, value_name = "#NAME")]
+    channel: Option<String>,
+    /// Exit when the connection drops instead of reconnecting.
+    #[arg(long)]
+    no_reconnect: bool,
+}
+
+/// Everything the main thread waits for.
+enum Event {
+    Person(Input),
+    /// A line from connection number `.0`.
+    Server(u64, String),
+    /// Connection number `.0` closed, for the reason given.
+    Closed(u64, String),
+}
+
+enum Timer {
+    Settle,
+    Reconnect,
+    Quit,
+}
+
+struct Connection {
+    id: u64,
+    stream: TcpStream,
+}
+
+struct Client {
+    addr: String,
+    interactive: bool,
+    reconnect: bool,
+    session: Session,
+    screen: Screen,
+    events: Receiver<Event>,
+    /// Handed to each connection's reader thread.
+    event_tx: Sender<Event>,
+    prompts: Sender<Prompt>,
+    /// Whether the input thread holds a prompt, so at most one is out.
+    prompting: bool,
+    /// The next line the person enters is a nickname.
+    asking_nick: bool,
+    conn: Option<Connection>,
+    connections: u64,
+    timer: Option<(Instant, Timer)>,
+    backoff: Duration,
+    /// Say who the person is once the first channel is joined on each
+    /// connection (not after every /join).
+    announce: bool,
+    leaving: bool,
+    exit: Option<ExitCode>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let interactive = terminal::stdin_is_terminal();
+    let _restore = interactive.then(terminal::SavedTerminal::save);
+    let style = Style {
+        color: terminal::colors_wanted(),
+    };
+    let (event_tx, events) = mpsc::channel();
+    let (prompts, prompt_rx) = mpsc::channel();
+    let person = event_tx.clone();
+    let screen = match terminal::start(interactive, style, prompt_rx, move |input| {
+        drop(person.send(Event::Person(input)));
+    }) {
+        Ok(screen) => screen,
+        Err(e) => {
+            eprintln!("groupchat: cannot use the terminal: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let nick = args.nick.as_deref().map(command::check_nick);
+    if let Some(Err(e)) = &nick {
+        eprintln!("groupchat: --nick: {e}");
+        return ExitCode::FAILURE;
+    }
+    let channel = args.channel.map(|c| {
+        if irc::is_channel(&c) {
+            c
+        } else {
+            format!("#{c}")
+        }
+    });
+    let mut client = Client {
+        addr: server_addr(&args.server),
+        interactive,
+        reconnect: !args.no_reconnect,
+        session: Session::new(
+            nick.and_then(Result::ok).unwrap_or_default().to_string(),
+            channel,
+        ),
+        screen,
+        events,
+        event_tx,
+        prompts,
+        prompting: false,
+        asking_nick: args.nick.is_none(),
+        conn: None,
+        connections: 0,
+        timer: None,
+        backoff: FIRST_BACKOFF,
+        announce: false,
+        leaving: false,
+        exit: None,
+    };
+    client.run()
+}
+
+/// `HOST[:PORT]` as something to connect to, IPv6 literals included.
+fn server_addr(server: &str) -> String {
+    if server.starts_with('[') {
+        if server.contains("]:") {
+            server.to_string()
+        } else {
+            format!("{server}:{DEFAULT_PORT}")
+        }
+    } else {
+        match server.matches(':').count() {
+            0 => format!("{server}:{DEFAULT_PORT}"),
+            1 => server.to_string(),
+            _ => format!("[{server}]:{DEFAULT_PORT}"),
+        }
+    }
+}
+
+impl Client {
+    fn run(&mut self) -> ExitCode {
+        if self.asking_nick {
+            if self.interactive {
+                self.status("Welcome! What is your name?");
+            }
+        } else if let Err(e) = self.connect() {
+            self.screen.status(&Shown::Error(format!(
+                "cannot connect to {}: {e}",
+                self.addr
+            )));
+            return ExitCode::FAILURE;
+        }
+        loop {
+            if let Some(code) = self.exit {
+                return code;
+            }
+            self.offer_prompt();
+            let event = match &self.timer {
+                Some((at, _)) => {
+                    match self
+                        .events
+                        .recv_timeout(at.saturating_duration_since(Instant::now()))
+                    {
+                        Ok(event) => event,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.on_timer();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return ExitCode::FAILURE,
+                    }
+                }
+                None => match self.events.recv() {
+                    Ok(event) => event,
+                    Err(_) => return ExitCode::FAILURE,
+                },
+            };
+            match event {
+                Event::Person(Input::Line(line)) => self.on_line(line),
+                Event::Person(Input::End) => self.on_input_end(),
+                Event::Server(id, line) if self.is_current(id) => self.on_server(&line),
+                Event::Closed(id, reason) if self.is_current(id) => self.on_closed(&reason),
+                // Leftovers from a connection already given up.
+                Event::Server(..) | Event::Closed(..) => {}
+            }
+        }
+    }
+
+    fn is_current(&self, id: u64) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.id == id)
+    }
+
+    fn status(&mut self, text: &str) {
+        self.screen.status(&Shown::Info(text.to_string()));
+    }
+
+    /// Asks the input thread for the next line once the client can use one:
+    /// a nickname when it needs one, chat once in a channel, and (on a
+    /// terminal) while reconnecting, so the person can still leave.
+    fn offer_prompt(&mut self) {
+        if self.prompting || self.leaving {
+            return;
+        }
+        let prompt = if self.asking_nick {
+            Prompt {
+                text: "Nickname: ".to_string(),
+                erase: false,
+            }
+        } else if self.session.is_ready() || (self.interactive && self.conn.is_none()) {
+            Prompt {
+                text: format!("{}> ", self.session.current().unwrap_or("")),
+                erase: true,
+            }
+        } else {
+            return;
+        };
+        self.prompting = self.prompts.send(prompt).is_ok();
+    }
+
+    fn on_line(&mut self, line: String) {
+        self.prompting = false;
+        if line.contains('\n') {
+            // A multi-line paste: each line is said, and blank ones are not a
+            // request to leave.
+            for part in line.lines().filter(|l| !l.trim().is_empty()) {
+                self.on_line(part.to_string());
+            }
+            return;
+        }
+        if self.asking_nick {
+            return self.on_nick(&line);
+        }
+        if line.trim().is_empty() {
+            // The classroom way to leave; blank lines in a script are just
+            // spacing.
+            if self.interactive {
+                self.leave();
+            }
+            return;
+        }
+        match command::parse(&line) {
+            Ok(cmd @ (command::Command::Quit(_) | command::Command::Help)) => {
+                let effects = self.session.on_command(cmd);
+                self.apply(effects);
+            }
+            Ok(_) if !self.session.is_registered() => self.screen.show(&Shown::Error(
+                "not connected right now; nothing was sent".to_string(),
+            )),
+            Ok(cmd) => {
+                let effects = self.session.on_command(cmd);
+                self.apply(effects);
+            }
+            Err(e) => self.screen.show(&Shown::Error(e)),
+        }
+    }
+
+    fn on_nick(&mut self, line: &str) {
+        if line.trim().is_empty() {
+            return self.leave();
+        }
+        let nick = match command::check_nick(line) {
+            Ok(nick) => nick,
+            Err(e) => return self.screen.status(&Shown::Error(e)),
+        };
+        self.asking_nick = false;
+        if self.conn.is_some() {
+            let effects = self.session.retry_nick(nick);
+            return self.apply(effects);
+        }
+        // The first connection waits for the name, as the classroom one did.
+        self.session.retry_nick(nick);
+        if let Err(e) = self.connect() {
+            self.screen.status(&Shown::Error(format!(
+                "cannot connect to {}: {e}",
+                self.addr
+            )));
+            self.exit = Some(ExitCode::FAILURE);
+        }
+    }
+
+    fn on_input_end(&mut self) {
+        self.prompting = false;
+        self.leave();
+    }
+
+    fn leave(&mut self) {
+        let effects = self.session.on_command(command::Command::Quit(None));
+        self.apply(effects);
+    }
+
+    fn on_server(&mut self, line: &str) {
+        let Some(msg) = irc::Message::parse(line) else {
+            return;
+        };
+        let effects = self.session.on_line(&msg);
+        self.apply(effects);
+    }
+
+    fn on_closed(&mut self, reason: &str) {
+        self.conn = None;
+        self.session.lost();
+        if self.leaving {
+            return self.goodbye();
+        }
+        self.screen
+            .status(&Shown::Error(format!("connection lost: {reason}")));
+        if !self.reconnect {
+            self.exit = Some(ExitCode::FAILURE);
+            return;
+        }
+        self.schedule_reconnect();
+    }
+
+    fn schedule_reconnect(&mut self) {
+        self.status(&format!("reconnecting in {}s", self.backoff.as_secs()));
+        self.timer = Some((Instant::now() + self.backoff, Timer::Reconnect));
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+
+    fn on_timer(&mut self) {
+        let Some((_, timer)) = self.timer.take() else {
+            return;
+        };
+        match timer {
+            Timer::Settle => {
+                let effects = self.session.settle();
+                self.carry_out(effects);
+            }
+            Timer::Reconnect => {
+                if let Err(e) = self.connect() {
+                    self.screen
+                        .status(&Shown::Error(format!("cannot reconnect: {e}")));
+                    self.schedule_reconnect();
+                }
+            }
+            Timer::Quit => self.goodbye(),
+        }
+    }
+
+    fn goodbye(&mut self) {
+        self.conn = None;
+        self.status("Goodbye!");
+        self.exit.get_or_insert(ExitCode::SUCCESS);
+    }
+
+    /// Connects, starts the reader thread and registers.
+    fn connect(&mut self) -> io::Result<()> {
+        self.status(&format!("connecting to {}...", self.addr));
+        let stream = open(&self.addr)?;
+        self.connections += 1;
+        let id = self.connections;
+        let reader = stream.try_clone()?;
+        let events = self.event_tx.clone();
+        thread::spawn(move || read_server(id, reader, &events));
+        self.conn = Some(Connection { id, stream });
+        self.announce = true;
+        let effects = self.session.register();
+        self.apply(effects);
+        Ok(())
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        self.carry_out(effects);
+        // Waiting for a channel join or part: not forever, whatever the
+        // server does.
+        let waiting = self.session.is_registered() && !self.session.is_ready();
+        if waiting && self.timer.is_none() && !self.leaving {
+            self.timer = Some((Instant::now() + SETTLE_TIMEOUT, Timer::Settle));
+        }
+    }
+
+    fn carry_out(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Send(line) => self.send(&line),
+                Effect::Show(shown) => self.screen.show(&shown),
+                Effect::Echo(shown) if self.interactive => self.screen.show(&shown),
+                Effect::Echo(_) => {}
+                Effect::NickRefused if self.interactive => {
+                    self.status("please choose another nickname");
+                    self.asking_nick = true;
+                }
+                Effect::NickRefused => {
+                    self.screen.status(&Shown::Error(
+                        "nickname refused; pass another with --nick".to_string(),
+                    ));
+                    self.exit = Some(ExitCode::FAILURE);
+                }
+                Effect::Ready => {
+                    self.backoff = FIRST_BACKOFF;
+                    if matches!(self.timer, Some((_, Timer::Settle))) {
+                        self.timer = None;
+                    }
+                    if std::mem::take(&mut self.announce) {
+                        let nick = self.session.nick();
+                        let text = match self.session.current() {
+                            Some(channel) => format!(
+                                "you are {nick}, talking in {channel}; /help lists the commands"
+                            ),
+                            None => format!("you are {nick}; /help lists the commands"),
+                        };
+                        self.status(&text);
+                    }
+                }
+                Effect::Leaving => {
+                    self.leaving = true;
+                    if self.conn.is_some() {
+                        self.timer = Some((Instant::now() + QUIT_TIMEOUT, Timer::Quit));
+                    } else {
+                        self.goodbye();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes one line; a failure is noticed (and reported) by the reader
+    /// thread when the connection closes, so it is not reported twice.
+    fn send(&mut self, line: &str) {
+        if let Some(conn) = &mut self.conn
+            && conn
+                .stream
+                .write_all(format!("{line}\r\n").as_bytes())
+                .is_err()
+        {
+            drop(conn.stream.shutdown(std::net::Shutdown::Both));
+        }
+    }
+}
+
+fn open(addr: &str) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
+    for a in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The reader thread of one connection: every line becomes an event, then
+/// the reason it ended.
+fn read_server(id: u64, stream: TcpStream, events: &Sender<Event>) {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    let reason = loop {
+        buf.clear();
+        match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf) {
+            Ok(0) => break "the server closed the connection".to_string(),
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                let line = line.trim_end_matches(['\r', '\n']).to_string();
+                if events.send(Event::Server(id, line)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => break e.to_string(),
+        }
+    };
+    drop(events.send(Event::Closed(id, reason)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_addr;
+
+    #[test]
+    fn server_addresses() {
+        assert_eq!(server_addr("example.org"), "example.org:6667");
+        assert_eq!(server_addr("127.0.0.1:7000"), "127.0.0.1:7000");
+        assert_eq!(server_addr("::1"), "[::1]:6667");
+        assert_eq!(server_addr("[::1]"), "[::1]:6667");
+        assert_eq!(server_addr("[::1]:7000"), "[::1]:7000");
+    }
+}

@@ -1,0 +1,442 @@
+//! IRC line -> what the person sees. Pure: the caller supplies the clock text
+//! and whether colors are wanted, so every case is unit-testable.
+
+use crate::irc::{self, Message};
+
+/// One line for the person, before the time and colors are added.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// Someone speaking in a channel; `channel` is set only when it is not the
+    /// one the person is talking in, so the usual case stays uncluttered.
+    Chat {
+        channel: Option<String>,
+        nick: String,
+        text: String,
+    },
+    /// `/me` in a channel.
+    Action {
+        channel: Option<String>,
+        nick: String,
+        text: String,
+    },
+    /// A private message (or `/me`) to the person from `nick`.
+    Private {
+        nick: String,
+        text: String,
+        action: bool,
+    },
+    /// A private message the person sent to `to`.
+    PrivateSent {
+        to: String,
+        nick: String,
+        text: String,
+    },
+    /// Who joined, left, renamed, changed the topic.
+    Event(String),
+    /// A NOTICE from a person or a service.
+    Notice { from: String, text: String },
+    /// Informational replies from the server and the client's own status.
+    Info(String),
+    /// Error replies (numerics 4xx/5xx) and failures.
+    Error(String),
+}
+
+/// Whose eyes the line is for: the person's own nick and current channel
+/// decide between "you joined" and "bob joined", and whether to name the
+/// channel.
+pub struct View<'a> {
+    pub me: &'a str,
+    pub current: Option<&'a str>,
+}
+
+impl View<'_> {
+    pub fn other_channel(&self, channel: &str) -> Option<String> {
+        match self.current {
+            Some(c) if irc::same_name(c, channel) => None,
+            _ => Some(channel.to_string()),
+        }
+    }
+
+    fn is_me(&self, nick: &str) -> bool {
+        irc::same_name(self.me, nick)
+    }
+
+    /// `" {word}#channel"` when it is not the current channel, else "".
+    fn where_(&self, word: &str, channel: &str) -> String {
+        self.other_channel(channel)
+            .map(|c| format!(" {word}{c}"))
+            .unwrap_or_default()
+    }
+}
+
+/// What a server line shows, or `None` for protocol chatter nobody needs to
+/// read (PING, capability lists, statistics).
+pub fn render(msg: &Message, view: &View) -> Option<Shown> {
+    let who = msg.source();
+    let p = |i| msg.param(i);
+    let shown = match msg.command {
+        "PRIVMSG" => return render_privmsg(msg, view),
+        "NOTICE" if irc::is_ctcp(msg.text()) => return None,
+        "NOTICE" => Shown::Notice {
+            from: if who.is_empty() { "server" } else { who }.to_string(),
+            text: clean(msg.text()),
+        },
+        "JOIN" if view.is_me(who) => Shown::Event(format!("you joined {}", p(0))),
+        "JOIN" => Shown::Event(format!("{who} joined{}", view.where_("", p(0)))),
+        "PART" if view.is_me(who) => Shown::Event(format!("you left {}", p(0))),
+        "PART" => Shown::Event(format!(
+            "{who} left{}{}",
+            view.where_("", p(0)),
+            reason(msg.params.get(1).copied())
+        )),
+        "QUIT" => Shown::Event(format!("{who} left{}", reason(msg.params.first().copied()))),
+        "NICK" if view.is_me(who) => Shown::Event(format!("you are now known as {}", p(0))),
+        "NICK" => Shown::Event(format!("{who} is now known as {}", p(0))),
+        "TOPIC" if p(1).is_empty() => Shown::Event(format!(
+            "{who} cleared the topic{}",
+            view.where_("of ", p(0))
+        )),
+        "TOPIC" => Shown::Event(format!(
+            "{who} changed the topic{} to: {}",
+            view.where_("of ", p(0)),
+            clean(p(1))
+        )),
+        "KICK" if view.is_me(p(1)) => Shown::Event(format!(
+            "you were kicked from {} by {who}{}",
+            p(0),
+            reason(msg.params.get(2).copied())
+        )),
+        "KICK" => Shown::Event(format!(
+            "{} was kicked{} by {who}{}",
+            p(1),
+            view.where_("from ", p(0)),
+            reason(msg.params.get(2).copied())
+        )),
+        "INVITE" => Shown::Event(format!("{who} invites you to {}", p(1))),
+        "MODE" if irc::is_channel(p(0)) => Shown::Event(format!(
+            "{who} sets mode {}{}",
+            msg.params[1..].join(" "),
+            view.where_("on ", p(0))
+        )),
+        "ERROR" => Shown::Info(clean(msg.text())),
+        "001" | "372" => Shown::Info(clean(msg.text().trim_start_matches("- "))),
+        "301" => Shown::Info(format!("{} is away: {}", p(1), clean(msg.text()))),
+        "331" => Shown::Event(format!("{} has no topic", p(1))),
+        "332" => Shown::Event(format!("topic of {}: {}", p(1), clean(msg.text()))),
+        // Welcome details, statistics, MOTD frame, "no MOTD", topic setter:
+        // noise for a chat. 353/366 and 352/315 are gathered by the session.
+        "002" | "003" | "004" | "005" | "333" | "353" | "366" | "352" | "315" | "375" | "376"
+        | "422" => return None,
+        code if code.len() == 3 && code.starts_with(['4', '5']) => Shown::Error(error_text(msg)),
+        code if code.len() == 3 && code.starts_with('2') => return None,
+        code if code.bytes().all(|b| b.is_ascii_digit()) => {
+            Shown::Info(clean(&msg.params[1.min(msg.params.len())..].join(" ")))
+        }
+        _ => return None,
+    };
+    Some(shown)
+}
+
+fn render_privmsg(msg: &Message, view: &View) -> Option<Shown> {
+    let nick = msg.source().to_string();
+    let (target, raw) = (msg.param(0), msg.text());
+    let (action, text) = match irc::parse_action(raw) {
+        Some(a) => (true, a),
+        None if irc::is_ctcp(raw) => return None,
+        None => (false, raw),
+    };
+    let text = clean(text);
+    Some(if !irc::is_channel(target) {
+        Shown::Private { nick, text, action }
+    } else if action {
+        Shown::Action {
+            channel: view.other_channel(target),
+            nick,
+            text,
+        }
+    } else {
+        Shown::Chat {
+            channel: view.other_channel(target),
+            nick,
+            text,
+        }
+    })
+}
+
+/// " (reason)" or "" when none was given.
+fn reason(text: Option<&str>) -> String {
+    match text.map(clean) {
+        Some(r) if !r.is_empty() => format!(" ({r})"),
+        _ => String::new(),
+    }
+}
+
+/// An error numeric reads "me ARGS :text"; the person needs "ARGS: text".
+pub fn error_text(msg: &Message) -> String {
+    let text = clean(msg.text());
+    match msg.params.len() {
+        0..=2 => text,
+        n => format!("{}: {text}", msg.params[1..n - 1].join(" ")),
+    }
+}
+
+/// Removes IRC formatting codes and every control character, so that text
+/// from other people can neither garble the display nor send escape sequences
+/// to the person's terminal.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x03' => {
+                // mIRC color: \x03[fg[,bg]] with up to two digits each.
+                let digits = |chars: &mut std::iter::Peekable<std::str::Chars>| {
+                    for _ in 0..2 {
+                        if chars.next_if(char::is_ascii_digit).is_none() {
+                            break;
+                        }
+                    }
+                };
+                digits(&mut chars);
+                if chars.peek() == Some(&',') {
+                    chars.next();
+                    digits(&mut chars);
+                }
+            }
+            '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const NICK_COLORS: [u8; 12] = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
+const DIM: &str = "\x1b[2m";
+const RED: &str = "\x1b[1;31m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// Text styling: a no-op when colors are off, so callers never branch.
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// The same nick always gets the same color, which lets people follow a
+    /// conversation at a glance.
+    fn nick(&self, nick: &str) -> String {
+        let hash = nick
+            .bytes()
+            .map(|b| b.to_ascii_lowercase())
+            .fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
+        let code = NICK_COLORS[hash as usize % NICK_COLORS.len()];
+        self.paint(&format!("\x1b[{code}m"), nick)
+    }
+
+    /// The full line as printed, `clock` being the local "HH:MM".
+    pub fn format(&self, shown: &Shown, clock: &str) -> String {
+        let time = self.paint(DIM, clock);
+        let place = |channel: &Option<String>| {
+            channel
+                .as_ref()
+                .map(|c| format!("[{c}] "))
+                .unwrap_or_default()
+        };
+        match shown {
+            Shown::Chat {
+                channel,
+                nick,
+                text,
+            } => format!("{time} {}<{}> {text}", place(channel), self.nick(nick)),
+            Shown::Action {
+                channel,
+                nick,
+                text,
+            } => format!("{time} {}* {} {text}", place(channel), self.nick(nick)),
+            Shown::Private {
+                nick,
+                text,
+                action: false,
+            } => format!(
+                "{time} {} <{}> {text}",
+                self.paint(BOLD, "[private]"),
+                self.nick(nick)
+            ),
+            Shown::Private {
+                nick,
+                text,
+                action: true,
+            } => format!(
+                "{time} {} * {} {text}",
+                self.paint(BOLD, "[private]"),
+                self.nick(nick)
+            ),
+            Shown::PrivateSent { to, nick, text } => format!(
+                "{time} {} <{}> {text}",
+                self.paint(BOLD, &format!("[private to {to}]")),
+                self.nick(nick)
+            ),
+            Shown::Event(text) => format!("{time} * {text}"),
+            Shown::Notice { from, text } => {
+                format!("{time} {} {text}", self.paint(BOLD, &format!("-{from}-")))
+            }
+            Shown::Info(text) => format!("{time} {}", self.paint(DIM, &format!("-- {text}"))),
+            Shown::Error(text) => format!("{time} {}", self.paint(RED, &format!("!! {text}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(line: &str) -> Option<String> {
+        let msg = Message::parse(line).unwrap();
+        let view = View {
+            me: "alice",
+            current: Some("#lobby"),
+        };
+        render(&msg, &view).map(|s| Style { color: false }.format(&s, "12:34"))
+    }
+
+    #[test]
+    fn chat_and_actions() {
+        assert_eq!(
+            show(":bob!b@h PRIVMSG #lobby :hi all").unwrap(),
+            "12:34 <bob> hi all"
+        );
+        assert_eq!(
+            show(":bob!b@h PRIVMSG #Lobby :\x01ACTION waves\x01").unwrap(),
+            "12:34 * bob waves"
+        );
+        assert_eq!(
+            show(":bob!b@h PRIVMSG #other :psst").unwrap(),
+            "12:34 [#other] <bob> psst"
+        );
+        assert_eq!(show(":bob!b@h PRIVMSG alice :\x01VERSION\x01"), None);
+    }
+
+    #[test]
+    fn private_messages_are_marked() {
+        assert_eq!(
+            show(":bob!b@h PRIVMSG alice :secret").unwrap(),
+            "12:34 [private] <bob> secret"
+        );
+        assert_eq!(
+            show(":bob!b@h PRIVMSG alice :\x01ACTION winks\x01").unwrap(),
+            "12:34 [private] * bob winks"
+        );
+        let sent = Shown::PrivateSent {
+            to: "bob".into(),
+            nick: "alice".into(),
+            text: "hi".into(),
+        };
+        assert_eq!(
+            Style { color: false }.format(&sent, "01:02"),
+            "01:02 [private to bob] <alice> hi"
+        );
+    }
+
+    #[test]
+    fn membership_and_nick_changes() {
+        assert_eq!(show(":bob!b@h JOIN #lobby").unwrap(), "12:34 * bob joined");
+        assert_eq!(
+            show(":bob!b@h JOIN :#dev").unwrap(),
+            "12:34 * bob joined #dev"
+        );
+        assert_eq!(
+            show(":alice!a@h JOIN #dev").unwrap(),
+            "12:34 * you joined #dev"
+        );
+        assert_eq!(
+            show(":bob!b@h PART #lobby :lunch").unwrap(),
+            "12:34 * bob left (lunch)"
+        );
+        assert_eq!(show(":bob!b@h PART #lobby").unwrap(), "12:34 * bob left");
+        assert_eq!(
+            show(":bob!b@h QUIT :Quit: bye").unwrap(),
+            "12:34 * bob left (Quit: bye)"
+        );
+        assert_eq!(
+            show(":bob!b@h NICK :robert").unwrap(),
+            "12:34 * bob is now known as robert"
+        );
+        assert_eq!(
+            show(":alice!a@h NICK al").unwrap(),
+            "12:34 * you are now known as al"
+        );
+        assert_eq!(
+            show(":bob!b@h TOPIC #lobby :rust").unwrap(),
+            "12:34 * bob changed the topic to: rust"
+        );
+        assert_eq!(
+            show(":bob!b@h TOPIC #dev :").unwrap(),
+            "12:34 * bob cleared the topic of #dev"
+        );
+        assert_eq!(
+            show(":op!o@h KICK #dev bob :spam").unwrap(),
+            "12:34 * bob was kicked from #dev by op (spam)"
+        );
+    }
+
+    #[test]
+    fn server_replies_notices_and_errors_are_distinct() {
+        assert_eq!(
+            show(":srv 433 * bob :Nickname is already in use").unwrap(),
+            "12:34 !! bob: Nickname is already in use"
+        );
+        assert_eq!(
+            show(":srv 421 alice :Unknown command").unwrap(),
+            "12:34 !! Unknown command"
+        );
+        assert_eq!(
+            show(":srv NOTICE alice :maintenance at 5").unwrap(),
+            "12:34 -srv- maintenance at 5"
+        );
+        assert_eq!(
+            show(":srv 001 alice :Welcome to chat").unwrap(),
+            "12:34 -- Welcome to chat"
+        );
+        assert_eq!(
+            show(":srv 332 alice #lobby :the topic").unwrap(),
+            "12:34 * topic of #lobby: the topic"
+        );
+        assert_eq!(show(":srv 005 alice A B :are supported"), None);
+        assert_eq!(show(":srv 376 alice :End of MOTD"), None);
+        assert_eq!(show("PING :x"), None);
+    }
+
+    #[test]
+    fn hostile_text_cannot_reach_the_terminal() {
+        assert_eq!(clean("a\x1b[2Jb\x07c"), "a[2Jbc");
+        assert_eq!(clean("\x0304,12red\x03 \x02bold\x0f"), "red bold");
+        assert_eq!(clean("tab\there"), "tab here");
+        assert_eq!(clean("caf\u{e9} \u{9b}x"), "caf\u{e9} x");
+    }
+
+    #[test]
+    fn colors_only_when_asked_and_stable_per_nick() {
+        let line = Shown::Chat {
+            channel: None,
+            nick: "bob".into(),
+            text: "hi".into(),
+        };
+        let colored = Style { color: true }.format(&line, "12:34");
+        assert!(colored.contains("\x1b["));
+        assert_eq!(colored, Style { color: true }.format(&line, "12:34"));
+        assert!(
+            !Style { color: false }
+                .format(&line, "12:34")
+                .contains('\x1b')
+        );
+    }
+}

@@ -1,0 +1,580 @@
+//! The client's side of the IRC conversation: registration, channels, the
+//! current channel, and gathering multi-line replies. Pure: it turns server
+//! lines and commands into [`Effect`]s that the caller carries out, so the
+//! whole protocol logic is unit-tested without sockets or terminals.
+
+use std::collections::HashMap;
+
+use crate::command::{Command, HELP};
+use crate::irc::{self, Message};
+use crate::render::{self, Shown, View};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// A line for the server, without CRLF.
+    Send(String),
+    /// A line for the person.
+    Show(Shown),
+    /// What the person just said, as others see it: worth showing on a
+    /// terminal, noise for a script that knows what it sent.
+    Echo(Shown),
+    /// The server refused the nickname during registration (the reason has
+    /// been shown): another one is needed before anything else can happen.
+    NickRefused,
+    /// Registered and in the channel the person wanted: they can talk now.
+    Ready,
+    /// QUIT has been sent: the server will close the connection.
+    Leaving,
+}
+
+pub struct Session {
+    nick: String,
+    registered: bool,
+    ready: bool,
+    /// Channels we are in, in the order we joined them.
+    channels: Vec<String>,
+    /// Where plain text goes; survives reconnects so the person keeps talking
+    /// where they were.
+    current: Option<String>,
+    /// A channel the person asked to join: its JOIN makes it current.
+    joining: Option<String>,
+    /// A channel the person asked to leave. Input waits while joining or
+    /// parting, so that the next line goes where the person expects.
+    parting: Option<String>,
+    /// Channels to join again after a reconnect.
+    rejoin: Vec<String>,
+    /// NAMES (353) replies gathered until their end (366), per channel.
+    names: HashMap<String, Vec<String>>,
+    /// WHO (352) replies gathered until their end (315).
+    who: Vec<String>,
+}
+
+impl Session {
+    pub fn new(nick: String, channel: Option<String>) -> Self {
+        Session {
+            nick,
+            registered: false,
+            ready: false,
+            channels: Vec::new(),
+            current: None,
+            joining: channel,
+            parting: None,
+            rejoin: Vec::new(),
+            names: HashMap::new(),
+            who: Vec::new(),
+        }
+    }
+
+    pub fn nick(&self) -> &str {
+        &self.nick
+    }
+
+    pub fn current(&self) -> Option<&str> {
+        self.current.as_deref()
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.registered
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// The connection is gone: nothing can be sent until the next
+    /// registration, which rejoins the channels we were in.
+    pub fn lost(&mut self) {
+        self.rejoin.append(&mut self.channels);
+        self.registered = false;
+        self.ready = false;
+        self.parting = None;
+        self.names.clear();
+        self.who.clear();
+        if self.joining.is_none() {
+            self.joining.clone_from(&self.current);
+        }
+    }
+
+    /// Introduces us on a fresh connection.
+    pub fn register(&self) -> Vec<Effect> {
+        vec![
+            Effect::Send(irc::build("NICK", &[&self.nick])),
+            Effect::Send(irc::build("USER", &[&self.nick, "0", "*", &self.nick])),
+        ]
+    }
+
+    /// Tries another nickname after the server refused one.
+    pub fn retry_nick(&mut self, nick: &str) -> Vec<Effect> {
+        nick.clone_into(&mut self.nick);
+        vec![Effect::Send(irc::build("NICK", &[nick]))]
+    }
+
+    /// Gives up waiting for the channel join (a server that does not auto-join
+    /// and no --channel): the person can still talk, /join included.
+    pub fn settle(&mut self) -> Vec<Effect> {
+        if self.registered && !self.ready {
+            self.ready = true;
+            self.joining = None;
+            self.parting = None;
+            let mut effects = Vec::new();
+            if self.current.is_none() {
+                effects.push(info("you are not in a channel yet: /join #CHANNEL"));
+            }
+            effects.push(Effect::Ready);
+            effects
+        } else {
+            Vec::new()
+        }
+    }
+
+    pub fn on_line(&mut self, msg: &Message) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let from_me = irc::same_name(msg.source(), &self.nick);
+        match msg.command {
+            "PING" => {
+                effects.push(Effect::Send(irc::build("PONG", &[msg.param(0)])));
+                return effects;
+            }
+            "001" => {
+                self.registered = true;
+                if !msg.param(0).is_empty() {
+                    self.nick = msg.param(0).to_string();
+                }
+                let mut wanted = std::mem::take(&mut self.rejoin);
+                if let Some(j) = &self.joining
+                    && !wanted.iter().any(|c| irc::same_name(c, j))
+                {
+                    wanted.push(j.clone());
+                }
+                effects.extend(
+                    wanted
+                        .iter()
+                        .map(|c| Effect::Send(irc::build("JOIN", &[c]))),
+                );
+            }
+            "431" | "432" | "433" | "436" if !self.registered => {
+                effects.push(Effect::Show(Shown::Error(render::error_text(msg))));
+                effects.push(Effect::NickRefused);
+                return effects;
+            }
+            "JOIN" if from_me => {
+                // Shown first, so "you joined" comes before "you can talk".
+                effects.extend(self.show(msg));
+                self.joined(msg.param(0), &mut effects);
+                return effects;
+            }
+            "PART" if from_me => return self.left(msg),
+            "KICK" if irc::same_name(msg.param(1), &self.nick) => return self.left(msg),
+            "NICK" if from_me => {
+                effects.extend(self.show(msg));
+                self.nick = msg.param(0).to_string();
+                return effects;
+            }
+            "353" => {
+                let names = msg.text().split_whitespace().map(str::to_string);
+                self.names
+                    .entry(msg.param(2).to_ascii_lowercase())
+                    .or_default()
+                    .extend(names);
+            }
+            "366" => {
+                let names = self.names.remove(&msg.param(1).to_ascii_lowercase());
+                effects.push(members(msg.param(1), names.unwrap_or_default()));
+            }
+            "352" => self.who.push(msg.param(5).to_string()),
+            "315" => effects.push(members(msg.param(1), std::mem::take(&mut self.who))),
+            // No such channel, too many, unavailable, not on it, full, invite
+            // only, banned, bad key, bad mask, needs registration, bad name.
+            "403" | "405" | "437" | "442" | "471" | "473" | "474" | "475" | "476" | "477"
+            | "479"
+                if !self.ready && self.registered =>
+            {
+                // The channel cannot be joined or left: say why, then let the
+                // person talk anyway rather than wait for nothing.
+                effects.extend(self.show(msg));
+                effects.extend(self.settle());
+                return effects;
+            }
+            _ => {}
+        }
+        effects.extend(self.show(msg));
+        effects
+    }
+
+    fn show(&self, msg: &Message) -> Option<Effect> {
+        let view = View {
+            me: &self.nick,
+            current: self.current.as_deref(),
+        };
+        render::render(msg, &view).map(Effect::Show)
+    }
+
+    fn joined(&mut self, channel: &str, effects: &mut Vec<Effect>) {
+        if !self.channels.iter().any(|c| irc::same_name(c, channel)) {
+            self.channels.push(channel.to_string());
+        }
+        let wanted = match &self.joining {
+            Some(j) => irc::same_name(j, channel),
+            None => self.current.is_none(),
+        };
+        if wanted || self.current.is_none() {
+            self.current = Some(channel.to_string());
+        }
+        if wanted {
+            self.joining = None;
+            self.done_waiting(effects);
+        }
+    }
+
+    fn done_waiting(&mut self, effects: &mut Vec<Effect>) {
+        if self.registered && !self.ready && self.joining.is_none() && self.parting.is_none() {
+            self.ready = true;
+            effects.push(Effect::Ready);
+        }
+    }
+
+    /// We left (PART) or were removed (KICK) from the channel `msg` names.
+    fn left(&mut self, msg: &Message) -> Vec<Effect> {
+        // Shown first, so "you left" comes before "now talking in".
+        let mut effects: Vec<Effect> = self.show(msg).into_iter().collect();
+        let channel = msg.param(0);
+        self.channels.retain(|c| !irc::same_name(c, channel));
+        if self
+            .current
+            .as_deref()
+            .is_some_and(|c| irc::same_name(c, channel))
+        {
+            self.current = self.channels.last().cloned();
+            effects.push(info(&match &self.current {
+                Some(c) => format!("now talking in {c}"),
+                None => "you are not in a channel now: /join #CHANNEL".to_string(),
+            }));
+        }
+        if self
+            .parting
+            .as_deref()
+            .is_some_and(|p| irc::same_name(p, channel))
+        {
+            self.parting = None;
+            self.done_waiting(&mut effects);
+        }
+        effects
+    }
+
+    /// Carries out one command the person typed.
+    pub fn on_command(&mut self, command: Command) -> Vec<Effect> {
+        match command {
+            Command::Say(text) => self.in_channel(|channel| self.say(channel, &text)),
+            Command::Msg { to, text } => self.say(&to, &text),
+            Command::Me(text) => self.in_channel(|channel| {
+                let shown = Shown::Action {
+                    channel: None,
+                    nick: self.nick.clone(),
+                    text: render::clean(&text),
+                };
+                vec![
+                    send("PRIVMSG", &[channel, &irc::action(&text)]),
+                    Effect::Echo(shown),
+                ]
+            }),
+            Command::Who => self.in_channel(|channel| vec![send("WHO", &[channel])]),
+            Command::Names => self.in_channel(|channel| vec![send("NAMES", &[channel])]),
+            Command::Part(reason) => {
+                let effects = self.in_channel(|channel| {
+                    vec![send("PART", &[channel, reason.as_deref().unwrap_or("")])]
+                });
+                if self.current.is_some() {
+                    self.parting.clone_from(&self.current);
+                    self.ready = false;
+                }
+                effects
+            }
+            Command::Topic(None) => {
+                self.in_channel(|channel| vec![Effect::Send(format!("TOPIC {channel}"))])
+            }
+            Command::Topic(Some(text)) => {
+                self.in_channel(|channel| vec![send("TOPIC", &[channel, &text])])
+            }
+            Command::Join(channel) => {
+                if let Some(c) = self.channels.iter().find(|c| irc::same_name(c, &channel)) {
+                    self.current = Some(c.clone());
+                    vec![info(&format!("now talking in {c}"))]
+                } else {
+                    self.joining = Some(channel.clone());
+                    self.ready = false;
+                    vec![send("JOIN", &[&channel])]
+                }
+            }
+            Command::Nick(nick) => vec![send("NICK", &[&nick])],
+            Command::Quit(reason) => vec![
+                send("QUIT", &[reason.as_deref().unwrap_or("leaving")]),
+                Effect::Leaving,
+            ],
+            Command::Help => HELP.iter().map(|h| info(h)).collect(),
+        }
+    }
+
+    /// Runs a command that needs a current channel, or says there is none.
+    fn in_channel(&self, act: impl FnOnce(&str) -> Vec<Effect>) -> Vec<Effect> {
+        match &self.current {
+            Some(channel) => act(channel),
+            None => vec![Effect::Show(Shown::Error(
+                "you are not in a channel: /join #CHANNEL first".to_string(),
+            ))],
+        }
+    }
+
+    /// PRIVMSG to a channel or a person, in as many lines as it takes, each
+    /// shown as the person will be seen saying it (servers do not echo).
+    fn say(&self, to: &str, text: &str) -> Vec<Effect> {
+        let view = View {
+            me: &self.nick,
+            current: self.current.as_deref(),
+        };
+        irc::split_text(text)
+            .into_iter()
+            .flat_map(|piece| {
+                let (nick, text) = (self.nick.clone(), render::clean(piece));
+                let shown = if irc::is_channel(to) {
+                    Shown::Chat {
+                        channel: view.other_channel(to),
+                        nick,
+                        text,
+                    }
+                } else {
+                    Shown::PrivateSent {
+                        to: to.to_string(),
+                        nick,
+                        text,
+                    }
+                };
+                [send("PRIVMSG", &[to, piece]), Effect::Echo(shown)]
+            })
+            .collect()
+    }
+}
+
+fn send(command: &str, params: &[&str]) -> Effect {
+    Effect::Send(irc::build(command, params))
+}
+
+fn info(text: &str) -> Effect {
+    Effect::Show(Shown::Info(text.to_string()))
+}
+
+fn members(channel: &str, mut names: Vec<String>) -> Effect {
+    names.sort_by_key(|n| {
+        n.trim_start_matches(['@', '+', '%', '~', '&'])
+            .to_ascii_lowercase()
+    });
+    let list = if names.is_empty() {
+        "nobody".to_string()
+    } else {
+        names.join(", ")
+    };
+    Effect::Show(Shown::Event(format!("in {channel}: {list}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(s: &mut Session, line: &str) -> Vec<Effect> {
+        s.on_line(&Message::parse(line).unwrap())
+    }
+
+    fn sent(effects: &[Effect]) -> Vec<&str> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send(l) => Some(l.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn registered(channel: Option<&str>) -> Session {
+        let mut s = Session::new("alice".into(), channel.map(String::from));
+        s.register();
+        feed(&mut s, ":srv 001 alice :Welcome");
+        s
+    }
+
+    #[test]
+    fn registers_and_becomes_ready_on_the_auto_join() {
+        let mut s = Session::new("alice".into(), None);
+        assert_eq!(
+            sent(&s.register()),
+            ["NICK :alice", "USER alice 0 * :alice"]
+        );
+        assert!(sent(&feed(&mut s, ":srv 001 alice :Welcome")).is_empty());
+        assert!(s.is_registered() && !s.is_ready());
+        let effects = feed(&mut s, ":alice!a@h JOIN #lobby");
+        assert!(effects.contains(&Effect::Ready));
+        assert_eq!(s.current(), Some("#lobby"));
+    }
+
+    #[test]
+    fn answers_ping() {
+        let mut s = Session::new("alice".into(), None);
+        assert_eq!(sent(&feed(&mut s, "PING :tok en")), ["PONG :tok en"]);
+    }
+
+    #[test]
+    fn a_taken_nick_is_refused_until_registered() {
+        let mut s = Session::new("bob".into(), None);
+        s.register();
+        let effects = feed(&mut s, ":srv 433 * bob :Nickname is already in use");
+        assert!(effects.contains(&Effect::NickRefused));
+        assert_eq!(sent(&s.retry_nick("bob2")), ["NICK :bob2"]);
+        feed(&mut s, ":srv 001 bob2 :Welcome");
+        assert_eq!(s.nick(), "bob2");
+        let later = feed(&mut s, ":srv 433 bob2 carol :Nickname is already in use");
+        assert!(!later.contains(&Effect::NickRefused));
+    }
+
+    #[test]
+    fn channel_option_joins_and_becomes_current_after_the_default() {
+        let mut s = Session::new("alice".into(), Some("#dev".into()));
+        s.register();
+        assert_eq!(sent(&feed(&mut s, ":srv 001 alice :hi")), ["JOIN :#dev"]);
+        assert!(!feed(&mut s, ":alice!a@h JOIN #lobby").contains(&Effect::Ready));
+        assert_eq!(s.current(), Some("#lobby"));
+        assert!(feed(&mut s, ":alice!a@h JOIN #dev").contains(&Effect::Ready));
+        assert_eq!(s.current(), Some("#dev"));
+    }
+
+    #[test]
+    fn an_unjoinable_channel_does_not_block_the_person() {
+        let mut s = registered(Some("#secret"));
+        let effects = feed(&mut s, ":srv 473 alice #secret :Cannot join channel (+i)");
+        assert!(effects.contains(&Effect::Ready));
+    }
+
+    #[test]
+    fn a_missing_motd_does_not_end_the_wait_for_the_auto_join() {
+        let mut s = registered(None);
+        assert!(!feed(&mut s, ":srv 422 alice :MOTD File is missing").contains(&Effect::Ready));
+        assert!(feed(&mut s, ":alice!a@h JOIN #lobby").contains(&Effect::Ready));
+    }
+
+    #[test]
+    fn being_kicked_moves_to_another_channel() {
+        let mut s = registered(None);
+        feed(&mut s, ":alice!a@h JOIN #lobby");
+        s.on_command(Command::Join("#dev".into()));
+        feed(&mut s, ":alice!a@h JOIN #dev");
+        let effects = feed(&mut s, ":op!o@h KICK #dev alice :out");
+        assert_eq!(s.current(), Some("#lobby"));
+        assert_eq!(
+            effects.first(),
+            Some(&Effect::Show(Shown::Event(
+                "you were kicked from #dev by op (out)".into()
+            )))
+        );
+    }
+
+    #[test]
+    fn reconnect_rejoins_and_keeps_the_current_channel() {
+        let mut s = registered(None);
+        feed(&mut s, ":alice!a@h JOIN #lobby");
+        s.on_command(Command::Join("#dev".into()));
+        feed(&mut s, ":alice!a@h JOIN #dev");
+        assert_eq!(s.current(), Some("#dev"));
+        s.lost();
+        assert!(!s.is_registered() && !s.is_ready());
+        s.register();
+        let joins = feed(&mut s, ":srv 001 alice :again");
+        assert_eq!(sent(&joins), ["JOIN :#lobby", "JOIN :#dev"]);
+        assert!(!feed(&mut s, ":alice!a@h JOIN #lobby").contains(&Effect::Ready));
+        assert!(feed(&mut s, ":alice!a@h JOIN #dev").contains(&Effect::Ready));
+        assert_eq!(s.current(), Some("#dev"));
+    }
+
+    #[test]
+    fn talking_commands_go_to_the_current_channel() {
+        let mut s = registered(None);
+        assert!(matches!(
+            &s.on_command(Command::Say("hi".into()))[..],
+            [Effect::Show(Shown::Error(_))]
+        ));
+        feed(&mut s, ":alice!a@h JOIN #lobby");
+        let effects = s.on_command(Command::Say("hi".into()));
+        assert_eq!(sent(&effects), ["PRIVMSG #lobby :hi"]);
+        assert_eq!(
+            sent(&s.on_command(Command::Me("waves".into()))),
+            ["PRIVMSG #lobby :\x01ACTION waves\x01"]
+        );
+        assert_eq!(sent(&s.on_command(Command::Who)), ["WHO :#lobby"]);
+        assert_eq!(sent(&s.on_command(Command::Topic(None))), ["TOPIC #lobby"]);
+        assert_eq!(sent(&s.on_command(Command::Part(None))), ["PART #lobby :"]);
+        let quit = s.on_command(Command::Quit(None));
+        assert_eq!(quit.last(), Some(&Effect::Leaving));
+    }
+
+    #[test]
+    fn private_messages_show_what_was_sent() {
+        let mut s = registered(None);
+        let effects = s.on_command(Command::Msg {
+            to: "bob".into(),
+            text: "psst".into(),
+        });
+        assert_eq!(sent(&effects), ["PRIVMSG bob :psst"]);
+        assert!(effects.contains(&Effect::Echo(Shown::PrivateSent {
+            to: "bob".into(),
+            nick: "alice".into(),
+            text: "psst".into()
+        })));
+    }
+
+    #[test]
+    fn input_waits_for_join_and_part_to_be_confirmed() {
+        let mut s = registered(None);
+        feed(&mut s, ":alice!a@h JOIN #lobby");
+        s.on_command(Command::Join("#dev".into()));
+        assert!(!s.is_ready());
+        assert!(feed(&mut s, ":alice!a@h JOIN #dev").contains(&Effect::Ready));
+        s.on_command(Command::Part(None));
+        assert!(!s.is_ready());
+        assert!(feed(&mut s, ":alice!a@h PART #dev").contains(&Effect::Ready));
+        s.on_command(Command::Join("#secret".into()));
+        assert!(feed(&mut s, ":srv 473 alice #secret :Cannot join").contains(&Effect::Ready));
+        assert_eq!(s.current(), Some("#lobby"));
+    }
+
+    #[test]
+    fn parting_the_current_channel_moves_to_another() {
+        let mut s = registered(None);
+        feed(&mut s, ":alice!a@h JOIN #lobby");
+        s.on_command(Command::Join("#dev".into()));
+        feed(&mut s, ":alice!a@h JOIN #dev");
+        feed(&mut s, ":alice!a@h PART #dev");
+        assert_eq!(s.current(), Some("#lobby"));
+    }
+
+    #[test]
+    fn own_nick_change_is_followed() {
+        let mut s = registered(None);
+        feed(&mut s, ":alice!a@h NICK :al");
+        assert_eq!(s.nick(), "al");
+    }
+
+    #[test]
+    fn names_and_who_are_gathered_into_one_line() {
+        let mut s = registered(None);
+        assert!(feed(&mut s, ":srv 353 alice = #lobby :alice @bob").is_empty());
+        feed(&mut s, ":srv 353 alice = #lobby :carol");
+        assert_eq!(
+            feed(&mut s, ":srv 366 alice #lobby :End of NAMES"),
+            [Effect::Show(Shown::Event(
+                "in #lobby: alice, @bob, carol".into()
+            ))]
+        );
+        feed(&mut s, ":srv 352 alice #lobby b h srv bob H :0 Bob");
+        feed(&mut s, ":srv 352 alice #lobby a h srv alice H :0 Al");
+        assert_eq!(
+            feed(&mut s, ":srv 315 alice #lobby :End of WHO"),
+            [Effect::Show(Shown::Event("in #lobby: alice, bob".into()))]
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! The person's side: reading lines (with line editing on a terminal, plain
+//! lines from a pipe) and printing what happens, without ever clobbering a
+//! half-typed input line.
+
+use std::io::{self, BufRead, Write};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+
+use rustyline::{DefaultEditor, ExternalPrinter};
+
+use crate::render::{Shown, Style};
+
+/// What the reading thread should ask for next.
+pub struct Prompt {
+    pub text: String,
+    /// Erase the typed line once entered, because the conversation shows it
+    /// again as `HH:MM <nick> text`.
+    pub erase: bool,
+}
+
+/// What the person did with a prompt.
+pub enum Input {
+    Line(String),
+    /// Ctrl-D, Ctrl-C, or the end of piped input.
+    End,
+}
+
+pub fn stdin_is_terminal() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(libc::STDIN_FILENO) == 1 }
+}
+
+/// Colors only for a terminal that can show them and a person who has not
+/// opted out (https://no-color.org).
+pub fn colors_wanted() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    let tty = unsafe { libc::isatty(libc::STDOUT_FILENO) == 1 };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    tty && !no_color && !dumb
+}
+
+/// Local wall-clock time as "HH:MM", the way people read chat logs.
+pub fn clock() -> String {
+    // SAFETY: time(NULL) has no preconditions; localtime_r writes only into
+    // the zeroed `tm` we own and returns NULL on failure, which is handled.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return "--:--".to_string();
+        }
+        format!("{:02}:{:02}", tm.tm_hour, tm.tm_min)
+    }
+}
+
+/// Terminal settings saved at start, so that leaving while the line editor
+/// holds the terminal in raw mode (the server went away) does not leave the
+/// person's shell unusable.
+pub struct SavedTerminal(Option<libc::termios>);
+
+impl SavedTerminal {
+    pub fn save() -> Self {
+        // SAFETY: tcgetattr writes into the zeroed struct we own.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            SavedTerminal((libc::tcgetattr(libc::STDIN_FILENO, &mut t) == 0).then_some(t))
+        }
+    }
+}
+
+impl Drop for SavedTerminal {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            // SAFETY: restores settings tcgetattr gave us for the same fd.
+            unsafe {
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, t);
+            }
+        }
+    }
+}
+
+/// Where lines for the person go.
+pub struct Screen {
+    /// Set on a terminal: prints above the input line and redraws it.
+    printer: Option<Box<dyn ExternalPrinter + Send>>,
+    style: Style,
+}
+
+impl Screen {
+    /// Something that happened in the conversation.
+    pub fn show(&mut self, shown: &Shown) {
+        let line = self.style.format(shown, &clock());
+        match &mut self.printer {
+            // A printer error means the terminal is gone; nothing to tell.
+            Some(p) => drop(p.print(format!("{line}\n"))),
+            None => drop(writeln!(io::stdout().lock(), "{line}")),
+        }
+    }
+
+    /// The client's own news (connecting, goodbye): with the conversation on
+    /// a terminal, on stderr when stdout is a script's data.
+    pub fn status(&mut self, shown: &Shown) {
+        if self.printer.is_some() {
+            self.show(shown);
+        } else {
+            drop(writeln!(
+                io::stderr().lock(),
+                "{}",
+                self.style.format(shown, &clock())
+            ));
+        }
+    }
+}
+
+/// Starts the thread that reads the person's lines, one per [`Prompt`] it is
+/// given, so that nothing is read before the client can act on it.
+pub fn start(
+    interactive: bool,
+    style: Style,
+    prompts: Receiver<Prompt>,
+    deliver: impl Fn(Input) + Send + 'static,
+) -> io::Result<Screen> {
+    if !interactive {
+        thread::spawn(move || read_plain(&prompts, &deliver));
+        return Ok(Screen {
+            printer: None,
+            style,
+        });
+    }
+    let (ready_tx, ready_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut editor = match DefaultEditor::new() {
+            Ok(e) => e,
+            Err(e) => return drop(ready_tx.send(Err(e))),
+        };
+        match editor.create_external_printer() {
+            Ok(p) => {
+                let printer: Box<dyn ExternalPrinter + Send> = Box::new(p);
+                if ready_tx.send(Ok(printer)).is_ok() {
+                    read_edited(&mut editor, &prompts, &deliver);
+                }
+            }
+            Err(e) => drop(ready_tx.send(Err(e))),
+        }
+    });
+    let printer = ready_rx
+        .recv()
+        .map_err(|_| io::Error::other("the line editor did not start"))?
+        .map_err(io::Error::other)?;
+    Ok(Screen {
+        printer: Some(printer),
+        style,
+    })
+}
+
+fn read_plain(prompts: &Receiver<Prompt>, deliver: &impl Fn(Input)) {
+    let stdin = io::stdin();
+    let mut buf = Vec::new();
+    while prompts.recv().is_ok() {
+        buf.clear();
+        match stdin.lock().read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return deliver(Input::End),
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                deliver(Input::Line(line.trim_end_matches(['\n', '\r']).to_string()));
+            }
+        }
+    }
+}
+
+fn read_edited(editor: &mut DefaultEditor, prompts: &Receiver<Prompt>, deliver: &impl Fn(Input)) {
+    while let Ok(prompt) = prompts.recv() {
+        match editor.readline(&prompt.text) {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    // History is a convenience; failing to record is harmless.
+                    drop(editor.add_history_entry(line.as_str()));
+                    if prompt.erase {
+                        erase_entered(&prompt.text, &line);
+                    }
+                }
+                deliver(Input::Line(line));
+            }
+            // Ctrl-D and Ctrl-C leave, and so does a terminal that broke.
+            Err(_) => return deliver(Input::End),
+        }
+    }
+}
+
+/// Moves up over the rows the prompt and the entered line took and clears
+/// them. Skipped when the terminal width is unknown, rather than guessing and
+/// erasing something else.
+fn erase_entered(prompt: &str, line: &str) {
+    // SAFETY: TIOCGWINSZ writes a winsize into the zeroed struct we own.
+    let cols = unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) != 0 {
+            return;
+        }
+        usize::from(ws.ws_col)
+    };
+    if cols == 0 {
+        return;
+    }
+    let width = prompt.chars().count() + line.chars().count();
+    let rows = width.div_ceil(cols).max(1);
+    let mut out = io::stdout().lock();
+    drop(write!(out, "\x1b[{rows}A\r\x1b[J").and_then(|()| out.flush()));
+}
