@@ -1,0 +1,715 @@
+//! One mio event loop driving many IRC client connections. Scenarios steer it
+//! through a handful of calls and react to the [`Note`]s it produces; all
+//! protocol chores (registration, PING, JOIN, counting deliveries) happen here.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+use socket2::{Domain, SockRef, Socket, Type};
+
+use crate::irc::{self, Payload};
+use crate::tracker::Tracker;
+
+/// Bytes read from one socket before other sockets get a turn.
+const READ_BUDGET: usize = 256 * 1024;
+/// Bytes written to one socket before other sockets get a turn.
+const WRITE_BUDGET: usize = 256 * 1024;
+/// A max-rate sender generates messages only while less than this is queued,
+/// so a message's timestamp is taken just before the kernel gets it.
+const FILL_TARGET: usize = 16 * 1024;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Connecting,
+    Registering,
+    Registered,
+}
+
+struct SenderState {
+    index: u32,
+    next_at: Instant,
+}
+
+struct Client {
+    id: u32,
+    stream: TcpStream,
+    state: State,
+    joined: bool,
+    /// We asked to leave (QUIT) or closed it ourselves: not a disconnect.
+    leaving: bool,
+    /// A slow reader: the socket is not read until resumed.
+    paused: bool,
+    started: Instant,
+    /// When the current wait (connect, 001, JOIN, close after QUIT) began.
+    waiting_since: Instant,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    sender: Option<SenderState>,
+    error_line: Option<String>,
+}
+
+impl Client {
+    fn pending(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+}
+
+/// Something a scenario may need to act upon.
+#[derive(Debug)]
+pub enum Note {
+    Registered {
+        id: u32,
+        key: usize,
+        elapsed: Duration,
+    },
+    Joined {
+        id: u32,
+        key: usize,
+    },
+    Closed {
+        id: u32,
+        /// The harness ended it (QUIT sent, reset, or shutdown).
+        intentional: bool,
+        reason: String,
+        /// The reason came from the server itself (its ERROR line).
+        server_said: bool,
+    },
+}
+
+/// How the senders of a round pace themselves.
+pub struct SendPlan {
+    pub size: usize,
+    /// `None`: as fast as the socket takes them.
+    pub interval: Option<Duration>,
+}
+
+enum Flush {
+    Drained,
+    Blocked,
+    OverBudget,
+    Closed,
+}
+
+pub struct Engine {
+    poll: Poll,
+    events: Events,
+    clients: Slab<Client>,
+    server: SocketAddr,
+    sources: Vec<Ipv4Addr>,
+    channel: String,
+    nick_prefix: String,
+    epoch: Instant,
+    scratch: Vec<u8>,
+    next_id: u32,
+    /// Send JOIN as soon as 001 arrives.
+    pub join_on_register: bool,
+    pub tracker: Option<Tracker>,
+    plan: Option<SendPlan>,
+    senders: Vec<usize>,
+    read_again: Vec<usize>,
+    write_again: Vec<usize>,
+    /// QUIT reasons other members saw, by client id: the server's word for a
+    /// member that could not read its own ERROR line.
+    pub quit_reasons: HashMap<u32, String>,
+    notes: Vec<Note>,
+}
+
+impl Engine {
+    pub fn new(
+        server: SocketAddr,
+        sources: Vec<Ipv4Addr>,
+        channel: &str,
+        nick_prefix: &str,
+    ) -> io::Result<Self> {
+        Ok(Engine {
+            poll: Poll::new()?,
+            events: Events::with_capacity(4096),
+            clients: Slab::new(),
+            server,
+            sources,
+            channel: channel.to_owned(),
+            nick_prefix: nick_prefix.to_owned(),
+            epoch: Instant::now(),
+            scratch: vec![0; 64 * 1024],
+            next_id: 0,
+            join_on_register: false,
+            tracker: None,
+            plan: None,
+            senders: Vec::new(),
+            read_again: Vec::new(),
+            write_again: Vec::new(),
+            quit_reasons: HashMap::new(),
+            notes: Vec::new(),
+        })
+    }
+
+    /// Nanoseconds on the clock all message timestamps use.
+    pub fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    pub fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Starts one client connecting; failures arrive as a `Closed` note.
+    /// `rcvbuf` shrinks the receive buffer (slow readers) so that the server,
+    /// not the kernel, has to hold what they do not read.
+    pub fn spawn(&mut self, rcvbuf: Option<usize>) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        if let Err(e) = self.try_spawn(id, rcvbuf) {
+            self.notes.push(Note::Closed {
+                id,
+                intentional: false,
+                reason: format!("connect: {}", io_reason(&e)),
+                server_said: false,
+            });
+        }
+        id
+    }
+
+    fn try_spawn(&mut self, id: u32, rcvbuf: Option<usize>) -> io::Result<()> {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        socket.set_tcp_nodelay(true)?;
+        if let Some(size) = rcvbuf {
+            socket.set_recv_buffer_size(size)?;
+        }
+        if !self.sources.is_empty() {
+            let src = self.sources[id as usize % self.sources.len()];
+            socket.bind(&SocketAddr::from((src, 0)).into())?;
+        }
+        match socket.connect(&self.server.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(e),
+        }
+        let mut stream = TcpStream::from_std(socket.into());
+        let entry = self.clients.vacant_entry();
+        self.poll.registry().register(
+            &mut stream,
+            Token(entry.key()),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let now = Instant::now();
+        entry.insert(Client {
+            id,
+            stream,
+            state: State::Connecting,
+            joined: false,
+            leaving: false,
+            paused: false,
+            started: now,
+            waiting_since: now,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            sender: None,
+            error_line: None,
+        });
+        Ok(())
+    }
+
+    /// Waits for readiness (at most `timeout`, less when a sender is due) and
+    /// handles it.
+    pub fn turn(&mut self, timeout: Duration) -> io::Result<()> {
+        let mut timeout = timeout;
+        if !self.read_again.is_empty() || !self.write_again.is_empty() {
+            timeout = Duration::ZERO;
+        } else if let Some(due) = self.next_send_due() {
+            timeout = timeout.min(due.saturating_duration_since(Instant::now()));
+        }
+        match self.poll.poll(&mut self.events, Some(timeout)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let ready: Vec<(usize, bool, bool)> = self
+            .events
+            .iter()
+            .map(|e| {
+                let readable = e.is_readable() || e.is_read_closed() || e.is_error();
+                (e.token().0, readable, e.is_writable())
+            })
+            .collect();
+        for (key, readable, writable) in ready {
+            if writable {
+                self.on_writable(key);
+            }
+            if readable {
+                self.on_readable(key);
+            }
+        }
+        for key in std::mem::take(&mut self.read_again) {
+            self.on_readable(key);
+        }
+        for key in std::mem::take(&mut self.write_again) {
+            self.pump(key);
+        }
+        self.send_due();
+        Ok(())
+    }
+
+    fn on_writable(&mut self, key: usize) {
+        let Some(c) = self.clients.get_mut(key) else {
+            return;
+        };
+        if c.state == State::Connecting {
+            match c.stream.take_error() {
+                Ok(None) => {}
+                Ok(Some(e)) | Err(e) => {
+                    let reason = format!("connect: {}", io_reason(&e));
+                    return self.close(key, reason, false);
+                }
+            }
+            match c.stream.peer_addr() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                Err(e) => {
+                    let reason = format!("connect: {}", io_reason(&e));
+                    return self.close(key, reason, false);
+                }
+            }
+            c.state = State::Registering;
+            c.waiting_since = Instant::now();
+            let nick = format!("{}{}", self.nick_prefix, c.id);
+            let _ = write!(c.out, "NICK {nick}\r\nUSER {nick} 0 * :groupchat-bench\r\n");
+        }
+        self.pump(key);
+    }
+
+    fn on_readable(&mut self, key: usize) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut budget = READ_BUDGET;
+        while let Some(c) = self.clients.get_mut(key) {
+            if c.paused || c.state == State::Connecting {
+                break;
+            }
+            if budget == 0 {
+                self.read_again.push(key);
+                break;
+            }
+            match c.stream.read(&mut scratch) {
+                Ok(0) => {
+                    let (reason, said) = match &c.error_line {
+                        Some(e) => (e.clone(), true),
+                        None => ("connection closed by server".to_owned(), false),
+                    };
+                    self.close(key, reason, said);
+                    break;
+                }
+                Ok(n) => {
+                    budget = budget.saturating_sub(n);
+                    self.input(key, &scratch[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let (reason, said) = match &c.error_line {
+                        Some(l) => (l.clone(), true),
+                        None => (io_reason(&e), false),
+                    };
+                    self.close(key, reason, said);
+                    break;
+                }
+            }
+        }
+        self.scratch = scratch;
+    }
+
+    /// Splits fresh bytes into lines, keeping a partial last line for later.
+    fn input(&mut self, key: usize, data: &[u8]) {
+        let mut buf = std::mem::take(&mut self.clients[key].inbuf);
+        buf.extend_from_slice(data);
+        let mut start = 0;
+        while let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
+            let mut line = &buf[start..start + nl];
+            if let Some(l) = line.strip_suffix(b"\r") {
+                line = l;
+            }
+            start += nl + 1;
+            if !line.is_empty() {
+                self.on_line(key, line);
+            }
+            if !self.clients.contains(key) {
+                return;
+            }
+        }
+        buf.drain(..start);
+        self.clients[key].inbuf = buf;
+    }
+
+    fn on_line(&mut self, key: usize, line: &[u8]) {
+        let msg = irc::parse(line);
+        let c = &mut self.clients[key];
+        match msg.command {
+            b"PING" => {
+                c.out.extend_from_slice(b"PONG ");
+                c.out.extend_from_slice(msg.params);
+                c.out.extend_from_slice(b"\r\n");
+                self.pump(key);
+            }
+            b"PRIVMSG" => {
+                if let Some(p) = irc::parse_payload(irc::last_param(msg.params)) {
+                    let (id, now) = (c.id, self.now_ns());
+                    if let Some(t) = &mut self.tracker {
+                        t.record(id, p, now);
+                    }
+                }
+            }
+            b"001" if c.state == State::Registering => {
+                c.state = State::Registered;
+                c.waiting_since = Instant::now();
+                let (id, elapsed) = (c.id, c.started.elapsed());
+                self.notes.push(Note::Registered { id, key, elapsed });
+                if self.join_on_register {
+                    let join = format!("JOIN {}", self.channel);
+                    self.send_line(key, &join);
+                }
+            }
+            b"JOIN" => {
+                let own = irc::nick_id(irc::prefix_nick(msg.prefix), &self.nick_prefix);
+                let chan = irc::first_param(msg.params);
+                if own == Some(c.id)
+                    && !c.joined
+                    && chan.eq_ignore_ascii_case(self.channel.as_bytes())
+                {
+                    c.joined = true;
+                    let id = c.id;
+                    self.notes.push(Note::Joined { id, key });
+                }
+            }
+            b"QUIT" => {
+                if let Some(id) = irc::nick_id(irc::prefix_nick(msg.prefix), &self.nick_prefix) {
+                    let text = String::from_utf8_lossy(irc::last_param(msg.params));
+                    self.quit_reasons
+                        .entry(id)
+                        .or_insert_with(|| text.into_owned());
+                }
+            }
+            b"ERROR" => {
+                let text = String::from_utf8_lossy(irc::last_param(msg.params));
+                // The server repeats the nick and host in it; drop them so
+                // that reasons group in the report.
+                let nick = format!("{}{}", self.nick_prefix, c.id);
+                c.error_line = Some(format!("ERROR: {}", text.replace(&nick, "<nick>")));
+            }
+            cmd if is_refusal(cmd, c.state == State::Registered, c.joined) => {
+                let text = String::from_utf8_lossy(line);
+                let rest = text.split_once(' ').map_or(&*text, |(_, r)| r);
+                let nick = format!("{}{}", self.nick_prefix, c.id);
+                let reason = format!("refused: {}", rest.replace(&nick, "<nick>"));
+                self.close(key, reason, true);
+            }
+            _ => {}
+        }
+    }
+
+    /// Queues one line and writes what the socket takes.
+    pub fn send_line(&mut self, key: usize, line: &str) {
+        if let Some(c) = self.clients.get_mut(key) {
+            c.out.extend_from_slice(line.as_bytes());
+            c.out.extend_from_slice(b"\r\n");
+            self.pump(key);
+        }
+    }
+
+    /// Sends QUIT and waits for the server to close the connection.
+    pub fn quit(&mut self, key: usize, message: &str) {
+        if let Some(c) = self.clients.get_mut(key) {
+            c.leaving = true;
+            c.waiting_since = Instant::now();
+            self.send_line(key, &format!("QUIT :{message}"));
+        }
+    }
+
+    /// Drops the connection with an RST (SO_LINGER 0), the way a crashing
+    /// client or a vanished NAT entry looks to the server.
+    pub fn reset(&mut self, key: usize) {
+        if let Some(c) = self.clients.get_mut(key) {
+            // Failing to set linger only turns the RST into a FIN.
+            let _ = SockRef::from(&c.stream).set_linger(Some(Duration::ZERO));
+            c.leaving = true;
+            self.close(key, "reset by harness".to_owned(), false);
+        }
+    }
+
+    /// Sends QUIT to everyone left and closes without waiting.
+    pub fn shutdown(&mut self) {
+        let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.clients[key].leaving = true;
+            self.send_line(key, "QUIT :groupchat-bench done");
+            if self.clients.contains(key) {
+                self.close(key, "harness shutdown".to_owned(), false);
+            }
+        }
+        self.notes.clear();
+    }
+
+    pub fn pause(&mut self, key: usize) {
+        if let Some(c) = self.clients.get_mut(key) {
+            c.paused = true;
+        }
+    }
+
+    /// Reads again; the socket is edge-triggered, so read now instead of
+    /// waiting for an event that already fired.
+    pub fn resume(&mut self, key: usize) {
+        if let Some(c) = self.clients.get_mut(key) {
+            c.paused = false;
+            self.on_readable(key);
+        }
+    }
+
+    /// Closes clients stuck longer than `limit` in connect, registration,
+    /// JOIN, or waiting for the server to close after QUIT.
+    pub fn expire(&mut self, limit: Duration) {
+        let stuck: Vec<(usize, &'static str)> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.waiting_since.elapsed() > limit)
+            .filter_map(|(k, c)| {
+                let what = if c.leaving {
+                    "server did not close the connection after QUIT"
+                } else {
+                    match c.state {
+                        State::Connecting => "timed out connecting",
+                        State::Registering => "timed out waiting for 001",
+                        State::Registered if self.join_on_register && !c.joined => {
+                            "timed out waiting for own JOIN"
+                        }
+                        State::Registered => return None,
+                    }
+                };
+                Some((k, what))
+            })
+            .collect();
+        for (key, what) in stuck {
+            self.close(key, what.to_owned(), false);
+        }
+    }
+
+    fn close(&mut self, key: usize, reason: String, server_said: bool) {
+        let c = self.clients.remove(key);
+        // Deregistering can only fail if the fd is already gone; dropping the
+        // stream closes it either way.
+        let _ = self.poll.registry().deregister(&mut { c.stream });
+        self.notes.push(Note::Closed {
+            id: c.id,
+            intentional: c.leaving,
+            reason,
+            server_said,
+        });
+    }
+
+    /// Makes the given clients send their messages as the given sender
+    /// indexes; the tracker must already be installed.
+    pub fn start_round(&mut self, plan: SendPlan, senders: &[(u32, usize)]) {
+        let now = Instant::now();
+        let k = senders.len().max(1) as u32;
+        for &(i, key) in senders {
+            if let Some(c) = self.clients.get_mut(key) {
+                // Spread paced senders over one interval so they do not all
+                // fire on the same tick.
+                let offset = plan.interval.map_or(Duration::ZERO, |d| d * i / k);
+                c.sender = Some(SenderState {
+                    index: i,
+                    next_at: now + offset,
+                });
+                if plan.interval.is_none() {
+                    self.write_again.push(key);
+                }
+            }
+        }
+        self.senders = senders.iter().map(|&(_, key)| key).collect();
+        self.plan = Some(plan);
+    }
+
+    /// True once every sender still connected has sent and flushed all.
+    pub fn senders_done(&self) -> bool {
+        let Some(t) = &self.tracker else {
+            return true;
+        };
+        self.senders.iter().all(|&key| match self.clients.get(key) {
+            Some(c) => match &c.sender {
+                Some(s) => t.sent[s.index as usize] >= t.messages && c.pending() == 0,
+                None => true,
+            },
+            None => true,
+        })
+    }
+
+    pub fn end_round(&mut self) {
+        for &key in &self.senders {
+            if let Some(c) = self.clients.get_mut(key) {
+                c.sender = None;
+            }
+        }
+        self.senders.clear();
+        self.plan = None;
+    }
+
+    fn next_send_due(&self) -> Option<Instant> {
+        self.plan.as_ref()?.interval?;
+        let t = self.tracker.as_ref()?;
+        self.senders
+            .iter()
+            .filter_map(|&key| self.clients.get(key)?.sender.as_ref())
+            .filter(|s| t.sent[s.index as usize] < t.messages)
+            .map(|s| s.next_at)
+            .min()
+    }
+
+    /// Paced senders: emit every message whose time has come.
+    fn send_due(&mut self) {
+        let Some(interval) = self.plan.as_ref().and_then(|p| p.interval) else {
+            return;
+        };
+        let now = Instant::now();
+        for i in 0..self.senders.len() {
+            let key = self.senders[i];
+            while let Some(c) = self.clients.get_mut(key) {
+                let Some(s) = &mut c.sender else { break };
+                if s.next_at > now {
+                    break;
+                }
+                s.next_at += interval;
+                if !self.generate(key) {
+                    break;
+                }
+            }
+            self.pump(key);
+        }
+    }
+
+    /// Appends the sender's next message; false when it has sent them all.
+    fn generate(&mut self, key: usize) -> bool {
+        let now_ns = self.now_ns();
+        let (Some(plan), Some(t)) = (&self.plan, &mut self.tracker) else {
+            return false;
+        };
+        let Some(c) = self.clients.get_mut(key) else {
+            return false;
+        };
+        let Some(s) = &c.sender else { return false };
+        let idx = s.index as usize;
+        if t.sent[idx] >= t.messages {
+            return false;
+        }
+        let p = Payload {
+            round: t.round,
+            sender: s.index,
+            seq: t.sent[idx],
+            sent_ns: now_ns,
+        };
+        irc::write_privmsg(&mut c.out, &self.channel, p, plan.size);
+        t.sent[idx] += 1;
+        true
+    }
+
+    /// Writes what is queued, and for a max-rate sender keeps generating
+    /// while the socket takes it, within a budget so others get their turn.
+    fn pump(&mut self, key: usize) {
+        let max_rate = self.plan.as_ref().is_some_and(|p| p.interval.is_none());
+        for _ in 0..16 {
+            let Some(c) = self.clients.get(key) else {
+                return;
+            };
+            if c.state == State::Connecting {
+                return;
+            }
+            let sending = max_rate && c.sender.is_some();
+            if sending {
+                while self.clients[key].pending() < FILL_TARGET && self.generate(key) {}
+            }
+            match self.flush(key) {
+                Flush::Drained
+                    if sending && self.clients.get(key).is_some_and(|c| c.pending() == 0) =>
+                {
+                    if !self.generate(key) {
+                        return;
+                    }
+                }
+                Flush::Drained | Flush::Blocked | Flush::Closed => return,
+                Flush::OverBudget => break,
+            }
+        }
+        self.write_again.push(key);
+    }
+
+    fn flush(&mut self, key: usize) -> Flush {
+        let Some(c) = self.clients.get_mut(key) else {
+            return Flush::Closed;
+        };
+        let mut budget = WRITE_BUDGET;
+        let result = loop {
+            if c.out_pos >= c.out.len() {
+                c.out.clear();
+                c.out_pos = 0;
+                break Ok(Flush::Drained);
+            }
+            if budget == 0 {
+                break Ok(Flush::OverBudget);
+            }
+            let end = c.out.len().min(c.out_pos + budget);
+            match c.stream.write(&c.out[c.out_pos..end]) {
+                Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => {
+                    c.out_pos += n;
+                    budget -= n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(Flush::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        if c.out_pos > 0 && c.out_pos * 2 >= c.out.len() {
+            c.out.drain(..c.out_pos);
+            c.out_pos = 0;
+        }
+        match result {
+            Ok(f) => f,
+            Err(e) => {
+                let (reason, said) = match &c.error_line {
+                    Some(l) => (l.clone(), true),
+                    None => (format!("write: {}", io_reason(&e)), false),
+                };
+                self.close(key, reason, said);
+                Flush::Closed
+            }
+        }
+    }
+}
+
+/// Numeric replies that mean the server will not have this client (before
+/// 001) or will not let it into the channel (before its JOIN).
+fn is_refusal(cmd: &[u8], registered: bool, joined: bool) -> bool {
+    const REGISTRATION: [&[u8]; 8] = [
+        b"431", b"432", b"433", b"436", b"437", b"461", b"464", b"465",
+    ];
+    const JOIN: [&[u8]; 8] = [
+        b"403", b"405", b"471", b"473", b"474", b"475", b"476", b"477",
+    ];
+    if !registered {
+        REGISTRATION.contains(&cmd)
+    } else {
+        !joined && JOIN.contains(&cmd)
+    }
+}
+
+/// An io::Error as a short, groupable reason ("Connection reset by peer").
+fn io_reason(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
