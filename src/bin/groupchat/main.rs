@@ -89,6 +89,8 @@ struct Client {
     session: Session,
     screen: Screen,
     events: Receiver<Event>,
+    /// Restored when leaving, whatever state the line editor left it in.
+    saved: terminal::SavedTerminal,
     /// Handed to each connection's reader thread.
     event_tx: Sender<Event>,
     prompts: Sender<Prompt>,
@@ -110,7 +112,7 @@ struct Client {
 fn main() -> ExitCode {
     let args = Args::parse();
     let interactive = terminal::stdin_is_terminal();
-    let _restore = interactive.then(terminal::SavedTerminal::save);
+    let saved = terminal::SavedTerminal::save();
     let style = Style {
         color: terminal::colors_wanted(),
     };
@@ -148,6 +150,7 @@ fn main() -> ExitCode {
         ),
         screen,
         events,
+        saved,
         event_tx,
         prompts,
         prompting: false,
@@ -344,13 +347,16 @@ impl Client {
         if self.leaving {
             return self.goodbye();
         }
+        if !self.reconnect {
+            self.screen.take_back(&self.saved);
+        }
         self.screen
             .status(&Shown::Error(format!("connection lost: {reason}")));
-        if !self.reconnect {
+        if self.reconnect {
+            self.schedule_reconnect();
+        } else {
             self.exit = Some(ExitCode::FAILURE);
-            return;
         }
-        self.schedule_reconnect();
     }
 
     fn schedule_reconnect(&mut self) {

@@ -67,16 +67,20 @@ impl SavedTerminal {
             SavedTerminal((libc::tcgetattr(libc::STDIN_FILENO, &mut t) == 0).then_some(t))
         }
     }
-}
 
-impl Drop for SavedTerminal {
-    fn drop(&mut self) {
+    fn restore(&self) {
         if let Some(t) = &self.0 {
             // SAFETY: restores settings tcgetattr gave us for the same fd.
             unsafe {
                 libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, t);
             }
         }
+    }
+}
+
+impl Drop for SavedTerminal {
+    fn drop(&mut self) {
+        self.restore();
     }
 }
 
@@ -88,6 +92,16 @@ pub struct Screen {
 }
 
 impl Screen {
+    /// Takes the terminal back from a line editor that is still waiting for
+    /// input, for last words before exiting: the editor prints asynchronously
+    /// and would lose them when the process ends.
+    pub fn take_back(&mut self, saved: &SavedTerminal) {
+        if self.printer.take().is_some() {
+            saved.restore();
+            drop(write!(io::stdout().lock(), "\r\x1b[K"));
+        }
+    }
+
     /// Something that happened in the conversation.
     pub fn show(&mut self, shown: &Shown) {
         let line = self.style.format(shown, &clock());

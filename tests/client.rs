@@ -1,0 +1,199 @@
+//! The `groupchat` client as people use it: the real binary in a real
+//! pseudo-terminal (and through pipes) against the real daemon on loopback.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Instant;
+
+use common::{Daemon, PATIENCE};
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
+
+/// The client in a pseudo-terminal, as a person would start it. Colors are
+/// off so the expected text is plain; TERM is set so line editing is on even
+/// where the test runner has no terminal of its own.
+fn person(daemon: &Daemon, args: &[&str]) -> PtySession {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_groupchat"));
+    command
+        .arg(daemon.addr.to_string())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let timeout = u64::try_from(PATIENCE.as_millis()).expect("patience fits in u64");
+    spawn_command(command, Some(timeout)).expect("start groupchat in a pty")
+}
+
+/// Someone who has joined and can talk.
+fn joined(daemon: &Daemon, nick: &str) -> PtySession {
+    let mut p = person(daemon, &["--nick", nick]);
+    p.exp_string(&format!("you are {nick}, talking in #lobby"))
+        .expect("joined #lobby");
+    p
+}
+
+fn wait_exit(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for groupchat") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "groupchat did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn two_people_chat_act_whisper_and_rename() {
+    let daemon = Daemon::start("");
+    let mut alice = joined(&daemon, "alice");
+    let mut bob = person(&daemon, &[]);
+    bob.exp_string("Nickname: ").expect("asked for a name");
+    bob.send_line("bob").expect("type name");
+    bob.exp_string("you are bob, talking in #lobby")
+        .expect("bob joined");
+    alice
+        .exp_string("* bob joined")
+        .expect("alice sees bob join");
+
+    bob.send_line("hello alice").expect("type");
+    alice
+        .exp_regex(r"\d\d:\d\d <bob> hello alice")
+        .expect("alice reads bob");
+    bob.exp_string("<bob> hello alice")
+        .expect("bob sees his line");
+
+    alice.send_line("/me waves").expect("type");
+    bob.exp_string("* alice waves")
+        .expect("bob sees the action");
+
+    alice.send_line("/msg bob just between us").expect("type");
+    bob.exp_string("[private] <alice> just between us")
+        .expect("bob gets the private message");
+    alice
+        .exp_string("[private to bob] <alice> just between us")
+        .expect("alice sees what she whispered");
+
+    bob.send_line("/nick robert").expect("type");
+    bob.exp_string("you are now known as robert")
+        .expect("bob is renamed");
+    alice
+        .exp_string("* bob is now known as robert")
+        .expect("alice sees the rename");
+    bob.send_line("still me").expect("type");
+    alice
+        .exp_string("<robert> still me")
+        .expect("the new name is used");
+
+    alice.send_line("/who").expect("type");
+    alice
+        .exp_string("in #lobby: alice, robert")
+        .expect("alice lists the channel");
+}
+
+#[test]
+fn a_taken_nick_is_asked_for_again() {
+    let daemon = Daemon::start("");
+    let _alice = joined(&daemon, "alice");
+    let mut other = person(&daemon, &[]);
+    other.exp_string("Nickname: ").expect("asked for a name");
+    other.send_line("alice").expect("type taken name");
+    other
+        .exp_string("please choose another nickname")
+        .expect("asked again");
+    other.exp_string("Nickname: ").expect("prompted again");
+    other.send_line("alicia").expect("type free name");
+    other
+        .exp_string("you are alicia, talking in #lobby")
+        .expect("registered under the new name");
+}
+
+#[test]
+fn an_empty_line_says_goodbye() {
+    let daemon = Daemon::start("");
+    let mut alice = joined(&daemon, "alice");
+    let mut bob = joined(&daemon, "bob");
+    alice.exp_string("* bob joined").expect("bob arrives");
+    bob.send_line("").expect("empty line");
+    bob.exp_string("Goodbye!").expect("goodbye");
+    bob.exp_eof().expect("bob's client ends");
+    let status = bob.process().wait().expect("wait");
+    assert!(
+        matches!(status, WaitStatus::Exited(_, 0)),
+        "exit status {status:?}"
+    );
+    alice
+        .exp_string("* bob left")
+        .expect("alice sees bob leave");
+}
+
+#[test]
+fn ctrl_d_also_leaves() {
+    let daemon = Daemon::start("");
+    let mut bob = joined(&daemon, "bob");
+    bob.send_control('d').expect("Ctrl-D");
+    bob.exp_string("Goodbye!").expect("goodbye");
+    bob.exp_eof().expect("bob's client ends");
+}
+
+#[test]
+fn a_dropped_connection_is_reported() {
+    let daemon = Daemon::start("");
+    let mut stays = joined(&daemon, "stays");
+    let mut gives_up = person(&daemon, &["--nick", "quitter", "--no-reconnect"]);
+    gives_up.exp_string("talking in #lobby").expect("joined");
+    drop(daemon);
+    gives_up.exp_string("connection lost").expect("told");
+    gives_up.exp_eof().expect("exits without reconnecting");
+    stays.exp_string("connection lost").expect("told");
+    stays.exp_string("reconnecting in").expect("tries again");
+}
+
+#[test]
+fn scripted_through_pipes() {
+    let daemon = Daemon::start("");
+    let mut watcher = daemon.register("watcher");
+    let mut script = Command::new(env!("CARGO_BIN_EXE_groupchat"))
+        .arg(daemon.addr.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start groupchat on pipes");
+    let mut input = script.stdin.take().expect("stdin");
+    // Without --nick the first line is the name, as in the classroom client.
+    input
+        .write_all(b"piper\nhello from a script\n\n/me is scripted\n")
+        .expect("write script");
+    watcher.expect(":piper!");
+    watcher.expect("PRIVMSG #lobby :hello from a script");
+    watcher.expect("PRIVMSG #lobby :\x01ACTION is scripted\x01");
+    watcher.send("PRIVMSG #lobby :hi piper");
+    // The daemon handles one client's lines in order: once it answers the
+    // PING, "hi piper" is on its way to the script.
+    watcher.send("PING :sync");
+    watcher.expect("PONG");
+    input.write_all(b"last words\n").expect("write");
+    drop(input);
+    watcher.expect("PRIVMSG #lobby :last words");
+    watcher.expect(" QUIT ");
+    let status = wait_exit(&mut script);
+    assert!(status.success(), "exit status {status:?}");
+    let mut out = String::new();
+    script
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    assert!(out.contains("<watcher> hi piper"), "stdout: {out}");
+    assert!(
+        !out.contains('\x1b'),
+        "no terminal codes on a pipe: {out:?}"
+    );
+    assert!(
+        !out.contains("hello from a script"),
+        "own lines are not echoed to a script: {out}"
+    );
+}
