@@ -70,6 +70,8 @@ pub struct Timeouts {
     pub ping_interval: u64,
     /// Seconds after that PING without any input before it is disconnected.
     pub ping_timeout: u64,
+    /// Seconds a shutdown waits for queued output to reach the clients.
+    pub shutdown_grace: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +126,7 @@ impl Default for Timeouts {
             registration_timeout: 30,
             ping_interval: 120,
             ping_timeout: 60,
+            shutdown_grace: 5,
         }
     }
 }
@@ -146,6 +149,9 @@ impl Timeouts {
     }
     pub fn ping_timeout(&self) -> Duration {
         Duration::from_secs(self.ping_timeout)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace)
     }
 }
 
@@ -295,7 +301,8 @@ impl Config {
             (
                 t.registration_timeout >= 1 && t.ping_interval >= 1 && t.ping_timeout >= 1,
                 "timeouts",
-                "every timeout must be at least 1 second".into(),
+                "registration_timeout, ping_interval and ping_timeout must be at least 1 second"
+                    .into(),
             ),
             (
                 self.log.level.parse::<log::LevelFilter>().is_ok(),

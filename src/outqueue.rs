@@ -45,6 +45,15 @@ impl OutQueue {
         dropped
     }
 
+    /// Drops everything but the rest of a partly written line, so that a
+    /// last line queued after it still starts on a line of its own.
+    pub fn drop_unstarted(&mut self) {
+        let keep = usize::from(self.front_written > 0);
+        let dropped: usize = self.lines.iter().skip(keep).map(|l| l.len()).sum();
+        self.lines.truncate(keep);
+        self.bytes -= dropped;
+    }
+
     /// Writes as much as `out` takes, many lines per call. Returns the bytes
     /// written before `out` would block (`Ok`), or the first other error.
     pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<usize> {
@@ -173,6 +182,27 @@ mod tests {
         q.write_to(&mut pipe).expect("writes");
         assert_eq!(String::from_utf8(pipe.data).expect("utf8"), expected);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn dropping_keeps_a_partly_written_line_whole() {
+        let mut q = OutQueue::default();
+        for text in ["first\r\n", "second\r\n", "third\r\n"] {
+            q.push(&line(text));
+        }
+        let mut pipe = Pipe {
+            data: vec![],
+            room: usize::MAX,
+            budget: 3,
+            calls: 0,
+        };
+        q.write_to(&mut pipe).expect("writes");
+        q.drop_unstarted();
+        assert_eq!(q.bytes(), "first\r\n".len() - 3);
+        q.push(&line("ERROR\r\n"));
+        pipe.budget = usize::MAX;
+        q.write_to(&mut pipe).expect("writes");
+        assert_eq!(pipe.data, b"first\r\nERROR\r\n");
     }
 
     #[test]

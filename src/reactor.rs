@@ -19,7 +19,7 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -142,11 +142,23 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         loop {
             let now = Instant::now();
-            if let Some(deadline) = self.shutdown_deadline
-                && (self.net.conns.is_empty() || now >= deadline)
-            {
-                info!("shut down with {} connection(s) left", self.net.conns.len());
-                return Ok(());
+            if let Some(deadline) = self.shutdown_deadline {
+                let unflushed = self
+                    .net
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| !matches!(c.phase, Phase::Draining { .. }))
+                    .count();
+                if unflushed == 0 {
+                    info!("shut down: all output delivered");
+                    return Ok(());
+                }
+                if now >= deadline {
+                    warn!(
+                        "shut down: grace over, {unflushed} connection(s) still had output queued"
+                    );
+                    return Ok(());
+                }
             }
             let timeout = if self.read_list.is_empty() || self.reading_paused {
                 self.next_tick.saturating_duration_since(now)
@@ -215,7 +227,7 @@ impl Server {
         for (_, mut listener) in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        self.shutdown_deadline = Some(Instant::now() + SHUTDOWN_GRACE);
+        self.shutdown_deadline = Some(Instant::now() + self.config.timeouts.shutdown_grace());
         let ids: Vec<ClientId> = self.net.conns.iter().map(|(id, _)| id).collect();
         for id in ids {
             self.net.close(id, "Server shutting down");
@@ -451,9 +463,11 @@ impl Server {
     /// written only if the socket takes it right away.
     fn kill(&mut self, id: ClientId, reason: DisconnectReason) {
         if let Some(conn) = self.net.conns.get_mut(id) {
-            self.net.queued_total -= conn.queue.clear();
-            let line = conn.closing_line(reason.text());
-            let _ = conn.stream.write(&line);
+            self.net.queued_total -= conn.queue.bytes();
+            conn.queue.drop_unstarted();
+            conn.queue.push(&conn.closing_line(reason.text()));
+            let _ = conn.queue.write_to(&mut conn.stream);
+            conn.queue.clear();
             self.net.stats.count_disconnect(reason);
         }
         self.remove(id);
@@ -536,8 +550,6 @@ impl Server {
         }
     }
 }
-
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 fn list_for_reading(list: &mut Vec<ClientId>, id: ClientId, conn: &mut Connection) {
     if !conn.read_listed {

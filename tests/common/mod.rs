@@ -1,0 +1,229 @@
+//! Shared helpers for integration tests: start the real daemon on a free
+//! loopback port and talk to it over real sockets.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that should happen promptly.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A running `groupchatd`, killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<Vec<String>>>,
+    pub config_path: PathBuf,
+    _dir: TempDir,
+}
+
+impl Daemon {
+    /// Starts the daemon with `config` (TOML) on 127.0.0.1, port 0.
+    pub fn start(config: &str) -> Daemon {
+        Daemon::start_with(config, &[])
+    }
+
+    pub fn start_with(config: &str, extra_args: &[&str]) -> Daemon {
+        let dir = TempDir::new();
+        let config_path = dir.path.join("groupchatd.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_groupchatd"))
+            .arg("--config")
+            .arg(&config_path)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start groupchatd");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (port_tx, port_rx) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = port_tx.send(addr.trim().to_string());
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let addr = port_rx
+            .recv_timeout(PATIENCE)
+            .expect("daemon did not report its address")
+            .parse()
+            .expect("address");
+        Daemon {
+            child,
+            addr,
+            log,
+            config_path,
+            _dir: dir,
+        }
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Connects and registers `nick`, reading through the welcome burst.
+    pub fn register(&self, nick: &str) -> Client {
+        let mut client = self.connect();
+        client.send(&format!(
+            "NICK {nick}\r\nUSER {nick} 0 * :{nick}'s real name"
+        ));
+        client.expect(" 366 ");
+        client
+    }
+
+    /// Waits until a log line contains `text` and returns it.
+    pub fn expect_log(&self, text: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(line) = self
+                .log
+                .lock()
+                .expect("log lock")
+                .iter()
+                .find(|l| l.contains(text))
+            {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "no log line with {text:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill() with a pid we spawned and own; no memory involved.
+        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "daemon did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw IRC connection with line-oriented helpers.
+pub struct Client {
+    pub stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Client {
+        stream
+            .set_read_timeout(Some(PATIENCE))
+            .expect("read timeout");
+        Client {
+            stream,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Sends `text` followed by CRLF.
+    pub fn send(&mut self, text: &str) {
+        self.send_raw(format!("{text}\r\n").as_bytes());
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// The next line, or `None` once the server has closed the connection.
+    pub fn line(&mut self) -> Option<String> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                let text = String::from_utf8_lossy(&line);
+                return Some(text.trim_end_matches(['\r', '\n']).to_string());
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("read failed while waiting for a line: {e}"),
+            }
+        }
+    }
+
+    /// Reads lines until one contains `text`; returns it. Panics on close.
+    pub fn expect(&mut self, text: &str) -> String {
+        loop {
+            match self.line() {
+                Some(line) if line.contains(text) => return line,
+                Some(_) => {}
+                None => panic!("connection closed while waiting for {text:?}"),
+            }
+        }
+    }
+
+    /// Reads lines until one contains `text`, returning all lines read.
+    pub fn collect_until(&mut self, text: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self
+                .line()
+                .unwrap_or_else(|| panic!("closed while waiting for {text:?}; got {lines:#?}"));
+            let done = line.contains(text);
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection; returns the lines.
+    pub fn read_to_close(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.line()).collect()
+    }
+}
+
+/// A temporary directory removed when dropped.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("groupchatd-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
