@@ -15,9 +15,13 @@ use rexpect::session::{PtySession, spawn_command};
 /// off so the expected text is plain; TERM is set so line editing is on even
 /// where the test runner has no terminal of its own.
 fn person(daemon: &Daemon, args: &[&str]) -> PtySession {
+    person_at(&daemon.addr.to_string(), args)
+}
+
+fn person_at(server: &str, args: &[&str]) -> PtySession {
     let mut command = Command::new(env!("CARGO_BIN_EXE_groupchat"));
     command
-        .arg(daemon.addr.to_string())
+        .arg(server)
         .args(args)
         .env("NO_COLOR", "1")
         .env("TERM", "xterm");
@@ -148,6 +152,32 @@ fn a_dropped_connection_is_reported() {
     gives_up.exp_eof().expect("exits without reconnecting");
     stays.exp_string("connection lost").expect("told");
     stays.exp_string("reconnecting in").expect("tries again");
+}
+
+#[test]
+fn reconnects_and_rejoins_its_channel_after_a_server_restart() {
+    // A port that stays the same across the restart.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("find a free port")
+        .port();
+    let server = format!("127.0.0.1:{port}");
+    let daemon = Daemon::start_with("", &["--listen", &server]);
+    let mut carol = person_at(&server, &["--nick", "carol", "--channel", "dev"]);
+    carol
+        .exp_string("you are carol, talking in #dev")
+        .expect("joined the channel given");
+    drop(daemon);
+    carol.exp_string("connection lost").expect("told");
+    let daemon = Daemon::start_with("", &["--listen", &server]);
+    carol
+        .exp_string("you are carol, talking in #dev")
+        .expect("back in the same channel");
+    let mut watcher = daemon.register("watcher");
+    watcher.send("JOIN #dev");
+    watcher.expect(" 366 ");
+    carol.send_line("back again").expect("type");
+    watcher.expect("PRIVMSG #dev :back again");
 }
 
 #[test]
