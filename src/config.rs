@@ -155,6 +155,38 @@ impl Timeouts {
     }
 }
 
+/// Where the config comes from: an optional file, then command-line
+/// overrides. Kept by the daemon so a reload applies the same overrides.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    pub path: Option<PathBuf>,
+    pub listen: Vec<SocketAddr>,
+    pub log_level: Option<String>,
+}
+
+impl ConfigSource {
+    /// Reads the file (or takes the defaults) and applies the overrides.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.path {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if !self.listen.is_empty() {
+            config.server.listen = self.listen.clone();
+        }
+        if let Some(level) = &self.log_level {
+            config.log.level = level.clone();
+        }
+        config.validate().map_err(|(key, message)| ConfigError {
+            path: PathBuf::from("--log-level"),
+            line: None,
+            key: Some(key.to_string()),
+            message,
+        })?;
+        Ok(config)
+    }
+}
+
 /// A mistake in a config file, located as precisely as the file allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -232,7 +264,7 @@ impl Config {
     }
 
     /// Checks what the types alone cannot: returns the dotted key at fault.
-    fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
         let l = &self.limits;
         let t = &self.timeouts;
         let checks: [(bool, &'static str, String); 13] = [

@@ -6,7 +6,7 @@
 //! batches just before the loop sleeps (Redis's `beforeSleep`), and again
 //! on writable readiness for whatever the kernel would not take at once.
 
-use crate::config::Config;
+use crate::config::{Config, ConfigSource};
 use crate::connection::{Connection, Phase};
 use crate::framing::Frame;
 use crate::hub::{ClientId, Hub, HubConfig, Outbox};
@@ -22,7 +22,6 @@ use slab::Slab;
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Listeners and signals take tokens from the top of the range, far above
@@ -67,7 +66,7 @@ pub struct Server {
     net: Net,
     hub: Hub,
     config: Config,
-    config_path: Option<PathBuf>,
+    source: ConfigSource,
     /// Above the global output cap nobody is read from.
     reading_paused: bool,
     /// Connections that may have unread input and are allowed to read.
@@ -81,7 +80,7 @@ impl Server {
     /// Binds every listen address; fails if any cannot be bound.
     pub fn new(
         config: Config,
-        config_path: Option<PathBuf>,
+        source: ConfigSource,
         motd: Option<Vec<String>>,
     ) -> io::Result<Server> {
         let poll = Poll::new()?;
@@ -103,7 +102,7 @@ impl Server {
             },
             hub,
             config,
-            config_path,
+            source,
             reading_paused: false,
             read_list: Vec::new(),
             read_buffer: vec![0; READ_BUFFER],
@@ -235,11 +234,7 @@ impl Server {
     }
 
     fn reload(&mut self) {
-        let Some(path) = self.config_path.clone() else {
-            info!("reload: no config file given, nothing to reload");
-            return;
-        };
-        let config = match Config::load(&path) {
+        let config = match self.source.load() {
             Ok(config) => config,
             Err(e) => {
                 error!("reload failed, keeping the running config: {e}");
@@ -248,7 +243,10 @@ impl Server {
         };
         let motd = config.read_motd();
         self.apply_config(config, motd);
-        info!("reloaded {}", path.display());
+        match &self.source.path {
+            Some(path) => info!("reloaded {}", path.display()),
+            None => info!("reloaded the built-in defaults"),
+        }
     }
 
     /// Applies a new config live: limits, timeouts, MOTD and listeners.

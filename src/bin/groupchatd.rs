@@ -1,7 +1,7 @@
 //! `groupchatd`: the group-chat daemon.
 
 use clap::Parser;
-use groupchatd::config::Config;
+use groupchatd::config::ConfigSource;
 use groupchatd::reactor::Server;
 use log::{error, info};
 use std::net::SocketAddr;
@@ -28,29 +28,19 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut config = match &args.config {
-        Some(path) => match Config::load(path) {
-            Ok(config) => config,
-            Err(e) => {
-                eprintln!("groupchatd: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => Config::default(),
+    let source = ConfigSource {
+        path: args.config.clone(),
+        listen: args.listen.clone(),
+        log_level: args.log_level.clone(),
     };
-    if !args.listen.is_empty() {
-        config.server.listen = args.listen.clone();
-    }
-    if let Some(level) = &args.log_level {
-        config.log.level = level.clone();
-    }
-    let Ok(level) = config.log.level.parse() else {
-        eprintln!(
-            "groupchatd: log level {:?} is not one of off, error, warn, info, debug, trace",
-            config.log.level
-        );
-        return ExitCode::from(2);
+    let config = match source.load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("groupchatd: {e}");
+            return ExitCode::from(2);
+        }
     };
+    let level = config.log.level.parse().unwrap_or(log::LevelFilter::Info);
     if args.check_config {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
@@ -67,7 +57,7 @@ fn main() -> ExitCode {
         Err(e) => error!("cannot raise the descriptor limit: {e}"),
     }
     let motd = config.read_motd();
-    let mut server = match Server::new(config, args.config.clone(), motd) {
+    let mut server = match Server::new(config, source, motd) {
         Ok(server) => server,
         Err(e) => {
             error!("cannot start: {e}");
