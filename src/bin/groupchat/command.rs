@@ -61,13 +61,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "me" => Err("usage: /me TEXT".to_string()),
         "who" => Ok(Command::Who),
         "names" => Ok(Command::Names),
-        "join" => word("/join #CHANNEL").map(|c| {
-            Command::Join(if crate::irc::is_channel(&c) {
-                c
-            } else {
-                format!("#{c}")
-            })
-        }),
+        "join" => word("/join #CHANNEL").map(|c| Command::Join(crate::irc::channel_name(&c))),
         "part" | "leave" => Ok(Command::Part(optional())),
         "nick" => word("/nick NEW").map(Command::Nick),
         "topic" => Ok(Command::Topic(optional())),

@@ -121,6 +121,16 @@ pub fn is_channel(target: &str) -> bool {
     target.starts_with(['#', '&', '+', '!'])
 }
 
+/// A channel name as people type it ("dev") made one the server knows
+/// ("#dev").
+pub fn channel_name(name: &str) -> String {
+    if is_channel(name) {
+        name.to_string()
+    } else {
+        format!("#{name}")
+    }
+}
+
 /// CTCP ACTION (`/me`) as sent inside a PRIVMSG.
 pub fn action(text: &str) -> String {
     format!("\x01ACTION {text}\x01")
@@ -207,5 +217,12 @@ mod tests {
         assert_eq!(parse_action("\x01VERSION\x01"), None);
         assert_eq!(parse_action("plain"), None);
         assert!(is_ctcp("\x01VERSION\x01"));
+    }
+
+    #[test]
+    fn channel_names_get_their_hash() {
+        assert_eq!(channel_name("dev"), "#dev");
+        assert_eq!(channel_name("#dev"), "#dev");
+        assert_eq!(channel_name("&local"), "&local");
     }
 }

@@ -11,7 +11,7 @@ mod render;
 mod session;
 mod terminal;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -34,6 +34,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long to wait, after QUIT, for the server to close the connection.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection silent this long gets a PING; silent twice as long, it is
+/// taken for dead (a vanished peer sends no close).
+const IDLE: Duration = Duration::from_secs(90);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -47,7 +50,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 #[command(version)]
 struct Args {
     /// Server to join: HOST or HOST:PORT (port 6667 when left out).
-    #[arg(default_value = "127.0.0.1")]
+    #[arg(default_value = "127.0.0.1", value_name = "HOST[:PORT]")]
     server: String,
     /// Your nickname; asked for when left out (read as the first input line
     /// when standard input is not a terminal).
@@ -67,6 +70,8 @@ enum Event {
     Person(Input),
     /// A line from connection number `.0`.
     Server(u64, String),
+    /// Connection number `.0` has been silent for [`IDLE`].
+    Idle(u64),
     /// Connection number `.0` closed, for the reason given.
     Closed(u64, String),
 }
@@ -111,6 +116,13 @@ struct Client {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let nick = match args.nick.as_deref().map(command::check_nick).transpose() {
+        Ok(nick) => nick.unwrap_or_default().to_string(),
+        Err(e) => {
+            eprintln!("groupchat: --nick: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let interactive = terminal::stdin_is_terminal();
     let saved = terminal::SavedTerminal::save();
     let style = Style {
@@ -128,26 +140,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let nick = args.nick.as_deref().map(command::check_nick);
-    if let Some(Err(e)) = &nick {
-        eprintln!("groupchat: --nick: {e}");
-        return ExitCode::FAILURE;
-    }
-    let channel = args.channel.map(|c| {
-        if irc::is_channel(&c) {
-            c
-        } else {
-            format!("#{c}")
-        }
-    });
     let mut client = Client {
         addr: server_addr(&args.server),
         interactive,
         reconnect: !args.no_reconnect,
-        session: Session::new(
-            nick.and_then(Result::ok).unwrap_or_default().to_string(),
-            channel,
-        ),
+        session: Session::new(nick, args.channel.as_deref().map(irc::channel_name)),
         screen,
         events,
         saved,
@@ -185,16 +182,10 @@ fn server_addr(server: &str) -> String {
 
 impl Client {
     fn run(&mut self) -> ExitCode {
-        if self.asking_nick {
-            if self.interactive {
-                self.status("Welcome! What is your name?");
-            }
-        } else if let Err(e) = self.connect() {
-            self.screen.status(&Shown::Error(format!(
-                "cannot connect to {}: {e}",
-                self.addr
-            )));
-            return ExitCode::FAILURE;
+        if !self.asking_nick {
+            self.first_connect();
+        } else if self.interactive {
+            self.status("Welcome! What is your name?");
         }
         loop {
             if let Some(code) = self.exit {
@@ -224,9 +215,10 @@ impl Client {
                 Event::Person(Input::Line(line)) => self.on_line(line),
                 Event::Person(Input::End) => self.on_input_end(),
                 Event::Server(id, line) if self.is_current(id) => self.on_server(&line),
+                Event::Idle(id) if self.is_current(id) => self.send("PING :keepalive"),
                 Event::Closed(id, reason) if self.is_current(id) => self.on_closed(&reason),
                 // Leftovers from a connection already given up.
-                Event::Server(..) | Event::Closed(..) => {}
+                Event::Server(..) | Event::Idle(..) | Event::Closed(..) => {}
             }
         }
     }
@@ -308,17 +300,21 @@ impl Client {
             Err(e) => return self.screen.status(&Shown::Error(e)),
         };
         self.asking_nick = false;
-        if self.conn.is_some() {
-            let effects = self.session.retry_nick(nick);
-            return self.apply(effects);
+        let effects = self.session.set_nick(nick);
+        self.apply(effects);
+        if self.connections == 0 {
+            // The first connection waits for the name, as the classroom one
+            // did.
+            self.first_connect();
         }
-        // The first connection waits for the name, as the classroom one did.
-        self.session.retry_nick(nick);
+    }
+
+    /// A server that cannot be reached at start is most likely a wrong
+    /// address: say so and stop, rather than retry forever.
+    fn first_connect(&mut self) {
         if let Err(e) = self.connect() {
-            self.screen.status(&Shown::Error(format!(
-                "cannot connect to {}: {e}",
-                self.addr
-            )));
+            let text = format!("cannot connect to {}: {e}", self.addr);
+            self.screen.status(&Shown::Error(text));
             self.exit = Some(ExitCode::FAILURE);
         }
     }
@@ -490,19 +486,35 @@ fn open(addr: &str) -> io::Result<TcpStream> {
 /// The reader thread of one connection: every line becomes an event, then
 /// the reason it ended.
 fn read_server(id: u64, stream: TcpStream, events: &Sender<Event>) {
+    // Without the timeout a dead peer is only noticed when the kernel gives
+    // up; reading still works, so a failure here is not worth stopping for.
+    drop(stream.set_read_timeout(Some(IDLE)));
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
+    let mut pinged = false;
     let reason = loop {
-        buf.clear();
         match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf) {
             Ok(0) => break "the server closed the connection".to_string(),
             Ok(_) => {
+                pinged = false;
                 let line = String::from_utf8_lossy(&buf);
                 let line = line.trim_end_matches(['\r', '\n']).to_string();
+                buf.clear();
                 if events.send(Event::Server(id, line)).is_err() {
                     return;
                 }
             }
+            // A partial line stays in `buf` until the rest arrives.
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if pinged {
+                    break format!("no reply from the server in {}s", 2 * IDLE.as_secs());
+                }
+                pinged = true;
+                if events.send(Event::Idle(id)).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => break e.to_string(),
         }
     };

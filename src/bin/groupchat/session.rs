@@ -103,8 +103,9 @@ impl Session {
         ]
     }
 
-    /// Tries another nickname after the server refused one.
-    pub fn retry_nick(&mut self, nick: &str) -> Vec<Effect> {
+    /// The nickname the person chose: sent at once when connected (after a
+    /// refusal), used by [`Session::register`] otherwise.
+    pub fn set_nick(&mut self, nick: &str) -> Vec<Effect> {
         nick.clone_into(&mut self.nick);
         vec![Effect::Send(irc::build("NICK", &[nick]))]
     }
@@ -426,7 +427,7 @@ mod tests {
         s.register();
         let effects = feed(&mut s, ":srv 433 * bob :Nickname is already in use");
         assert!(effects.contains(&Effect::NickRefused));
-        assert_eq!(sent(&s.retry_nick("bob2")), ["NICK :bob2"]);
+        assert_eq!(sent(&s.set_nick("bob2")), ["NICK :bob2"]);
         feed(&mut s, ":srv 001 bob2 :Welcome");
         assert_eq!(s.nick(), "bob2");
         let later = feed(&mut s, ":srv 433 bob2 carol :Nickname is already in use");
