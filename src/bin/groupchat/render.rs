@@ -6,18 +6,16 @@ use crate::irc::{self, Message};
 /// One line for the person, before the time and colors are added.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Shown {
-    /// Someone speaking in a channel; `channel` is set only when it is not the
-    /// one the person is talking in, so the usual case stays uncluttered.
+    /// Someone speaking (or, with `action`, acting with `/me`) in a channel.
+    /// `channel` is set only when it is not the one the person is talking in,
+    /// so the usual case stays uncluttered; `mention` when the text names the
+    /// person, so it stands out.
     Chat {
         channel: Option<String>,
         nick: String,
         text: String,
-    },
-    /// `/me` in a channel.
-    Action {
-        channel: Option<String>,
-        nick: String,
-        text: String,
+        action: bool,
+        mention: bool,
     },
     /// A private message (or `/me`) to the person from `nick`.
     Private {
@@ -146,21 +144,26 @@ fn render_privmsg(msg: &Message, view: &View) -> Option<Shown> {
         None => (false, raw),
     };
     let text = clean(text);
-    Some(if !irc::is_channel(target) {
-        Shown::Private { nick, text, action }
-    } else if action {
-        Shown::Action {
-            channel: view.other_channel(target),
-            nick,
-            text,
-        }
-    } else {
+    Some(if irc::is_channel(target) {
         Shown::Chat {
             channel: view.other_channel(target),
+            mention: !view.is_me(&nick) && mentions(&text, view.me),
             nick,
             text,
+            action,
         }
+    } else {
+        Shown::Private { nick, text, action }
     })
+}
+
+/// Whether `text` names `nick` as a word ("bob:", "hi Bob!"), not inside
+/// another word ("bobby").
+fn mentions(text: &str, nick: &str) -> bool {
+    !nick.is_empty()
+        && text
+            .split(|c: char| !(c.is_alphanumeric() || "-_[]\\`^{}|".contains(c)))
+            .any(|word| irc::same_name(word, nick))
 }
 
 /// " (reason)" or "" when none was given.
@@ -256,12 +259,18 @@ impl Style {
                 channel,
                 nick,
                 text,
-            } => format!("{time} {}<{}> {text}", place(channel), self.nick(nick)),
-            Shown::Action {
-                channel,
-                nick,
-                text,
-            } => format!("{time} {}* {} {text}", place(channel), self.nick(nick)),
+                action,
+                mention,
+            } => {
+                let text = if *mention {
+                    self.paint(BOLD, text)
+                } else {
+                    text.clone()
+                };
+                let (open, close) = if *action { ("* ", "") } else { ("<", ">") };
+                let nick = self.nick(nick);
+                format!("{time} {}{open}{nick}{close} {text}", place(channel))
+            }
             Shown::Private {
                 nick,
                 text,
@@ -323,6 +332,29 @@ mod tests {
             "12:34 [#other] <bob> psst"
         );
         assert_eq!(show(":bob!b@h PRIVMSG alice :\x01VERSION\x01"), None);
+    }
+
+    #[test]
+    fn mentions_of_the_person_stand_out() {
+        assert!(mentions("alice: look", "alice"));
+        assert!(mentions("hi Alice!", "alice"));
+        assert!(!mentions("malice aforethought", "alice"));
+        assert!(!mentions("anything", ""));
+        let msg = Message::parse(":bob!b@h PRIVMSG #lobby :hi alice").unwrap();
+        let view = View {
+            me: "alice",
+            current: Some("#lobby"),
+        };
+        let shown = render(&msg, &view).unwrap();
+        assert!(
+            Style { color: true }
+                .format(&shown, "12:34")
+                .contains("\x1b[1mhi alice")
+        );
+        assert_eq!(
+            Style { color: false }.format(&shown, "12:34"),
+            "12:34 <bob> hi alice"
+        );
     }
 
     #[test]
@@ -429,6 +461,8 @@ mod tests {
             channel: None,
             nick: "bob".into(),
             text: "hi".into(),
+            action: false,
+            mention: false,
         };
         let colored = Style { color: true }.format(&line, "12:34");
         assert!(colored.contains("\x1b["));

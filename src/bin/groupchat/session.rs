@@ -268,10 +268,12 @@ impl Session {
             Command::Say(text) => self.in_channel(|channel| self.say(channel, &text)),
             Command::Msg { to, text } => self.say(&to, &text),
             Command::Me(text) => self.in_channel(|channel| {
-                let shown = Shown::Action {
+                let shown = Shown::Chat {
                     channel: None,
                     nick: self.nick.clone(),
                     text: render::clean(&text),
+                    action: true,
+                    mention: false,
                 };
                 vec![
                     send("PRIVMSG", &[channel, &irc::action(&text)]),
@@ -341,6 +343,8 @@ impl Session {
                         channel: view.other_channel(to),
                         nick,
                         text,
+                        action: false,
+                        mention: false,
                     }
                 } else {
                     Shown::PrivateSent {
