@@ -276,17 +276,16 @@ impl Client {
             return;
         }
         match command::parse(&line) {
-            Ok(cmd @ (command::Command::Quit(_) | command::Command::Help)) => {
+            Ok(cmd)
+                if self.session.is_registered()
+                    || matches!(cmd, command::Command::Quit(_) | command::Command::Help) =>
+            {
                 let effects = self.session.on_command(cmd);
                 self.apply(effects);
             }
-            Ok(_) if !self.session.is_registered() => self.screen.show(&Shown::Error(
+            Ok(_) => self.screen.show(&Shown::Error(
                 "not connected right now; nothing was sent".to_string(),
             )),
-            Ok(cmd) => {
-                let effects = self.session.on_command(cmd);
-                self.apply(effects);
-            }
             Err(e) => self.screen.show(&Shown::Error(e)),
         }
     }
