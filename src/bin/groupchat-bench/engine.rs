@@ -159,8 +159,8 @@ impl Engine {
     }
 
     /// Starts one client connecting; failures arrive as a `Closed` note.
-    /// `rcvbuf` shrinks the receive buffer (slow readers) so that the server,
-    /// not the kernel, has to hold what they do not read.
+    /// `rcvbuf` fixes the receive buffer (slow readers), so that the server,
+    /// not the kernel, has to hold what the client does not read.
     pub fn spawn(&mut self, rcvbuf: Option<usize>) -> u32 {
         let id = self.next_id;
         self.next_id += 1;

@@ -112,9 +112,10 @@ pub struct FanoutArgs {
     /// Members that send.
     #[arg(short = 'k', long, default_value_t = 10)]
     pub senders: u32,
-    /// Messages per sender.
-    #[arg(short = 'm', long, default_value_t = 100)]
-    pub messages: u32,
+    /// Messages per sender [default: 100; slow: 10000, enough to overflow
+    /// a 1 MiB send queue per slow member].
+    #[arg(short = 'm', long)]
+    pub messages: Option<u32>,
     /// Message text size in bytes.
     #[arg(long, default_value_t = 100)]
     pub size: usize,
@@ -132,10 +133,15 @@ pub struct SlowArgs {
     /// Members (the last ones) that stop reading in the second round.
     #[arg(long, default_value_t = 5)]
     pub slow: u32,
-    /// Receive buffer of slow members, so the server rather than the
-    /// kernel has to hold what they do not read.
-    #[arg(long, default_value_t = 4096)]
+    /// Fixed receive buffer of slow members (no autotuning), so the server
+    /// rather than the kernel has to hold what they do not read; much
+    /// smaller makes them too slow to keep up even when reading.
+    #[arg(long, default_value_t = 65536)]
     pub slow_rcvbuf: usize,
+    /// Seconds slow members keep not reading after the fast ones have
+    /// everything (servers may allow a full send queue for a while).
+    #[arg(long, default_value_t = 1.0)]
+    pub stall: f64,
 }
 
 #[derive(Args)]

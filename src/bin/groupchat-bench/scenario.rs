@@ -17,6 +17,9 @@ use crate::{ChurnArgs, Cli, Common, ConnectArgs, Error, FanoutArgs, Pace, Scenar
 
 /// How often stuck clients are looked for.
 const EXPIRE_EVERY: Duration = Duration::from_millis(500);
+/// Messages per sender when -m is not given.
+const FANOUT_MESSAGES: u32 = 100;
+const SLOW_MESSAGES: u32 = 10_000;
 /// Longest single wait in the loop, so progress and deadlines are checked.
 const TICK: Duration = Duration::from_millis(20);
 
@@ -262,22 +265,22 @@ impl Bench<'_> {
     }
 
     /// One fan-out round over the members; `slow` members are left out of
-    /// rate and latency, and stop reading while the others receive when
-    /// `pause_slow`.
+    /// rate and latency. With `stall = Some(extra)` they stop reading until
+    /// the others have everything and `extra` more has passed.
     fn round(
         &mut self,
         round: u32,
         a: &FanoutArgs,
         members: &mut Members,
         slow: &[bool],
-        pause_slow: bool,
+        stall: Option<Duration>,
     ) -> Result<(FanoutReport, Tracker), Error> {
         let present: Vec<bool> = members.keys.iter().map(Option::is_some).collect();
         let k = a.senders.min(a.members);
         let senders: Vec<(u32, usize)> = (0..k)
             .filter_map(|i| Some((i, members.keys[i as usize]?)))
             .collect();
-        if pause_slow {
+        if stall.is_some() {
             for (id, key) in members.keys.iter().enumerate() {
                 if let (Some(key), true) = (key, slow[id]) {
                     self.engine.pause(*key);
@@ -289,7 +292,7 @@ impl Bench<'_> {
         let tracker = Tracker::new(
             round,
             k as usize,
-            a.messages,
+            a.messages.unwrap_or(FANOUT_MESSAGES),
             present,
             slow.to_vec(),
             start_ns,
@@ -308,7 +311,8 @@ impl Bench<'_> {
         let quiet = Duration::from_secs_f64(self.c.quiet);
         let mut progress_at = Instant::now();
         let mut last_count = (0u64, 0u64);
-        let mut slow_paused = pause_slow;
+        let mut slow_paused = stall.is_some();
+        let mut fast_done_at: Option<Instant> = None;
         loop {
             self.engine.turn(TICK)?;
             for note in self.engine.take_notes() {
@@ -341,6 +345,14 @@ impl Bench<'_> {
             let sending_done = self.engine.senders_done();
             let finished = sending_done && t.complete(!slow_paused);
             let stalled = !finished && progress_at.elapsed() > quiet;
+            if finished && slow_paused {
+                // Keep the slow members stalled a little longer: a server may
+                // tolerate a full send queue for a while before dropping.
+                let extra = stall.unwrap_or_default();
+                if fast_done_at.get_or_insert_with(Instant::now).elapsed() < extra {
+                    continue;
+                }
+            }
             if stalled {
                 let what = if sending_done {
                     "deliveries"
@@ -392,7 +404,7 @@ impl Bench<'_> {
         self.out.report.scenario = "fanout".into();
         let mut members = self.establish(a.members, a.pace, true, |_| None)?;
         let slow = vec![false; a.members as usize];
-        let (report, tracker) = self.round(1, a, &mut members, &slow, false)?;
+        let (report, tracker) = self.round(1, a, &mut members, &slow, None)?;
         self.out.report.fanout = Some(report);
         self.out.tracker = Some(tracker);
         Ok(())
@@ -400,7 +412,10 @@ impl Bench<'_> {
 
     fn slow(&mut self, a: &SlowArgs) -> Result<(), Error> {
         self.out.report.scenario = "slow".into();
-        let f = &a.fanout;
+        let f = &FanoutArgs {
+            messages: Some(a.fanout.messages.unwrap_or(SLOW_MESSAGES)),
+            ..a.fanout.clone()
+        };
         let first_slow = f
             .members
             .saturating_sub(a.slow)
@@ -410,7 +425,7 @@ impl Bench<'_> {
             (id >= first_slow).then_some(rcvbuf)
         })?;
         let slow: Vec<bool> = (0..f.members).map(|id| id >= first_slow).collect();
-        let (base, _) = self.round(1, f, &mut members, &slow, false)?;
+        let (base, _) = self.round(1, f, &mut members, &slow, None)?;
         // Disconnects in the baseline are reported there; the slow round
         // counts only what happens to members still present.
         let slow_at_start: Vec<bool> = slow
@@ -418,7 +433,8 @@ impl Bench<'_> {
             .zip(&members.keys)
             .map(|(&s, k)| s && k.is_some())
             .collect();
-        let (run, tracker) = self.round(2, f, &mut members, &slow, true)?;
+        let stall = Some(Duration::from_secs_f64(a.stall.max(0.0)));
+        let (run, tracker) = self.round(2, f, &mut members, &slow, stall)?;
         let still = slow_at_start
             .iter()
             .zip(&members.keys)
@@ -458,6 +474,7 @@ impl Bench<'_> {
         let duration = Duration::from_secs_f64(a.duration.max(0.0));
         let bar = progress(duration.as_secs(), "churn (s)");
         let timeout = Duration::from_secs_f64(self.c.timeout);
+        let cpu_before = self.server_cpu();
         let start = Instant::now();
         let mut next_expire = start + EXPIRE_EVERY;
         let mut live = 0u32;
@@ -521,6 +538,10 @@ impl Bench<'_> {
         report.sessions_per_s =
             (report.left_with_quit + report.left_with_reset) as f64 / report.duration_s.max(1e-9);
         report.registration = percentiles(&hist);
+        let cpu_after = self.server_cpu();
+        if let (Some(b), Some(a), Some(u)) = (cpu_before, cpu_after, self.usage()) {
+            u.cpu_ms = Some(a.saturating_sub(b) as f64 / 1e6);
+        }
         self.out.failed |= !report.errors.is_empty();
         self.out.report.churn = Some(report);
         Ok(())

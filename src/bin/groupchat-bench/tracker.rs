@@ -45,6 +45,7 @@ pub struct Tracker {
     hist: Histogram<u64>,
     timeline: Vec<u64>,
     start_ns: u64,
+    /// Last delivery to a measured receiver: the end of the rate's span.
     last_ns: u64,
     pub received: u64,
     received_fast: u64,
@@ -118,8 +119,8 @@ impl Tracker {
             pair.next = p.seq + 1;
         }
         self.received += 1;
-        self.last_ns = self.last_ns.max(now_ns);
         if !self.slow[r] {
+            self.last_ns = self.last_ns.max(now_ns);
             self.received_fast += 1;
             // Clock skew is impossible (one process, one monotonic clock), but
             // a saturating difference keeps a bogus payload from panicking.

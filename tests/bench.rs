@@ -1,0 +1,179 @@
+//! Runs the real `groupchat-bench` binary against a real `groupchatd` at small
+//! sizes and checks what it reports: counts, reasons and exit status, never
+//! speed.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::Daemon;
+use serde_json::Value;
+
+/// Limits as in production, except that a slow reader is given up on soon
+/// after its send queue passes the soft limit.
+const CONFIG: &str = "\
+[limits]
+sendq_soft = 65536
+sendq_hard = 1048576
+sendq_soft_seconds = 2
+";
+
+fn bench(daemon: &Daemon, args: &[&str]) -> (Output, Value) {
+    let server = daemon.addr.to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_groupchat-bench"))
+        .args(["--server", &server, "--json", "--quiet", "10"])
+        .args(["--server-pid", &daemon.child.id().to_string()])
+        .args(args)
+        .output()
+        .expect("run groupchat-bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "groupchat-bench {args:?} printed no JSON ({e}); stderr:\n{stderr}\nstdout:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (out, json)
+}
+
+fn num(v: &Value, path: &str) -> u64 {
+    v.pointer(path)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("{path} missing or not a count in {v:#}"))
+}
+
+fn assert_clean_fanout(json: &Value, members: u64, senders: u64, messages: u64) {
+    assert_eq!(num(json, "/connect/failed"), 0, "{json:#}");
+    assert_eq!(num(json, "/connect/registered"), members, "{json:#}");
+    let expected = senders * messages * (members - 1);
+    assert_eq!(num(json, "/fanout/expected"), expected, "{json:#}");
+    assert_eq!(num(json, "/fanout/received"), expected, "{json:#}");
+    for field in ["lost", "duplicated", "out_of_order", "stray"] {
+        assert_eq!(
+            num(json, &format!("/fanout/{field}")),
+            0,
+            "{field}: {json:#}"
+        );
+    }
+    assert_eq!(json["silent_loss"], false);
+    let latency = &json["fanout"]["latency"];
+    assert!(
+        latency["p50_us"].as_f64() <= latency["max_us"].as_f64(),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn connects_and_registers_every_client() {
+    let daemon = Daemon::start(CONFIG);
+    let (out, json) = bench(&daemon, &["connect", "-n", "50", "--hold", "0.2"]);
+    assert!(out.status.success(), "{json:#}");
+    assert_eq!(num(&json, "/connect/requested"), 50);
+    assert_eq!(num(&json, "/connect/registered"), 50);
+    assert_eq!(num(&json, "/connect/failed"), 0);
+    assert!(
+        json["connect"]["disconnected_while_held"]
+            .as_object()
+            .is_some_and(|m| m.is_empty())
+    );
+    assert!(num(&json, "/server_usage/rss_after_connect_kib") > 0);
+}
+
+#[test]
+fn fanout_delivers_every_message_once_and_in_order() {
+    let daemon = Daemon::start(CONFIG);
+    let (out, json) = bench(&daemon, &["fanout", "-n", "50", "-k", "5", "-m", "40"]);
+    assert!(out.status.success(), "{json:#}");
+    assert_clean_fanout(&json, 50, 5, 40);
+    assert!(
+        json["fanout"]["disconnects"]
+            .as_object()
+            .is_some_and(|m| m.is_empty())
+    );
+    let per_sender = json["fanout"]["per_sender"].as_array().expect("per_sender");
+    assert_eq!(per_sender.len(), 5);
+    assert!(per_sender.iter().all(|s| s["sent"] == 40 && s["lost"] == 0));
+}
+
+#[test]
+fn paced_fanout_is_complete_too() {
+    let daemon = Daemon::start(CONFIG);
+    let (out, json) = bench(
+        &daemon,
+        &[
+            "fanout", "-n", "20", "-k", "4", "-m", "10", "--rate", "50", "--size", "300",
+        ],
+    );
+    assert!(out.status.success(), "{json:#}");
+    assert_clean_fanout(&json, 20, 4, 10);
+}
+
+#[test]
+fn slow_members_are_disconnected_and_fast_ones_get_everything() {
+    let daemon = Daemon::start(CONFIG);
+    let (out, json) = bench(
+        &daemon,
+        &[
+            "slow", "-n", "20", "-k", "4", "-m", "3000", "--size", "400", "--slow", "3", "--stall",
+            "3",
+        ],
+    );
+    assert!(out.status.success(), "{json:#}");
+    assert_eq!(num(&json, "/baseline/lost"), 0, "{json:#}");
+    assert_eq!(num(&json, "/slow/slow_members"), 3, "{json:#}");
+    assert_eq!(num(&json, "/slow/slow_disconnected"), 3, "{json:#}");
+    assert_eq!(num(&json, "/fanout/lost_silent"), 0, "{json:#}");
+    // Whatever was lost was lost at the slow members, with the server's reason.
+    let lost = num(&json, "/fanout/lost");
+    assert_eq!(num(&json, "/fanout/lost_explained"), lost);
+    assert!(lost > 0, "slow members missed nothing? {json:#}");
+    let reasons = json["slow"]["reasons"].as_object().expect("reasons");
+    assert!(
+        reasons.keys().all(|r| r.contains("SendQ exceeded")),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn churn_sessions_end_without_errors() {
+    let daemon = Daemon::start(CONFIG);
+    let (out, json) = bench(
+        &daemon,
+        &["churn", "-c", "10", "--duration", "1", "-m", "2"],
+    );
+    assert!(out.status.success(), "{json:#}");
+    let quit = num(&json, "/churn/left_with_quit");
+    let reset = num(&json, "/churn/left_with_reset");
+    assert!(quit > 0 && reset > 0, "{json:#}");
+    assert_eq!(
+        quit + reset,
+        num(&json, "/churn/sessions_started"),
+        "{json:#}"
+    );
+    assert!(
+        json["churn"]["errors"]
+            .as_object()
+            .is_some_and(|m| m.is_empty())
+    );
+}
+
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_groupchat-bench"))
+        .args(args)
+        .output()
+        .expect("run groupchat-bench");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn refuses_to_load_anything_but_loopback() {
+    let err = refused(&["--server", "192.0.2.1:6667", "connect", "-n", "1"]);
+    assert!(err.contains("loopback"), "{err}");
+}
+
+#[test]
+fn says_up_front_when_clients_exceed_the_file_limit() {
+    let err = refused(&["--server", "127.0.0.1:9", "connect", "-n", "4000000"]);
+    assert!(err.contains("RLIMIT_NOFILE"), "{err}");
+}
