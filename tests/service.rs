@@ -16,21 +16,35 @@ fn groupchatd(args: &[&str]) -> std::process::Output {
 fn the_example_config_passes_check_config() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/groupchatd.toml");
     let out = groupchatd(&["--config", path, "--check-config"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(printed.contains("default_channel = \"#lobby\""), "{printed}");
+    assert!(
+        printed.contains("default_channel = \"#lobby\""),
+        "{printed}"
+    );
 }
 
 #[test]
 fn a_bad_config_names_file_line_and_key() {
     let dir = TempDir::new();
     let path = dir.path.join("bad.toml");
-    std::fs::write(&path, "[server]\nname = \"x\"\n\n[limits]\nsendq_sfot = 10\n").expect("write");
+    std::fs::write(
+        &path,
+        "[server]\nname = \"x\"\n\n[limits]\nsendq_sfot = 10\n",
+    )
+    .expect("write");
     let path = path.to_string_lossy().into_owned();
     let out = groupchatd(&["--config", &path, "--check-config"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{path}:5: key `sendq_sfot`")), "{err}");
+    assert!(
+        err.contains(&format!("{path}:5: key `sendq_sfot`")),
+        "{err}"
+    );
     let out = groupchatd(&["--config", "/nonexistent/groupchatd.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/groupchatd.toml"));
@@ -49,8 +63,15 @@ fn sigterm_delivers_queued_output_then_exits_zero() {
     b.expect("PONG");
     daemon.signal(libc::SIGTERM);
     let lines = a.read_to_close();
-    let got: Vec<&String> = lines.iter().filter(|l| l.contains("before shutdown")).collect();
-    assert_eq!(got.len(), 200, "everything queued before the signal arrives");
+    let got: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("before shutdown"))
+        .collect();
+    assert_eq!(
+        got.len(),
+        200,
+        "everything queued before the signal arrives"
+    );
     assert_eq!(
         lines.last().map(String::as_str),
         Some("ERROR :Closing Link: 127.0.0.1 (Server shutting down)")
