@@ -187,6 +187,12 @@ impl Client {
         } else if self.interactive {
             self.status("Welcome! What is your name?");
         }
+        let code = self.event_loop();
+        self.screen.close();
+        code
+    }
+
+    fn event_loop(&mut self) -> ExitCode {
         loop {
             if let Some(code) = self.exit {
                 return code;

@@ -2,9 +2,12 @@
 //! lines from a pipe) and printing what happens, without ever clobbering a
 //! half-typed input line.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use rustyline::{DefaultEditor, ExternalPrinter};
 
@@ -84,10 +87,89 @@ impl Drop for SavedTerminal {
     }
 }
 
+/// How long a stopping [`Printer`] may take to hand over what it holds.
+const PRINTER_DRAIN: Duration = Duration::from_secs(1);
+/// The line editor shows handed-over lines from its own thread; this is its
+/// time to do so before the terminal is taken back from it.
+const EDITOR_GRACE: Duration = Duration::from_millis(50);
+
+/// Lines on their way to the line editor.
+#[derive(Default)]
+struct Outbox {
+    lines: VecDeque<String>,
+    closed: bool,
+}
+
+/// Hands lines to rustyline's external printer from a thread of its own.
+/// That printer can block (its queue holds one line, emptied only while the
+/// editor reads input): blocking here instead of in the main thread keeps
+/// the client from deadlocking with the editor, which waits for the main
+/// thread's next prompt.
+struct Printer {
+    outbox: Arc<(Mutex<Outbox>, Condvar)>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Printer {
+    fn start(mut external: impl ExternalPrinter + Send + 'static) -> Self {
+        let outbox = Arc::new((Mutex::new(Outbox::default()), Condvar::new()));
+        let shared = Arc::clone(&outbox);
+        let thread = thread::spawn(move || {
+            let (lock, wake) = &*shared;
+            loop {
+                let line = {
+                    let Ok(mut out) = lock.lock() else { return };
+                    while out.lines.is_empty() && !out.closed {
+                        out = match wake.wait(out) {
+                            Ok(out) => out,
+                            Err(_) => return,
+                        };
+                    }
+                    match out.lines.front() {
+                        Some(line) => line.clone(),
+                        None => return,
+                    }
+                };
+                // An error means the terminal is gone; nothing to tell.
+                drop(external.print(line));
+                if let Ok(mut out) = lock.lock() {
+                    out.lines.pop_front();
+                }
+            }
+        });
+        Printer { outbox, thread }
+    }
+
+    fn print(&self, line: String) {
+        let (lock, wake) = &*self.outbox;
+        if let Ok(mut out) = lock.lock() {
+            out.lines.push_back(line);
+            wake.notify_one();
+        }
+    }
+
+    /// Lets the thread hand over what it holds, for a bounded time, and
+    /// returns the lines it did not get to.
+    fn stop(self) -> Vec<String> {
+        let (lock, wake) = &*self.outbox;
+        if let Ok(mut out) = lock.lock() {
+            out.closed = true;
+        }
+        wake.notify_one();
+        let deadline = Instant::now() + PRINTER_DRAIN;
+        while !self.thread.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        lock.lock()
+            .map(|mut out| out.lines.drain(..).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// Where lines for the person go.
 pub struct Screen {
     /// Set on a terminal: prints above the input line and redraws it.
-    printer: Option<Box<dyn ExternalPrinter + Send>>,
+    printer: Option<Printer>,
     style: Style,
 }
 
@@ -96,18 +178,28 @@ impl Screen {
     /// input, for last words before exiting: the editor prints asynchronously
     /// and would lose them when the process ends.
     pub fn take_back(&mut self, saved: &SavedTerminal) {
-        if self.printer.take().is_some() {
+        if let Some(printer) = self.printer.take() {
+            let left = printer.stop();
+            thread::sleep(EDITOR_GRACE);
             saved.restore();
-            drop(write!(io::stdout().lock(), "\r\x1b[K"));
+            let mut out = io::stdout().lock();
+            drop(write!(out, "\r\x1b[K{}", left.concat()).and_then(|()| out.flush()));
+        }
+    }
+
+    /// Prints whatever is still on its way, before the process ends.
+    pub fn close(&mut self) {
+        if let Some(printer) = self.printer.take() {
+            let mut out = io::stdout().lock();
+            drop(write!(out, "{}", printer.stop().concat()).and_then(|()| out.flush()));
         }
     }
 
     /// Something that happened in the conversation.
     pub fn show(&mut self, shown: &Shown) {
         let line = self.style.format(shown, &clock());
-        match &mut self.printer {
-            // A printer error means the terminal is gone; nothing to tell.
-            Some(p) => drop(p.print(format!("{line}\n"))),
+        match &self.printer {
+            Some(p) => p.print(format!("{line}\n")),
             None => drop(writeln!(io::stdout().lock(), "{line}")),
         }
     }
@@ -150,8 +242,7 @@ pub fn start(
         };
         match editor.create_external_printer() {
             Ok(p) => {
-                let printer: Box<dyn ExternalPrinter + Send> = Box::new(p);
-                if ready_tx.send(Ok(printer)).is_ok() {
+                if ready_tx.send(Ok(Printer::start(p))).is_ok() {
                     read_edited(&mut editor, &prompts, &deliver);
                 }
             }
