@@ -37,6 +37,9 @@ const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection silent this long gets a PING; silent twice as long, it is
 /// taken for dead (a vanished peer sends no close).
 const IDLE: Duration = Duration::from_secs(90);
+/// How many times a reconnect appends "_" to a nickname still held by the
+/// server; the cap ends the loop when the nick is refused for its length.
+const MAX_RENAMES: u8 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -110,6 +113,11 @@ struct Client {
     /// Say who the person is once the first channel is joined on each
     /// connection (not after every /join).
     announce: bool,
+    /// Nicknames varied automatically on this connection (see
+    /// [`MAX_RENAMES`]).
+    renames: u8,
+    /// A script's line read just as the connection dropped, sent once back.
+    held: Option<String>,
     leaving: bool,
     exit: Option<ExitCode>,
 }
@@ -157,6 +165,8 @@ fn main() -> ExitCode {
         timer: None,
         backoff: FIRST_BACKOFF,
         announce: false,
+        renames: 0,
+        held: None,
         leaving: false,
         exit: None,
     };
@@ -218,7 +228,10 @@ impl Client {
                 },
             };
             match event {
-                Event::Person(Input::Line(line)) => self.on_line(line),
+                Event::Person(Input::Line(line)) => {
+                    self.prompting = false;
+                    self.on_line(line);
+                }
                 Event::Person(Input::End) => self.on_input_end(),
                 Event::Server(id, line) if self.is_current(id) => self.on_server(&line),
                 Event::Idle(id) if self.is_current(id) => self.send("PING :keepalive"),
@@ -261,7 +274,6 @@ impl Client {
     }
 
     fn on_line(&mut self, line: String) {
-        self.prompting = false;
         if line.contains('\n') {
             // A multi-line paste: each line is said, and blank ones are not a
             // request to leave.
@@ -289,6 +301,9 @@ impl Client {
                 let effects = self.session.on_command(cmd);
                 self.apply(effects);
             }
+            // A script's line waits for the reconnect; a person is told, and
+            // decides whether it is still worth saying.
+            Ok(_) if !self.interactive => self.held = Some(line),
             Ok(_) => self.screen.show(&Shown::Error(
                 "not connected right now; nothing was sent".to_string(),
             )),
@@ -403,6 +418,7 @@ impl Client {
         thread::spawn(move || read_server(id, reader, &events));
         self.conn = Some(Connection { id, stream });
         self.announce = true;
+        self.renames = 0;
         let effects = self.session.register();
         self.apply(effects);
         Ok(())
@@ -425,6 +441,17 @@ impl Client {
                 Effect::Show(shown) => self.screen.show(&shown),
                 Effect::Echo(shown) if self.interactive => self.screen.show(&shown),
                 Effect::Echo(_) => {}
+                Effect::NickRefused if self.connections > 1 && self.renames < MAX_RENAMES => {
+                    // Most likely our own lost connection, which the server
+                    // has not noticed yet: carry on under a variant rather
+                    // than interrupt the person (or fail the script).
+                    self.renames += 1;
+                    let old = self.session.nick().to_string();
+                    let new = format!("{old}_");
+                    self.status(&format!("{old} is still taken; trying {new}"));
+                    let effects = self.session.set_nick(&new);
+                    self.carry_out(effects);
+                }
                 Effect::NickRefused if self.interactive => {
                     self.status("please choose another nickname");
                     self.asking_nick = true;
@@ -449,6 +476,9 @@ impl Client {
                             None => format!("you are {nick}; /help lists the commands"),
                         };
                         self.status(&text);
+                    }
+                    if let Some(line) = self.held.take() {
+                        self.on_line(line);
                     }
                 }
                 Effect::Leaving => {
