@@ -11,22 +11,34 @@ use common::{Daemon, PATIENCE};
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
 
-/// The client in a pseudo-terminal, as a person would start it. Colors are
-/// off so the expected text is plain; TERM is set so line editing is on even
-/// where the test runner has no terminal of its own.
+/// The client for `server`, with colors left to the client: TERM is set so
+/// a pseudo-terminal counts as a capable one even where the test runner has
+/// no terminal of its own, and the runner's NO_COLOR is not inherited.
+fn groupchat(server: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_groupchat"));
+    command
+        .arg(server)
+        .args(args)
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR");
+    command
+}
+
+fn in_pty(command: Command) -> PtySession {
+    let timeout = u64::try_from(PATIENCE.as_millis()).expect("patience fits in u64");
+    spawn_command(command, Some(timeout)).expect("start groupchat in a pty")
+}
+
+/// The client in a pseudo-terminal, as a person would start it, with colors
+/// off so the expected text is plain.
 fn person(daemon: &Daemon, args: &[&str]) -> PtySession {
     person_at(&daemon.addr.to_string(), args)
 }
 
 fn person_at(server: &str, args: &[&str]) -> PtySession {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_groupchat"));
-    command
-        .arg(server)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm");
-    let timeout = u64::try_from(PATIENCE.as_millis()).expect("patience fits in u64");
-    spawn_command(command, Some(timeout)).expect("start groupchat in a pty")
+    let mut command = groupchat(server, args);
+    command.env("NO_COLOR", "1");
+    in_pty(command)
 }
 
 /// Someone who has joined and can talk.
@@ -94,6 +106,25 @@ fn two_people_chat_act_whisper_and_rename() {
     alice
         .exp_string("in #lobby: alice, robert")
         .expect("alice lists the channel");
+}
+
+#[test]
+fn nicks_are_colored_on_a_terminal_unless_no_color() {
+    let daemon = Daemon::start("");
+    let mut colorful = in_pty(groupchat(&daemon.addr.to_string(), &["--nick", "colorful"]));
+    colorful
+        .exp_string("talking in #lobby")
+        .expect("colorful joined");
+    let mut plain = joined(&daemon, "plain");
+    colorful.exp_string("plain").expect("plain arrives");
+    plain.send_line("hi").expect("type");
+    colorful
+        .exp_regex(r"<\x1b\[\d+mplain\x1b\[0m> hi")
+        .expect("the nick is colored");
+    colorful.send_line("hello").expect("type");
+    plain
+        .exp_string("<colorful> hello")
+        .expect("no color codes with NO_COLOR");
 }
 
 #[test]
@@ -184,8 +215,7 @@ fn reconnects_and_rejoins_its_channel_after_a_server_restart() {
 fn scripted_through_pipes() {
     let daemon = Daemon::start("");
     let mut watcher = daemon.register("watcher");
-    let mut script = Command::new(env!("CARGO_BIN_EXE_groupchat"))
-        .arg(daemon.addr.to_string())
+    let mut script = groupchat(&daemon.addr.to_string(), &[])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
