@@ -11,7 +11,7 @@ mod render;
 mod session;
 mod terminal;
 
-use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, IsTerminal, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -131,7 +131,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let interactive = terminal::stdin_is_terminal();
+    // A person types (an empty line leaves, the nickname is asked for); a
+    // script's input is just lines to send.
+    let interactive = io::stdin().is_terminal();
     let saved = terminal::SavedTerminal::save();
     let style = Style {
         color: terminal::colors_wanted(),
@@ -139,15 +141,9 @@ fn main() -> ExitCode {
     let (event_tx, events) = mpsc::channel();
     let (prompts, prompt_rx) = mpsc::channel();
     let person = event_tx.clone();
-    let screen = match terminal::start(interactive, style, prompt_rx, move |input| {
+    let screen = terminal::start(style, prompt_rx, move |input| {
         drop(person.send(Event::Person(input)));
-    }) {
-        Ok(screen) => screen,
-        Err(e) => {
-            eprintln!("groupchat: cannot use the terminal: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    });
     let mut client = Client {
         addr: server_addr(&args.server),
         interactive,

@@ -3,7 +3,7 @@
 //! half-typed input line.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -28,19 +28,12 @@ pub enum Input {
     End,
 }
 
-pub fn stdin_is_terminal() -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    unsafe { libc::isatty(libc::STDIN_FILENO) == 1 }
-}
-
 /// Colors only for a terminal that can show them and a person who has not
 /// opted out (https://no-color.org).
 pub fn colors_wanted() -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    let tty = unsafe { libc::isatty(libc::STDOUT_FILENO) == 1 };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
-    tty && !no_color && !dumb
+    io::stdout().is_terminal() && !no_color && !dumb
 }
 
 /// Local wall-clock time as "HH:MM", the way people read chat logs.
@@ -220,43 +213,35 @@ impl Screen {
 }
 
 /// Starts the thread that reads the person's lines, one per [`Prompt`] it is
-/// given, so that nothing is read before the client can act on it.
+/// given, so that nothing is read before the client can act on it. Line
+/// editing needs a terminal on both sides; without one (or on a terminal
+/// the editor cannot drive) lines are read plainly.
 pub fn start(
-    interactive: bool,
     style: Style,
     prompts: Receiver<Prompt>,
     deliver: impl Fn(Input) + Send + 'static,
-) -> io::Result<Screen> {
-    if !interactive {
-        thread::spawn(move || read_plain(&prompts, &deliver));
-        return Ok(Screen {
-            printer: None,
-            style,
-        });
-    }
+) -> Screen {
     let (ready_tx, ready_rx) = mpsc::channel();
     thread::spawn(move || {
-        let mut editor = match DefaultEditor::new() {
-            Ok(e) => e,
-            Err(e) => return drop(ready_tx.send(Err(e))),
-        };
-        match editor.create_external_printer() {
-            Ok(p) => {
-                if ready_tx.send(Ok(Printer::start(p))).is_ok() {
-                    read_edited(&mut editor, &prompts, &deliver);
-                }
+        if io::stdin().is_terminal()
+            && io::stdout().is_terminal()
+            && let Ok(mut editor) = DefaultEditor::new()
+            && let Ok(external) = editor.create_external_printer()
+        {
+            if ready_tx.send(Some(Printer::start(external))).is_ok() {
+                read_edited(&mut editor, &prompts, &deliver);
             }
-            Err(e) => drop(ready_tx.send(Err(e))),
+            return;
+        }
+        if ready_tx.send(None).is_ok() {
+            read_plain(&prompts, &deliver);
         }
     });
-    let printer = ready_rx
-        .recv()
-        .map_err(|_| io::Error::other("the line editor did not start"))?
-        .map_err(io::Error::other)?;
-    Ok(Screen {
-        printer: Some(printer),
+    Screen {
+        // The thread always answers unless it died, which leaves plain output.
+        printer: ready_rx.recv().ok().flatten(),
         style,
-    })
+    }
 }
 
 fn read_plain(prompts: &Receiver<Prompt>, deliver: &impl Fn(Input)) {
