@@ -77,7 +77,7 @@ pub fn render(msg: &Message, view: &View) -> Option<Shown> {
         "NOTICE" if irc::is_ctcp(msg.text()) => return None,
         "NOTICE" => Shown::Notice {
             from: if who.is_empty() { "server" } else { who }.to_string(),
-            text: clean(msg.text()),
+            text: msg.text().to_string(),
         },
         "JOIN" if view.is_me(who) => Shown::Event(format!("you joined {}", p(0))),
         "JOIN" => Shown::Event(format!("{who} joined{}", view.where_("", p(0)))),
@@ -97,7 +97,7 @@ pub fn render(msg: &Message, view: &View) -> Option<Shown> {
         "TOPIC" => Shown::Event(format!(
             "{who} changed the topic{} to: {}",
             view.where_("of ", p(0)),
-            clean(p(1))
+            p(1)
         )),
         "KICK" if view.is_me(p(1)) => Shown::Event(format!(
             "you were kicked from {} by {who}{}",
@@ -116,11 +116,11 @@ pub fn render(msg: &Message, view: &View) -> Option<Shown> {
             msg.params[1..].join(" "),
             view.where_("on ", p(0))
         )),
-        "ERROR" => Shown::Info(clean(msg.text())),
-        "001" | "372" => Shown::Info(clean(msg.text().trim_start_matches("- "))),
-        "301" => Shown::Info(format!("{} is away: {}", p(1), clean(msg.text()))),
+        "ERROR" => Shown::Info(msg.text().to_string()),
+        "001" | "372" => Shown::Info(msg.text().trim_start_matches("- ").to_string()),
+        "301" => Shown::Info(format!("{} is away: {}", p(1), msg.text())),
         "331" => Shown::Event(format!("{} has no topic", p(1))),
-        "332" => Shown::Event(format!("topic of {}: {}", p(1), clean(msg.text()))),
+        "332" => Shown::Event(format!("topic of {}: {}", p(1), msg.text())),
         // Welcome details, statistics, MOTD frame, "no MOTD", topic setter:
         // noise for a chat. 353/366 and 352/315 are gathered by the session.
         "002" | "003" | "004" | "005" | "333" | "353" | "366" | "352" | "315" | "375" | "376"
@@ -128,7 +128,7 @@ pub fn render(msg: &Message, view: &View) -> Option<Shown> {
         code if code.len() == 3 && code.starts_with(['4', '5']) => Shown::Error(error_text(msg)),
         code if code.len() == 3 && code.starts_with('2') => return None,
         code if code.bytes().all(|b| b.is_ascii_digit()) => {
-            Shown::Info(clean(&msg.params[1.min(msg.params.len())..].join(" ")))
+            Shown::Info(msg.params[1.min(msg.params.len())..].join(" "))
         }
         _ => return None,
     };
@@ -143,7 +143,7 @@ fn render_privmsg(msg: &Message, view: &View) -> Option<Shown> {
         None if irc::is_ctcp(raw) => return None,
         None => (false, raw),
     };
-    let text = clean(text);
+    let text = text.to_string();
     Some(if irc::is_channel(target) {
         Shown::Chat {
             channel: view.other_channel(target),
@@ -168,7 +168,7 @@ fn mentions(text: &str, nick: &str) -> bool {
 
 /// " (reason)" or "" when none was given.
 fn reason(text: Option<&str>) -> String {
-    match text.map(clean) {
+    match text {
         Some(r) if !r.is_empty() => format!(" ({r})"),
         _ => String::new(),
     }
@@ -176,9 +176,9 @@ fn reason(text: Option<&str>) -> String {
 
 /// An error numeric reads "me ARGS :text"; the person needs "ARGS: text".
 pub fn error_text(msg: &Message) -> String {
-    let text = clean(msg.text());
+    let text = msg.text();
     match msg.params.len() {
-        0..=2 => text,
+        0..=2 => text.to_string(),
         n => format!("{}: {text}", msg.params[1..n - 1].join(" ")),
     }
 }
@@ -186,7 +186,7 @@ pub fn error_text(msg: &Message) -> String {
 /// Removes IRC formatting codes and every control character, so that text
 /// from other people can neither garble the display nor send escape sequences
 /// to the person's terminal.
-pub fn clean(text: &str) -> String {
+fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -248,10 +248,13 @@ impl Style {
     /// The full line as printed, `clock` being the local "HH:MM".
     pub fn format(&self, shown: &Shown, clock: &str) -> String {
         let time = self.paint(DIM, clock);
+        // Everything from the server is cleaned here, at the one place all
+        // of it passes, whichever way it came (texts, nicks, NAMES lists).
+        let c = clean;
         let place = |channel: &Option<String>| {
             channel
                 .as_ref()
-                .map(|c| format!("[{c}] "))
+                .map(|ch| format!("[{}] ", c(ch)))
                 .unwrap_or_default()
         };
         match shown {
@@ -263,43 +266,37 @@ impl Style {
                 mention,
             } => {
                 let text = if *mention {
-                    self.paint(BOLD, text)
+                    self.paint(BOLD, &c(text))
                 } else {
-                    text.clone()
+                    c(text)
                 };
                 let (open, close) = if *action { ("* ", "") } else { ("<", ">") };
-                let nick = self.nick(nick);
+                let nick = self.nick(&c(nick));
                 format!("{time} {}{open}{nick}{close} {text}", place(channel))
             }
-            Shown::Private {
-                nick,
-                text,
-                action: false,
-            } => format!(
-                "{time} {} <{}> {text}",
-                self.paint(BOLD, "[private]"),
-                self.nick(nick)
-            ),
-            Shown::Private {
-                nick,
-                text,
-                action: true,
-            } => format!(
-                "{time} {} * {} {text}",
-                self.paint(BOLD, "[private]"),
-                self.nick(nick)
-            ),
-            Shown::PrivateSent { to, nick, text } => format!(
-                "{time} {} <{}> {text}",
-                self.paint(BOLD, &format!("[private to {to}]")),
-                self.nick(nick)
-            ),
-            Shown::Event(text) => format!("{time} * {text}"),
-            Shown::Notice { from, text } => {
-                format!("{time} {} {text}", self.paint(BOLD, &format!("-{from}-")))
+            Shown::Private { nick, text, action } => {
+                let (open, close) = if *action { ("* ", "") } else { ("<", ">") };
+                format!(
+                    "{time} {} {open}{}{close} {}",
+                    self.paint(BOLD, "[private]"),
+                    self.nick(&c(nick)),
+                    c(text)
+                )
             }
-            Shown::Info(text) => format!("{time} {}", self.paint(DIM, &format!("-- {text}"))),
-            Shown::Error(text) => format!("{time} {}", self.paint(RED, &format!("!! {text}"))),
+            Shown::PrivateSent { to, nick, text } => format!(
+                "{time} {} <{}> {}",
+                self.paint(BOLD, &format!("[private to {}]", c(to))),
+                self.nick(&c(nick)),
+                c(text)
+            ),
+            Shown::Event(text) => format!("{time} * {}", c(text)),
+            Shown::Notice { from, text } => format!(
+                "{time} {} {}",
+                self.paint(BOLD, &format!("-{}-", c(from))),
+                c(text)
+            ),
+            Shown::Info(text) => format!("{time} {}", self.paint(DIM, &format!("-- {}", c(text)))),
+            Shown::Error(text) => format!("{time} {}", self.paint(RED, &format!("!! {}", c(text)))),
         }
     }
 }
@@ -445,6 +442,19 @@ mod tests {
         assert_eq!(show(":srv 005 alice A B :are supported"), None);
         assert_eq!(show(":srv 376 alice :End of MOTD"), None);
         assert_eq!(show("PING :x"), None);
+    }
+
+    #[test]
+    fn hostile_names_cannot_reach_the_terminal_either() {
+        assert_eq!(
+            show(":b\x1b[2Job!b@h JOIN #lobby").unwrap(),
+            "12:34 * b[2Job joined"
+        );
+        let names = Shown::Event("in #x: a\x07b".into());
+        assert_eq!(
+            Style { color: false }.format(&names, "01:02"),
+            "01:02 * in #x: ab"
+        );
     }
 
     #[test]

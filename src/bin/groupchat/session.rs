@@ -271,7 +271,7 @@ impl Session {
                 let shown = Shown::Chat {
                     channel: None,
                     nick: self.nick.clone(),
-                    text: render::clean(&text),
+                    text: text.clone(),
                     action: true,
                     mention: false,
                 };
@@ -337,7 +337,7 @@ impl Session {
         irc::split_text(text)
             .into_iter()
             .flat_map(|piece| {
-                let (nick, text) = (self.nick.clone(), render::clean(piece));
+                let (nick, text) = (self.nick.clone(), piece.to_string());
                 let shown = if irc::is_channel(to) {
                     Shown::Chat {
                         channel: view.other_channel(to),
