@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use crate::render::{Shown, Style};
+use crate::render::{self, Shown, Style};
 use crate::session::{Effect, Session};
 use crate::terminal::{Input, Prompt, Screen};
 
@@ -260,7 +260,7 @@ impl Client {
             }
         } else if self.session.is_ready() || (self.interactive && self.conn.is_none()) {
             Prompt {
-                text: format!("{}> ", self.session.current().unwrap_or("")),
+                text: format!("{}> ", render::clean(self.session.current().unwrap_or(""))),
                 erase: true,
             }
         } else {

@@ -186,7 +186,7 @@ pub fn error_text(msg: &Message) -> String {
 /// Removes IRC formatting codes and every control character, so that text
 /// from other people can neither garble the display nor send escape sequences
 /// to the person's terminal.
-fn clean(text: &str) -> String {
+pub fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
