@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use crate::render::{self, Shown, Style};
+use crate::render::{Shown, Style};
 use crate::session::{Effect, Session};
 use crate::terminal::{Input, Prompt, Screen};
 
