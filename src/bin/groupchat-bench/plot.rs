@@ -32,13 +32,15 @@ pub fn write(path: &Path, t: &Tracker) -> Result<(), Error> {
         .caption("delivery latency by percentile", ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(35)
-        .y_label_area_size(60)
+        .y_label_area_size(80)
         .build_cartesian_2d(0.0..4.0f64, 0.0..max_us * 1.05)?;
     chart
         .configure_mesh()
         .x_desc("percentile")
         .y_desc("latency (µs)")
-        .x_label_formatter(&|x| format!("{:.4}%", 100.0 * (1.0 - 10f64.powf(-x))))
+        .x_labels(5)
+        .x_label_formatter(&|x| format!("{}%", 100.0 * (1.0 - 10f64.powf(-x.round()))))
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
     chart.draw_series(LineSeries::new(points, &RED))?;
 
@@ -55,12 +57,13 @@ pub fn write(path: &Path, t: &Tracker) -> Result<(), Error> {
         .caption("deliveries per second", ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(35)
-        .y_label_area_size(60)
+        .y_label_area_size(80)
         .build_cartesian_2d(0.0..max_t, 0.0..max_rate * 1.05)?;
     chart
         .configure_mesh()
         .x_desc("seconds since the round began")
         .y_desc("deliveries/s")
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
     chart.draw_series(LineSeries::new(series, &BLUE))?;
     root.present()?;

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Runs the same groupchat-bench scenarios against groupchatd and against
+# ngIRCd, InspIRCd and ircd-hybrid, alternately, RUNS times each, and prints
+# medians and groupchatd/peer ratios. Not part of CI: it installs packages
+# (needs root and Debian's apt) and takes about ten minutes.
+#
+# Everything runs inside a private network namespace that has only loopback,
+# so no server can send anything off this machine (InspIRCd and ircd-hybrid
+# would otherwise try reverse DNS through /etc/resolv.conf).
+#
+#   bench/compare.sh                 # all peers, 3 runs
+#   RUNS=1 PEERS="ngircd" bench/compare.sh
+#   OUT=/tmp/results bench/compare.sh   # keep the JSON of every run
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+RUNS=${RUNS:-3}
+PEERS=${PEERS:-"ngircd inspircd hybrid"}
+# 10,000 clients for the idle-RSS and connect-time rows.
+CLIENTS=${CLIENTS:-10000}
+# The fan-out rows: N members, K senders, 100-byte messages.
+MEMBERS=${MEMBERS:-1000}
+SENDERS=${SENDERS:-10}
+MAX_RATE_MESSAGES=${MAX_RATE_MESSAGES:-200}
+PACED_MESSAGES=${PACED_MESSAGES:-100}   # at 10 msg/s per sender: 10 s
+
+log() { echo "== $*" >&2; }
+
+install_peers() {
+    local need=()
+    command -v ip >/dev/null || need+=(iproute2)
+    [[ $PEERS == *ngircd* ]] && ! command -v ngircd >/dev/null && need+=(ngircd)
+    [[ $PEERS == *inspircd* ]] && ! command -v inspircd >/dev/null && need+=(inspircd)
+    [[ $PEERS == *hybrid* ]] && ! dpkg -s libltdl7 >/dev/null 2>&1 && need+=(libltdl7)
+    if ((${#need[@]})); then
+        log "installing ${need[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+    if [[ $PEERS == *hybrid* ]]; then
+        # ircd-hybrid conflicts with ngircd as a package: unpack it privately.
+        mkdir -p "$work/hybrid"
+        chmod 777 "$work/hybrid"
+        (cd "$work/hybrid" && apt-get download -qq ircd-hybrid && dpkg -x ircd-hybrid_*.deb root)
+    fi
+}
+
+build() {
+    log "building groupchatd and groupchat-bench (release)"
+    (cd "$repo" && cargo build --release --quiet --bin groupchatd --bin groupchat-bench)
+    local target=${CARGO_TARGET_DIR:-$repo/target}
+    GROUPCHATD=$target/release/groupchatd
+    BENCH=$target/release/groupchat-bench
+}
+
+wait_port() {
+    local port=$1
+    for _ in $(seq 100); do
+        ss -ltn "sport = :$port" | grep -q LISTEN && return 0
+        sleep 0.1
+    done
+    echo "compare.sh: nothing listens on port $port" >&2
+    return 1
+}
+
+# start_server NAME PORT: starts a fresh server and sets SERVER_PID.
+start_server() {
+    local name=$1 port=$2 dir=$work/$1
+    mkdir -p "$dir"
+    chmod 777 "$dir"
+    case $name in
+    groupchatd)
+        "$GROUPCHATD" --listen "127.0.0.1:$port" --config "$here/groupchatd.toml" \
+            2>"$dir/log" &
+        SERVER_PID=$!
+        ;;
+    ngircd)
+        sed "s/^\tPorts = .*/\tPorts = $port/" "$here/ngircd.conf" >"$dir/ngircd.conf"
+        ngircd -n -f "$dir/ngircd.conf" >"$dir/log" 2>&1 &
+        SERVER_PID=$!
+        ;;
+    inspircd)
+        echo bench >"$dir/inspircd.motd"
+        sed "s|@PORT@|$port|; s|@DIR@|$dir|g" "$here/inspircd.conf" >"$dir/inspircd.conf"
+        inspircd --nofork --runasroot --config="$dir/inspircd.conf" >"$dir/log" 2>&1 &
+        SERVER_PID=$!
+        ;;
+    hybrid)
+        # ircd-hybrid refuses to run as root.
+        sed "s|@PORT@|$port|; s|@DIR@|$dir|g; s|@MODULES@|/usr/lib/ircd-hybrid/modules|g" \
+            "$here/ircd-hybrid.conf" >"$dir/ircd.conf"
+        rm -f "$dir/pid"
+        for f in kline dline xline resv; do : >"$dir/$f"; done
+        chown nobody "$dir"/{kline,dline,xline,resv}
+        chmod a+r "$dir/ircd.conf"
+        runuser -u nobody -- "$work/hybrid/root/usr/sbin/ircd-hybrid" -foreground \
+            -configfile "$dir/ircd.conf" -pidfile "$dir/pid" -logfile "$dir/log" \
+            -klinefile "$dir/kline" -dlinefile "$dir/dline" -xlinefile "$dir/xline" \
+            -resvfile "$dir/resv" >"$dir/out" 2>&1 &
+        pids+=($!)
+        wait_port "$port"
+        SERVER_PID=$(cat "$dir/pid")
+        ;;
+    esac
+    pids+=("$SERVER_PID")
+    wait_port "$port"
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# ngIRCd listens with a backlog of 10 (compiled in): more connects in flight
+# overflow it and cost SYN retransmits of a second and more. Every other
+# server gets 1000 in flight.
+concurrency() { [[ $1 == ngircd ]] && echo 10 || echo 1000; }
+
+run_one() {
+    local name=$1 run=$2 port=$((17000 + run)) c
+    c=$(concurrency "$name")
+    start_server "$name" "$port"
+    local common=(--server "127.0.0.1:$port" --server-pid "$SERVER_PID" --json --quiet 10)
+    log "run $run: $name (pid $SERVER_PID)"
+    "$BENCH" "${common[@]}" connect -n "$CLIENTS" --concurrency "$c" --hold 2 \
+        >"$OUT/$name-$run-connect.json" || true
+    "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MAX_RATE_MESSAGES" \
+        --size 100 --concurrency "$c" >"$OUT/$name-$run-max.json" || true
+    "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$PACED_MESSAGES" \
+        --size 100 --rate 10 --concurrency "$c" >"$OUT/$name-$run-paced.json" || true
+    stop_server
+}
+
+if [[ ${1:-} != --in-netns ]]; then
+    # Phase 1, with the network: packages and the build.
+    [[ $(id -u) == 0 ]] || { echo "compare.sh: needs root (apt-get, unshare)" >&2; exit 2; }
+    work=$(mktemp -d /tmp/gcbench-compare.XXXXXX)
+    chmod 755 "$work"
+    install_peers
+    build
+    export work GROUPCHATD BENCH
+    # Phase 2, in a namespace with only loopback.
+    exec unshare --net --mount "$0" --in-netns
+fi
+ip link set lo up
+mount --make-rprivate /
+# Servers that look up client host names ask a stub on 127.0.0.1 that says
+# NXDOMAIN at once, instead of waiting out a resolver they cannot reach.
+echo "nameserver 127.0.0.1" >"$work/resolv.conf"
+mount --bind "$work/resolv.conf" /etc/resolv.conf
+python3 "$here/nxdomain.py" &
+dns_pid=$!
+if [[ $PEERS == *hybrid* ]]; then
+    # Show hybrid's modules at their compiled-in path, through an overlay that
+    # exists only in this mount namespace.
+    mount -t overlay overlay -o "lowerdir=$work/hybrid/root/usr/lib:/usr/lib" /usr/lib
+fi
+OUT=${OUT:-$work/results}
+mkdir -p "$OUT"
+pids=("$dns_pid")
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)"
+for run in $(seq "$RUNS"); do
+    for name in groupchatd $PEERS; do
+        run_one "$name" "$run"
+    done
+done
+python3 "$here/summarize.py" "$OUT" "$RUNS" groupchatd $PEERS
+echo "JSON of every run: $OUT" >&2
