@@ -197,26 +197,9 @@ fn a_client_that_never_reads_is_cut_and_others_get_everything() {
     const COUNT: usize = 7000;
     let mut received = [0usize; 2];
     let mut saw_quit = false;
-    for i in 0..COUNT {
-        a.send(&format!("PRIVMSG #lobby :a {i} {text}"));
-        b.send(&format!("PRIVMSG #lobby :b {i} {text}"));
-        // Keep reading so alice and bob themselves never fall behind.
-        if i % 100 == 99 {
-            for (me, client) in [&mut a, &mut b].into_iter().enumerate() {
-                while received[me] < i - 50 {
-                    let line = client.line().expect("still connected");
-                    saw_quit |= line.contains(":sleeper!s@127.0.0.1 QUIT :SendQ exceeded");
-                    if line.contains(" PRIVMSG #lobby :") {
-                        let n: usize = line.split(' ').nth(4).expect("n").parse().expect("number");
-                        assert_eq!(n, received[me], "in order, nothing lost");
-                        received[me] += 1;
-                    }
-                }
-            }
-        }
-    }
-    for (me, client) in [&mut a, &mut b].into_iter().enumerate() {
-        while received[me] < COUNT {
+    // Reads `client`'s lines until it has `upto` messages, checking order.
+    let mut catch_up = |me: usize, client: &mut Client, upto: usize| {
+        while received[me] < upto {
             let line = client.line().expect("still connected");
             saw_quit |= line.contains(":sleeper!s@127.0.0.1 QUIT :SendQ exceeded");
             if line.contains(" PRIVMSG #lobby :") {
@@ -225,7 +208,18 @@ fn a_client_that_never_reads_is_cut_and_others_get_everything() {
                 received[me] += 1;
             }
         }
+    };
+    for i in 0..COUNT {
+        a.send(&format!("PRIVMSG #lobby :a {i} {text}"));
+        b.send(&format!("PRIVMSG #lobby :b {i} {text}"));
+        // Keep reading so alice and bob themselves never fall behind.
+        if i % 100 == 99 {
+            catch_up(0, &mut a, i - 50);
+            catch_up(1, &mut b, i - 50);
+        }
     }
+    catch_up(0, &mut a, COUNT);
+    catch_up(1, &mut b, COUNT);
     assert!(saw_quit, "the others were told why the sleeper left");
     let logged = daemon.expect_log("SendQ exceeded (");
     let queued: usize = logged
