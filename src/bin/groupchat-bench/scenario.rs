@@ -83,8 +83,10 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
 fn progress(len: u64, what: &str) -> ProgressBar {
     // Drawn on stderr, and hidden by indicatif when stderr is no terminal.
     let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template("{msg:12} [{bar:40}] {pos}/{len} {per_sec} {elapsed}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template(
+        "{msg:12} [{bar:40}] {human_pos}/{human_len} {elapsed} (eta {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(what.to_owned());
     bar
