@@ -56,6 +56,7 @@ fn assert_clean_fanout(json: &Value, members: u64, senders: u64, messages: u64) 
         );
     }
     assert_eq!(json["silent_loss"], false);
+    assert_eq!(json["verdict"], "ok");
     let latency = &json["fanout"]["latency"];
     assert!(
         latency["p50_us"].as_f64() <= latency["max_us"].as_f64(),
@@ -176,4 +177,31 @@ fn refuses_to_load_anything_but_loopback() {
 fn says_up_front_when_clients_exceed_the_file_limit() {
     let err = refused(&["--server", "127.0.0.1:9", "connect", "-n", "4000000"]);
     assert!(err.contains("RLIMIT_NOFILE"), "{err}");
+}
+
+#[test]
+fn reports_connect_failures_with_their_reason_and_fails() {
+    // A loopback port nobody listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let out = Command::new(env!("CARGO_BIN_EXE_groupchat-bench"))
+        .args(["--server", &format!("127.0.0.1:{port}"), "--json"])
+        .args(["connect", "-n", "3"])
+        .output()
+        .expect("run groupchat-bench");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(num(&json, "/connect/failed"), 3, "{json:#}");
+    assert_eq!(
+        num(&json, "/connect/failures/connect: Connection refused"),
+        3,
+        "{json:#}"
+    );
+    assert!(
+        json["verdict"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("FAIL"))
+    );
 }

@@ -22,6 +22,8 @@ pub struct Report {
     /// Deliveries went missing at members the server never disconnected, or
     /// disconnected without saying why; this makes the exit status non-zero.
     pub silent_loss: bool,
+    /// "ok", or "FAIL: " and what makes the exit status non-zero.
+    pub verdict: String,
     /// Errors that are not per-client (e.g. /proc unreadable).
     pub warnings: Vec<String>,
 }
@@ -276,15 +278,7 @@ impl Report {
         for w in &self.warnings {
             row(&mut out, "warning", w);
         }
-        row(
-            &mut out,
-            "verdict",
-            if self.silent_loss {
-                "FAIL: deliveries lost without the server saying why"
-            } else {
-                "ok"
-            },
-        );
+        row(&mut out, "verdict", &self.verdict);
         out
     }
 }

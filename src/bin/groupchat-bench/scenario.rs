@@ -34,7 +34,7 @@ pub struct Outcome {
 pub fn run(cli: &Cli) -> Result<Outcome, Error> {
     let c = &cli.common;
     let server = sys::loopback_server(&c.server)?;
-    if !c.timeout.is_finite() || c.timeout <= 0.0 || !c.quiet.is_finite() || c.quiet <= 0.0 {
+    if seconds("--timeout", c.timeout)?.is_zero() || seconds("--quiet", c.quiet)?.is_zero() {
         return Err("--timeout and --quiet must be positive".into());
     }
     let concurrent = match &cli.scenario {
@@ -75,9 +75,33 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
     r.silent_loss = [&r.fanout, &r.baseline]
         .iter()
         .any(|f| f.as_ref().is_some_and(|f| f.lost_silent > 0));
-    let setup_failed = r.connect.as_ref().is_some_and(|c| c.failed > 0);
-    out.failed |= r.silent_loss || setup_failed;
+    let mut problems = Vec::new();
+    if r.silent_loss {
+        problems.push("deliveries lost without the server saying why".to_owned());
+    }
+    if let Some(c) = r.connect.as_ref().filter(|c| c.failed > 0) {
+        problems.push(format!("{} clients could not be set up", c.failed));
+    }
+    if let Some(c) = &r.churn {
+        let errors: u64 = c.errors.values().sum();
+        if errors > 0 {
+            problems.push(format!("{errors} churn sessions ended in errors"));
+        }
+    }
+    out.failed = !problems.is_empty();
+    r.verdict = if out.failed {
+        format!("FAIL: {}", problems.join("; "))
+    } else {
+        "ok".to_owned()
+    };
     Ok(out)
+}
+
+/// A user-given number of seconds; negative, NaN and absurdly large values
+/// are refused here rather than panicking deep inside a run.
+fn seconds(option: &str, value: f64) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|e| format!("{option} {value:?}: not a usable number of seconds ({e})").into())
 }
 
 fn progress(len: u64, what: &str) -> ProgressBar {
@@ -170,7 +194,7 @@ impl Bench<'_> {
         let mut last_done = start;
         let (mut spawned, mut done) = (0u32, 0u32);
         let mut next_expire = start + EXPIRE_EVERY;
-        let timeout = Duration::from_secs_f64(self.c.timeout);
+        let timeout = seconds("--timeout", self.c.timeout)?;
         while done < n {
             let allowed = if pace.rate > 0.0 {
                 (start.elapsed().as_secs_f64() * pace.rate) as u64 + 1
@@ -238,7 +262,7 @@ impl Bench<'_> {
         if a.hold > 0.0 {
             let bar = progress(a.hold.ceil() as u64, "hold (s)");
             let start = Instant::now();
-            let hold = Duration::from_secs_f64(a.hold);
+            let hold = seconds("--hold", a.hold)?;
             while start.elapsed() < hold {
                 self.engine.turn(TICK)?;
                 bar.set_position(start.elapsed().as_secs());
@@ -301,7 +325,13 @@ impl Bench<'_> {
         );
         let expected = tracker.expected();
         self.engine.tracker = Some(tracker);
-        let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / a.rate));
+        let interval = if a.rate == 0.0 {
+            None
+        } else if a.rate > 0.0 {
+            Some(seconds("interval of --rate", 1.0 / a.rate)?)
+        } else {
+            return Err(format!("--rate {}: must be 0 (max) or positive", a.rate).into());
+        };
         self.engine.start_round(
             SendPlan {
                 size: a.size,
@@ -310,7 +340,7 @@ impl Bench<'_> {
             &senders,
         );
         let bar = progress(expected, &format!("round {round}"));
-        let quiet = Duration::from_secs_f64(self.c.quiet);
+        let quiet = seconds("--quiet", self.c.quiet)?;
         let mut progress_at = Instant::now();
         let mut last_count = (0u64, 0u64);
         let mut slow_paused = stall.is_some();
@@ -435,7 +465,7 @@ impl Bench<'_> {
             .zip(&members.keys)
             .map(|(&s, k)| s && k.is_some())
             .collect();
-        let stall = Some(Duration::from_secs_f64(a.stall.max(0.0)));
+        let stall = Some(seconds("--stall", a.stall)?);
         let (run, tracker) = self.round(2, f, &mut members, &slow, stall)?;
         let still = slow_at_start
             .iter()
@@ -473,9 +503,9 @@ impl Bench<'_> {
             ..ChurnReport::default()
         };
         let mut hist = new_histogram();
-        let duration = Duration::from_secs_f64(a.duration.max(0.0));
+        let duration = seconds("--duration", a.duration)?;
         let bar = progress(duration.as_secs(), "churn (s)");
-        let timeout = Duration::from_secs_f64(self.c.timeout);
+        let timeout = seconds("--timeout", self.c.timeout)?;
         let cpu_before = self.server_cpu();
         let start = Instant::now();
         let mut next_expire = start + EXPIRE_EVERY;
@@ -544,7 +574,6 @@ impl Bench<'_> {
         if let (Some(b), Some(a), Some(u)) = (cpu_before, cpu_after, self.usage()) {
             u.cpu_ms = Some(a.saturating_sub(b) as f64 / 1e6);
         }
-        self.out.failed |= !report.errors.is_empty();
         self.out.report.churn = Some(report);
         Ok(())
     }
