@@ -15,7 +15,7 @@ const CONFIG: &str = "\
 [limits]
 sendq_soft = 65536
 sendq_hard = 1048576
-sendq_soft_seconds = 2
+sendq_soft_seconds = 3
 ";
 
 fn bench(daemon: &Daemon, args: &[&str]) -> (Output, Value) {
@@ -115,8 +115,8 @@ fn slow_members_are_disconnected_and_fast_ones_get_everything() {
     let (out, json) = bench(
         &daemon,
         &[
-            "slow", "-n", "20", "-k", "4", "-m", "3000", "--size", "400", "--slow", "3", "--stall",
-            "3",
+            "slow", "-n", "20", "-k", "4", "-m", "4000", "--size", "400", "--slow", "3", "--stall",
+            "4",
         ],
     );
     assert!(out.status.success(), "{json:#}");
