@@ -387,11 +387,15 @@ impl Engine {
                 }
             }
             b"QUIT" => {
-                if let Some(id) = irc::nick_id(irc::prefix_nick(msg.prefix), &self.nick_prefix) {
+                let nick = irc::prefix_nick(msg.prefix);
+                if let Some(id) = irc::nick_id(nick, &self.nick_prefix) {
                     let text = String::from_utf8_lossy(irc::last_param(msg.params));
+                    // Some servers (ngIRCd) give the nick as the reason of a
+                    // kill; without it reasons group in the report.
+                    let nick = String::from_utf8_lossy(nick);
                     self.quit_reasons
                         .entry(id)
-                        .or_insert_with(|| text.into_owned());
+                        .or_insert_with(|| text.replace(&*nick, "<nick>"));
                 }
             }
             b"ERROR" => {
