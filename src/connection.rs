@@ -39,11 +39,10 @@ pub struct Connection {
     pub overflowed: bool,
     /// Since when its queue has been above the soft limit.
     pub over_soft_since: Option<Instant>,
-    pub connected_at: Instant,
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Connection {
+    pub fn new(stream: TcpStream, peer: SocketAddr) -> Connection {
         Connection {
             stream,
             peer,
@@ -55,7 +54,6 @@ impl Connection {
             flush_listed: false,
             overflowed: false,
             over_soft_since: None,
-            connected_at: now,
         }
     }
 

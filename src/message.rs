@@ -13,10 +13,13 @@ pub type Line = Rc<[u8]>;
 /// RFC 2812 allows at most 15 parameters; extra words fold into the last one.
 const MAX_PARAMS: usize = 15;
 
-/// One line from a client. Any prefix the client sent is dropped: relayed
-/// lines carry a prefix the server builds itself.
+/// One IRC line. The server ignores any prefix a client sends (relayed
+/// lines carry a prefix the server builds itself); a client reads it to
+/// know who spoke.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Message<'a> {
+    /// `nick!user@host` or a server name; empty when the line has none.
+    pub prefix: &'a str,
     pub command: &'a str,
     pub params: Vec<&'a str>,
 }
@@ -32,10 +35,11 @@ impl<'a> Message<'a> {
             rest = rest.split_once(' ').map_or("", |(_, r)| r);
         }
         rest = rest.trim_start_matches(' ');
-        if rest.starts_with(':') {
-            rest = rest.split_once(' ').map_or("", |(_, r)| r);
+        let mut prefix = "";
+        if let Some(p) = rest.strip_prefix(':') {
+            (prefix, rest) = split_word(p);
         }
-        let (command, mut rest) = split_word(rest);
+        let (command, mut rest) = split_word(rest.trim_start_matches(' '));
         if command.is_empty() {
             return None;
         }
@@ -57,7 +61,11 @@ impl<'a> Message<'a> {
             params.push(word);
             rest = after;
         }
-        Some(Message { command, params })
+        Some(Message {
+            prefix,
+            command,
+            params,
+        })
     }
 
     /// The parameter at `index`, if the client sent it and it is not empty.
@@ -153,7 +161,9 @@ mod tests {
     }
 
     #[test]
-    fn drops_client_prefix_and_tags() {
+    fn separates_prefix_and_skips_tags() {
+        let line = ":evil!x@y PRIVMSG bob :hi";
+        assert_eq!(Message::parse(line).map(|m| m.prefix), Some("evil!x@y"));
         assert_eq!(
             parse(":evil!x@y PRIVMSG bob :hi"),
             ("PRIVMSG".into(), vec!["bob".into(), "hi".into()])

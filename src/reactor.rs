@@ -115,14 +115,6 @@ impl Server {
         Ok(server)
     }
 
-    /// The addresses actually bound (port 0 resolved).
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners
-            .iter()
-            .filter_map(|(_, l)| l.local_addr().ok())
-            .collect()
-    }
-
     fn listen(&mut self, addr: SocketAddr) -> io::Result<()> {
         let mut listener = listener::bind(addr)?;
         let token = Token(LISTENER_BASE + self.listeners.len());
@@ -318,7 +310,7 @@ impl Server {
                 continue;
             }
             let now = Instant::now();
-            entry.insert(Connection::new(stream, peer, now));
+            entry.insert(Connection::new(stream, peer));
             self.hub.connect(id, peer.ip(), now);
             self.net.stats.accepted += 1;
             info!("connect #{id} from {peer}");

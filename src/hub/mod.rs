@@ -386,16 +386,6 @@ impl Hub {
             out.send(peer, line);
         }
     }
-
-    /// A NOTICE from the server to every registered client (`groupchatctl wall`).
-    pub fn wall(&mut self, text: &str, out: &mut dyn Outbox) {
-        let line = build(&self.config.server_name, "NOTICE", &["*", text]);
-        for (id, client) in self.clients.iter().enumerate() {
-            if client.as_ref().is_some_and(|c| c.registered) {
-                out.send(id, &line);
-            }
-        }
-    }
 }
 
 /// Uppercases a command into `buf`; commands longer than any known one come

@@ -220,6 +220,15 @@ fn broadcast_shares_one_line_between_recipients() {
 }
 
 #[test]
+fn relayed_prefixes_are_built_by_the_server() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.send(1, ":admin!root@server PRIVMSG #lobby :trust me");
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 PRIVMSG #lobby :trust me"]);
+}
+
+#[test]
 fn private_message_and_errors() {
     let mut w = World::new(config());
     w.register(1, "a");

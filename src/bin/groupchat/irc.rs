@@ -6,54 +6,23 @@
 /// the server puts in front when relaying keeps our text from being cut.
 const MAX_TEXT_BYTES: usize = 400;
 
-/// One line from the server.
+/// One line from the server, parsed by the daemon's own parser; the methods
+/// here are the client's views of it.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Message<'a> {
-    /// `nick!user@host` or a server name; empty when the server sent none.
-    pub prefix: &'a str,
-    pub command: &'a str,
-    pub params: Vec<&'a str>,
+pub struct Message<'a>(groupchatd::message::Message<'a>);
+
+impl<'a> std::ops::Deref for Message<'a> {
+    type Target = groupchatd::message::Message<'a>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl<'a> Message<'a> {
     /// Parses one line without its line ending; `None` when it holds no command.
     pub fn parse(line: &'a str) -> Option<Self> {
-        let mut rest = line.trim_start_matches(' ');
-        if rest.starts_with('@') {
-            // IRCv3 tags carry nothing this client shows.
-            rest = rest.split_once(' ').map_or("", |(_, r)| r);
-        }
-        rest = rest.trim_start_matches(' ');
-        let mut prefix = "";
-        if let Some(p) = rest.strip_prefix(':') {
-            (prefix, rest) = p.split_once(' ').unwrap_or((p, ""));
-        }
-        let (command, mut rest) = rest
-            .trim_start_matches(' ')
-            .split_once(' ')
-            .unwrap_or((rest.trim_start_matches(' '), ""));
-        if command.is_empty() {
-            return None;
-        }
-        let mut params = Vec::new();
-        loop {
-            rest = rest.trim_start_matches(' ');
-            if rest.is_empty() {
-                break;
-            }
-            if let Some(trailing) = rest.strip_prefix(':') {
-                params.push(trailing);
-                break;
-            }
-            let (word, after) = rest.split_once(' ').unwrap_or((rest, ""));
-            params.push(word);
-            rest = after;
-        }
-        Some(Message {
-            prefix,
-            command,
-            params,
-        })
+        groupchatd::message::Message::parse(line).map(Message)
     }
 
     /// Who sent it: the nick part of the prefix (or the whole server name).
@@ -78,16 +47,10 @@ impl<'a> Message<'a> {
 /// spaces. Line breaks and NULs are replaced by spaces so that no input can
 /// smuggle a second command onto the wire.
 pub fn build(command: &str, params: &[&str]) -> String {
-    let mut out = String::from(command);
-    if let Some((last, middle)) = params.split_last() {
-        for p in middle {
-            out.push(' ');
-            out.push_str(p);
-        }
-        out.push_str(" :");
-        out.push_str(last);
-    }
-    out.replace(['\r', '\n', '\0'], " ")
+    let mut out = String::new();
+    groupchatd::message::write_line(&mut out, "", command, params);
+    out.truncate(out.trim_end_matches("\r\n").len());
+    out
 }
 
 /// Splits a long text into pieces that each fit in one PRIVMSG, at character
