@@ -1,0 +1,166 @@
+//! The broadcast path allocates nothing per recipient and copies no payload:
+//! a channel message is built once and every recipient's write queue holds
+//! the same bytes.
+//!
+//! A counting global allocator (per thread, so that tests running in
+//! parallel do not count each other) watches one PRIVMSG to a channel of
+//! 1,000 members and one to a channel of 100, pushed through the real hub
+//! into real `OutQueue`s.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::rc::Rc;
+use std::time::Instant;
+
+use groupchatd::config::Config;
+use groupchatd::hub::{ClientId, Hub, HubConfig, Outbox};
+use groupchatd::message::Line;
+use groupchatd::outqueue::OutQueue;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    // try_with: the thread-local may already be gone while a thread exits.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// counter is a const-initialised thread-local without a destructor, so
+// touching it never allocates or re-enters the allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// An outbox like the daemon's: one write queue per client. It also keeps
+/// the first line of the broadcast under test, to see who else holds it.
+struct Queues {
+    queues: Vec<OutQueue>,
+    first: Option<Line>,
+    watching: bool,
+    sends: usize,
+}
+
+impl Outbox for Queues {
+    fn send(&mut self, to: ClientId, line: &Line) {
+        if self.watching {
+            self.sends += 1;
+            if self.first.is_none() {
+                // An Rc clone: a reference count, no allocation.
+                self.first = Some(Line::clone(line));
+            }
+        }
+        self.queues[to].push(line);
+    }
+    fn close(&mut self, _who: ClientId, _reason: &str) {}
+}
+
+impl Queues {
+    /// Writes every queue out to nowhere, as the reactor's flush would.
+    fn drain(&mut self) {
+        for q in &mut self.queues {
+            q.write_to(&mut io::sink()).expect("the sink takes everything");
+            assert!(q.is_empty());
+        }
+    }
+}
+
+struct Broadcast {
+    /// Allocations while the hub handled the measured PRIVMSG.
+    allocations: u64,
+    /// Recipients the outbox was handed the line for.
+    sends: usize,
+    /// Holders of the first recipient's line after the broadcast, besides
+    /// the test's own reference.
+    holders: usize,
+}
+
+/// `members` clients registered (and auto-joined to the default channel),
+/// one warm-up message, then client 0 says one line to the channel.
+fn broadcast(members: usize) -> Broadcast {
+    let mut hub = Hub::new(HubConfig::new(&Config::default(), None));
+    let channel = Config::default().server.default_channel;
+    let now = Instant::now();
+    let mut out = Queues {
+        queues: (0..members).map(|_| OutQueue::default()).collect(),
+        first: None,
+        watching: false,
+        sends: 0,
+    };
+    for id in 0..members {
+        hub.connect(id, IpAddr::V4(Ipv4Addr::LOCALHOST), now);
+        hub.handle_line(id, format!("NICK m{id}").as_bytes(), now, &mut out);
+        hub.handle_line(id, format!("USER m{id} 0 * :M").as_bytes(), now, &mut out);
+    }
+    // The welcome burst leaves big queues, which a drain frees; the warm-up
+    // message gives every queue the small capacity it keeps between lines.
+    out.drain();
+    let line = format!("PRIVMSG {channel} :{}", "x".repeat(100));
+    hub.handle_line(0, line.as_bytes(), now, &mut out);
+    out.drain();
+
+    out.watching = true;
+    let before = allocations();
+    hub.handle_line(0, line.as_bytes(), now, &mut out);
+    let allocations = allocations() - before;
+    out.watching = false;
+    let first = out.first.take().expect("the message reached someone");
+    Broadcast {
+        allocations,
+        sends: out.sends,
+        holders: Rc::strong_count(&first) - 1,
+    }
+}
+
+#[test]
+fn a_channel_message_allocates_the_same_for_100_and_1000_recipients() {
+    let small = broadcast(100);
+    let large = broadcast(1000);
+    assert_eq!(small.sends, 99);
+    assert_eq!(large.sends, 999);
+    assert_eq!(
+        small.allocations, large.allocations,
+        "allocations grow with recipients: {} for 99, {} for 999",
+        small.allocations, large.allocations
+    );
+    // Parsing, case-folding the target and building the line: a handful.
+    assert!(large.allocations <= 8, "{} allocations", large.allocations);
+}
+
+#[test]
+fn every_recipient_queues_the_same_bytes() {
+    let b = broadcast(1000);
+    // One shared allocation held by all 999 queues (the hub keeps none):
+    // had any recipient been given a copy, fewer would hold this one.
+    assert_eq!(b.holders, 999);
+}
