@@ -10,6 +10,9 @@ use std::rc::Rc;
 /// Bytes of one outgoing line, CRLF included, shared by every recipient.
 pub type Line = Rc<[u8]>;
 
+/// RFC 1459/2812: the longest line, CRLF included.
+pub const MAX_LINE: usize = 512;
+
 /// RFC 2812 allows at most 15 parameters; extra words fold into the last one.
 const MAX_PARAMS: usize = 15;
 
@@ -81,7 +84,8 @@ fn split_word(s: &str) -> (&str, &str) {
 /// Builds one outgoing line. Every parameter but the last must be a single
 /// word; the last is sent as a trailing parameter (`:` prefixed) so it may hold
 /// spaces or be empty. Line breaks and NULs in any parameter are replaced by
-/// spaces, so a relayed text can never inject a second line.
+/// spaces, so a relayed text can never inject a second line, and a line that
+/// would be longer than [`MAX_LINE`] is cut at its end (see [`write_line`]).
 pub fn build(prefix: &str, command: &str, params: &[&str]) -> Line {
     let mut out = String::with_capacity(
         prefix.len() + command.len() + params.iter().map(|p| p.len() + 2).sum::<usize>() + 4,
@@ -91,25 +95,33 @@ pub fn build(prefix: &str, command: &str, params: &[&str]) -> Line {
 }
 
 /// Appends one line (CRLF included) to `out`; see [`build`].
+///
+/// A client may send a text of up to 512 bytes, and relaying it puts the
+/// sender's `nick!user@host` in front, as echoing a word back in a numeric
+/// puts the server name and target in front: the result can be longer than
+/// IRC allows, and clients may drop or split such a line. Like other servers,
+/// the end is cut (on a character boundary) so it stays within [`MAX_LINE`].
 pub fn write_line(out: &mut String, prefix: &str, command: &str, params: &[&str]) {
+    let start = out.len();
     if !prefix.is_empty() {
         out.push(':');
         out.push_str(prefix);
         out.push(' ');
     }
     out.push_str(command);
-    write_params(out, params);
+    write_params(out, start, params);
 }
 
 /// Builds a numeric reply: `:server NNN target params…`.
 pub fn numeric(server: &str, code: u16, target: &str, params: &[&str]) -> Line {
     let mut out = String::with_capacity(64);
     let _ = write!(out, ":{server} {code:03} {target}");
-    write_params(&mut out, params);
+    write_params(&mut out, 0, params);
     Rc::from(out.into_bytes())
 }
 
-fn write_params(out: &mut String, params: &[&str]) {
+/// Writes the parameters and the CRLF of the line that starts at `start`.
+fn write_params(out: &mut String, start: usize, params: &[&str]) {
     if let Some((last, middle)) = params.split_last() {
         for p in middle {
             out.push(' ');
@@ -117,6 +129,13 @@ fn write_params(out: &mut String, params: &[&str]) {
         }
         out.push_str(" :");
         push_clean(out, last);
+    }
+    let mut end = start + MAX_LINE - 2;
+    if out.len() > end {
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
     }
     out.push_str("\r\n");
 }
@@ -220,6 +239,25 @@ mod tests {
     fn built_lines_cannot_carry_a_second_line() {
         let line = build("a!u@h", "PRIVMSG", &["#c", "x\r\nQUIT :pwned\0"]);
         assert_eq!(&*line, b":a!u@h PRIVMSG #c :x  QUIT :pwned \r\n");
+    }
+
+    #[test]
+    fn over_long_lines_are_cut_to_512_bytes_on_a_char_boundary() {
+        // 33 bytes of prefix, command and target, 476 ASCII bytes, then
+        // two-byte characters: byte 510, where the cut goes, is inside one.
+        let text = format!("{}{}", "x".repeat(476), "é".repeat(20));
+        let line = build("nick!user@127.0.0.1", "PRIVMSG", &["#c", &text]);
+        assert_eq!(line.len(), MAX_LINE - 1, "the split character is left out");
+        let text = std::str::from_utf8(&line).expect("still UTF-8");
+        assert!(text.starts_with(":nick!user@127.0.0.1 PRIVMSG #c :xxx"));
+        assert!(text.ends_with("x\r\n"));
+        let reply = numeric("srv", 421, "nick", &[&"y".repeat(600), "Unknown command"]);
+        assert_eq!(reply.len(), MAX_LINE);
+        assert!(reply.ends_with(b"yyy\r\n"));
+        // write_line cuts the line it appends, not what was there before.
+        let mut out = "z".repeat(600);
+        write_line(&mut out, "", "PRIVMSG", &["#c", &"w".repeat(600)]);
+        assert_eq!(out.len(), 600 + MAX_LINE);
     }
 
     #[test]

@@ -228,6 +228,31 @@ fn relayed_prefixes_are_built_by_the_server() {
     assert_eq!(w.take(2), [":a!a@127.0.0.1 PRIVMSG #lobby :trust me"]);
 }
 
+/// Regression (found by tests/properties.rs): a 510-byte PRIVMSG relayed
+/// with a 30-character nick's prefix, or an unknown 500-byte command echoed
+/// in 421, made lines over IRC's 512 bytes; both are cut to fit.
+#[test]
+fn relayed_and_echoed_lines_stay_within_512_bytes() {
+    let mut w = World::new(config());
+    let nick = "n".repeat(30);
+    w.register(1, &nick);
+    w.register(2, "b");
+    let head = "PRIVMSG #lobby :";
+    let line = format!("{head}{}", "x".repeat(510 - head.len()));
+    w.send(1, &line);
+    let relayed = w.take(2);
+    assert_eq!(relayed.len(), 1);
+    // The recorder keeps lines without their CRLF.
+    assert_eq!(relayed[0].len() + 2, crate::message::MAX_LINE);
+    let user = &nick[..10]; // USER names are cut to 10 characters
+    assert!(relayed[0].starts_with(&format!(":{nick}!{user}@127.0.0.1 {head}xxx")));
+    w.send(1, &"Q".repeat(500));
+    let echoed = w.take(1);
+    assert_eq!(echoed.len(), 1);
+    assert!(echoed[0].len() + 2 <= crate::message::MAX_LINE);
+    assert!(echoed[0].starts_with(&format!(":groupchatd 421 {nick} QQQ")));
+}
+
 #[test]
 fn private_message_and_errors() {
     let mut w = World::new(config());
