@@ -1,0 +1,367 @@
+//! Property tests: invariants that must hold for every input, not just the
+//! examples in the unit tests. proptest generates the inputs, biased towards
+//! the bytes that matter on the wire (CR, LF, NUL, colons, spaces, invalid
+//! UTF-8, lines around the length limit), and shrinks any failure to a
+//! minimal case.
+
+use groupchatd::config::Config;
+use groupchatd::framing::{Frame, LineFramer};
+use groupchatd::hub::{ClientId, Hub, HubConfig, Outbox};
+use groupchatd::message::{Line, MAX_LINE, Message, build, numeric};
+use proptest::prelude::*;
+use std::net::IpAddr;
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+/// A frame with the line copied out, so frames from different feeds compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owned {
+    Line(Vec<u8>),
+    TooLong,
+}
+
+impl From<Frame<'_>> for Owned {
+    fn from(frame: Frame<'_>) -> Owned {
+        match frame {
+            Frame::Line(l) => Owned::Line(l.to_vec()),
+            Frame::TooLong => Owned::TooLong,
+        }
+    }
+}
+
+/// The framing rules written out over the whole stream at once, as the
+/// reference the incremental framer must agree with: lines end in LF, one CR
+/// before it is dropped, a line longer than `max_line - 2` is one `TooLong`,
+/// and an unfinished tail is reported once it can no longer fit (one byte
+/// over the limit may still be the CR of a CRLF).
+fn reference_frames(stream: &[u8], max_line: usize) -> Vec<Owned> {
+    let limit = max_line.saturating_sub(2).max(1);
+    let mut pieces: Vec<&[u8]> = stream.split(|&b| b == b'\n').collect();
+    let tail = pieces.pop().unwrap_or_default();
+    let mut frames: Vec<Owned> = pieces
+        .into_iter()
+        .map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.len() > limit {
+                Owned::TooLong
+            } else {
+                Owned::Line(line.to_vec())
+            }
+        })
+        .collect();
+    if tail.len() > limit + 1 {
+        frames.push(Owned::TooLong);
+    }
+    frames
+}
+
+/// Bytes that make framing and parsing interesting, in runs, so that lines
+/// near the limit and line endings split across chunks are common.
+fn wire_bytes(max_len: usize) -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        4 => prop::collection::vec(b'a'..=b'z', 1..40),
+        2 => Just(b"\r\n".to_vec()),
+        2 => Just(b"\n".to_vec()),
+        1 => Just(b"\r".to_vec()),
+        1 => Just(vec![0u8]),
+        1 => Just(b" :".to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 1..8),
+        1 => (1usize..700).prop_map(|n| vec![b'x'; n]),
+    ];
+    prop::collection::vec(piece, 0..max_len).prop_map(|pieces| pieces.concat())
+}
+
+/// Cut points for a stream of `len` bytes: sorted, may repeat (empty chunks).
+fn split_at(stream: &[u8], cuts: &[prop::sample::Index]) -> Vec<Vec<u8>> {
+    let mut points: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
+    points.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for p in points {
+        chunks.push(stream[start..p].to_vec());
+        start = p;
+    }
+    chunks.push(stream[start..].to_vec());
+    chunks
+}
+
+proptest! {
+    /// Any split of any byte stream gives the frames the reference gives for
+    /// the whole stream, and the framer never holds more than one line.
+    #[test]
+    fn framing_does_not_depend_on_chunking(
+        stream in wire_bytes(40),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        max_line in prop_oneof![3usize..40, Just(512usize)],
+    ) {
+        let mut framer = LineFramer::default();
+        let mut got = Vec::new();
+        for chunk in split_at(&stream, &cuts) {
+            let flow = framer.feed(&chunk, max_line, |f| {
+                got.push(Owned::from(f));
+                ControlFlow::Continue(())
+            });
+            prop_assert!(flow.is_continue());
+            prop_assert!(framer.pending_len() < max_line.max(3));
+        }
+        prop_assert_eq!(got, reference_frames(&stream, max_line));
+    }
+
+    /// Breaking out of `feed` after any frame and resuming with empty feeds
+    /// loses, repeats or reorders nothing.
+    #[test]
+    fn breaking_and_resuming_keeps_every_frame(
+        stream in wire_bytes(30),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+        break_every in 1usize..4,
+        max_line in prop_oneof![3usize..40, Just(512usize)],
+    ) {
+        let mut framer = LineFramer::default();
+        let mut got = Vec::new();
+        let mut seen = 0usize;
+        let mut on_frame = |f: Frame<'_>| {
+            got.push(Owned::from(f));
+            seen += 1;
+            if seen.is_multiple_of(break_every) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        for chunk in split_at(&stream, &cuts) {
+            let mut flow = framer.feed(&chunk, max_line, &mut on_frame);
+            // Each resume hands out at least one frame or finishes, so this
+            // ends within as many rounds as the stream has bytes.
+            while flow.is_break() {
+                flow = framer.feed(&[], max_line, &mut on_frame);
+            }
+        }
+        prop_assert_eq!(got, reference_frames(&stream, max_line));
+    }
+}
+
+/// Every command word the server puts on the wire itself (numerics aside).
+const COMMANDS: &[&str] = &[
+    "PRIVMSG", "NOTICE", "JOIN", "PART", "QUIT", "NICK", "TOPIC", "MODE", "PING", "PONG", "CAP",
+    "ERROR",
+];
+
+/// A parameter that is not the last: one non-empty word, not starting with
+/// `:` (the server only puts nicks, channel names, user names, hosts,
+/// numbers and fixed words there).
+fn middle_param() -> impl Strategy<Value = String> {
+    "[^: \r\n\0][^ \r\n\0]{0,20}"
+}
+
+/// The last parameter: any text without line breaks or NUL, possibly empty,
+/// with spaces and colons anywhere.
+fn trailing_param() -> impl Strategy<Value = String> {
+    "[^\r\n\0]{0,60}"
+}
+
+/// A prefix as the server builds it: `nick!user@host` or a server name.
+fn prefix() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        "[a-z][a-z0-9.-]{0,20}",
+        "[a-z][a-z0-9]{0,29}![a-z]{1,10}@[0-9a-f:.]{1,39}",
+    ]
+}
+
+fn params() -> impl Strategy<Value = Vec<String>> {
+    (
+        prop::collection::vec(middle_param(), 0..6),
+        trailing_param(),
+    )
+        .prop_map(|(mut mid, last)| {
+            mid.push(last);
+            mid
+        })
+}
+
+/// The line without its CRLF, checking that the CRLF is there and alone.
+fn body(line: &Line) -> Result<&str, TestCaseError> {
+    let text = std::str::from_utf8(line).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let body = text
+        .strip_suffix("\r\n")
+        .ok_or_else(|| TestCaseError::fail(format!("no CRLF at the end of {text:?}")))?;
+    prop_assert!(!body.contains(['\r', '\n', '\0']), "{body:?}");
+    prop_assert!(line.len() <= MAX_LINE, "{} bytes: {body:?}", line.len());
+    Ok(body)
+}
+
+proptest! {
+    /// What `build` writes parses back to the same prefix, command and
+    /// parameters, for every command word the server sends.
+    #[test]
+    fn built_lines_parse_back(
+        prefix in prefix(),
+        command in prop::sample::select(COMMANDS),
+        params in params(),
+        with_params in any::<bool>(),
+    ) {
+        let params: Vec<&str> = if with_params {
+            params.iter().map(String::as_str).collect()
+        } else {
+            Vec::new()
+        };
+        let line = build(&prefix, command, &params);
+        let m = Message::parse(body(&line)?).ok_or_else(|| TestCaseError::fail("no command"))?;
+        prop_assert_eq!(m.prefix, prefix.as_str());
+        prop_assert_eq!(m.command, command);
+        prop_assert_eq!(m.params, params);
+    }
+
+    /// What `numeric` writes parses back as `server`, the three-digit code,
+    /// the target, then the parameters.
+    #[test]
+    fn numerics_parse_back(
+        server in "[a-z][a-z0-9.-]{0,30}",
+        code in 1u16..1000,
+        target in prop_oneof![Just("*".to_string()), "[a-z][a-z0-9]{0,29}"],
+        params in params(),
+    ) {
+        let params: Vec<&str> = params.iter().map(String::as_str).collect();
+        let line = numeric(&server, code, &target, &params);
+        let m = Message::parse(body(&line)?).ok_or_else(|| TestCaseError::fail("no command"))?;
+        prop_assert_eq!(m.prefix, server.as_str());
+        prop_assert_eq!(m.command, format!("{code:03}"));
+        prop_assert_eq!(m.params[0], target.as_str());
+        prop_assert_eq!(&m.params[1..], &params[..]);
+    }
+
+    /// No parameter, however hostile, makes `build` write more than one
+    /// line or one longer than IRC allows.
+    #[test]
+    fn any_text_stays_one_line(
+        prefix in prefix(),
+        params in prop::collection::vec(any::<String>(), 0..4),
+        long in 0usize..700,
+    ) {
+        let mut params = params;
+        params.push("x\r\ny\0".repeat(long / 5));
+        let params: Vec<&str> = params.iter().map(String::as_str).collect();
+        body(&build(&prefix, "PRIVMSG", &params))?;
+        body(&numeric("srv", 401, "nick", &params))?;
+    }
+}
+
+/// Keeps what the hub sends, per recipient, so that every line can be checked.
+#[derive(Default)]
+struct Recorder {
+    lines: Vec<(ClientId, Line)>,
+    closed: Vec<ClientId>,
+}
+
+impl Outbox for Recorder {
+    fn send(&mut self, to: ClientId, line: &Line) {
+        self.lines.push((to, line.clone()));
+    }
+    fn close(&mut self, who: ClientId, _reason: &str) {
+        self.closed.push(who);
+    }
+}
+
+/// Addresses of the clients: the longest IPv6 text makes the longest prefix.
+const HOSTS: [&str; 3] = [
+    "127.0.0.1",
+    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "::1",
+];
+
+/// One thing that happens to the hub.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Client `n` sends these bytes (line endings included, or not).
+    Bytes(usize, Vec<u8>),
+    /// Time passes: pings, timeouts and presence summaries.
+    Tick(u64),
+}
+
+/// A line a client might send: a known command or a random word, followed
+/// by parameters built from the pieces that matter to the protocol.
+fn client_line() -> impl Strategy<Value = Vec<u8>> {
+    let command = prop_oneof![
+        3 => prop::sample::select(vec![
+            "PRIVMSG", "NOTICE", "JOIN", "PART", "QUIT", "NICK", "TOPIC", "MODE", "PING", "PONG",
+            "CAP", "PASS", "USER", "NAMES", "LIST", "WHO", "WHOIS", "MOTD", "LUSERS", "AWAY",
+            "USERHOST", "ISON", "privmsg", ":x", "",
+        ])
+        .prop_map(|c| c.as_bytes().to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 0..12),
+    ];
+    let piece = prop_oneof![
+        4 => prop::sample::select(vec![
+            " ", " :", ":", ",", "#lobby", "#a", "#b", "c0", "c1", "c2", "LS", "END", "REQ", "+i",
+            "0", "\r", "\0", "\x01", "\x1b[2J", "\u{fffd}", "é",
+        ])
+        .prop_map(|p| p.as_bytes().to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 1..6),
+        1 => (1usize..600).prop_map(|n| vec![b'y'; n]),
+    ];
+    (command, prop::collection::vec(piece, 0..10))
+        .prop_map(|(command, pieces)| [command, pieces.concat()].concat())
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        10 => (0usize..HOSTS.len(), client_line(), prop::sample::select(vec!["\r\n", "\n", ""]))
+            .prop_map(|(n, line, end)| Step::Bytes(n, [line, end.as_bytes().to_vec()].concat())),
+        1 => (1u64..200).prop_map(Step::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Whatever clients send, every line the hub queues is one IRC line:
+    /// CRLF at the end and nowhere else, no NUL, at most 512 bytes.
+    #[test]
+    fn hub_output_is_always_one_valid_line(
+        nick_lens in prop::collection::vec(1usize..=30, HOSTS.len()),
+        large_channel in prop_oneof![Just(1usize), Just(500usize)],
+        steps in prop::collection::vec(step(), 1..40),
+    ) {
+        let mut config = HubConfig::new(&Config::default(), None);
+        config.large_channel = large_channel;
+        let mut hub = Hub::new(config);
+        let mut out = Recorder::default();
+        let mut now = Instant::now();
+        let mut framers: Vec<LineFramer> = HOSTS.iter().map(|_| LineFramer::default()).collect();
+        let mut script = Vec::new();
+        for (n, len) in nick_lens.iter().enumerate() {
+            // The longest nicks and user names give relayed lines the
+            // longest prefix the server can put in front of a text.
+            let nick = format!("c{n}{}", "n".repeat(len.saturating_sub(2)));
+            let login = format!("NICK {nick}\r\nUSER {} 0 * :real\r\n", "u".repeat(10));
+            script.push(Step::Bytes(n, login.into_bytes()));
+        }
+        script.extend(steps);
+        for (n, host) in HOSTS.iter().enumerate() {
+            let ip: IpAddr = host.parse().map_err(|e| TestCaseError::fail(format!("{e}")))?;
+            hub.connect(n, ip, now);
+        }
+        for step in script {
+            match step {
+                Step::Bytes(n, bytes) => {
+                    let _ = framers[n].feed(&bytes, 512, |frame| {
+                        match frame {
+                            Frame::Line(line) => hub.handle_line(n, line, now, &mut out),
+                            Frame::TooLong => hub.line_too_long(n, &mut out),
+                        }
+                        ControlFlow::Continue(())
+                    });
+                }
+                Step::Tick(secs) => {
+                    now += Duration::from_secs(secs);
+                    hub.tick(now, &mut out);
+                }
+            }
+        }
+        prop_assert!(!out.lines.is_empty(), "registration always answers");
+        for (to, line) in &out.lines {
+            prop_assert!(*to < HOSTS.len());
+            body(line)?;
+        }
+    }
+}
