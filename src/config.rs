@@ -17,6 +17,7 @@ pub struct Config {
     pub limits: Limits,
     pub timeouts: Timeouts,
     pub log: LogConfig,
+    pub admin: AdminConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +82,21 @@ pub struct LogConfig {
     pub level: String,
     /// `stderr` or `syslog`.
     pub target: LogTarget,
+}
+
+/// The local admin socket that `groupchatctl` talks to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Path of the Unix socket; unset means the first usable of
+    /// `/run/groupchatd/admin.sock`, `$XDG_RUNTIME_DIR/groupchatd/admin.sock`
+    /// and `/tmp/groupchatd-<uid>/admin.sock`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket: Option<PathBuf>,
+    /// Members of this group may use the socket, besides root and the
+    /// daemon's own user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +178,7 @@ pub struct ConfigSource {
     pub path: Option<PathBuf>,
     pub listen: Vec<SocketAddr>,
     pub log_level: Option<String>,
+    pub admin_socket: Option<PathBuf>,
 }
 
 impl ConfigSource {
@@ -176,6 +193,9 @@ impl ConfigSource {
         }
         if let Some(level) = &self.log_level {
             config.log.level = level.clone();
+        }
+        if let Some(socket) = &self.admin_socket {
+            config.admin.socket = Some(socket.clone());
         }
         config.validate().map_err(|(key, message)| ConfigError {
             path: PathBuf::from("--log-level"),

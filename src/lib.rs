@@ -7,6 +7,7 @@
 //! - [`message`], [`numeric`], [`names`], [`framing`]: the protocol, pure.
 //! - [`hub`]: nicks, channels, membership and who receives what, pure.
 
+pub mod admin;
 pub mod config;
 pub mod connection;
 pub mod framing;
@@ -19,4 +20,5 @@ pub mod names;
 pub mod numeric;
 pub mod outqueue;
 pub mod reactor;
+pub mod sd_notify;
 pub mod stats;

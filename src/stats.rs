@@ -49,6 +49,22 @@ impl DisconnectReason {
         }
     }
 
+    /// The name in `status` output.
+    pub fn key(self) -> &'static str {
+        match self {
+            DisconnectReason::Quit => "quit",
+            DisconnectReason::Closed => "closed",
+            DisconnectReason::Reset => "reset",
+            DisconnectReason::PingTimeout => "ping_timeout",
+            DisconnectReason::RegistrationTimeout => "registration_timeout",
+            DisconnectReason::SendQ => "sendq_exceeded",
+            DisconnectReason::BadPassword => "bad_password",
+            DisconnectReason::Shutdown => "shutdown",
+            DisconnectReason::Kicked => "kicked",
+            DisconnectReason::Other => "other",
+        }
+    }
+
     pub fn from_io(error: &io::Error) -> DisconnectReason {
         match error.kind() {
             io::ErrorKind::ConnectionReset

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Client, Daemon};
-use socket2::{Domain, Socket, Type};
+use socket2::Socket;
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -184,10 +184,7 @@ fn a_client_that_never_reads_is_cut_and_others_get_everything() {
     let daemon =
         Daemon::start("[limits]\nsendq_soft = 8192\nsendq_hard = 65536\nsendq_soft_seconds = 30\n");
     // A tiny receive buffer so the kernel cannot hide the backlog for long.
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    socket.set_recv_buffer_size(4096).expect("rcvbuf");
-    socket.connect(&daemon.addr.into()).expect("connect");
-    let mut sleeper = Client::from_stream(socket.into());
+    let mut sleeper = daemon.connect_with_small_receive_buffer();
     sleeper.send("NICK sleeper\r\nUSER s 0 * :never reads");
     let mut a = daemon.register("alice");
     let mut b = daemon.register("bob");

@@ -100,3 +100,60 @@ fn sighup_reloads_and_keeps_the_old_config_when_broken() {
     c.send("MOTD");
     c.expect(":- reloaded motd line");
 }
+
+/// A registered client that stopped reading with output queued for it in
+/// the daemon (as the admin socket reports), and the client that talked.
+fn stalled_reader(daemon: &Daemon) -> (common::Client, common::Client) {
+    let mut sleeper = daemon.connect_with_small_receive_buffer();
+    sleeper.send("NICK sleeper\r\nUSER s 0 * :never reads");
+    let mut talker = daemon.register("talker");
+    let text = "z".repeat(400);
+    for round in 0.. {
+        for i in 0..200 {
+            talker.send(&format!("PRIVMSG #lobby :{round}.{i} {text}"));
+        }
+        talker.send("PING :sync");
+        talker.expect("PONG");
+        let out = daemon.ctl(&["--json", "clients"]);
+        let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let queued = reply["clients"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["nick"] == "sleeper"))
+            .and_then(|c| c["queued_bytes"].as_u64())
+            .unwrap_or(0);
+        if queued > 0 {
+            return (sleeper, talker);
+        }
+        assert!(round < 100, "output never backed up for the sleeper");
+    }
+    unreachable!()
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_hold_shutdown_past_the_grace() {
+    let mut daemon = Daemon::start("[timeouts]\nshutdown_grace = 1\n");
+    let (_sleeper, mut talker) = stalled_reader(&daemon);
+    daemon.signal(libc::SIGTERM);
+    let lines = talker.read_to_close();
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("ERROR :Closing Link: 127.0.0.1 (Server shutting down)")
+    );
+    assert_eq!(daemon.wait_exit(), Some(0));
+    daemon.expect_log("grace over, 1 connection(s) still had output queued");
+}
+
+#[test]
+fn a_second_termination_signal_exits_at_once() {
+    let mut daemon = Daemon::start("[timeouts]\nshutdown_grace = 3600\n");
+    let (_sleeper, _talker) = stalled_reader(&daemon);
+    daemon.signal(libc::SIGTERM);
+    daemon.expect_log("shutting down: closing");
+    assert!(
+        daemon.child.try_wait().expect("wait").is_none(),
+        "the first signal waits for the stalled client"
+    );
+    daemon.signal(libc::SIGINT);
+    assert_eq!(daemon.wait_exit(), Some(0));
+    daemon.expect_log("second termination signal: exiting now");
+}

@@ -8,10 +8,13 @@
 
 mod channels;
 mod messaging;
+mod overview;
 mod queries;
 mod registration;
 
 use crate::message::{Line, Message, build, numeric};
+pub use overview::{ChannelSummary, ClientSummary};
+
 use crate::names::fold;
 use crate::numeric::*;
 use slab::Slab;

@@ -6,13 +6,18 @@
 //! batches just before the loop sleeps (Redis's `beforeSleep`), and again
 //! on writable readiness for whatever the kernel would not take at once.
 
+mod admin;
+
+use crate::admin::access::Access;
 use crate::config::{Config, ConfigSource};
 use crate::connection::{Connection, Phase};
 use crate::framing::Frame;
 use crate::hub::{ClientId, Hub, HubConfig, Outbox};
 use crate::listener;
 use crate::message::Line;
+use crate::sd_notify::Notifier;
 use crate::stats::{DisconnectReason, Stats};
+use admin::{ADMIN_BASE, ADMIN_LISTENER, AdminSocket};
 use log::{error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -74,10 +79,22 @@ pub struct Server {
     read_buffer: Vec<u8>,
     shutdown_deadline: Option<Instant>,
     next_tick: Instant,
+    admin: Option<AdminSocket>,
+    notifier: Option<Notifier>,
+    next_watchdog: Option<Instant>,
+    /// The last `STATUS=` sent to systemd, to send only changes.
+    last_status: String,
+}
+
+/// How long a shutdown lets queued output drain.
+pub(crate) enum ShutdownGrace {
+    Configured,
+    Seconds(u64),
 }
 
 impl Server {
-    /// Binds every listen address; fails if any cannot be bound.
+    /// Binds every listen address and the admin socket; fails if any
+    /// cannot be bound.
     pub fn new(
         config: Config,
         source: ConfigSource,
@@ -108,11 +125,28 @@ impl Server {
             read_buffer: vec![0; READ_BUFFER],
             shutdown_deadline: None,
             next_tick: Instant::now() + TICK,
+            admin: None,
+            notifier: Notifier::from_env()?,
+            next_watchdog: None,
+            last_status: String::new(),
         };
         for addr in server.config.server.listen.clone() {
             server.listen(addr)?;
         }
+        let access = Access::resolve(server.config.admin.group.as_deref())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let path = server.admin_socket_path();
+        server.admin = Some(AdminSocket::bind(path, access, server.poll.registry())?);
         Ok(server)
+    }
+
+    /// The configured admin socket, or the default place for this user.
+    fn admin_socket_path(&self) -> std::path::PathBuf {
+        self.config
+            .admin
+            .socket
+            .clone()
+            .unwrap_or_else(crate::admin::path::for_daemon)
     }
 
     fn listen(&mut self, addr: SocketAddr) -> io::Result<()> {
@@ -131,6 +165,11 @@ impl Server {
     /// or the shutdown grace has passed.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        self.notify("READY=1");
+        self.report_status();
+        if let Some(interval) = self.notifier.as_ref().and_then(Notifier::watchdog) {
+            self.next_watchdog = Some(Instant::now() + interval);
+        }
         loop {
             let now = Instant::now();
             if let Some(deadline) = self.shutdown_deadline {
@@ -152,7 +191,10 @@ impl Server {
                 }
             }
             let timeout = if self.read_list.is_empty() || self.reading_paused {
-                self.next_tick.saturating_duration_since(now)
+                let wake = self
+                    .next_watchdog
+                    .map_or(self.next_tick, |w| w.min(self.next_tick));
+                wake.saturating_duration_since(now)
             } else {
                 Duration::ZERO
             };
@@ -168,7 +210,9 @@ impl Server {
                             return Ok(());
                         }
                     }
+                    ADMIN_LISTENER => self.admin_accept(),
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(t) if t >= ADMIN_BASE => self.admin_ready(t - ADMIN_BASE),
                     Token(id) => {
                         let Some(conn) = self.net.conns.get_mut(id) else {
                             continue;
@@ -189,6 +233,12 @@ impl Server {
                 self.tick(now);
                 self.next_tick = now + TICK;
             }
+            if let (Some(due), Some(notifier)) = (self.next_watchdog, &self.notifier)
+                && now >= due
+            {
+                notifier.notify("WATCHDOG=1");
+                self.next_watchdog = notifier.watchdog().map(|interval| now + interval);
+            }
             self.flush_listed();
         }
     }
@@ -198,46 +248,93 @@ impl Server {
         let pending: Vec<i32> = self.signals.pending().collect();
         for signal in pending {
             match signal {
-                SIGHUP => self.reload(),
+                SIGHUP => match self.reload() {
+                    Ok(done) => info!("{done}"),
+                    Err(e) => error!("{e}"),
+                },
                 _ if self.shutdown_deadline.is_some() => {
                     warn!("second termination signal: exiting now");
                     return true;
                 }
-                _ => self.begin_shutdown(),
+                _ => self.begin_shutdown(ShutdownGrace::Configured),
             }
         }
         false
     }
 
     /// Stops accepting and closes every client after what is queued for it.
-    fn begin_shutdown(&mut self) {
+    fn begin_shutdown(&mut self, grace: ShutdownGrace) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
         info!(
             "shutting down: closing {} connection(s)",
             self.net.conns.len()
         );
+        self.notify("STOPPING=1");
         for (_, mut listener) in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        self.shutdown_deadline = Some(Instant::now() + self.config.timeouts.shutdown_grace());
+        let grace = match grace {
+            ShutdownGrace::Configured => self.config.timeouts.shutdown_grace(),
+            ShutdownGrace::Seconds(seconds) => Duration::from_secs(seconds),
+        };
+        self.shutdown_deadline = Some(Instant::now() + grace);
         let ids: Vec<ClientId> = self.net.conns.iter().map(|(id, _)| id).collect();
         for id in ids {
             self.net.close(id, "Server shutting down");
         }
     }
 
-    fn reload(&mut self) {
-        let config = match self.source.load() {
-            Ok(config) => config,
-            Err(e) => {
-                error!("reload failed, keeping the running config: {e}");
-                return;
-            }
-        };
+    /// Re-reads the config and applies it; on any error the running config
+    /// stays. Returns what to tell the operator.
+    fn reload(&mut self) -> Result<String, String> {
+        if let Some(notifier) = &self.notifier {
+            notifier.reloading();
+        }
+        let result = self.try_reload();
+        self.notify("READY=1");
+        result
+    }
+
+    fn try_reload(&mut self) -> Result<String, String> {
+        let config = self
+            .source
+            .load()
+            .map_err(|e| format!("reload failed, keeping the running config: {e}"))?;
+        let access = Access::resolve(config.admin.group.as_deref())
+            .map_err(|e| format!("reload failed, keeping the running config: {e}"))?;
+        if let Some(admin) = self.admin.as_mut() {
+            admin.access = access;
+        }
         let motd = config.read_motd();
         self.apply_config(config, motd);
-        match &self.source.path {
-            Some(path) => info!("reloaded {}", path.display()),
-            None => info!("reloaded the built-in defaults"),
+        Ok(match &self.source.path {
+            Some(path) => format!("reloaded {}", path.display()),
+            None => "reloaded the built-in defaults".to_string(),
+        })
+    }
+
+    fn notify(&self, state: &str) {
+        if let Some(notifier) = &self.notifier {
+            notifier.notify(state);
+        }
+    }
+
+    /// Tells systemd the one-line summary `systemctl status` shows.
+    fn report_status(&mut self) {
+        if self.notifier.is_none() {
+            return;
+        }
+        let (registered, unregistered) = self.hub.client_counts();
+        let status = format!(
+            "{} clients, {} channels",
+            registered + unregistered,
+            self.hub.channel_count()
+        );
+        if status != self.last_status {
+            self.notify(&format!("STATUS={status}"));
+            self.last_status = status;
         }
     }
 
@@ -248,6 +345,10 @@ impl Server {
         }
         if config.log.target != self.config.log.target {
             warn!("log.target changes take effect after a restart");
+        }
+        let socket = config.admin.socket.clone();
+        if self.admin.as_ref().map(AdminSocket::path) != socket.as_deref() && socket.is_some() {
+            warn!("admin.socket changes take effect after a restart");
         }
         let wanted = config.server.listen.clone();
         let mut kept = Vec::new();
@@ -474,6 +575,7 @@ impl Server {
 
     fn tick(&mut self, now: Instant) {
         self.hub.tick(now, &mut self.net);
+        self.report_status();
         let mut overdue = Vec::new();
         for (id, conn) in &self.net.conns {
             match conn.phase {

@@ -19,7 +19,9 @@ pub struct Daemon {
     pub addr: SocketAddr,
     pub log: Arc<Mutex<Vec<String>>>,
     pub config_path: PathBuf,
-    _dir: TempDir,
+    /// Each daemon serves its own admin socket, so tests can run in parallel.
+    pub admin_socket: PathBuf,
+    pub dir: TempDir,
 }
 
 impl Daemon {
@@ -29,14 +31,23 @@ impl Daemon {
     }
 
     pub fn start_with(config: &str, extra_args: &[&str]) -> Daemon {
+        Daemon::start_with_env(config, extra_args, &[])
+    }
+
+    /// Starts the daemon with extra arguments and environment variables.
+    pub fn start_with_env(config: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let dir = TempDir::new();
         let config_path = dir.path.join("groupchatd.toml");
         std::fs::write(&config_path, config).expect("write config");
+        let admin_socket = dir.path.join("admin.sock");
         let mut child = Command::new(env!("CARGO_BIN_EXE_groupchatd"))
             .arg("--config")
             .arg(&config_path)
             .args(["--listen", "127.0.0.1:0"])
+            .arg("--admin-socket")
+            .arg(&admin_socket)
             .args(extra_args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -64,12 +75,33 @@ impl Daemon {
             addr,
             log,
             config_path,
-            _dir: dir,
+            admin_socket,
+            dir,
         }
+    }
+
+    /// Runs `groupchatctl --socket <this daemon's socket> args…`.
+    pub fn ctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_groupchatctl"))
+            .arg("--socket")
+            .arg(&self.admin_socket)
+            .args(args)
+            .output()
+            .expect("run groupchatctl")
     }
 
     pub fn connect(&self) -> Client {
         Client::connect(self.addr)
+    }
+
+    /// Connects with a 4 KiB receive buffer, so that a client that stops
+    /// reading backs output up into the daemon quickly.
+    pub fn connect_with_small_receive_buffer(&self) -> Client {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket.set_recv_buffer_size(4096).expect("rcvbuf");
+        socket.connect(&self.addr.into()).expect("connect");
+        Client::from_stream(socket.into())
     }
 
     /// Connects and registers `nick`, reading through the welcome burst.

@@ -1,30 +1,13 @@
 //! `groupchatd`: the group-chat daemon.
 
+mod cli;
+
 use clap::Parser;
+use cli::Args;
 use groupchatd::config::ConfigSource;
 use groupchatd::reactor::Server;
 use log::{error, info};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// A small, fast group-chat server speaking the IRC client protocol.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
-    /// TOML config file; without it the built-in defaults apply.
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// Validate the config, print the effective settings (or the errors) and exit.
-    #[arg(long)]
-    check_config: bool,
-    /// Listen on ADDR instead of the configured addresses (repeatable).
-    #[arg(long, value_name = "ADDR")]
-    listen: Vec<SocketAddr>,
-    /// Log level: off, error, warn, info, debug or trace.
-    #[arg(long, value_name = "LEVEL")]
-    log_level: Option<String>,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -32,6 +15,7 @@ fn main() -> ExitCode {
         path: args.config.clone(),
         listen: args.listen.clone(),
         log_level: args.log_level.clone(),
+        admin_socket: args.admin_socket.clone(),
     };
     let config = match source.load() {
         Ok(config) => config,

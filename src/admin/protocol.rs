@@ -1,0 +1,169 @@
+//! The admin wire format: one JSON [`Request`] per line in, one JSON
+//! [`Reply`] per line out.
+//!
+//! ```text
+//! {"command":"status"}
+//! {"ok":true,"status":{"version":"0.1.0","pid":4242,...}}
+//! {"command":"kick","nick":"bob","reason":"spam"}
+//! {"ok":false,"error":"no client is using the nick bob"}
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Request {
+    Status,
+    Clients,
+    Channels,
+    Kick {
+        nick: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Wall {
+        text: String,
+    },
+    Reload,
+    Shutdown {
+        /// Seconds to let queued output drain, instead of `shutdown_grace`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grace: Option<u64>,
+    },
+}
+
+/// The answer to one request: `ok` and, on success, the field named after
+/// what was asked (`status`, `clients`, `channels`) or a `message`; on
+/// failure an `error` a person can act on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<Vec<ClientInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<ChannelInfo>>,
+}
+
+impl Reply {
+    pub fn done(message: impl Into<String>) -> Reply {
+        Reply {
+            ok: true,
+            message: Some(message.into()),
+            ..Reply::default()
+        }
+    }
+
+    pub fn failed(error: impl Into<String>) -> Reply {
+        Reply {
+            ok: false,
+            error: Some(error.into()),
+            ..Reply::default()
+        }
+    }
+
+    /// The reply as one line of JSON, newline included.
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"ok":false,"error":"cannot encode the reply: {e}"}}"#)
+        });
+        line.push('\n');
+        line
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub pid: u32,
+    pub uptime_seconds: u64,
+    pub config_file: Option<String>,
+    pub listeners: Vec<String>,
+    pub clients: ClientCounts,
+    pub channels: usize,
+    /// PRIVMSG and NOTICE lines accepted, and the copies queued for their
+    /// recipients.
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub lines_in: u64,
+    pub lines_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub queued_bytes: usize,
+    pub peak_queued_bytes: usize,
+    /// True while the global output cap keeps every client from being read.
+    pub reading_paused: bool,
+    /// Connections ended, by reason (`quit`, `reset`, `sendq_exceeded`, ...).
+    pub disconnects: BTreeMap<String, u64>,
+    pub rss_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientCounts {
+    pub connected: usize,
+    pub registered: usize,
+    pub peak: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// `None` until the client has chosen one.
+    pub nick: Option<String>,
+    pub address: String,
+    pub registered: bool,
+    pub channels: Vec<String>,
+    pub connected_seconds: u64,
+    /// Seconds since the client last sent a message.
+    pub idle_seconds: u64,
+    pub queued_bytes: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    pub name: String,
+    pub members: usize,
+    pub topic: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_documented() {
+        let kick: Request =
+            serde_json::from_str(r#"{"command":"kick","nick":"bob","reason":"spam"}"#)
+                .expect("kick");
+        assert_eq!(
+            kick,
+            Request::Kick {
+                nick: "bob".into(),
+                reason: Some("spam".into())
+            }
+        );
+        let shutdown: Request =
+            serde_json::from_str(r#"{"command":"shutdown"}"#).expect("shutdown");
+        assert_eq!(shutdown, Request::Shutdown { grace: None });
+        assert!(serde_json::from_str::<Request>(r#"{"command":"explode"}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"command":"wall"}"#).is_err());
+    }
+
+    #[test]
+    fn replies_are_one_line_and_omit_empty_fields() {
+        let line = Reply::failed("no such nick\nsecond line").to_line();
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(line.ends_with('\n'));
+        assert_eq!(
+            line,
+            "{\"ok\":false,\"error\":\"no such nick\\nsecond line\"}\n"
+        );
+        let back: Reply = serde_json::from_str(&line).expect("parses back");
+        assert_eq!(back, Reply::failed("no such nick\nsecond line"));
+    }
+}

@@ -1,0 +1,101 @@
+//! `groupchatctl`: asks a running groupchatd for its state, or tells it
+//! what to do, over the local admin socket.
+//!
+//! Exit codes: 0 done; 1 the daemon answered with an error; 2 usage;
+//! 3 the daemon could not be reached.
+
+mod cli;
+mod table;
+
+use clap::Parser;
+use cli::{Args, Command};
+use groupchatd::admin::path;
+use groupchatd::admin::protocol::{Reply, Request};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Long enough for a status of many thousands of clients on a busy daemon.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let socket = args.socket.clone().unwrap_or_else(path::for_client);
+    let request = request_for(args.command);
+    let (raw, reply) = match ask(&socket, &request) {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!(
+                "groupchatctl: cannot reach the daemon at {}: {e}\n\
+                 hint: is groupchatd running, and may this user open its socket? \
+                 (--socket PATH picks another)",
+                socket.display()
+            );
+            return ExitCode::from(3);
+        }
+    };
+    if args.json {
+        println!("{}", raw.trim_end());
+    } else {
+        print!("{}", table::render(&reply));
+    }
+    if reply.ok {
+        ExitCode::SUCCESS
+    } else {
+        if !args.json {
+            eprintln!(
+                "groupchatctl: {}",
+                reply
+                    .error
+                    .as_deref()
+                    .unwrap_or("the daemon reported an error")
+            );
+        }
+        ExitCode::from(1)
+    }
+}
+
+fn request_for(command: Command) -> Request {
+    match command {
+        Command::Status => Request::Status,
+        Command::Clients => Request::Clients,
+        Command::Channels => Request::Channels,
+        Command::Kick { nick, reason } => Request::Kick {
+            nick,
+            reason: Some(reason.join(" ")).filter(|r| !r.is_empty()),
+        },
+        Command::Wall { text } => Request::Wall {
+            text: text.join(" "),
+        },
+        Command::Reload => Request::Reload,
+        Command::Shutdown { grace } => Request::Shutdown { grace },
+    }
+}
+
+/// Sends one request and reads its one-line reply, raw and decoded.
+fn ask(socket: &Path, request: &Request) -> io::Result<(String, Reply)> {
+    let mut stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+    let mut line = serde_json::to_string(request)?;
+    line.push('\n');
+    // A refused peer is answered and closed at once, so a failed write
+    // still leaves the daemon's explanation to read.
+    let _ = stream.write_all(line.as_bytes());
+    let mut raw = String::new();
+    BufReader::new(stream).read_line(&mut raw)?;
+    if raw.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the daemon closed the connection without answering",
+        ));
+    }
+    let reply = serde_json::from_str(&raw).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the daemon's answer is not understood: {e}"),
+        )
+    })?;
+    Ok((raw, reply))
+}

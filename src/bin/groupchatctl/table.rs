@@ -1,0 +1,219 @@
+//! Human-readable renderings of the daemon's replies: aligned columns for
+//! lists, a two-column sheet for the status.
+
+use groupchatd::admin::protocol::{ChannelInfo, ClientInfo, Reply, Status};
+use std::fmt::Write;
+
+pub fn render(reply: &Reply) -> String {
+    if let Some(status) = &reply.status {
+        return status_sheet(status);
+    }
+    if let Some(clients) = &reply.clients {
+        return clients_table(clients);
+    }
+    if let Some(channels) = &reply.channels {
+        return channels_table(channels);
+    }
+    match &reply.message {
+        Some(message) => format!("{message}\n"),
+        None => String::new(),
+    }
+}
+
+fn status_sheet(s: &Status) -> String {
+    let disconnects: Vec<String> = s
+        .disconnects
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(reason, n)| format!("{reason} {n}"))
+        .collect();
+    let mut rows = vec![
+        ("version", s.version.clone()),
+        ("pid", s.pid.to_string()),
+        ("uptime", duration(s.uptime_seconds)),
+        (
+            "config",
+            s.config_file.clone().unwrap_or("built-in defaults".into()),
+        ),
+        ("listeners", s.listeners.join(", ")),
+        (
+            "clients",
+            format!(
+                "{} connected, {} registered, peak {}",
+                s.clients.connected, s.clients.registered, s.clients.peak
+            ),
+        ),
+        ("channels", s.channels.to_string()),
+        (
+            "messages",
+            format!("{} in, {} delivered", s.messages_in, s.messages_out),
+        ),
+        ("lines", format!("{} in, {} out", s.lines_in, s.lines_out)),
+        (
+            "bytes",
+            format!("{} in, {} out", bytes(s.bytes_in), bytes(s.bytes_out)),
+        ),
+        (
+            "queued",
+            format!(
+                "{} now, peak {}",
+                bytes(s.queued_bytes as u64),
+                bytes(s.peak_queued_bytes as u64)
+            ),
+        ),
+        (
+            "disconnects",
+            if disconnects.is_empty() {
+                "none".into()
+            } else {
+                disconnects.join(", ")
+            },
+        ),
+        (
+            "memory",
+            s.rss_bytes
+                .map_or("unknown".into(), |b| format!("{} resident", bytes(b))),
+        ),
+    ];
+    if s.reading_paused {
+        rows.push(("reading", "paused: the output cap is reached".into()));
+    }
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|(k, v)| vec![k.to_string(), v])
+        .collect();
+    columns(&[], &rows)
+}
+
+fn clients_table(clients: &[ClientInfo]) -> String {
+    let rows: Vec<Vec<String>> = clients
+        .iter()
+        .map(|c| {
+            vec![
+                c.nick.clone().unwrap_or_else(|| "*".into()),
+                c.address.clone(),
+                if c.registered {
+                    c.channels.join(",")
+                } else {
+                    "(registering)".into()
+                },
+                duration(c.connected_seconds),
+                duration(c.idle_seconds),
+                bytes(c.queued_bytes as u64),
+            ]
+        })
+        .collect();
+    columns(
+        &["NICK", "ADDRESS", "CHANNELS", "CONNECTED", "IDLE", "QUEUED"],
+        &rows,
+    )
+}
+
+fn channels_table(channels: &[ChannelInfo]) -> String {
+    let rows: Vec<Vec<String>> = channels
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.members.to_string(),
+                c.topic.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    columns(&["CHANNEL", "MEMBERS", "TOPIC"], &rows)
+}
+
+/// Left-aligned columns two spaces apart; the last column is not padded.
+fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut all: Vec<Vec<String>> = Vec::new();
+    if !header.is_empty() {
+        all.push(header.iter().map(|h| h.to_string()).collect());
+    }
+    all.extend(rows.iter().cloned());
+    let count = all.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..count)
+        .map(|i| {
+            all.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &all {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<width$}  ", width = widths[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `3d 04h`, `2h 05m`, `4m 07s`, `9s`.
+fn duration(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s:02}s"),
+        (0, _, _) => format!("{h}h {m:02}m"),
+        _ => format!("{d}d {h:02}h"),
+    }
+}
+
+/// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `3.2 MiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_read_naturally() {
+        assert_eq!(duration(9), "9s");
+        assert_eq!(duration(247), "4m 07s");
+        assert_eq!(duration(7500), "2h 05m");
+        assert_eq!(duration(3 * 86_400 + 4 * 3600), "3d 04h");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(3 * 1024 * 1024 + 200 * 1024), "3.2 MiB");
+    }
+
+    #[test]
+    fn columns_line_up_under_their_headers() {
+        let text = columns(
+            &["NICK", "ADDRESS"],
+            &[
+                vec!["alice".into(), "127.0.0.1:5000".into()],
+                vec!["bo".into(), "[::1]:6000".into()],
+            ],
+        );
+        assert_eq!(
+            text,
+            "NICK   ADDRESS\nalice  127.0.0.1:5000\nbo     [::1]:6000\n"
+        );
+    }
+}

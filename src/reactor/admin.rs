@@ -1,0 +1,409 @@
+//! The admin socket inside the reactor: accepts `groupchatctl`
+//! connections, checks who is asking, and answers from the live state.
+//!
+//! Requests are tiny and rare, so each connection keeps plain byte buffers
+//! and is answered in the same turn its line arrives.
+
+use super::{Server, ShutdownGrace};
+use crate::admin::access::{self, Access};
+use crate::admin::protocol::{ChannelInfo, ClientCounts, ClientInfo, Reply, Request, Status};
+use crate::stats::DisconnectReason;
+use log::{info, warn};
+use mio::net::{UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+use slab::Slab;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The admin listener's token, and the base of its connections' tokens,
+/// between the clients' slab keys and the TCP listeners' tokens.
+pub(super) const ADMIN_LISTENER: Token = Token(usize::MAX - 2);
+pub(super) const ADMIN_BASE: usize = usize::MAX / 4;
+
+/// A request longer than this is refused: no command needs more.
+const MAX_REQUEST: usize = 64 * 1024;
+/// A wall notice must fit one IRC line with its prefix and target.
+const MAX_WALL: usize = 400;
+
+pub(super) struct AdminSocket {
+    path: PathBuf,
+    listener: UnixListener,
+    pub(super) access: Access,
+    conns: Slab<AdminConn>,
+}
+
+struct AdminConn {
+    stream: UnixStream,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    /// The peer has sent everything it will send.
+    finished: bool,
+}
+
+impl AdminSocket {
+    /// Creates the socket at `path`, replacing a stale one left by a daemon
+    /// that died, but refusing to start beside a live one.
+    pub(super) fn bind(path: PathBuf, access: Access, registry: &Registry) -> io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            prepare_dir(dir)?;
+        }
+        remove_if_stale(&path)?;
+        let mut listener = UnixListener::bind(&path).map_err(|e| annotate(e, &path))?;
+        // From here the file is ours: dropping `socket` removes it.
+        let socket = AdminSocket {
+            path,
+            listener: {
+                registry.register(&mut listener, ADMIN_LISTENER, Interest::READABLE)?;
+                listener
+            },
+            access,
+            conns: Slab::new(),
+        };
+        fs::set_permissions(&socket.path, fs::Permissions::from_mode(0o660))?;
+        if let Some(gid) = socket.access.gid()
+            && let Err(e) = nix::unistd::chown(&socket.path, None, Some(gid))
+        {
+            warn!(
+                "cannot give {} to the admin group: {e}",
+                socket.path.display()
+            );
+        }
+        info!("admin socket at {}", socket.path.display());
+        Ok(socket)
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for AdminSocket {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Creates the socket's directory, private to the daemon's user, or checks
+/// that an existing one is not someone else's (it may be under `/tmp`).
+fn prepare_dir(dir: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            let me = nix::unistd::Uid::effective();
+            if meta.uid() != me.as_raw() && !me.is_root() && meta.uid() != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{} belongs to uid {}, not to this user",
+                        dir.display(),
+                        meta.uid()
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} is not a directory", dir.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| annotate(e, dir)),
+        Err(e) => Err(annotate(e, dir)),
+    }
+}
+
+/// Removes a socket file nobody listens on any more.
+fn remove_if_stale(path: &Path) -> io::Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(annotate(e, path)),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a socket", path.display()),
+        ));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "another daemon is already serving {} (stop it first, or set admin.socket)",
+                path.display()
+            ),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            info!("removing stale admin socket {}", path.display());
+            fs::remove_file(path).map_err(|e| annotate(e, path))
+        }
+        Err(e) => Err(annotate(e, path)),
+    }
+}
+
+fn annotate(error: io::Error, path: &Path) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
+
+impl Server {
+    pub(super) fn admin_accept(&mut self) {
+        let Some(admin) = self.admin.as_mut() else {
+            return;
+        };
+        loop {
+            let (mut stream, _) = match admin.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("admin socket: accept failed: {e}");
+                    return;
+                }
+            };
+            let peer = match access::peer_of(&stream) {
+                Ok(peer) => peer,
+                Err(e) => {
+                    warn!("admin socket: cannot read the peer's credentials: {e}");
+                    continue;
+                }
+            };
+            if !admin.access.allows(&peer) {
+                warn!("admin socket: refused uid {} (pid {})", peer.uid, peer.pid);
+                let refusal = Reply::failed(format!(
+                    "permission denied: uid {} may not use {}; allowed are {}",
+                    peer.uid,
+                    admin.path.display(),
+                    admin.access.describe()
+                ));
+                let _ = stream.write(refusal.to_line().as_bytes());
+                continue;
+            }
+            let entry = admin.conns.vacant_entry();
+            let token = Token(ADMIN_BASE + entry.key());
+            if let Err(e) = self.poll.registry().register(
+                &mut stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                warn!("admin socket: cannot watch a connection: {e}");
+                continue;
+            }
+            entry.insert(AdminConn {
+                stream,
+                input: Vec::new(),
+                output: Vec::new(),
+                finished: false,
+            });
+        }
+    }
+
+    /// Reads what an admin connection sent, answers each complete request
+    /// and writes the answers out.
+    pub(super) fn admin_ready(&mut self, key: usize) {
+        let requests = match self.admin_read(key) {
+            Some(requests) => requests,
+            None => return self.admin_drop(key),
+        };
+        for line in requests {
+            let reply = match serde_json::from_slice::<Request>(&line) {
+                Ok(request) => self.admin_request(request),
+                Err(e) => Reply::failed(format!("bad request: {e}")),
+            };
+            if let Some(conn) = self.admin.as_mut().and_then(|a| a.conns.get_mut(key)) {
+                conn.output.extend_from_slice(reply.to_line().as_bytes());
+            }
+        }
+        let Some(conn) = self.admin.as_mut().and_then(|a| a.conns.get_mut(key)) else {
+            return;
+        };
+        while !conn.output.is_empty() {
+            match conn.stream.write(&conn.output) {
+                Ok(n) => {
+                    conn.output.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.admin_drop(key),
+            }
+        }
+        if conn.finished {
+            self.admin_drop(key);
+        }
+    }
+
+    /// Drains the connection's input; returns the complete request lines,
+    /// or `None` when the connection is broken or abusive.
+    fn admin_read(&mut self, key: usize) -> Option<Vec<Vec<u8>>> {
+        let conn = self.admin.as_mut()?.conns.get_mut(key)?;
+        let mut buffer = [0u8; 4096];
+        loop {
+            match conn.stream.read(&mut buffer) {
+                Ok(0) => {
+                    conn.finished = true;
+                    break;
+                }
+                Ok(n) => conn.input.extend_from_slice(&buffer[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+            if conn.input.len() > MAX_REQUEST {
+                let _ = conn
+                    .stream
+                    .write(Reply::failed("request too long").to_line().as_bytes());
+                return None;
+            }
+        }
+        let mut lines = Vec::new();
+        while let Some(end) = conn.input.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = conn.input.drain(..=end).collect();
+            if line.iter().any(|b| !b.is_ascii_whitespace()) {
+                lines.push(line);
+            }
+        }
+        Some(lines)
+    }
+
+    fn admin_drop(&mut self, key: usize) {
+        if let Some(admin) = self.admin.as_mut()
+            && admin.conns.contains(key)
+        {
+            let mut conn = admin.conns.remove(key);
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+        }
+    }
+
+    fn admin_request(&mut self, request: Request) -> Reply {
+        match request {
+            Request::Status => Reply {
+                ok: true,
+                status: Some(self.status()),
+                ..Reply::default()
+            },
+            Request::Clients => Reply {
+                ok: true,
+                clients: Some(self.client_list()),
+                ..Reply::default()
+            },
+            Request::Channels => Reply {
+                ok: true,
+                channels: Some(
+                    self.hub
+                        .channel_summaries()
+                        .into_iter()
+                        .map(|c| ChannelInfo {
+                            name: c.name,
+                            members: c.members,
+                            topic: c.topic,
+                        })
+                        .collect(),
+                ),
+                ..Reply::default()
+            },
+            Request::Kick { nick, reason } => {
+                let result = self.hub.kick(&nick, reason.as_deref(), &mut self.net);
+                self.after_delivery();
+                match result {
+                    Ok(done) => {
+                        info!("admin: {done}");
+                        Reply::done(done)
+                    }
+                    Err(e) => Reply::failed(e),
+                }
+            }
+            Request::Wall { text } if text.len() > MAX_WALL => Reply::failed(format!(
+                "the text is {} bytes; at most {MAX_WALL} fit one IRC line",
+                text.len()
+            )),
+            Request::Wall { text } => {
+                let told = self.hub.wall(&text, &mut self.net);
+                self.after_delivery();
+                info!("admin: wall to {told} client(s)");
+                Reply::done(format!("sent to {told} client(s)"))
+            }
+            Request::Reload => match self.reload() {
+                Ok(done) => Reply::done(done),
+                Err(e) => Reply::failed(e),
+            },
+            Request::Shutdown { grace } => {
+                let grace = match grace {
+                    Some(seconds) => ShutdownGrace::Seconds(seconds),
+                    None => ShutdownGrace::Configured,
+                };
+                self.begin_shutdown(grace);
+                Reply::done("shutting down")
+            }
+        }
+    }
+
+    fn status(&self) -> Status {
+        let (registered, unregistered) = self.hub.client_counts();
+        let hub = self.hub.stats();
+        let stats = &self.net.stats;
+        Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            uptime_seconds: stats.started.elapsed().as_secs(),
+            config_file: self.source.path.as_ref().map(|p| p.display().to_string()),
+            listeners: self
+                .listeners
+                .iter()
+                .filter_map(|(_, l)| l.local_addr().ok())
+                .map(|a| a.to_string())
+                .collect(),
+            clients: ClientCounts {
+                connected: registered + unregistered,
+                registered,
+                peak: hub.peak_registered,
+            },
+            channels: self.hub.channel_count(),
+            messages_in: hub.messages,
+            messages_out: hub.deliveries,
+            lines_in: stats.lines_in,
+            lines_out: stats.lines_out,
+            bytes_in: stats.bytes_in,
+            bytes_out: stats.bytes_out,
+            queued_bytes: self.net.queued_total,
+            peak_queued_bytes: stats.peak_queued,
+            reading_paused: self.reading_paused,
+            disconnects: DisconnectReason::ALL
+                .into_iter()
+                .map(|r| (r.key().to_string(), stats.disconnects(r)))
+                .collect(),
+            rss_bytes: resident_bytes(),
+        }
+    }
+
+    fn client_list(&self) -> Vec<ClientInfo> {
+        self.hub
+            .client_summaries(Instant::now())
+            .into_iter()
+            .map(|c| {
+                let conn = self.net.conns.get(c.id);
+                ClientInfo {
+                    nick: c.nick,
+                    address: conn.map_or_else(String::new, |c| c.peer.to_string()),
+                    registered: c.registered,
+                    channels: c.channels,
+                    connected_seconds: c.connected_for.as_secs(),
+                    idle_seconds: c.idle_for.as_secs(),
+                    queued_bytes: conn.map_or(0, |c| c.queue.bytes()),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The daemon's resident memory, from `/proc/self/status` (a kernel file:
+/// reading it does not wait on a disk).
+fn resident_bytes() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
