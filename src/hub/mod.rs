@@ -340,6 +340,11 @@ impl Hub {
         let Some(client) = self.clients.get_mut(id).and_then(Option::take) else {
             return false;
         };
+        // Logged here, the one place that still knows the nick.
+        match client.nick.as_str() {
+            "" => log::info!("disconnect #{id} ({}): {reason}", client.host),
+            nick => log::info!("disconnect {nick} ({}): {reason}", client.host),
+        }
         if !client.nick.is_empty() {
             self.nicks.remove(&fold(&client.nick));
         }

@@ -543,7 +543,6 @@ impl Server {
     /// its peers hear why, then drop it.
     fn lose(&mut self, id: ClientId, reason: DisconnectReason) {
         if self.net.conns.get(id).is_some_and(Connection::is_open) {
-            info!("disconnect {}: {}", self.describe(id), reason.text());
             self.hub.disconnect(id, reason.text(), &mut self.net);
             self.net.stats.count_disconnect(reason);
         }
@@ -699,7 +698,6 @@ impl Outbox for Net {
         if !conn.is_open() {
             return;
         }
-        info!("disconnect #{who} ({}): {reason}", conn.peer.ip());
         let line = conn.closing_line(reason);
         conn.queue.push(&line);
         self.queued_total += line.len();
