@@ -89,7 +89,8 @@ impl Queues {
     /// Writes every queue out to nowhere, as the reactor's flush would.
     fn drain(&mut self) {
         for q in &mut self.queues {
-            q.write_to(&mut io::sink()).expect("the sink takes everything");
+            q.write_to(&mut io::sink())
+                .expect("the sink takes everything");
             assert!(q.is_empty());
         }
     }
