@@ -205,3 +205,110 @@ fn reports_connect_failures_with_their_reason_and_fails() {
             .is_some_and(|v| v.starts_with("FAIL"))
     );
 }
+
+#[test]
+fn threads_split_the_members_and_merge_every_delivery() {
+    let daemon = Daemon::start(CONFIG);
+    let (out, json) = bench(
+        &daemon,
+        &[
+            "--threads",
+            "3",
+            "fanout",
+            "-n",
+            "40",
+            "-k",
+            "5",
+            "-m",
+            "30",
+        ],
+    );
+    assert!(out.status.success(), "{json:#}");
+    // Receivers and senders sit in different loops: 3 trackers merged.
+    assert_clean_fanout(&json, 40, 5, 30);
+    let per_sender = json["fanout"]["per_sender"].as_array().expect("per_sender");
+    assert!(per_sender.iter().all(|s| s["sent"] == 30), "{json:#}");
+}
+
+#[test]
+fn threads_merge_paced_rounds_connects_and_churn() {
+    let daemon = Daemon::start(CONFIG);
+    let (out, json) = bench(
+        &daemon,
+        &[
+            "--threads",
+            "2",
+            "fanout",
+            "-n",
+            "21",
+            "-k",
+            "3",
+            "-m",
+            "5",
+            "--rate",
+            "50",
+        ],
+    );
+    assert!(out.status.success(), "{json:#}");
+    assert_clean_fanout(&json, 21, 3, 5);
+
+    let (out, json) = bench(&daemon, &["--threads", "4", "connect", "-n", "30"]);
+    assert!(out.status.success(), "{json:#}");
+    assert_eq!(num(&json, "/connect/requested"), 30, "{json:#}");
+    assert_eq!(num(&json, "/connect/registered"), 30, "{json:#}");
+
+    let (out, json) = bench(
+        &daemon,
+        &["--threads", "2", "churn", "-c", "6", "--duration", "0.5"],
+    );
+    assert!(out.status.success(), "{json:#}");
+    assert_eq!(num(&json, "/churn/concurrency"), 6, "{json:#}");
+    let ended = num(&json, "/churn/left_with_quit") + num(&json, "/churn/left_with_reset");
+    assert_eq!(ended, num(&json, "/churn/sessions_started"), "{json:#}");
+}
+
+#[test]
+fn auto_join_waits_for_the_join_and_the_names_list() {
+    let daemon = Daemon::start(CONFIG);
+    let (out, json) = bench(
+        &daemon,
+        &[
+            "--channel",
+            "#lobby",
+            "--threads",
+            "2",
+            "connect",
+            "-n",
+            "20",
+            "--auto-join",
+        ],
+    );
+    assert!(out.status.success(), "{json:#}");
+    assert_eq!(json["connect"]["until"], "366", "{json:#}");
+    assert_eq!(num(&json, "/connect/registered"), 20, "{json:#}");
+    assert!(json["connect"]["per_client_join"]["max_ms"].is_number());
+}
+
+#[test]
+fn clients_not_joined_by_the_deadline_are_reported_as_not_done() {
+    let daemon = Daemon::start(CONFIG);
+    // Nobody is put into #bench without asking: these never get their JOIN.
+    let (out, json) = bench(
+        &daemon,
+        &["connect", "-n", "5", "--auto-join", "--deadline", "0.5"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{json:#}");
+    assert_eq!(num(&json, "/connect/unfinished"), 5, "{json:#}");
+    assert_eq!(num(&json, "/connect/failed"), 5, "{json:#}");
+    assert_eq!(
+        num(&json, "/connect/failures/not done after the 0.5 s deadline"),
+        5,
+        "{json:#}"
+    );
+}
+
+#[test]
+fn refuses_threads_for_the_slow_scenario() {
+    let err = refused(&["--threads", "2", "slow", "-n", "10"]);
+    assert!(err.contains("--threads"), "{err}");
+}

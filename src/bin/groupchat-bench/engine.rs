@@ -23,6 +23,28 @@ const WRITE_BUDGET: usize = 256 * 1024;
 /// so a message's timestamp is taken just before the kernel gets it.
 const FILL_TARGET: usize = 16 * 1024;
 
+/// Whether and how clients get into the channel after registering.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum JoinMode {
+    /// They stay out of it.
+    None,
+    /// They send JOIN as soon as 001 arrives.
+    Send,
+    /// The server puts them in (groupchatd's default channel): they only
+    /// wait for their JOIN and the names list.
+    Await,
+}
+
+/// Where a client stands with the channel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Joined {
+    No,
+    /// Its own JOIN arrived; the names list has not ended yet.
+    Listing,
+    /// Its own JOIN and the end of the names list (366) arrived.
+    Yes,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
     Connecting,
@@ -39,7 +61,7 @@ struct Client {
     id: u32,
     stream: TcpStream,
     state: State,
-    joined: bool,
+    joined: Joined,
     /// We asked to leave (QUIT) or closed it ourselves: not a disconnect.
     leaving: bool,
     /// A slow reader: the socket is not read until resumed.
@@ -68,9 +90,12 @@ pub enum Note {
         key: usize,
         elapsed: Duration,
     },
+    /// Its own JOIN and the end of the names list arrived.
     Joined {
         id: u32,
         key: usize,
+        /// Since the connect began.
+        elapsed: Duration,
     },
     Closed {
         id: u32,
@@ -107,8 +132,10 @@ pub struct Engine {
     epoch: Instant,
     scratch: Vec<u8>,
     next_id: u32,
-    /// Send JOIN as soon as 001 arrives.
-    pub join_on_register: bool,
+    /// Client ids go up by this much: with `--threads`, engine `t` of `T`
+    /// numbers its clients t, t+T, t+2T, ...
+    id_step: u32,
+    pub join: JoinMode,
     pub tracker: Option<Tracker>,
     plan: Option<SendPlan>,
     senders: Vec<usize>,
@@ -126,6 +153,8 @@ impl Engine {
         sources: Vec<Ipv4Addr>,
         channel: &str,
         nick_prefix: &str,
+        epoch: Instant,
+        ids: (u32, u32),
     ) -> io::Result<Self> {
         Ok(Engine {
             poll: Poll::new()?,
@@ -135,10 +164,11 @@ impl Engine {
             sources,
             channel: channel.to_owned(),
             nick_prefix: nick_prefix.to_owned(),
-            epoch: Instant::now(),
+            epoch,
             scratch: vec![0; 64 * 1024],
-            next_id: 0,
-            join_on_register: false,
+            next_id: ids.0,
+            id_step: ids.1.max(1),
+            join: JoinMode::None,
             tracker: None,
             plan: None,
             senders: Vec::new(),
@@ -163,7 +193,7 @@ impl Engine {
     /// not the kernel, has to hold what the client does not read.
     pub fn spawn(&mut self, rcvbuf: Option<usize>) -> u32 {
         let id = self.next_id;
-        self.next_id += 1;
+        self.next_id += self.id_step;
         if let Err(e) = self.try_spawn(id, rcvbuf) {
             self.notes.push(Note::Closed {
                 id,
@@ -203,7 +233,7 @@ impl Engine {
             id,
             stream,
             state: State::Connecting,
-            joined: false,
+            joined: Joined::No,
             leaving: false,
             paused: false,
             started: now,
@@ -369,7 +399,7 @@ impl Engine {
                 c.waiting_since = Instant::now();
                 let (id, elapsed) = (c.id, c.started.elapsed());
                 self.notes.push(Note::Registered { id, key, elapsed });
-                if self.join_on_register {
+                if self.join == JoinMode::Send {
                     let join = format!("JOIN {}", self.channel);
                     self.send_line(key, &join);
                 }
@@ -378,12 +408,21 @@ impl Engine {
                 let own = irc::nick_id(irc::prefix_nick(msg.prefix), &self.nick_prefix);
                 let chan = irc::first_param(msg.params);
                 if own == Some(c.id)
-                    && !c.joined
+                    && c.joined == Joined::No
                     && chan.eq_ignore_ascii_case(self.channel.as_bytes())
                 {
-                    c.joined = true;
-                    let id = c.id;
-                    self.notes.push(Note::Joined { id, key });
+                    c.joined = Joined::Listing;
+                }
+            }
+            // RPL_ENDOFNAMES `<nick> <channel> :End of /NAMES list`: the
+            // join is complete once the list (or a large channel's summary)
+            // that follows it has ended.
+            b"366" if c.joined == Joined::Listing => {
+                let chan = irc::first_param(irc::rest_params(msg.params));
+                if chan.eq_ignore_ascii_case(self.channel.as_bytes()) {
+                    c.joined = Joined::Yes;
+                    let (id, elapsed) = (c.id, c.started.elapsed());
+                    self.notes.push(Note::Joined { id, key, elapsed });
                 }
             }
             b"QUIT" => {
@@ -405,7 +444,7 @@ impl Engine {
                 let nick = format!("{}{}", self.nick_prefix, c.id);
                 c.error_line = Some(format!("ERROR: {}", text.replace(&nick, "<nick>")));
             }
-            cmd if is_refusal(cmd, c.state == State::Registered, c.joined) => {
+            cmd if is_refusal(cmd, c.state == State::Registered, c.joined != Joined::No) => {
                 let text = String::from_utf8_lossy(line);
                 let rest = text.split_once(' ').map_or(&*text, |(_, r)| r);
                 let nick = format!("{}{}", self.nick_prefix, c.id);
@@ -487,8 +526,10 @@ impl Engine {
                     match c.state {
                         State::Connecting => "timed out connecting",
                         State::Registering => "timed out waiting for 001",
-                        State::Registered if self.join_on_register && !c.joined => {
-                            "timed out waiting for own JOIN"
+                        State::Registered
+                            if self.join != JoinMode::None && c.joined != Joined::Yes =>
+                        {
+                            "timed out waiting for own JOIN and 366"
                         }
                         State::Registered => return None,
                     }

@@ -59,6 +59,11 @@ pub fn last_param(params: &[u8]) -> &[u8] {
     }
 }
 
+/// The parameters after the first.
+pub fn rest_params(params: &[u8]) -> &[u8] {
+    split_word(params).1
+}
+
 /// The first parameter (a channel or target), without a leading colon.
 pub fn first_param(params: &[u8]) -> &[u8] {
     let p = params.strip_prefix(b":").unwrap_or(params);
@@ -150,6 +155,8 @@ mod tests {
         assert_eq!(first_param(l.params), b"#bench");
         assert_eq!(last_param(l.params), b"#bench");
         assert_eq!(first_param(b":#bench"), b"#bench");
+        let end = parse(b":srv 366 gb1 #lobby :End of /NAMES list");
+        assert_eq!(first_param(rest_params(end.params)), b"#lobby");
     }
 
     #[test]

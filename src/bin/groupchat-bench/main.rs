@@ -68,6 +68,11 @@ pub struct Common {
     /// Seconds without any progress after which a delivery phase gives up.
     #[arg(long, global = true, default_value_t = 5.0)]
     pub quiet: f64,
+    /// Event loops, one per thread; clients are split between them and
+    /// their results merged (not for `slow`).
+    #[arg(long, global = true, default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub threads: u32,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +97,18 @@ pub struct ConnectArgs {
     /// Seconds to keep the clients connected afterwards (answering PINGs).
     #[arg(long, default_value_t = 0.0)]
     pub hold: f64,
+    /// Join --channel after registering, and count a client done once its
+    /// own JOIN and the end of the names list (366) have arrived.
+    #[arg(long, conflicts_with = "auto_join")]
+    pub join: bool,
+    /// Like --join, but the server joins clients itself (groupchatd's
+    /// default channel): wait for the JOIN and 366 without sending JOIN.
+    #[arg(long)]
+    pub auto_join: bool,
+    /// Stop waiting after this many seconds and report the clients not done
+    /// yet as failed (0: no limit but --timeout per client).
+    #[arg(long, default_value_t = 0.0)]
+    pub deadline: f64,
 }
 
 #[derive(Args, Clone, Copy)]

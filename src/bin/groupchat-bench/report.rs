@@ -34,9 +34,19 @@ pub struct ConnectReport {
     pub registered: u64,
     pub failed: u64,
     pub failures: BTreeMap<String, u64>,
-    /// From the first connect() to the last 001.
+    /// What a client had to reach to count as done: "001" (registered) or
+    /// "366" (registered and in the channel, names list ended).
+    pub until: String,
+    /// Clients neither done nor failed when --deadline passed (also counted
+    /// in `failed`).
+    pub unfinished: u64,
+    pub deadline_s: Option<f64>,
+    /// From the first connect() to the last client done.
     pub total_ms: f64,
+    /// Connect to 001, per client.
     pub per_client: Option<Percentiles>,
+    /// Connect to 366, per client (with --join or --auto-join).
+    pub per_client_join: Option<Percentiles>,
     pub held_s: f64,
     pub disconnected_while_held: BTreeMap<String, u64>,
 }
@@ -204,13 +214,26 @@ impl Report {
             row(&mut out, "registered", c.registered);
             row(&mut out, "failed", c.failed);
             reasons(&mut out, "failure", &c.failures);
-            row(&mut out, "total", format!("{:.1} ms", c.total_ms));
-            if let Some(p) = c.per_client {
+            if let (Some(d), true) = (c.deadline_s, c.unfinished > 0) {
                 row(
                     &mut out,
-                    "per client p50/p99/max",
-                    format!("{:.2} / {:.2} / {:.2} ms", p.p50_ms, p.p99_ms, p.max_ms),
+                    "not done",
+                    format!("{} after {d} s (--deadline)", c.unfinished),
                 );
+            }
+            row(
+                &mut out,
+                &format!("total (until {})", c.until),
+                format!("{:.1} ms", c.total_ms),
+            );
+            for (name, p) in [("001", c.per_client), ("366", c.per_client_join)] {
+                if let Some(p) = p {
+                    row(
+                        &mut out,
+                        &format!("to {name} p50/p99/max"),
+                        format!("{:.2} / {:.2} / {:.2} ms", p.p50_ms, p.p99_ms, p.max_ms),
+                    );
+                }
             }
             if c.held_s > 0.0 {
                 row(&mut out, "held", format!("{:.1} s", c.held_s));

@@ -2,12 +2,15 @@
 //! report.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{Engine, Note, SendPlan};
+use crate::engine::{Engine, JoinMode, Note, SendPlan};
 use crate::report::{
     ChurnReport, ConnectReport, FanoutReport, Percentiles, Report, ServerUsage, SlowReport,
 };
@@ -29,6 +32,18 @@ pub struct Outcome {
     pub tracker: Option<Tracker>,
     /// Exit non-zero: silent loss or clients that could not be set up.
     pub failed: bool,
+    /// Raw distributions behind the report's percentiles, so that the
+    /// results of several event loops can be merged.
+    hists: Hists,
+    /// When the measured round ended, on the engines' common clock.
+    round_end_ns: u64,
+}
+
+#[derive(Default)]
+struct Hists {
+    registered: Option<Histogram<u64>>,
+    joined: Option<Histogram<u64>>,
+    churn: Option<Histogram<u64>>,
 }
 
 pub fn run(cli: &Cli) -> Result<Outcome, Error> {
@@ -37,40 +52,60 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
     if seconds("--timeout", c.timeout)?.is_zero() || seconds("--quiet", c.quiet)?.is_zero() {
         return Err("--timeout and --quiet must be positive".into());
     }
-    let concurrent = match &cli.scenario {
-        Scenario::Connect(a) => a.clients,
-        Scenario::Fanout(a) => a.members,
-        Scenario::Slow(a) => a.fanout.members,
-        Scenario::Churn(a) => a.concurrency,
+    // Every duration is checked here, before any thread could fail on one
+    // half-way and leave the others waiting for it.
+    match &cli.scenario {
+        Scenario::Connect(a) => {
+            seconds("--hold", a.hold)?;
+            seconds("--deadline", a.deadline)?;
+        }
+        Scenario::Fanout(a) => check_rate(a.rate)?,
+        Scenario::Slow(a) => {
+            check_rate(a.fanout.rate)?;
+            seconds("--stall", a.stall)?;
+            if c.threads > 1 {
+                return Err("slow: --threads is not supported (one loop pauses and \
+                            resumes the slow readers as the others finish)"
+                    .into());
+            }
+        }
+        Scenario::Churn(a) => {
+            seconds("--duration", a.duration)?;
+        }
+    }
+    let (concurrent, members, senders) = match &cli.scenario {
+        Scenario::Connect(a) => (a.clients, a.clients, 0),
+        Scenario::Fanout(a) => (a.members, a.members, a.senders.min(a.members)),
+        Scenario::Slow(a) => (a.fanout.members, a.fanout.members, 0),
+        Scenario::Churn(a) => (a.concurrency, 0, 0),
     };
     let sources = sys::plan_sources(u64::from(concurrent), c.sources)?;
-    let mut engine = Engine::new(server, sources.clone(), &c.channel, &c.nick_prefix)?;
-    let mut out = Outcome {
-        report: Report {
-            server: server.to_string(),
-            channel: c.channel.clone(),
-            source_addresses: sources.iter().map(|a| a.to_string()).collect(),
-            server_usage: c.server_pid.map(|pid| ServerUsage {
-                pid,
-                ..ServerUsage::default()
-            }),
-            ..Report::default()
-        },
-        tracker: None,
-        failed: false,
+    let shared = Shared::new(c.threads, members, senders);
+    let epoch = Instant::now();
+    let part = |index: u32| -> Result<Outcome, String> {
+        let mut guard = AbortUnlessDone {
+            shared: &shared,
+            done: false,
+        };
+        let out = run_part(cli, server, &sources, epoch, &shared, index).map_err(|e| e.to_string());
+        guard.done = out.is_ok();
+        out
     };
-    let mut bench = Bench {
-        c,
-        engine: &mut engine,
-        out: &mut out,
+    let parts: Vec<Outcome> = if c.threads == 1 {
+        vec![part(0)?]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..c.threads).map(|t| s.spawn(move || part(t))).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("a harness thread panicked".to_owned()))
+                })
+                .collect::<Result<Vec<_>, String>>()
+        })?
     };
-    match &cli.scenario {
-        Scenario::Connect(a) => bench.connect(a)?,
-        Scenario::Fanout(a) => bench.fanout(a)?,
-        Scenario::Slow(a) => bench.slow(a)?,
-        Scenario::Churn(a) => bench.churn(a)?,
-    }
-    engine.shutdown();
+    let mut out = merge(parts);
     let r = &mut out.report;
     r.silent_loss = [&r.fanout, &r.baseline]
         .iter()
@@ -95,6 +130,249 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
         "ok".to_owned()
     };
     Ok(out)
+}
+
+fn check_rate(rate: f64) -> Result<(), Error> {
+    if rate > 0.0 {
+        seconds("interval of --rate", 1.0 / rate)?;
+    } else if rate != 0.0 {
+        return Err(format!("--rate {rate}: must be 0 (max) or positive").into());
+    }
+    Ok(())
+}
+
+/// One event loop's part of the run, on its own thread with `--threads`.
+fn run_part(
+    cli: &Cli,
+    server: SocketAddr,
+    sources: &[Ipv4Addr],
+    epoch: Instant,
+    shared: &Shared,
+    index: u32,
+) -> Result<Outcome, Error> {
+    let c = &cli.common;
+    let ids = (index, shared.threads);
+    let mut engine = Engine::new(
+        server,
+        sources.to_vec(),
+        &c.channel,
+        &c.nick_prefix,
+        epoch,
+        ids,
+    )?;
+    let mut out = Outcome {
+        report: Report {
+            server: server.to_string(),
+            channel: c.channel.clone(),
+            source_addresses: sources.iter().map(|a| a.to_string()).collect(),
+            server_usage: c.server_pid.map(|pid| ServerUsage {
+                pid,
+                ..ServerUsage::default()
+            }),
+            ..Report::default()
+        },
+        tracker: None,
+        failed: false,
+        hists: Hists::default(),
+        round_end_ns: 0,
+    };
+    let mut bench = Bench {
+        c,
+        engine: &mut engine,
+        out: &mut out,
+        shared,
+        index,
+    };
+    let result = match &cli.scenario {
+        Scenario::Connect(a) => bench.connect(a),
+        Scenario::Fanout(a) => bench.fanout(a),
+        Scenario::Slow(a) => bench.slow(a),
+        Scenario::Churn(a) => bench.churn(a),
+    };
+    engine.shutdown();
+    result.map(|()| out)
+}
+
+/// What the event loops of one run share: a barrier between phases, the
+/// members present, and during a round the senders' progress.
+struct Shared {
+    threads: u32,
+    /// (generation, threads arrived) of the barrier.
+    barrier: Mutex<(u64, u32)>,
+    arrived: Condvar,
+    aborted: AtomicBool,
+    present: Mutex<Vec<bool>>,
+    /// Messages each sender has put on the wire, published by its own loop.
+    sent: Vec<AtomicU32>,
+    /// Loops whose own senders have sent and flushed everything.
+    senders_done: AtomicU32,
+    /// Loops whose receivers have everything (or gave up waiting).
+    finished: AtomicU32,
+}
+
+impl Shared {
+    fn new(threads: u32, members: u32, senders: u32) -> Shared {
+        Shared {
+            threads,
+            barrier: Mutex::new((0, 0)),
+            arrived: Condvar::new(),
+            aborted: AtomicBool::new(false),
+            present: Mutex::new(vec![false; members as usize]),
+            sent: (0..senders).map(|_| AtomicU32::new(0)).collect(),
+            senders_done: AtomicU32::new(0),
+            finished: AtomicU32::new(0),
+        }
+    }
+
+    /// Waits until every loop has arrived; true for the last to arrive.
+    fn wait(&self) -> Result<bool, Error> {
+        if self.threads == 1 {
+            return Ok(true);
+        }
+        let poisoned = |_| "harness barrier poisoned";
+        let mut b = self.barrier.lock().map_err(poisoned)?;
+        let generation = b.0;
+        b.1 += 1;
+        if b.1 == self.threads {
+            *b = (generation + 1, 0);
+            self.arrived.notify_all();
+            return Ok(true);
+        }
+        while b.0 == generation && !self.aborted.load(Ordering::SeqCst) {
+            b = self.arrived.wait(b).map_err(poisoned)?;
+        }
+        self.check()?;
+        Ok(false)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        if self.aborted.load(Ordering::SeqCst) {
+            return Err("another harness thread failed".into());
+        }
+        Ok(())
+    }
+
+    fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        let _guard = self.barrier.lock();
+        self.arrived.notify_all();
+    }
+
+    /// Publishes this loop's senders' counts and takes the others'.
+    fn exchange_sent(&self, t: &mut Tracker, index: u32) {
+        for (s, (shared, mine)) in self.sent.iter().zip(&mut t.sent).enumerate() {
+            if s as u32 % self.threads == index {
+                shared.store(*mine, Ordering::SeqCst);
+            } else {
+                *mine = shared.load(Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Releases the other loops from their barriers when this one leaves early.
+struct AbortUnlessDone<'a> {
+    shared: &'a Shared,
+    done: bool,
+}
+
+impl Drop for AbortUnlessDone<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.abort();
+        }
+    }
+}
+
+fn add(into: &mut Option<Histogram<u64>>, from: Option<Histogram<u64>>) {
+    match (into.as_mut(), from) {
+        (Some(a), Some(b)) => {
+            let _ = a.add(&b);
+        }
+        (None, b) => *into = b,
+        (Some(_), None) => {}
+    }
+}
+
+fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
+    for (k, v) in from {
+        *into.entry(k).or_default() += v;
+    }
+}
+
+/// One outcome from the event loops' parts. Server usage comes from loop
+/// 0, which measured it across barriers that every loop passed.
+fn merge(parts: Vec<Outcome>) -> Outcome {
+    let mut parts = parts.into_iter();
+    let Some(mut out) = parts.next() else {
+        return Outcome {
+            report: Report::default(),
+            tracker: None,
+            failed: true,
+            hists: Hists::default(),
+            round_end_ns: 0,
+        };
+    };
+    let mut merged = false;
+    for p in parts {
+        merged = true;
+        let (r, o) = (&mut out.report, p.report);
+        if let (Some(a), Some(b)) = (&mut r.connect, o.connect) {
+            a.requested += b.requested;
+            a.registered += b.registered;
+            a.failed += b.failed;
+            a.unfinished += b.unfinished;
+            add_counts(&mut a.failures, b.failures);
+            add_counts(&mut a.disconnected_while_held, b.disconnected_while_held);
+            a.total_ms = a.total_ms.max(b.total_ms);
+            a.held_s = a.held_s.max(b.held_s);
+        }
+        if let (Some(a), Some(b)) = (&mut r.churn, o.churn) {
+            a.concurrency += b.concurrency;
+            a.sessions_started += b.sessions_started;
+            a.left_with_quit += b.left_with_quit;
+            a.left_with_reset += b.left_with_reset;
+            a.duration_s = a.duration_s.max(b.duration_s);
+            add_counts(&mut a.errors, b.errors);
+        }
+        r.warnings.extend(o.warnings);
+        add(&mut out.hists.registered, p.hists.registered);
+        add(&mut out.hists.joined, p.hists.joined);
+        add(&mut out.hists.churn, p.hists.churn);
+        if let (Some(a), Some(b)) = (&mut out.tracker, p.tracker) {
+            a.absorb(b);
+        }
+        out.round_end_ns = out.round_end_ns.max(p.round_end_ns);
+    }
+    if !merged {
+        return out;
+    }
+    let r = &mut out.report;
+    if let Some(c) = &mut r.connect {
+        c.per_client = out.hists.registered.as_ref().and_then(percentiles);
+        c.per_client_join = out.hists.joined.as_ref().and_then(percentiles);
+        let registered = c.registered;
+        if let Some(u) = &mut r.server_usage
+            && let (Some(a), Some(b)) = (u.rss_before_kib, u.rss_after_connect_kib)
+            && registered > 0
+        {
+            u.rss_per_client_bytes = Some((b as f64 - a as f64) * 1024.0 / registered as f64);
+        }
+    }
+    if let Some(c) = &mut r.churn {
+        c.registration = out.hists.churn.as_ref().and_then(percentiles);
+        c.sessions_per_s = (c.left_with_quit + c.left_with_reset) as f64 / c.duration_s.max(1e-9);
+    }
+    if let Some(t) = &out.tracker {
+        let f = t.report(out.round_end_ns);
+        if let Some(u) = &mut r.server_usage
+            && let Some(ms) = u.cpu_ms
+        {
+            u.cpu_ns_per_delivery = (f.received > 0).then(|| ms * 1e6 / f.received as f64);
+        }
+        r.fanout = Some(f);
+    }
+    out
 }
 
 /// A user-given number of seconds; negative, NaN and absurdly large values
@@ -138,9 +416,32 @@ struct Bench<'a> {
     c: &'a Common,
     engine: &'a mut Engine,
     out: &'a mut Outcome,
+    shared: &'a Shared,
+    /// This event loop's number, 0..threads.
+    index: u32,
 }
 
 impl Bench<'_> {
+    /// This loop's share of `n` things numbered 0..n: those equal to its
+    /// index modulo the number of loops.
+    fn share(&self, n: u32) -> u32 {
+        n.saturating_sub(self.index).div_ceil(self.shared.threads)
+    }
+
+    /// Waits for every other loop; true for the last to arrive.
+    fn sync(&self) -> Result<bool, Error> {
+        self.shared.wait()
+    }
+
+    /// Loop 0 shows progress; the others would only draw over it.
+    fn progress(&self, len: u64, what: &str) -> ProgressBar {
+        if self.index == 0 {
+            progress(len, what)
+        } else {
+            ProgressBar::hidden()
+        }
+    }
+
     fn warn(&mut self, w: String) {
         self.out.report.warnings.push(w);
     }
@@ -172,40 +473,82 @@ impl Bench<'_> {
         }
     }
 
-    /// Connects `n` clients (joining the channel when `join`), paced by
-    /// `pace`, and fills the connect report. Measures server RSS around it.
+    /// Who is present at the start of a round, over every loop's members.
+    fn share_presence(&self, members: &Members) -> Result<Vec<bool>, Error> {
+        let poisoned = |_| "harness presence list poisoned";
+        if self.shared.threads == 1 {
+            return Ok(members.keys.iter().map(Option::is_some).collect());
+        }
+        {
+            let mut present = self.shared.present.lock().map_err(poisoned)?;
+            let threads = self.shared.threads as usize;
+            for id in (self.index as usize..present.len()).step_by(threads) {
+                present[id] = members.keys[id].is_some();
+            }
+        }
+        self.sync()?;
+        let present = self.shared.present.lock().map_err(poisoned)?.clone();
+        Ok(present)
+    }
+
+    /// Connects `n` clients (this loop's share of them, joining the channel
+    /// as `join` says), paced by `pace`, and fills the connect report. Gives
+    /// up on clients not done after `deadline`. Measures server RSS around it.
     fn establish(
         &mut self,
         n: u32,
         pace: Pace,
-        join: bool,
+        join: JoinMode,
+        deadline: Option<Duration>,
         rcvbuf: impl Fn(u32) -> Option<usize>,
     ) -> Result<Members, Error> {
-        self.engine.join_on_register = join;
+        self.engine.join = join;
+        self.sync()?;
         let rss_before = self.c.rss_baseline_kib.or_else(|| self.server_rss());
         let mut keys = vec![None; n as usize];
+        let mine = self.share(n);
+        let threads = self.shared.threads;
         let mut report = ConnectReport {
-            requested: u64::from(n),
+            requested: u64::from(mine),
+            until: if join == JoinMode::None { "001" } else { "366" }.into(),
+            deadline_s: deadline.map(|d| d.as_secs_f64()),
             ..ConnectReport::default()
         };
-        let mut hist = new_histogram();
-        let bar = progress(u64::from(n), if join { "join" } else { "connect" });
+        let (mut registered, mut joined) = (new_histogram(), new_histogram());
+        let what = if join == JoinMode::None {
+            "connect"
+        } else {
+            "join"
+        };
+        let bar = self.progress(u64::from(mine), what);
         let start = Instant::now();
         let mut last_done = start;
         let (mut spawned, mut done) = (0u32, 0u32);
         let mut next_expire = start + EXPIRE_EVERY;
         let timeout = seconds("--timeout", self.c.timeout)?;
-        while done < n {
-            let allowed = if pace.rate > 0.0 {
-                (start.elapsed().as_secs_f64() * pace.rate) as u64 + 1
+        // This loop's share of the pace.
+        let rate = pace.rate / f64::from(threads);
+        let concurrency = pace.concurrency.div_ceil(threads).max(1);
+        while done < mine {
+            if deadline.is_some_and(|d| start.elapsed() >= d) {
+                report.unfinished = u64::from(mine - done);
+                let d = deadline.unwrap_or_default().as_secs_f64();
+                let reason = format!("not done after the {d} s deadline");
+                report.failures.insert(reason, report.unfinished);
+                report.failed += report.unfinished;
+                break;
+            }
+            let allowed = if rate > 0.0 {
+                (start.elapsed().as_secs_f64() * rate) as u64 + 1
             } else {
-                u64::from(done) + u64::from(pace.concurrency.max(1))
+                u64::from(done) + u64::from(concurrency)
             };
-            while spawned < n && u64::from(spawned) < allowed {
-                self.engine.spawn(rcvbuf(spawned));
+            while spawned < mine && u64::from(spawned) < allowed {
+                self.engine.spawn(rcvbuf(self.index + spawned * threads));
                 spawned += 1;
             }
             self.engine.turn(TICK)?;
+            self.shared.check()?;
             if Instant::now() >= next_expire {
                 self.engine.expire(timeout);
                 next_expire = Instant::now() + EXPIRE_EVERY;
@@ -213,13 +556,16 @@ impl Bench<'_> {
             for note in self.engine.take_notes() {
                 match note {
                     Note::Registered { id, key, elapsed } => {
-                        let _ = hist.record(elapsed.as_nanos() as u64);
-                        if join {
+                        let _ = registered.record(elapsed.as_nanos() as u64);
+                        if join != JoinMode::None {
                             continue;
                         }
                         keys[id as usize] = Some(key);
                     }
-                    Note::Joined { id, key } => keys[id as usize] = Some(key),
+                    Note::Joined { id, key, elapsed } => {
+                        let _ = joined.record(elapsed.as_nanos() as u64);
+                        keys[id as usize] = Some(key);
+                    }
                     Note::Closed { id, reason, .. } => {
                         if keys[id as usize].take().is_none() {
                             *report.failures.entry(reason).or_default() += 1;
@@ -238,9 +584,13 @@ impl Bench<'_> {
             }
         }
         bar.finish_and_clear();
-        report.registered = u64::from(n) - report.failed;
+        report.registered = u64::from(mine) - report.failed;
         report.total_ms = last_done.duration_since(start).as_secs_f64() * 1e3;
-        report.per_client = percentiles(&hist);
+        report.per_client = percentiles(&registered);
+        report.per_client_join = percentiles(&joined);
+        self.out.hists.registered = Some(registered);
+        self.out.hists.joined = (join != JoinMode::None).then_some(joined);
+        self.sync()?;
         let rss_after = self.server_rss();
         let registered = report.registered;
         if let Some(u) = self.usage() {
@@ -258,13 +608,21 @@ impl Bench<'_> {
 
     fn connect(&mut self, a: &ConnectArgs) -> Result<(), Error> {
         self.out.report.scenario = "connect".into();
-        let mut members = self.establish(a.clients, a.pace, false, |_| None)?;
+        let join = match (a.join, a.auto_join) {
+            (true, _) => JoinMode::Send,
+            (false, true) => JoinMode::Await,
+            (false, false) => JoinMode::None,
+        };
+        let deadline = seconds("--deadline", a.deadline)?;
+        let deadline = (!deadline.is_zero()).then_some(deadline);
+        let mut members = self.establish(a.clients, a.pace, join, deadline, |_| None)?;
         if a.hold > 0.0 {
-            let bar = progress(a.hold.ceil() as u64, "hold (s)");
+            let bar = self.progress(a.hold.ceil() as u64, "hold (s)");
             let start = Instant::now();
             let hold = seconds("--hold", a.hold)?;
             while start.elapsed() < hold {
                 self.engine.turn(TICK)?;
+                self.shared.check()?;
                 bar.set_position(start.elapsed().as_secs());
                 for note in self.engine.take_notes() {
                     if let Note::Closed {
@@ -301,7 +659,11 @@ impl Bench<'_> {
         slow: &[bool],
         stall: Option<Duration>,
     ) -> Result<(FanoutReport, Tracker), Error> {
-        let present: Vec<bool> = members.keys.iter().map(Option::is_some).collect();
+        let present = self.share_presence(members)?;
+        let threads = self.shared.threads;
+        let receivers: Vec<bool> = (0..a.members)
+            .map(|id| id % threads == self.index)
+            .collect();
         let k = a.senders.min(a.members);
         let senders: Vec<(u32, usize)> = (0..k)
             .filter_map(|i| Some((i, members.keys[i as usize]?)))
@@ -313,9 +675,10 @@ impl Bench<'_> {
                 }
             }
         }
+        self.sync()?;
         let cpu_before = self.server_cpu();
         let start_ns = self.engine.now_ns();
-        let tracker = Tracker::new(
+        let mut tracker = Tracker::new(
             round,
             k as usize,
             a.messages.unwrap_or(FANOUT_MESSAGES),
@@ -323,14 +686,14 @@ impl Bench<'_> {
             slow.to_vec(),
             start_ns,
         );
+        tracker.set_receivers(receivers);
         let expected = tracker.expected();
         self.engine.tracker = Some(tracker);
-        let interval = if a.rate == 0.0 {
-            None
-        } else if a.rate > 0.0 {
+        check_rate(a.rate)?;
+        let interval = if a.rate > 0.0 {
             Some(seconds("interval of --rate", 1.0 / a.rate)?)
         } else {
-            return Err(format!("--rate {}: must be 0 (max) or positive", a.rate).into());
+            None
         };
         self.engine.start_round(
             SendPlan {
@@ -339,14 +702,17 @@ impl Bench<'_> {
             },
             &senders,
         );
-        let bar = progress(expected, &format!("round {round}"));
+        let bar = self.progress(expected, &format!("round {round}"));
         let quiet = seconds("--quiet", self.c.quiet)?;
         let mut progress_at = Instant::now();
         let mut last_count = (0u64, 0u64);
         let mut slow_paused = stall.is_some();
         let mut fast_done_at: Option<Instant> = None;
+        // With --threads: this loop's senders are done, this loop is done.
+        let (mut own_senders_done, mut own_done) = (false, false);
         loop {
             self.engine.turn(TICK)?;
+            self.shared.check()?;
             for note in self.engine.take_notes() {
                 if let Note::Closed {
                     id,
@@ -364,7 +730,15 @@ impl Bench<'_> {
                     }
                 }
             }
-            let Some(t) = &self.engine.tracker else { break };
+            if !own_senders_done && self.engine.senders_done() {
+                own_senders_done = true;
+                self.shared.senders_done.fetch_add(1, Ordering::SeqCst);
+            }
+            let Some(t) = &mut self.engine.tracker else {
+                break;
+            };
+            self.shared.exchange_sent(t, self.index);
+            let t = &*t;
             let count = (
                 t.received,
                 t.sent.iter().map(|&s| u64::from(s)).sum::<u64>(),
@@ -374,7 +748,14 @@ impl Bench<'_> {
                 last_count = count;
                 progress_at = Instant::now();
             }
-            let sending_done = self.engine.senders_done();
+            let sending_done = self.shared.senders_done.load(Ordering::SeqCst) == threads;
+            if own_done {
+                // Keep this loop's sockets served until every loop is done.
+                if self.shared.finished.load(Ordering::SeqCst) == threads {
+                    break;
+                }
+                continue;
+            }
             let finished = sending_done && t.complete(!slow_paused);
             let stalled = !finished && progress_at.elapsed() > quiet;
             if finished && slow_paused {
@@ -398,7 +779,9 @@ impl Bench<'_> {
             }
             if finished || stalled {
                 if !slow_paused {
-                    break;
+                    own_done = true;
+                    self.shared.finished.fetch_add(1, Ordering::SeqCst);
+                    continue;
                 }
                 // The fast members are done: let the slow ones read what the
                 // server kept for them, or find out that they were dropped.
@@ -420,7 +803,18 @@ impl Bench<'_> {
             .take()
             .ok_or("tracker vanished mid-round")?;
         let report = tracker.report(end_ns);
+        self.out.round_end_ns = end_ns;
         let cpu_after = self.server_cpu();
+        // Every loop is past the round: the leader resets the round's shared
+        // counters before anyone can start the next one.
+        if self.sync()? {
+            self.shared.senders_done.store(0, Ordering::SeqCst);
+            self.shared.finished.store(0, Ordering::SeqCst);
+            for s in &self.shared.sent {
+                s.store(0, Ordering::SeqCst);
+            }
+        }
+        self.sync()?;
         if let (Some(b), Some(a)) = (cpu_before, cpu_after) {
             let received = report.received;
             if let Some(u) = self.usage() {
@@ -434,7 +828,7 @@ impl Bench<'_> {
 
     fn fanout(&mut self, a: &FanoutArgs) -> Result<(), Error> {
         self.out.report.scenario = "fanout".into();
-        let mut members = self.establish(a.members, a.pace, true, |_| None)?;
+        let mut members = self.establish(a.members, a.pace, JoinMode::Send, None, |_| None)?;
         let slow = vec![false; a.members as usize];
         let (report, tracker) = self.round(1, a, &mut members, &slow, None)?;
         self.out.report.fanout = Some(report);
@@ -453,7 +847,7 @@ impl Bench<'_> {
             .saturating_sub(a.slow)
             .max(f.senders.min(f.members));
         let rcvbuf = a.slow_rcvbuf;
-        let mut members = self.establish(f.members, f.pace, true, |id| {
+        let mut members = self.establish(f.members, f.pace, JoinMode::Send, None, |id| {
             (id >= first_slow).then_some(rcvbuf)
         })?;
         let slow: Vec<bool> = (0..f.members).map(|id| id >= first_slow).collect();
@@ -497,15 +891,17 @@ impl Bench<'_> {
 
     fn churn(&mut self, a: &ChurnArgs) -> Result<(), Error> {
         self.out.report.scenario = "churn".into();
-        self.engine.join_on_register = true;
+        self.engine.join = JoinMode::Send;
+        let concurrency = self.share(a.concurrency);
         let mut report = ChurnReport {
-            concurrency: u64::from(a.concurrency),
+            concurrency: u64::from(concurrency),
             ..ChurnReport::default()
         };
         let mut hist = new_histogram();
         let duration = seconds("--duration", a.duration)?;
-        let bar = progress(duration.as_secs(), "churn (s)");
+        let bar = self.progress(duration.as_secs(), "churn (s)");
         let timeout = seconds("--timeout", self.c.timeout)?;
+        self.sync()?;
         let cpu_before = self.server_cpu();
         let start = Instant::now();
         let mut next_expire = start + EXPIRE_EVERY;
@@ -513,7 +909,7 @@ impl Bench<'_> {
         let is_reset = |id: u32| id % 100 < u32::from(a.reset_percent);
         loop {
             let running = start.elapsed() < duration;
-            while running && live < a.concurrency {
+            while running && live < concurrency {
                 self.engine.spawn(None);
                 live += 1;
                 report.sessions_started += 1;
@@ -522,6 +918,7 @@ impl Bench<'_> {
                 break;
             }
             self.engine.turn(TICK)?;
+            self.shared.check()?;
             bar.set_position(start.elapsed().as_secs().min(duration.as_secs()));
             if Instant::now() >= next_expire {
                 self.engine.expire(timeout);
@@ -532,7 +929,7 @@ impl Bench<'_> {
                     Note::Registered { elapsed, .. } => {
                         let _ = hist.record(elapsed.as_nanos() as u64);
                     }
-                    Note::Joined { id, key } => {
+                    Note::Joined { id, key, .. } => {
                         for i in 0..a.messages {
                             let line = format!("PRIVMSG {} :churn {id} {i}", self.c.channel);
                             self.engine.send_line(key, &line);
@@ -570,6 +967,8 @@ impl Bench<'_> {
         report.sessions_per_s =
             (report.left_with_quit + report.left_with_reset) as f64 / report.duration_s.max(1e-9);
         report.registration = percentiles(&hist);
+        self.out.hists.churn = Some(hist);
+        self.sync()?;
         let cpu_after = self.server_cpu();
         if let (Some(b), Some(a), Some(u)) = (cpu_before, cpu_after, self.usage()) {
             u.cpu_ms = Some(a.saturating_sub(b) as f64 / 1e6);

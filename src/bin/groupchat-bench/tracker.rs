@@ -12,7 +12,7 @@ use crate::report::{FanoutReport, Latency, SenderReport};
 /// Width of one deliveries-per-second sample.
 pub const BUCKET_NS: u64 = 100_000_000;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Pair {
     /// One bit per sequence number, allocated on first delivery.
     seen: Vec<u64>,
@@ -37,6 +37,9 @@ pub struct Tracker {
     pub messages: u32,
     members: usize,
     present: Vec<bool>,
+    /// Members whose deliveries this tracker records (with `--threads`,
+    /// those of its own event loop); the others are another tracker's.
+    receivers: Vec<bool>,
     slow: Vec<bool>,
     /// Messages each sender has put on the wire.
     pub sent: Vec<u32>,
@@ -71,6 +74,7 @@ impl Tracker {
             round,
             messages,
             members,
+            receivers: vec![true; members],
             present,
             slow,
             sent: vec![0; senders],
@@ -89,6 +93,52 @@ impl Tracker {
 
     fn senders(&self) -> usize {
         self.sent.len()
+    }
+
+    /// Records and expects deliveries only for the members marked true.
+    pub fn set_receivers(&mut self, receivers: Vec<bool>) {
+        if receivers.len() == self.members {
+            self.receivers = receivers;
+        }
+    }
+
+    /// Takes over another loop's receivers (same round, same members):
+    /// their deliveries, latencies and the departures it saw.
+    pub fn absorb(&mut self, other: Tracker) {
+        let senders = self.senders();
+        if other.members != self.members || other.senders() != senders {
+            return;
+        }
+        for r in (0..self.members).filter(|&r| other.receivers[r]) {
+            let range = r * senders..(r + 1) * senders;
+            for (mine, theirs) in self.pairs[range.clone()]
+                .iter_mut()
+                .zip(&other.pairs[range])
+            {
+                *mine = theirs.clone();
+            }
+            self.receivers[r] = true;
+        }
+        for (mine, theirs) in self.gone.iter_mut().zip(other.gone) {
+            if mine.is_none() {
+                *mine = theirs;
+            }
+        }
+        for (mine, &theirs) in self.sent.iter_mut().zip(&other.sent) {
+            *mine = (*mine).max(theirs);
+        }
+        let _ = self.hist.add(&other.hist);
+        if self.timeline.len() < other.timeline.len() {
+            self.timeline.resize(other.timeline.len(), 0);
+        }
+        for (mine, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
+            *mine += theirs;
+        }
+        self.start_ns = self.start_ns.min(other.start_ns);
+        self.last_ns = self.last_ns.max(other.last_ns);
+        self.received += other.received;
+        self.received_fast += other.received_fast;
+        self.stray += other.stray;
     }
 
     pub fn record(&mut self, receiver: u32, p: Payload, now_ns: u64) {
@@ -142,7 +192,7 @@ impl Tracker {
     }
 
     fn expected_pair(&self, r: usize, s: usize) -> bool {
-        r != s && self.present[r] && self.present[s]
+        r != s && self.receivers[r] && self.present[r] && self.present[s]
     }
 
     /// True when every member still connected (slow ones only if
