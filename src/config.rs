@@ -18,6 +18,7 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub log: LogConfig,
     pub admin: AdminConfig,
+    pub flood: FloodConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +38,8 @@ pub struct ServerConfig {
     /// When set, clients must send this with `PASS` before registering.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Nicks nobody may take (compared case-insensitively).
+    pub reserved_nicks: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +63,35 @@ pub struct Limits {
     pub large_channel: usize,
     /// Seconds between presence summaries in a large channel.
     pub presence_interval: u64,
+    /// Connections at once; also capped by the descriptor limit.
+    pub max_clients: usize,
+    /// Connections at once from one IPv4 address or IPv6 /64 (0: no limit).
+    pub max_clients_per_ip: usize,
+}
+
+/// Per-client input rate limit: a token bucket of lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FloodConfig {
+    pub enabled: bool,
+    /// Lines a client may send at once before being slowed down.
+    pub burst: u32,
+    /// Lines per second it may send after that.
+    pub lines_per_second: u32,
+    /// Unprocessed input (bytes) a slowed-down client may accumulate before
+    /// it is disconnected with `Excess Flood`.
+    pub recvq_max: usize,
+}
+
+impl Default for FloodConfig {
+    fn default() -> Self {
+        FloodConfig {
+            enabled: true,
+            burst: 10,
+            lines_per_second: 2,
+            recvq_max: 16 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,6 +147,7 @@ impl Default for ServerConfig {
             default_channel: "#lobby".into(),
             motd_file: None,
             password: None,
+            reserved_nicks: Vec::new(),
         }
     }
 }
@@ -132,6 +165,8 @@ impl Default for Limits {
             output_cap: 256 * 1024 * 1024,
             large_channel: 500,
             presence_interval: 10,
+            max_clients: 100_000,
+            max_clients_per_ip: 64,
         }
     }
 }
@@ -287,7 +322,8 @@ impl Config {
     pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
         let l = &self.limits;
         let t = &self.timeouts;
-        let checks: [(bool, &'static str, String); 13] = [
+        let f = &self.flood;
+        let checks: [(bool, &'static str, String); 17] = [
             (
                 !self.server.listen.is_empty(),
                 "server.listen",
@@ -355,6 +391,26 @@ impl Config {
                 "timeouts",
                 "registration_timeout, ping_interval and ping_timeout must be at least 1 second"
                     .into(),
+            ),
+            (
+                l.max_clients >= 1,
+                "limits.max_clients",
+                "must be at least 1".into(),
+            ),
+            (
+                f.burst >= 1,
+                "flood.burst",
+                "must be at least 1 line".into(),
+            ),
+            (
+                f.lines_per_second >= 1,
+                "flood.lines_per_second",
+                "must be at least 1 (set flood.enabled = false to turn flood control off)".into(),
+            ),
+            (
+                f.recvq_max >= l.max_line,
+                "flood.recvq_max",
+                format!("must be at least limits.max_line ({})", l.max_line),
             ),
             (
                 self.log.level.parse::<log::LevelFilter>().is_ok(),
