@@ -5,6 +5,7 @@
 //! connection reads the server's, and the main thread owns all state and acts
 //! on their events in order.
 
+mod cli;
 mod command;
 mod irc;
 mod render;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+use crate::cli::Args;
 use crate::render::{Shown, Style};
 use crate::session::{Effect, Session};
 use crate::terminal::{Input, Prompt, Screen};
@@ -42,31 +44,6 @@ const IDLE: Duration = Duration::from_secs(90);
 const MAX_RENAMES: u8 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// Chat in a group from the terminal.
-///
-/// An empty line, /quit or Ctrl-D leaves. When standard input is not a
-/// terminal, each input line is sent to the current channel (commands work
-/// too) and incoming lines are printed plainly; the client leaves at the end
-/// of input.
-#[derive(Parser)]
-#[command(version)]
-struct Args {
-    /// Server to join: HOST or HOST:PORT (port 6667 when left out).
-    #[arg(default_value = "127.0.0.1", value_name = "HOST[:PORT]")]
-    server: String,
-    /// Your nickname; asked for when left out (read as the first input line
-    /// when standard input is not a terminal).
-    #[arg(long)]
-    nick: Option<String>,
-    /// Also join this channel and talk there, instead of only the server's
-    /// default channel.
-    #[arg(long, value_name = "#NAME")]
-    channel: Option<String>,
-    /// Exit when the connection drops instead of reconnecting.
-    #[arg(long)]
-    no_reconnect: bool,
-}
 
 /// Everything the main thread waits for.
 enum Event {

@@ -1,0 +1,29 @@
+//! The command line of `groupchat`, kept apart so packaging can build its
+//! man page and completions from the same definition (see build.rs).
+
+use clap::Parser;
+
+/// Chat in a group from the terminal.
+///
+/// An empty line, /quit or Ctrl-D leaves. When standard input is not a
+/// terminal, each input line is sent to the current channel (commands work
+/// too) and incoming lines are printed plainly; the client leaves at the end
+/// of input.
+#[derive(Parser)]
+#[command(version)]
+pub struct Args {
+    /// Server to join: HOST or HOST:PORT (port 6667 when left out).
+    #[arg(default_value = "127.0.0.1", value_name = "HOST[:PORT]")]
+    pub server: String,
+    /// Your nickname; asked for when left out (read as the first input line
+    /// when standard input is not a terminal).
+    #[arg(long)]
+    pub nick: Option<String>,
+    /// Also join this channel and talk there, instead of only the server's
+    /// default channel.
+    #[arg(long, value_name = "#NAME")]
+    pub channel: Option<String>,
+    /// Exit when the connection drops instead of reconnecting.
+    #[arg(long)]
+    pub no_reconnect: bool,
+}
