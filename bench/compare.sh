@@ -24,6 +24,13 @@ MEMBERS=${MEMBERS:-1000}
 SENDERS=${SENDERS:-10}
 MAX_RATE_MESSAGES=${MAX_RATE_MESSAGES:-200}
 PACED_MESSAGES=${PACED_MESSAGES:-100}   # at 10 msg/s per sender: 10 s
+# The large-group row: JOIN_CLIENTS clients all end up in #lobby (groupchatd
+# puts them there itself; the peers are sent JOIN #lobby), on a fresh server,
+# given up after JOIN_DEADLINE seconds.
+JOIN_CLIENTS=${JOIN_CLIENTS:-10000}
+JOIN_DEADLINE=${JOIN_DEADLINE:-60}
+# Which scenarios to run: any of connect max paced join.
+SCENARIOS=${SCENARIOS:-"connect max paced join"}
 
 log() { echo "== $*" >&2; }
 
@@ -117,19 +124,43 @@ stop_server() {
 # server gets 1000 in flight.
 concurrency() { [[ $1 == ngircd ]] && echo 10 || echo 1000; }
 
+wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+
 run_one() {
     local name=$1 run=$2 port=$((17000 + run)) c
     c=$(concurrency "$name")
-    start_server "$name" "$port"
-    local common=(--server "127.0.0.1:$port" --server-pid "$SERVER_PID" --json --quiet 10)
-    log "run $run: $name (pid $SERVER_PID)"
-    "$BENCH" "${common[@]}" connect -n "$CLIENTS" --concurrency "$c" --hold 2 \
-        >"$OUT/$name-$run-connect.json" || true
-    "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MAX_RATE_MESSAGES" \
-        --size 100 --concurrency "$c" >"$OUT/$name-$run-max.json" || true
-    "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$PACED_MESSAGES" \
-        --size 100 --rate 10 --concurrency "$c" >"$OUT/$name-$run-paced.json" || true
-    stop_server
+    if wants connect || wants max || wants paced; then
+        start_server "$name" "$port"
+        local common=(--server "127.0.0.1:$port" --server-pid "$SERVER_PID" --json --quiet 10)
+        log "run $run: $name (pid $SERVER_PID)"
+        if wants connect; then
+            "$BENCH" "${common[@]}" connect -n "$CLIENTS" --concurrency "$c" --hold 2 \
+                >"$OUT/$name-$run-connect.json" || true
+        fi
+        if wants max; then
+            "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" \
+                -m "$MAX_RATE_MESSAGES" --size 100 --concurrency "$c" \
+                >"$OUT/$name-$run-max.json" || true
+        fi
+        if wants paced; then
+            "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$PACED_MESSAGES" \
+                --size 100 --rate 10 --concurrency "$c" >"$OUT/$name-$run-paced.json" || true
+        fi
+        stop_server
+    fi
+    if wants join; then
+        # groupchatd joins every client to its default channel; the others
+        # are asked to. Either way a client is done at its JOIN and 366.
+        local how=--join
+        [[ $name == groupchatd ]] && how=--auto-join
+        start_server "$name" "$port"
+        log "run $run: $name, $JOIN_CLIENTS clients into #lobby (pid $SERVER_PID)"
+        "$BENCH" --server "127.0.0.1:$port" --server-pid "$SERVER_PID" --json --quiet 10 \
+            --channel '#lobby' --timeout "$JOIN_DEADLINE" \
+            connect -n "$JOIN_CLIENTS" --concurrency "$c" "$how" --deadline "$JOIN_DEADLINE" \
+            >"$OUT/$name-$run-join.json" || true
+        stop_server
+    fi
 }
 
 if [[ ${1:-} != --in-netns ]]; then

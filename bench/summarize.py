@@ -19,7 +19,17 @@ METRICS = [
     ("latency p99.9, 10 msg/s/sender", "paced", "fanout.latency.p999_us", "µs", True),
     ("RSS per idle client", "connect", "server_usage.rss_per_client_bytes", "B", True),
     ("connect+register all clients", "connect", "connect.total_ms", "ms", True),
+    ("all clients joined to #lobby", "join", "connect.total_ms", "ms", True),
+    ("server RSS after the joins", "join", "server_usage.rss_after_connect_kib", "KiB", True),
 ]
+
+
+def unfinished(doc):
+    """'not done after X s' when a join run hit its deadline."""
+    c = (doc or {}).get("connect") or {}
+    if c.get("unfinished"):
+        return f"not done after {c.get('deadline_s', 0):g} s ({c['requested'] - c['failed']:,} of {c['requested']:,})"
+    return None
 
 
 def get(obj, path):
@@ -45,29 +55,47 @@ for server in servers:
         for run in range(1, runs + 1):
             doc = load(server, run, suffix)
             if doc is None:
-                problems.append(f"{server} run {run} {suffix}: no result")
+                if any(out.glob(f"*-{suffix}.json")):  # else: not run at all
+                    problems.append(f"{server} run {run} {suffix}: no result")
                 continue
+            if suffix == "join" and unfinished(doc):
+                # One unfinished run makes the median meaningless: say so.
+                medians[(server, label, "text")] = unfinished(doc)
             v = get(doc, path)
             if v is not None:
                 values.append(float(v))
         medians[(server, label)] = statistics.median(values) if values else None
     for run in range(1, runs + 1):
-        for suffix in ("connect", "max", "paced"):
-            doc = load(server, run, suffix) or {}
+        for suffix in ("connect", "max", "paced", "join"):
+            doc = load(server, run, suffix)
+            if doc is None:
+                continue
             failed = get(doc, "connect.failed") or 0
             lost = get(doc, "fanout.lost") or 0
-            if failed or lost or doc.get("silent_loss"):
+            if suffix == "join" and unfinished(doc):
+                problems.append(f"{server} run {run} join: {unfinished(doc)}")
+            elif failed or lost or doc.get("silent_loss"):
                 problems.append(f"{server} run {run} {suffix}: {failed} connect failures, {lost} lost")
 
 base, peers = servers[0], servers[1:]
 header = ["metric (median of %d)" % runs, base] + [x for p in peers for x in (p, f"{base}/{p}")]
 rows = []
+def cell(server, label, unit):
+    text = medians.get((server, label, "text"))
+    v = medians[(server, label)]
+    if text and unit == "ms":
+        return text, None
+    return ("n/a" if v is None else f"{v:,.0f} {unit}"), v
+
+
 for label, _suffix, _path, unit, _lower in METRICS:
-    g = medians[(base, label)]
-    row = [label, "n/a" if g is None else f"{g:,.0f} {unit}"]
+    if all(medians[(s, label)] is None for s in servers):
+        continue  # scenario not run
+    gtext, g = cell(base, label, unit)
+    row = [label, gtext]
     for p in peers:
-        v = medians[(p, label)]
-        row.append("n/a" if v is None else f"{v:,.0f} {unit}")
+        text, v = cell(p, label, unit)
+        row.append(text)
         row.append("n/a" if g is None or not v else f"{g / v:.2f}")
     rows.append(row)
 widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
