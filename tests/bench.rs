@@ -10,12 +10,18 @@ use common::Daemon;
 use serde_json::Value;
 
 /// Limits as in production, except that a slow reader is given up on soon
-/// after its send queue passes the soft limit.
+/// after its send queue passes the soft limit; as in bench/groupchatd.toml,
+/// no per-address limit (every client is on 127.0.0.1) and no flood
+/// control (senders go as fast as the socket takes their lines).
 const CONFIG: &str = "\
 [limits]
 sendq_soft = 65536
 sendq_hard = 1048576
 sendq_soft_seconds = 3
+max_clients_per_ip = 0
+
+[flood]
+enabled = false
 ";
 
 fn bench(daemon: &Daemon, args: &[&str]) -> (Output, Value) {
@@ -206,24 +212,18 @@ fn reports_connect_failures_with_their_reason_and_fails() {
     );
 }
 
+/// Runs the harness with `args` (split at blanks) and expects success.
+fn bench_ok(daemon: &Daemon, args: &str) -> Value {
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let (out, json) = bench(daemon, &args);
+    assert!(out.status.success(), "{args:?}: {json:#}");
+    json
+}
+
 #[test]
 fn threads_split_the_members_and_merge_every_delivery() {
     let daemon = Daemon::start(CONFIG);
-    let (out, json) = bench(
-        &daemon,
-        &[
-            "--threads",
-            "3",
-            "fanout",
-            "-n",
-            "40",
-            "-k",
-            "5",
-            "-m",
-            "30",
-        ],
-    );
-    assert!(out.status.success(), "{json:#}");
+    let json = bench_ok(&daemon, "--threads 3 fanout -n 40 -k 5 -m 30");
     // Receivers and senders sit in different loops: 3 trackers merged.
     assert_clean_fanout(&json, 40, 5, 30);
     let per_sender = json["fanout"]["per_sender"].as_array().expect("per_sender");
@@ -233,35 +233,14 @@ fn threads_split_the_members_and_merge_every_delivery() {
 #[test]
 fn threads_merge_paced_rounds_connects_and_churn() {
     let daemon = Daemon::start(CONFIG);
-    let (out, json) = bench(
-        &daemon,
-        &[
-            "--threads",
-            "2",
-            "fanout",
-            "-n",
-            "21",
-            "-k",
-            "3",
-            "-m",
-            "5",
-            "--rate",
-            "50",
-        ],
-    );
-    assert!(out.status.success(), "{json:#}");
+    let json = bench_ok(&daemon, "--threads 2 fanout -n 21 -k 3 -m 5 --rate 50");
     assert_clean_fanout(&json, 21, 3, 5);
 
-    let (out, json) = bench(&daemon, &["--threads", "4", "connect", "-n", "30"]);
-    assert!(out.status.success(), "{json:#}");
+    let json = bench_ok(&daemon, "--threads 4 connect -n 30");
     assert_eq!(num(&json, "/connect/requested"), 30, "{json:#}");
     assert_eq!(num(&json, "/connect/registered"), 30, "{json:#}");
 
-    let (out, json) = bench(
-        &daemon,
-        &["--threads", "2", "churn", "-c", "6", "--duration", "0.5"],
-    );
-    assert!(out.status.success(), "{json:#}");
+    let json = bench_ok(&daemon, "--threads 2 churn -c 6 --duration 0.5");
     assert_eq!(num(&json, "/churn/concurrency"), 6, "{json:#}");
     let ended = num(&json, "/churn/left_with_quit") + num(&json, "/churn/left_with_reset");
     assert_eq!(ended, num(&json, "/churn/sessions_started"), "{json:#}");
@@ -270,20 +249,10 @@ fn threads_merge_paced_rounds_connects_and_churn() {
 #[test]
 fn auto_join_waits_for_the_join_and_the_names_list() {
     let daemon = Daemon::start(CONFIG);
-    let (out, json) = bench(
+    let json = bench_ok(
         &daemon,
-        &[
-            "--channel",
-            "#lobby",
-            "--threads",
-            "2",
-            "connect",
-            "-n",
-            "20",
-            "--auto-join",
-        ],
+        "--channel #lobby --threads 2 connect -n 20 --auto-join",
     );
-    assert!(out.status.success(), "{json:#}");
     assert_eq!(json["connect"]["until"], "366", "{json:#}");
     assert_eq!(num(&json, "/connect/registered"), 20, "{json:#}");
     assert!(json["connect"]["per_client_join"]["max_ms"].is_number());
