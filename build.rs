@@ -22,10 +22,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One entry per binary: its name, man section (8: run by the administrator,
-/// 1: by anyone), a name for the included module, and the file holding its
-/// clap `Args` (clap and std only). Adding a binary is one line here.
+/// 1: by anyone), a name for the included module, the file holding its clap
+/// definition (clap and std only) and the `Parser` type in it. Adding a
+/// binary is one line here.
 macro_rules! binaries {
-    ($($bin:literal, section $section:literal, $module:ident = $path:literal;)*) => {
+    ($($bin:literal, section $section:literal, $module:ident = $path:literal => $parser:ident;)*) => {
         $(
             #[allow(dead_code)]
             #[path = $path]
@@ -33,15 +34,15 @@ macro_rules! binaries {
         )*
         const SOURCES: &[&str] = &[$($path),*];
         fn binaries() -> Vec<(clap::Command, &'static str)> {
-            vec![$(($module::Args::command().name($bin), $section)),*]
+            vec![$(($module::$parser::command().name($bin), $section)),*]
         }
     };
 }
 
 binaries! {
-    "groupchatd", section "8", daemon = "src/bin/groupchatd/cli.rs";
-    "groupchatctl", section "8", ctl = "src/bin/groupchatctl/cli.rs";
-    "groupchat", section "1", client = "src/bin/groupchat/cli.rs";
+    "groupchatd", section "8", daemon = "src/bin/groupchatd/cli.rs" => Args;
+    "groupchatctl", section "8", ctl = "src/bin/groupchatctl/cli.rs" => Args;
+    "groupchat", section "1", client = "src/bin/groupchat/cli.rs" => Args;
 }
 
 /// Sections clap cannot derive, appended to a binary's man page (roff).
