@@ -250,7 +250,8 @@ proptest! {
 #[derive(Default)]
 struct Recorder {
     lines: Vec<(ClientId, Line)>,
-    closed: Vec<ClientId>,
+    /// Who was closed, and how many lines had been sent by then.
+    closed: Vec<(ClientId, usize)>,
 }
 
 impl Outbox for Recorder {
@@ -258,7 +259,13 @@ impl Outbox for Recorder {
         self.lines.push((to, line.clone()));
     }
     fn close(&mut self, who: ClientId, _reason: &str) {
-        self.closed.push(who);
+        self.closed.push((who, self.lines.len()));
+    }
+}
+
+impl Recorder {
+    fn is_closed(&self, id: ClientId) -> bool {
+        self.closed.iter().any(|&(who, _)| who == id)
     }
 }
 
@@ -312,10 +319,9 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
-
     /// Whatever clients send, every line the hub queues is one IRC line:
-    /// CRLF at the end and nowhere else, no NUL, at most 512 bytes.
+    /// CRLF at the end and nowhere else, no NUL, at most 512 bytes; and
+    /// once the hub has closed a client, nothing more is queued for it.
     #[test]
     fn hub_output_is_always_one_valid_line(
         nick_lens in prop::collection::vec(1usize..=30, HOSTS.len()),
@@ -344,12 +350,21 @@ proptest! {
         for step in script {
             match step {
                 Step::Bytes(n, bytes) => {
+                    // As the reactor does, a closed client's input no longer
+                    // reaches the hub.
+                    if out.is_closed(n) {
+                        continue;
+                    }
                     let _ = framers[n].feed(&bytes, 512, |frame| {
                         match frame {
                             Frame::Line(line) => hub.handle_line(n, line, now, &mut out),
                             Frame::TooLong => hub.line_too_long(n, &mut out),
                         }
-                        ControlFlow::Continue(())
+                        if out.is_closed(n) {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
                     });
                 }
                 Step::Tick(secs) => {
@@ -362,6 +377,9 @@ proptest! {
         for (to, line) in &out.lines {
             prop_assert!(*to < HOSTS.len());
             body(line)?;
+        }
+        for &(who, sent) in &out.closed {
+            prop_assert!(out.lines[sent..].iter().all(|(to, _)| *to != who));
         }
     }
 }
