@@ -1,6 +1,7 @@
 //! One client connection: its socket, the unfinished input line, the write
 //! queue, and where it stands with respect to the output limits.
 
+use crate::flood::LineBudget;
 use crate::framing::LineFramer;
 use crate::message::Line;
 use crate::outqueue::OutQueue;
@@ -39,6 +40,10 @@ pub struct Connection {
     pub overflowed: bool,
     /// Since when its queue has been above the soft limit.
     pub over_soft_since: Option<Instant>,
+    /// Flood control: its lines so far against the rate limit.
+    pub budget: LineBudget,
+    /// Over its line budget: input is kept unprocessed until it may go on.
+    pub throttled: bool,
 }
 
 impl Connection {
@@ -54,6 +59,8 @@ impl Connection {
             flush_listed: false,
             overflowed: false,
             over_soft_since: None,
+            budget: LineBudget::default(),
+            throttled: false,
         }
     }
 

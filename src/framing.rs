@@ -35,6 +35,21 @@ impl LineFramer {
         self.pending.len()
     }
 
+    /// Keeps `data` unexamined behind what is pending, for a client whose
+    /// lines must wait (flood control); feed an empty slice to resume.
+    pub fn hold(&mut self, data: &[u8]) {
+        let mut data = data;
+        if self.discarding && self.pending.is_empty() {
+            // The rest of an over-long line is skipped here, as feed would.
+            let Some(end) = find_newline(data) else {
+                return;
+            };
+            self.discarding = false;
+            data = &data[end + 1..];
+        }
+        self.pending.extend_from_slice(data);
+    }
+
     /// Feeds `data` and calls `on_frame` for each frame found. If `on_frame`
     /// breaks, everything after that frame is kept for the next call (feed
     /// an empty slice to resume) and `Break` is returned.
@@ -121,6 +136,43 @@ fn find_newline(data: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_input_gives_the_same_frames_when_resumed() {
+        let input: &[u8] = b"one\r\ntwo\n";
+        let mut direct = LineFramer::default();
+        let mut expected = Vec::new();
+        let _ = direct.feed(input, 16, |f| {
+            expected.push(format!("{f:?}"));
+            ControlFlow::Continue(())
+        });
+        let mut framer = LineFramer::default();
+        framer.hold(&input[..5]);
+        framer.hold(&input[5..]);
+        let mut got = Vec::new();
+        let _ = framer.feed(&[], 16, |f| {
+            got.push(format!("{f:?}"));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(got, expected);
+        assert_eq!(framer.pending_len(), 0);
+    }
+
+    #[test]
+    fn held_input_skips_the_rest_of_an_over_long_line() {
+        let mut framer = LineFramer::default();
+        let mut got = Vec::new();
+        let _ = framer.feed(&[b'x'; 40], 16, |f| {
+            got.push(format!("{f:?}"));
+            ControlFlow::Continue(())
+        });
+        framer.hold(b"xxxx\nnext\n");
+        let _ = framer.feed(&[], 16, |f| {
+            got.push(format!("{f:?}"));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(got, ["TooLong", "Line([110, 101, 120, 116])"]);
+    }
 
     /// Feeds `chunks` one after the other and returns the frames as strings.
     fn frames(chunks: &[&[u8]], max_line: usize) -> Vec<String> {

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod config;
 pub mod connection;
+pub mod flood;
 pub mod framing;
 pub mod hub;
 pub mod limits;

@@ -13,6 +13,8 @@ pub enum DisconnectReason {
     PingTimeout,
     RegistrationTimeout,
     SendQ,
+    Flood,
+    TooManyConnections,
     BadPassword,
     Shutdown,
     Kicked,
@@ -20,13 +22,15 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
-    pub const ALL: [DisconnectReason; 10] = [
+    pub const ALL: [DisconnectReason; 12] = [
         DisconnectReason::Quit,
         DisconnectReason::Closed,
         DisconnectReason::Reset,
         DisconnectReason::PingTimeout,
         DisconnectReason::RegistrationTimeout,
         DisconnectReason::SendQ,
+        DisconnectReason::Flood,
+        DisconnectReason::TooManyConnections,
         DisconnectReason::BadPassword,
         DisconnectReason::Shutdown,
         DisconnectReason::Kicked,
@@ -42,6 +46,8 @@ impl DisconnectReason {
             DisconnectReason::PingTimeout => "Ping timeout",
             DisconnectReason::RegistrationTimeout => "Registration timeout",
             DisconnectReason::SendQ => "SendQ exceeded",
+            DisconnectReason::Flood => "Excess Flood",
+            DisconnectReason::TooManyConnections => "Too many connections",
             DisconnectReason::BadPassword => "Bad password",
             DisconnectReason::Shutdown => "Server shutting down",
             DisconnectReason::Kicked => "Kicked",
@@ -58,6 +64,8 @@ impl DisconnectReason {
             DisconnectReason::PingTimeout => "ping_timeout",
             DisconnectReason::RegistrationTimeout => "registration_timeout",
             DisconnectReason::SendQ => "sendq_exceeded",
+            DisconnectReason::Flood => "flood",
+            DisconnectReason::TooManyConnections => "too_many_connections",
             DisconnectReason::BadPassword => "bad_password",
             DisconnectReason::Shutdown => "shutdown",
             DisconnectReason::Kicked => "kicked",

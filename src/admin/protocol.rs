@@ -93,6 +93,10 @@ pub struct Status {
     pub messages_out: u64,
     pub lines_in: u64,
     pub lines_out: u64,
+    /// Lines refused with `417` for being longer than `limits.max_line`.
+    pub lines_too_long: u64,
+    /// Clients whose input waits for flood control right now.
+    pub throttled_clients: usize,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub queued_bytes: usize,

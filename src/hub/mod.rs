@@ -42,6 +42,8 @@ pub struct HubConfig {
     pub default_channel: String,
     pub motd: Option<Vec<String>>,
     pub password: Option<String>,
+    /// Folded, like the keys of the nick table.
+    pub reserved_nicks: Vec<String>,
     pub nick_len: usize,
     pub channel_len: usize,
     pub topic_len: usize,
@@ -64,6 +66,12 @@ impl HubConfig {
             default_channel: config.server.default_channel.clone(),
             motd,
             password: config.server.password.clone(),
+            reserved_nicks: config
+                .server
+                .reserved_nicks
+                .iter()
+                .map(|n| fold(n))
+                .collect(),
             nick_len: l.nick_len,
             channel_len: l.channel_len,
             topic_len: l.topic_len,

@@ -84,6 +84,15 @@ impl Hub {
             return;
         }
         let folded = fold(nick);
+        if self.config.reserved_nicks.contains(&folded) {
+            self.reply(
+                id,
+                ERR_ERRONEUSNICKNAME,
+                &[nick, "Nickname is reserved"],
+                out,
+            );
+            return;
+        }
         if self.nicks.get(&folded).is_some_and(|&holder| holder != id) {
             self.reply(
                 id,

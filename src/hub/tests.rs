@@ -503,3 +503,57 @@ fn dates_format_in_utc() {
     assert_eq!(format_unix_time(0), "1970-01-01 00:00:00 UTC");
     assert_eq!(format_unix_time(1_795_000_000), "2026-11-18 11:06:40 UTC");
 }
+
+#[test]
+fn reserved_nicks_are_refused_in_any_case() {
+    let mut config = crate::config::Config::default();
+    config.server.reserved_nicks = vec!["Admin".into()];
+    let mut w = World::new(HubConfig::new(&config, None));
+    w.connect(1);
+    w.send(1, "NICK aDMIN");
+    assert_eq!(w.take(1), [":groupchatd 432 * aDMIN :Nickname is reserved"]);
+    w.send(1, "NICK admin2");
+    w.send(1, "USER a 0 * :A");
+    assert_eq!(w.hub.nick(1), Some("admin2"));
+}
+
+#[test]
+fn the_admin_overview_lists_clients_channels_and_acts() {
+    let mut w = World::new(config());
+    w.register(1, "ann");
+    w.register(2, "bob");
+    w.send(1, "JOIN #side");
+    w.send(1, "TOPIC #side :quiet corner");
+    w.connect(3);
+    w.out.lines.clear();
+    let clients = w.hub.client_summaries(w.now);
+    let nicks: Vec<_> = clients.iter().map(|c| c.nick.as_deref()).collect();
+    assert_eq!(nicks, [Some("ann"), Some("bob"), None]);
+    assert_eq!(clients[0].channels, ["#lobby", "#side"]);
+    assert!(!clients[2].registered);
+    let channels = w.hub.channel_summaries();
+    assert_eq!(channels.len(), 2);
+    assert_eq!(
+        (channels[1].name.as_str(), channels[1].members),
+        ("#side", 1)
+    );
+    assert_eq!(channels[1].topic.as_deref(), Some("quiet corner"));
+
+    assert_eq!(w.hub.wall("hello all", &mut w.out), 2);
+    assert_eq!(w.take(1), [":groupchatd NOTICE * :hello all"]);
+    assert_eq!(
+        w.take(3),
+        Vec::<String>::new(),
+        "unregistered clients are not walled"
+    );
+    w.out.lines.clear();
+
+    assert!(w.hub.kick("nobody", None, &mut w.out).is_err());
+    let done = w.hub.kick("BOB", Some("spam"), &mut w.out).expect("kicked");
+    assert_eq!(done, "kicked bob (Kicked by admin: spam)");
+    assert_eq!(w.out.closed, [(2, "Kicked by admin: spam".to_string())]);
+    assert_eq!(
+        w.take(1),
+        [":bob!bob@127.0.0.1 QUIT :Kicked by admin: spam"]
+    );
+}

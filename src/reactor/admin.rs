@@ -366,6 +366,8 @@ impl Server {
             messages_out: hub.deliveries,
             lines_in: stats.lines_in,
             lines_out: stats.lines_out,
+            lines_too_long: stats.lines_too_long,
+            throttled_clients: self.throttled.len(),
             bytes_in: stats.bytes_in,
             bytes_out: stats.bytes_out,
             queued_bytes: self.net.queued_total,

@@ -7,11 +7,13 @@
 //! on writable readiness for whatever the kernel would not take at once.
 
 mod admin;
+mod admission;
+mod input;
 
 use crate::admin::access::Access;
 use crate::config::{Config, ConfigSource};
 use crate::connection::{Connection, Phase};
-use crate::framing::Frame;
+use crate::flood::FloodPolicy;
 use crate::hub::{ClientId, Hub, HubConfig, Outbox};
 use crate::listener;
 use crate::message::Line;
@@ -24,9 +26,9 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
-use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr};
-use std::ops::ControlFlow;
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Listeners and signals take tokens from the top of the range, far above
@@ -41,7 +43,7 @@ const READ_BUFFER: usize = 16 * 1024;
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 const TICK: Duration = Duration::from_secs(1);
 
-/// Output limits, from `[limits]`.
+/// What the reactor enforces, from `[limits]` and `[flood]`.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     max_line: usize,
@@ -49,17 +51,34 @@ struct Limits {
     sendq_hard: usize,
     sendq_soft_time: Duration,
     output_cap: usize,
+    /// `limits.max_clients`, or fewer if the descriptor limit says so.
+    max_clients: usize,
+    max_clients_per_ip: usize,
+    flood: Option<FloodPolicy>,
+    recvq_max: usize,
 }
 
 impl Limits {
     fn new(config: &Config) -> Limits {
         let l = &config.limits;
+        let descriptors =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map_or(u64::MAX, |(soft, _)| soft);
+        let room = descriptors
+            .saturating_sub(admission::RESERVED_DESCRIPTORS)
+            .max(1);
         Limits {
             max_line: l.max_line,
             sendq_soft: l.sendq_soft,
             sendq_hard: l.sendq_hard,
             sendq_soft_time: Duration::from_secs(l.sendq_soft_seconds),
             output_cap: l.output_cap,
+            max_clients: l
+                .max_clients
+                .min(usize::try_from(room).unwrap_or(usize::MAX)),
+            max_clients_per_ip: l.max_clients_per_ip,
+            flood: FloodPolicy::new(&config.flood),
+            recvq_max: config.flood.recvq_max,
         }
     }
 }
@@ -84,6 +103,15 @@ pub struct Server {
     next_watchdog: Option<Instant>,
     /// The last `STATUS=` sent to systemd, to send only changes.
     last_status: String,
+    /// Clients over their line budget, and when the first may go on.
+    throttled: Vec<ClientId>,
+    next_resume: Option<Instant>,
+    /// Open connections per address group, for `max_clients_per_ip`.
+    per_ip: HashMap<IpAddr, usize>,
+    /// Out of descriptors: accepting waits until `accept_retry_at`.
+    descriptor_shortage: bool,
+    accept_retry_at: Option<Instant>,
+    refused_since_log: u64,
 }
 
 /// How long a shutdown lets queued output drain.
@@ -129,6 +157,12 @@ impl Server {
             notifier: Notifier::from_env()?,
             next_watchdog: None,
             last_status: String::new(),
+            throttled: Vec::new(),
+            next_resume: None,
+            per_ip: HashMap::new(),
+            descriptor_shortage: false,
+            accept_retry_at: None,
+            refused_since_log: 0,
         };
         for addr in server.config.server.listen.clone() {
             server.listen(addr)?;
@@ -191,10 +225,11 @@ impl Server {
                 }
             }
             let timeout = if self.read_list.is_empty() || self.reading_paused {
-                let wake = self
-                    .next_watchdog
-                    .map_or(self.next_tick, |w| w.min(self.next_tick));
-                wake.saturating_duration_since(now)
+                [self.next_watchdog, self.next_resume, self.accept_retry_at]
+                    .into_iter()
+                    .flatten()
+                    .fold(self.next_tick, Instant::min)
+                    .saturating_duration_since(now)
             } else {
                 Duration::ZERO
             };
@@ -229,6 +264,10 @@ impl Server {
             }
             self.read_listed();
             let now = Instant::now();
+            if self.next_resume.is_some_and(|at| now >= at) {
+                self.resume_throttled(now);
+            }
+            self.retry_accepting(now);
             if now >= self.next_tick {
                 self.tick(now);
                 self.next_tick = now + TICK;
@@ -385,126 +424,6 @@ impl Server {
         self.config = config;
     }
 
-    fn accept(&mut self, index: usize) {
-        let Some((_, listener)) = self.listeners.get(index) else {
-            return;
-        };
-        loop {
-            let (mut stream, peer) = match listener.accept() {
-                Ok(accepted) => accepted,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    warn!("accept failed: {e}");
-                    return;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let entry = self.net.conns.vacant_entry();
-            let id = entry.key();
-            if let Err(e) = self.poll.registry().register(
-                &mut stream,
-                Token(id),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                warn!("cannot watch connection from {peer}: {e}");
-                continue;
-            }
-            let now = Instant::now();
-            entry.insert(Connection::new(stream, peer));
-            self.hub.connect(id, peer.ip(), now);
-            self.net.stats.accepted += 1;
-            info!("connect #{id} from {peer}");
-        }
-    }
-
-    /// Reads from every connection that may have input and is allowed to.
-    fn read_listed(&mut self) {
-        if self.reading_paused {
-            return;
-        }
-        for id in std::mem::take(&mut self.read_list) {
-            if let Some(conn) = self.net.conns.get_mut(id) {
-                conn.read_listed = false;
-                self.read_some(id);
-            }
-        }
-    }
-
-    /// A few reads from one connection; it is listed again if it still has
-    /// input, unless its own queue or the global cap says to wait.
-    fn read_some(&mut self, id: ClientId) {
-        let mut buffer = std::mem::take(&mut self.read_buffer);
-        for _ in 0..READS_PER_TURN {
-            let Some(conn) = self.net.conns.get_mut(id) else {
-                break;
-            };
-            if self.reading_paused || conn.queue.bytes() > self.net.limits.sendq_soft {
-                break;
-            }
-            match conn.stream.read(&mut buffer) {
-                Ok(0) => {
-                    self.lose(id, DisconnectReason::Closed);
-                    break;
-                }
-                Ok(n) => {
-                    self.net.stats.bytes_in += n as u64;
-                    if conn.is_open() {
-                        self.feed(id, &buffer[..n]);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    conn.readable = false;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.lose(id, DisconnectReason::from_io(&e));
-                    break;
-                }
-            }
-        }
-        self.read_buffer = buffer;
-        if let Some(conn) = self.net.conns.get_mut(id)
-            && conn.readable
-            && conn.queue.bytes() <= self.net.limits.sendq_soft
-        {
-            list_for_reading(&mut self.read_list, id, conn);
-        }
-    }
-
-    /// Hands complete lines to the hub, stopping if the client goes away.
-    fn feed(&mut self, id: ClientId, data: &[u8]) {
-        let Some(conn) = self.net.conns.get_mut(id) else {
-            return;
-        };
-        let mut framer = std::mem::take(&mut conn.framer);
-        let max_line = self.net.limits.max_line;
-        let now = Instant::now();
-        let _ = framer.feed(data, max_line, |frame| {
-            match frame {
-                Frame::Line(line) => {
-                    log::trace!("#{id} <- {}", String::from_utf8_lossy(line));
-                    self.hub.handle_line(id, line, now, &mut self.net);
-                    self.net.stats.lines_in += 1;
-                }
-                Frame::TooLong => {
-                    self.hub.line_too_long(id, &mut self.net);
-                    self.net.stats.lines_too_long += 1;
-                }
-            }
-            if self.net.conns.get(id).is_some_and(Connection::is_open) {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(())
-            }
-        });
-        if let Some(conn) = self.net.conns.get_mut(id) {
-            conn.framer = framer;
-        }
-        self.after_delivery();
-    }
-
     /// Disconnects whoever went past the hard limit and applies the global cap.
     fn after_delivery(&mut self) {
         while let Some(id) = self.net.overflowed.pop() {
@@ -569,12 +488,14 @@ impl Server {
             let mut conn = self.net.conns.remove(id);
             self.net.queued_total -= conn.queue.bytes();
             let _ = self.poll.registry().deregister(&mut conn.stream);
+            self.count_departure(conn.peer.ip());
         }
     }
 
     fn tick(&mut self, now: Instant) {
         self.hub.tick(now, &mut self.net);
         self.report_status();
+        self.log_refusals();
         let mut overdue = Vec::new();
         for (id, conn) in &self.net.conns {
             match conn.phase {

@@ -50,6 +50,13 @@ fn status_sheet(s: &Status) -> String {
         ),
         ("lines", format!("{} in, {} out", s.lines_in, s.lines_out)),
         (
+            "input",
+            format!(
+                "{} lines too long, {} clients slowed by flood control",
+                s.lines_too_long, s.throttled_clients
+            ),
+        ),
+        (
             "bytes",
             format!("{} in, {} out", bytes(s.bytes_in), bytes(s.bytes_out)),
         ),
