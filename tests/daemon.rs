@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Daemon};
+use common::{Client, Daemon, NO_FLOOD_CONTROL};
 use socket2::Socket;
 use std::net::TcpStream;
 use std::time::Duration;
@@ -38,7 +38,8 @@ fn registration_welcome_and_auto_join() {
 
 #[test]
 fn three_clients_converse_in_order() {
-    let daemon = Daemon::start("");
+    // Flood control would pace this conversation; tests/abuse.rs covers it.
+    let daemon = Daemon::start(NO_FLOOD_CONTROL);
     let mut clients: Vec<Client> = ["ann", "ben", "cat"]
         .iter()
         .map(|n| daemon.register(n))
@@ -181,8 +182,9 @@ fn commands_before_registration_are_refused() {
 
 #[test]
 fn a_client_that_never_reads_is_cut_and_others_get_everything() {
-    let daemon =
-        Daemon::start("[limits]\nsendq_soft = 8192\nsendq_hard = 65536\nsendq_soft_seconds = 30\n");
+    let daemon = Daemon::start(
+        "[limits]\nsendq_soft = 8192\nsendq_hard = 65536\nsendq_soft_seconds = 30\n[flood]\nenabled = false\n",
+    );
     // A tiny receive buffer so the kernel cannot hide the backlog for long.
     let mut sleeper = daemon.connect_with_small_receive_buffer();
     sleeper.send("NICK sleeper\r\nUSER s 0 * :never reads");
@@ -254,7 +256,7 @@ fn a_client_that_never_reads_is_cut_and_others_get_everything() {
 
 #[test]
 fn a_client_that_resets_mid_broadcast_does_not_disturb_the_others() {
-    let daemon = Daemon::start("");
+    let daemon = Daemon::start(NO_FLOOD_CONTROL);
     let mut a = daemon.register("alice");
     let mut b = daemon.register("bob");
     let mut victim = Some(daemon.register("victim").stream);
@@ -317,7 +319,9 @@ fn unfinished_registration_times_out() {
 #[test]
 fn a_large_group_gets_summaries_and_output_grows_linearly() {
     const N: usize = 2000;
-    let daemon = Daemon::start("[limits]\nlarge_channel = 100\npresence_interval = 1\n");
+    let daemon = Daemon::start(
+        "[limits]\nlarge_channel = 100\npresence_interval = 1\nmax_clients_per_ip = 0\n",
+    );
     let mut clients: Vec<Client> = (0..N)
         .map(|i| {
             let mut c = daemon.connect();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Daemon, TempDir};
+use common::{Daemon, NO_FLOOD_CONTROL, TempDir};
 use std::process::Command;
 
 fn groupchatd(args: &[&str]) -> std::process::Output {
@@ -52,7 +52,7 @@ fn a_bad_config_names_file_line_and_key() {
 
 #[test]
 fn sigterm_delivers_queued_output_then_exits_zero() {
-    let mut daemon = Daemon::start("");
+    let mut daemon = Daemon::start(NO_FLOOD_CONTROL);
     let mut a = daemon.register("alice");
     let mut b = daemon.register("bob");
     a.expect(":bob!");
@@ -131,7 +131,7 @@ fn stalled_reader(daemon: &Daemon) -> (common::Client, common::Client) {
 
 #[test]
 fn a_client_that_never_reads_does_not_hold_shutdown_past_the_grace() {
-    let mut daemon = Daemon::start("[timeouts]\nshutdown_grace = 1\n");
+    let mut daemon = Daemon::start("[timeouts]\nshutdown_grace = 1\n[flood]\nenabled = false\n");
     let (_sleeper, mut talker) = stalled_reader(&daemon);
     daemon.signal(libc::SIGTERM);
     let lines = talker.read_to_close();
@@ -145,7 +145,7 @@ fn a_client_that_never_reads_does_not_hold_shutdown_past_the_grace() {
 
 #[test]
 fn a_second_termination_signal_exits_at_once() {
-    let mut daemon = Daemon::start("[timeouts]\nshutdown_grace = 3600\n");
+    let mut daemon = Daemon::start("[timeouts]\nshutdown_grace = 3600\n[flood]\nenabled = false\n");
     let (_sleeper, _talker) = stalled_reader(&daemon);
     daemon.signal(libc::SIGTERM);
     daemon.expect_log("shutting down: closing");

@@ -10,6 +10,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// For tests of delivery rather than of flood control: clients may send as
+/// fast as they like.
+pub const NO_FLOOD_CONTROL: &str = "[flood]\nenabled = false\n";
+
 /// How long a test waits for something that should happen promptly.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
