@@ -6,6 +6,8 @@ use crate::framing::LineFramer;
 use crate::message::Line;
 use crate::outqueue::OutQueue;
 use mio::net::TcpStream;
+use socket2::SockRef;
+use std::io::{self, IoSlice, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -68,6 +70,12 @@ impl Connection {
         self.phase == Phase::Open
     }
 
+    /// Writes as much of the queue as the socket takes; returns the bytes
+    /// written.
+    pub fn write_queue(&mut self) -> io::Result<usize> {
+        self.queue.write_to(&mut SocketWriter(SockRef::from(&self.stream)))
+    }
+
     /// The last line a closing client receives.
     pub fn closing_line(&self, reason: &str) -> Line {
         crate::message::build(
@@ -75,5 +83,28 @@ impl Connection {
             "ERROR",
             &[&format!("Closing Link: {} ({reason})", self.peer.ip())],
         )
+    }
+}
+
+/// Writes with `send`/`sendmsg` rather than `write`/`writev`: straight into
+/// the socket layer, skipping the file layer's position lock and checks. At
+/// low message rates every delivery is one call, so the cheaper entry
+/// shows (about 8% less CPU per delivery, measured in BENCHMARKS.md).
+struct SocketWriter<'a>(SockRef<'a>);
+
+impl Write for SocketWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send_with_flags(buf, libc::MSG_NOSIGNAL)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match bufs {
+            [one] => self.write(one),
+            _ => self.0.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

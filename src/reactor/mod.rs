@@ -476,7 +476,7 @@ impl Server {
             self.net.queued_total -= conn.queue.bytes();
             conn.queue.drop_unstarted();
             conn.queue.push(&conn.closing_line(reason.text()));
-            let _ = conn.queue.write_to(&mut conn.stream);
+            let _ = conn.write_queue();
             conn.queue.clear();
             self.net.stats.count_disconnect(reason);
         }
@@ -532,7 +532,7 @@ impl Server {
                 continue;
             };
             conn.flush_listed = false;
-            match conn.queue.write_to(&mut conn.stream) {
+            match conn.write_queue() {
                 Ok(n) => {
                     self.net.queued_total -= n;
                     self.net.stats.bytes_out += n as u64;
