@@ -43,6 +43,7 @@ binaries! {
     "groupchatd", section "8", daemon = "src/bin/groupchatd/cli.rs" => Args;
     "groupchatctl", section "8", ctl = "src/bin/groupchatctl/cli.rs" => Args;
     "groupchat", section "1", client = "src/bin/groupchat/cli.rs" => Args;
+    "groupchat-bench", section "1", bench = "src/bin/groupchat-bench/cli.rs" => Cli;
 }
 
 /// Sections clap cannot derive, appended to a binary's man page (roff).

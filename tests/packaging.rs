@@ -17,11 +17,6 @@ use std::process::{Command, Output};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Binaries packaged without man page and completions, because build.rs
-/// cannot include their clap definition yet (it is not in a `cli.rs`). Every
-/// other binary in the package must have both.
-const WITHOUT_MAN_PAGE: &[&str] = &["groupchat-bench"];
-
 /// Whether `program args` runs successfully. When it does not, the test is
 /// skipped with the reason on stderr, or fails under GROUPCHATD_REQUIRE_TOOLS=1.
 fn have_tool(program: &str, args: &[&str], why: &str) -> bool {
@@ -190,9 +185,6 @@ fn cargo_deb_builds_a_package_with_everything_in_place() {
     has("usr/lib/systemd/system/groupchatd.service", "-rw-r--r--");
     has("etc/groupchatd/groupchatd.toml", "-rw-r--r--");
     for bin in binaries {
-        if WITHOUT_MAN_PAGE.contains(&bin) {
-            continue;
-        }
         let pages = ["1", "8"].map(|n| format!("usr/share/man/man{n}/{bin}.{n}.gz"));
         assert!(
             pages

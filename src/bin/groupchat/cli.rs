@@ -10,7 +10,7 @@ use clap::Parser;
 /// too) and incoming lines are printed plainly; the client leaves at the end
 /// of input.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "groupchat", version)]
 pub struct Args {
     /// Server to join: HOST or HOST:PORT (port 6667 when left out).
     #[arg(default_value = "127.0.0.1", value_name = "HOST[:PORT]")]
