@@ -73,7 +73,8 @@ impl Connection {
     /// Writes as much of the queue as the socket takes; returns the bytes
     /// written.
     pub fn write_queue(&mut self) -> io::Result<usize> {
-        self.queue.write_to(&mut SocketWriter(SockRef::from(&self.stream)))
+        self.queue
+            .write_to(&mut SocketWriter(SockRef::from(&self.stream)))
     }
 
     /// The last line a closing client receives.
