@@ -79,7 +79,7 @@ start_server() {
     case $name in
     groupchatd)
         "$GROUPCHATD" --listen "127.0.0.1:$port" --config "$here/groupchatd.toml" \
-            2>"$dir/log" &
+            --admin-socket "$dir/admin.sock" 2>"$dir/log" &
         SERVER_PID=$!
         ;;
     ngircd)

@@ -65,7 +65,7 @@ ulimit -n "$(ulimit -Hn)"
 # from 127.0.0.1) and no flood control (the loads are the point).
 # One info line per connect and per disconnect would be ~50 MB a minute at
 # churn's rate: only the start-up lines and warnings or worse are kept.
-"$GROUPCHATD" --config "$here/groupchatd.toml" --listen 127.0.0.1:0 \
+"$GROUPCHATD" --config "$here/groupchatd.toml" --listen 127.0.0.1:0 --admin-socket "$work/admin.sock" \
     2> >(sed -u -n -e '1,20{p;d}' -e '/^groupchatd: INFO /!p' >"$work/daemon.log") &
 daemon=$!
 pids+=("$daemon")
