@@ -49,6 +49,8 @@ pub struct Limits {
     pub max_line: usize,
     pub nick_len: usize,
     pub channel_len: usize,
+    /// Channels one client may be in at once (`CHANLIMIT`).
+    pub max_channels: usize,
     pub topic_len: usize,
     /// Queued output above which a client is no longer read from.
     pub sendq_soft: usize,
@@ -158,6 +160,7 @@ impl Default for Limits {
             max_line: 512,
             nick_len: 30,
             channel_len: 50,
+            max_channels: 20,
             topic_len: 390,
             sendq_soft: 64 * 1024,
             sendq_hard: 1024 * 1024,
@@ -323,7 +326,7 @@ impl Config {
         let l = &self.limits;
         let t = &self.timeouts;
         let f = &self.flood;
-        let checks: [(bool, &'static str, String); 17] = [
+        let checks: [(bool, &'static str, String); 18] = [
             (
                 !self.server.listen.is_empty(),
                 "server.listen",
@@ -391,6 +394,11 @@ impl Config {
                 "timeouts",
                 "registration_timeout, ping_interval and ping_timeout must be at least 1 second"
                     .into(),
+            ),
+            (
+                l.max_channels >= 1,
+                "limits.max_channels",
+                "must be at least 1 (the default channel)".into(),
             ),
             (
                 l.max_clients >= 1,

@@ -42,6 +42,7 @@ pub const RPL_MOTDSTART: u16 = 375;
 pub const RPL_ENDOFMOTD: u16 = 376;
 pub const ERR_NOSUCHNICK: u16 = 401;
 pub const ERR_NOSUCHCHANNEL: u16 = 403;
+pub const ERR_TOOMANYCHANNELS: u16 = 405;
 pub const ERR_CANNOTSENDTOCHAN: u16 = 404;
 pub const ERR_NOORIGIN: u16 = 409;
 pub const ERR_INVALIDCAPCMD: u16 = 410;

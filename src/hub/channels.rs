@@ -46,8 +46,24 @@ impl Hub {
             return;
         }
         let folded = fold(name);
-        let chan = match self.channel_ids.get(&folded) {
-            Some(&chan) => chan,
+        let existing = self.channel_ids.get(&folded).copied();
+        let Some(client) = self.client(id) else {
+            return;
+        };
+        if existing.is_some_and(|chan| client.channels.contains(&chan)) {
+            return;
+        }
+        if client.channels.len() >= self.config.max_channels {
+            self.reply(
+                id,
+                ERR_TOOMANYCHANNELS,
+                &[name, "You have joined too many channels"],
+                out,
+            );
+            return;
+        }
+        let chan = match existing {
+            Some(chan) => chan,
             None => {
                 let chan = self.channels.insert(Channel {
                     name: name.to_string(),

@@ -46,6 +46,7 @@ pub struct HubConfig {
     pub reserved_nicks: Vec<String>,
     pub nick_len: usize,
     pub channel_len: usize,
+    pub max_channels: usize,
     pub topic_len: usize,
     pub large_channel: usize,
     pub presence_interval: Duration,
@@ -74,6 +75,7 @@ impl HubConfig {
                 .collect(),
             nick_len: l.nick_len,
             channel_len: l.channel_len,
+            max_channels: l.max_channels,
             topic_len: l.topic_len,
             large_channel: l.large_channel,
             presence_interval: Duration::from_secs(l.presence_interval),
@@ -298,7 +300,9 @@ impl Hub {
 
     /// The client sent a line longer than the limit; it was dropped.
     pub fn line_too_long(&mut self, id: ClientId, out: &mut dyn Outbox) {
-        self.reply(id, ERR_INPUTTOOLONG, &["Input line was too long"], out);
+        if self.client(id).is_some() {
+            self.reply(id, ERR_INPUTTOOLONG, &["Input line was too long"], out);
+        }
     }
 
     /// The connection is gone or being cut by the server for `reason`:

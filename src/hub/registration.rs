@@ -209,6 +209,7 @@ impl Hub {
             "CASEMAPPING=ascii".to_string(),
             format!("NICKLEN={}", c.nick_len),
             format!("CHANNELLEN={}", c.channel_len),
+            format!("CHANLIMIT=#:{}", c.max_channels),
             format!("TOPICLEN={}", c.topic_len),
             format!("NETWORK={}", c.network),
             "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,LIST:".to_string(),

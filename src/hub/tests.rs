@@ -557,3 +557,39 @@ fn the_admin_overview_lists_clients_channels_and_acts() {
         [":bob!bob@127.0.0.1 QUIT :Kicked by admin: spam"]
     );
 }
+
+#[test]
+fn a_client_may_be_in_at_most_max_channels() {
+    let mut config = crate::config::Config::default();
+    config.limits.max_channels = 3;
+    let mut w = World::new(HubConfig::new(&config, None));
+    w.register(1, "ann");
+    w.send(1, "JOIN #a,#b,#c,#lobby");
+    let lines = w.take(1);
+    let joined = lines.iter().filter(|l| l.contains(" JOIN ")).count();
+    assert_eq!(joined, 2, "#lobby plus two: {lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == ":groupchatd 405 ann #c :You have joined too many channels"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        w.hub.channel_count(),
+        3,
+        "the refused channel is not created"
+    );
+    w.send(1, "PART #a");
+    w.send(1, "JOIN #c");
+    assert!(w.take(1).iter().any(|l| l.ends_with("JOIN :#c")));
+}
+
+#[test]
+fn an_over_long_line_from_a_departed_client_is_not_answered() {
+    let mut w = World::new(config());
+    w.register(1, "ann");
+    w.send(1, "QUIT");
+    w.out.lines.clear();
+    w.hub.line_too_long(1, &mut w.out);
+    assert!(w.out.lines.is_empty());
+}
