@@ -41,6 +41,10 @@ struct AdminConn {
     output: Vec<u8>,
     /// The peer has sent everything it will send.
     finished: bool,
+    /// Not allowed in: its input is discarded, and once the refusal is
+    /// written our side is shut, so closing never resets the connection
+    /// before the peer has read why.
+    refused: bool,
 }
 
 impl AdminSocket {
@@ -152,9 +156,7 @@ fn annotate(error: io::Error, path: &Path) -> io::Error {
 
 impl Server {
     pub(super) fn admin_accept(&mut self) {
-        let Some(admin) = self.admin.as_mut() else {
-            return;
-        };
+        let admin = &mut self.admin;
         loop {
             let (mut stream, _) = match admin.listener.accept() {
                 Ok(accepted) => accepted,
@@ -172,7 +174,9 @@ impl Server {
                     continue;
                 }
             };
-            if !admin.access.allows(&peer) {
+            let refused = !admin.access.allows(&peer);
+            let mut output = Vec::new();
+            if refused {
                 warn!("admin socket: refused uid {} (pid {})", peer.uid, peer.pid);
                 let refusal = Reply::failed(format!(
                     "permission denied: uid {} may not use {}; allowed are {}",
@@ -180,8 +184,7 @@ impl Server {
                     admin.path.display(),
                     admin.access.describe()
                 ));
-                let _ = stream.write(refusal.to_line().as_bytes());
-                continue;
+                output = refusal.to_line().into_bytes();
             }
             let entry = admin.conns.vacant_entry();
             let token = Token(ADMIN_BASE + entry.key());
@@ -196,8 +199,9 @@ impl Server {
             entry.insert(AdminConn {
                 stream,
                 input: Vec::new(),
-                output: Vec::new(),
+                output,
                 finished: false,
+                refused,
             });
         }
     }
@@ -214,11 +218,11 @@ impl Server {
                 Ok(request) => self.admin_request(request),
                 Err(e) => Reply::failed(format!("bad request: {e}")),
             };
-            if let Some(conn) = self.admin.as_mut().and_then(|a| a.conns.get_mut(key)) {
+            if let Some(conn) = self.admin.conns.get_mut(key) {
                 conn.output.extend_from_slice(reply.to_line().as_bytes());
             }
         }
-        let Some(conn) = self.admin.as_mut().and_then(|a| a.conns.get_mut(key)) else {
+        let Some(conn) = self.admin.conns.get_mut(key) else {
             return;
         };
         while !conn.output.is_empty() {
@@ -233,13 +237,15 @@ impl Server {
         }
         if conn.finished {
             self.admin_drop(key);
+        } else if conn.refused {
+            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
         }
     }
 
     /// Drains the connection's input; returns the complete request lines,
     /// or `None` when the connection is broken or abusive.
     fn admin_read(&mut self, key: usize) -> Option<Vec<Vec<u8>>> {
-        let conn = self.admin.as_mut()?.conns.get_mut(key)?;
+        let conn = self.admin.conns.get_mut(key)?;
         let mut buffer = [0u8; 4096];
         loop {
             match conn.stream.read(&mut buffer) {
@@ -247,6 +253,7 @@ impl Server {
                     conn.finished = true;
                     break;
                 }
+                Ok(_) if conn.refused => {}
                 Ok(n) => conn.input.extend_from_slice(&buffer[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -270,10 +277,8 @@ impl Server {
     }
 
     fn admin_drop(&mut self, key: usize) {
-        if let Some(admin) = self.admin.as_mut()
-            && admin.conns.contains(key)
-        {
-            let mut conn = admin.conns.remove(key);
+        if self.admin.conns.contains(key) {
+            let mut conn = self.admin.conns.remove(key);
             let _ = self.poll.registry().deregister(&mut conn.stream);
         }
     }
@@ -368,6 +373,7 @@ impl Server {
             lines_out: stats.lines_out,
             lines_too_long: stats.lines_too_long,
             throttled_clients: self.throttled.len(),
+            descriptor_shortages: stats.descriptor_shortages,
             bytes_in: stats.bytes_in,
             bytes_out: stats.bytes_out,
             queued_bytes: self.net.queued_total,

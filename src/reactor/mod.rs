@@ -98,7 +98,7 @@ pub struct Server {
     read_buffer: Vec<u8>,
     shutdown_deadline: Option<Instant>,
     next_tick: Instant,
-    admin: Option<AdminSocket>,
+    admin: AdminSocket,
     notifier: Option<Notifier>,
     next_watchdog: Option<Instant>,
     /// The last `STATUS=` sent to systemd, to send only changes.
@@ -133,6 +133,9 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
         let hub = Hub::new(HubConfig::new(&config, motd));
+        let access = Access::resolve(config.admin.group.as_deref())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let admin = AdminSocket::bind(admin_socket_path(&config), access, poll.registry())?;
         let mut server = Server {
             poll,
             signals,
@@ -153,7 +156,7 @@ impl Server {
             read_buffer: vec![0; READ_BUFFER],
             shutdown_deadline: None,
             next_tick: Instant::now() + TICK,
-            admin: None,
+            admin,
             notifier: Notifier::from_env()?,
             next_watchdog: None,
             last_status: String::new(),
@@ -167,20 +170,7 @@ impl Server {
         for addr in server.config.server.listen.clone() {
             server.listen(addr)?;
         }
-        let access = Access::resolve(server.config.admin.group.as_deref())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let path = server.admin_socket_path();
-        server.admin = Some(AdminSocket::bind(path, access, server.poll.registry())?);
         Ok(server)
-    }
-
-    /// The configured admin socket, or the default place for this user.
-    fn admin_socket_path(&self) -> std::path::PathBuf {
-        self.config
-            .admin
-            .socket
-            .clone()
-            .unwrap_or_else(crate::admin::path::for_daemon)
     }
 
     fn listen(&mut self, addr: SocketAddr) -> io::Result<()> {
@@ -343,9 +333,7 @@ impl Server {
             .map_err(|e| format!("reload failed, keeping the running config: {e}"))?;
         let access = Access::resolve(config.admin.group.as_deref())
             .map_err(|e| format!("reload failed, keeping the running config: {e}"))?;
-        if let Some(admin) = self.admin.as_mut() {
-            admin.access = access;
-        }
+        self.admin.access = access;
         let motd = config.read_motd();
         self.apply_config(config, motd);
         Ok(match &self.source.path {
@@ -385,8 +373,7 @@ impl Server {
         if config.log.target != self.config.log.target {
             warn!("log.target changes take effect after a restart");
         }
-        let socket = config.admin.socket.clone();
-        if self.admin.as_ref().map(AdminSocket::path) != socket.as_deref() && socket.is_some() {
+        if admin_socket_path(&config) != self.admin.path() {
             warn!("admin.socket changes take effect after a restart");
         }
         let wanted = config.server.listen.clone();
@@ -562,6 +549,15 @@ impl Server {
             self.reading_paused = false;
         }
     }
+}
+
+/// The configured admin socket, or the default place for this user.
+fn admin_socket_path(config: &Config) -> std::path::PathBuf {
+    config
+        .admin
+        .socket
+        .clone()
+        .unwrap_or_else(crate::admin::path::for_daemon)
 }
 
 fn list_for_reading(list: &mut Vec<ClientId>, id: ClientId, conn: &mut Connection) {
