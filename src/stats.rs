@@ -107,6 +107,8 @@ pub struct Stats {
     pub lines_out: u64,
     pub lines_too_long: u64,
     pub peak_queued: usize,
+    /// Times accepting paused because descriptors ran out.
+    pub descriptor_shortages: u64,
     disconnects: [u64; DisconnectReason::ALL.len()],
 }
 
@@ -121,6 +123,7 @@ impl Stats {
             lines_out: 0,
             lines_too_long: 0,
             peak_queued: 0,
+            descriptor_shortages: 0,
             disconnects: [0; DisconnectReason::ALL.len()],
         }
     }

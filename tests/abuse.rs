@@ -11,10 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn status(daemon: &Daemon) -> Value {
-    let out = daemon.ctl(&["--json", "status"]);
-    assert!(out.status.success(), "{out:?}");
-    let reply: Value = serde_json::from_slice(&out.stdout).expect("json");
-    reply["status"].clone()
+    daemon.ctl_json(&["status"])["status"].clone()
 }
 
 /// Reads `client`'s lines until `count` messages containing `marker` came,
@@ -379,4 +376,5 @@ fn running_out_of_descriptors_pauses_accepting_and_recovers() {
         .filter(|l| l.contains("out of descriptors"))
         .count();
     assert_eq!(episodes, 1, "logged once per episode");
+    assert_eq!(status(&daemon)["descriptor_shortages"], 1);
 }

@@ -16,16 +16,6 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-/// Runs `groupchatctl --json args…`, expects success and returns the reply.
-fn json(daemon: &Daemon, args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = daemon.ctl(&all);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
 #[test]
 fn status_clients_and_channels_describe_the_live_daemon() {
     let daemon = Daemon::start("");
@@ -37,7 +27,7 @@ fn status_clients_and_channels_describe_the_live_daemon() {
     bob.send("PRIVMSG #lobby :hello alice");
     alice.expect("hello alice");
 
-    let status = json(&daemon, &["status"]);
+    let status = daemon.ctl_json(&["status"]);
     assert_eq!(status["ok"], true);
     let s = &status["status"];
     assert_eq!(s["clients"]["connected"], 2);
@@ -61,7 +51,7 @@ fn status_clients_and_channels_describe_the_live_daemon() {
     );
     assert!(human.contains(&daemon.addr.to_string()), "{human}");
 
-    let clients = json(&daemon, &["clients"]);
+    let clients = daemon.ctl_json(&["clients"]);
     let nicks: Vec<&str> = clients["clients"]
         .as_array()
         .expect("clients")
@@ -79,7 +69,7 @@ fn status_clients_and_channels_describe_the_live_daemon() {
         "{human}"
     );
 
-    let channels = json(&daemon, &["channels"]);
+    let channels = daemon.ctl_json(&["channels"]);
     assert_eq!(channels["channels"][0]["name"], "#lobby");
     assert_eq!(channels["channels"][0]["members"], 2);
     assert_eq!(channels["channels"][0]["topic"], "all about tests");
@@ -97,7 +87,7 @@ fn kick_and_wall_reach_the_clients() {
     let mut bob = daemon.register("bob");
     alice.expect(":bob!");
 
-    let wall = json(&daemon, &["wall", "maintenance", "at", "noon"]);
+    let wall = daemon.ctl_json(&["wall", "maintenance", "at", "noon"]);
     assert_eq!(wall["message"], "sent to 2 client(s)");
     alice.expect("NOTICE * :maintenance at noon");
     bob.expect("NOTICE * :maintenance at noon");
@@ -112,7 +102,7 @@ fn kick_and_wall_reach_the_clients() {
         "{closing:?}"
     );
     alice.expect(":bob!bob@127.0.0.1 QUIT :Kicked by admin: too loud");
-    let status = json(&daemon, &["status"]);
+    let status = daemon.ctl_json(&["status"]);
     assert_eq!(status["status"]["disconnects"]["kicked"], 1);
     assert_eq!(status["status"]["clients"]["registered"], 1);
 

@@ -114,8 +114,7 @@ fn stalled_reader(daemon: &Daemon) -> (common::Client, common::Client) {
         }
         talker.send("PING :sync");
         talker.expect("PONG");
-        let out = daemon.ctl(&["--json", "clients"]);
-        let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let reply = daemon.ctl_json(&["clients"]);
         let queued = reply["clients"]
             .as_array()
             .and_then(|all| all.iter().find(|c| c["nick"] == "sleeper"))

@@ -97,6 +97,8 @@ pub struct Status {
     pub lines_too_long: u64,
     /// Clients whose input waits for flood control right now.
     pub throttled_clients: usize,
+    /// Times accepting paused because the process ran out of descriptors.
+    pub descriptor_shortages: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub queued_bytes: usize,

@@ -35,6 +35,7 @@ impl Server {
                     if !self.descriptor_shortage {
                         warn!("out of descriptors ({e}): not accepting for a while");
                         self.descriptor_shortage = true;
+                        self.net.stats.descriptor_shortages += 1;
                     }
                     self.accept_retry_at = Some(Instant::now() + ACCEPT_BACKOFF);
                     return;

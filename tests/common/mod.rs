@@ -84,6 +84,21 @@ impl Daemon {
         }
     }
 
+    /// Runs `groupchatctl --json args…`, expects success and returns the
+    /// daemon's reply.
+    pub fn ctl_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ctl(&all);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    }
+
     /// Runs `groupchatctl --socket <this daemon's socket> args…`.
     pub fn ctl(&self, args: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_groupchatctl"))

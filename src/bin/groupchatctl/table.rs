@@ -82,6 +82,15 @@ fn status_sheet(s: &Status) -> String {
                 .map_or("unknown".into(), |b| format!("{} resident", bytes(b))),
         ),
     ];
+    if s.descriptor_shortages > 0 {
+        rows.push((
+            "accepting",
+            format!(
+                "paused {} time(s): out of descriptors",
+                s.descriptor_shortages
+            ),
+        ));
+    }
     if s.reading_paused {
         rows.push(("reading", "paused: the output cap is reached".into()));
     }
