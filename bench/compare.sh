@@ -8,7 +8,10 @@
 # so no server can send anything off this machine (InspIRCd and ircd-hybrid
 # would otherwise try reverse DNS through /etc/resolv.conf).
 #
-#   bench/compare.sh                 # all peers, 3 runs
+# "floor" is bench/floor.rs: a relay that does nothing per delivery but one
+# send, so its column is what the kernel alone costs on this machine.
+#
+#   bench/compare.sh                 # all peers and the floor, 3 runs
 #   RUNS=1 PEERS="ngircd" bench/compare.sh
 #   OUT=/tmp/results bench/compare.sh   # keep the JSON of every run
 set -euo pipefail
@@ -16,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 RUNS=${RUNS:-3}
-PEERS=${PEERS:-"ngircd inspircd hybrid"}
+PEERS=${PEERS:-"ngircd inspircd hybrid floor"}
 # 10,000 clients for the idle-RSS and connect-time rows.
 CLIENTS=${CLIENTS:-10000}
 # The fan-out rows: N members, K senders, 100-byte messages.
@@ -31,6 +34,12 @@ JOIN_CLIENTS=${JOIN_CLIENTS:-10000}
 JOIN_DEADLINE=${JOIN_DEADLINE:-60}
 # Which scenarios to run: any of connect max paced join.
 SCENARIOS=${SCENARIOS:-"connect max paced join"}
+# Every server (all its threads) runs on CPU SERVER_CPU and the harness on
+# HARNESS_CPU, so the scheduler never makes them share a core mid-run (it
+# likes to pull a woken reader onto its waker's CPU). PIN=0 turns this off.
+PIN=${PIN:-1}
+SERVER_CPU=${SERVER_CPU:-0}
+HARNESS_CPU=${HARNESS_CPU:-1}
 
 log() { echo "== $*" >&2; }
 
@@ -55,10 +64,12 @@ install_peers() {
 
 build() {
     log "building groupchatd and groupchat-bench (release)"
-    (cd "$repo" && cargo build --release --quiet --bin groupchatd --bin groupchat-bench)
+    (cd "$repo" && cargo build --release --quiet --bin groupchatd --bin groupchat-bench \
+        --example floor)
     local target=${CARGO_TARGET_DIR:-$repo/target}
     GROUPCHATD=$target/release/groupchatd
     BENCH=$target/release/groupchat-bench
+    FLOOR=$target/release/examples/floor
 }
 
 wait_port() {
@@ -80,6 +91,10 @@ start_server() {
     groupchatd)
         "$GROUPCHATD" --listen "127.0.0.1:$port" --config "$here/groupchatd.toml" \
             --admin-socket "$dir/admin.sock" 2>"$dir/log" &
+        SERVER_PID=$!
+        ;;
+    floor)
+        "$FLOOR" "127.0.0.1:$port" 2>"$dir/log" &
         SERVER_PID=$!
         ;;
     ngircd)
@@ -112,6 +127,18 @@ start_server() {
     esac
     pids+=("$SERVER_PID")
     wait_port "$port"
+    if ((PIN)); then
+        taskset -a -p -c "$SERVER_CPU" "$SERVER_PID" >/dev/null
+    fi
+}
+
+# bench ARGS...: runs the harness, on its own CPU when pinning.
+bench() {
+    if ((PIN)); then
+        taskset -c "$HARNESS_CPU" "$BENCH" "$@"
+    else
+        "$BENCH" "$@"
+    fi
 }
 
 stop_server() {
@@ -134,16 +161,16 @@ run_one() {
         local common=(--server "127.0.0.1:$port" --server-pid "$SERVER_PID" --json --quiet 10)
         log "run $run: $name (pid $SERVER_PID)"
         if wants connect; then
-            "$BENCH" "${common[@]}" connect -n "$CLIENTS" --concurrency "$c" --hold 2 \
+            bench "${common[@]}" connect -n "$CLIENTS" --concurrency "$c" --hold 2 \
                 >"$OUT/$name-$run-connect.json" || true
         fi
         if wants max; then
-            "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" \
+            bench "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" \
                 -m "$MAX_RATE_MESSAGES" --size 100 --concurrency "$c" \
                 >"$OUT/$name-$run-max.json" || true
         fi
         if wants paced; then
-            "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$PACED_MESSAGES" \
+            bench "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$PACED_MESSAGES" \
                 --size 100 --rate 10 --concurrency "$c" >"$OUT/$name-$run-paced.json" || true
         fi
         stop_server
@@ -155,7 +182,7 @@ run_one() {
         [[ $name == groupchatd ]] && how=--auto-join
         start_server "$name" "$port"
         log "run $run: $name, $JOIN_CLIENTS clients into #lobby (pid $SERVER_PID)"
-        "$BENCH" --server "127.0.0.1:$port" --server-pid "$SERVER_PID" --json --quiet 10 \
+        bench --server "127.0.0.1:$port" --server-pid "$SERVER_PID" --json --quiet 10 \
             --channel '#lobby' --timeout "$JOIN_DEADLINE" \
             connect -n "$JOIN_CLIENTS" --concurrency "$c" "$how" --deadline "$JOIN_DEADLINE" \
             >"$OUT/$name-$run-join.json" || true
@@ -170,7 +197,7 @@ if [[ ${1:-} != --in-netns ]]; then
     chmod 755 "$work"
     install_peers
     build
-    export work GROUPCHATD BENCH
+    export work GROUPCHATD BENCH FLOOR
     # Phase 2, in a namespace with only loopback.
     exec unshare --net --mount "$0" --in-netns
 fi
