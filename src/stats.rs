@@ -81,20 +81,6 @@ impl DisconnectReason {
             _ => DisconnectReason::Other,
         }
     }
-
-    /// Classifies a reason the hub gave.
-    pub fn from_text(reason: &str) -> DisconnectReason {
-        if reason.starts_with("Quit") || reason == "Client Quit" {
-            return DisconnectReason::Quit;
-        }
-        if reason.starts_with("Kicked") {
-            return DisconnectReason::Kicked;
-        }
-        DisconnectReason::ALL
-            .into_iter()
-            .find(|r| r.text() == reason)
-            .unwrap_or(DisconnectReason::Other)
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -140,27 +126,5 @@ impl Stats {
 impl Default for Stats {
     fn default() -> Self {
         Stats::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasons_round_trip_through_their_text() {
-        for reason in DisconnectReason::ALL {
-            if reason != DisconnectReason::Quit && reason != DisconnectReason::Kicked {
-                assert_eq!(DisconnectReason::from_text(reason.text()), reason);
-            }
-        }
-        assert_eq!(
-            DisconnectReason::from_text("Quit: bye"),
-            DisconnectReason::Quit
-        );
-        assert_eq!(
-            DisconnectReason::from_text("Kicked by admin: spam"),
-            DisconnectReason::Kicked
-        );
     }
 }

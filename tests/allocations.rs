@@ -18,6 +18,7 @@ use groupchatd::config::Config;
 use groupchatd::hub::{ClientId, Hub, HubConfig, Outbox};
 use groupchatd::message::Line;
 use groupchatd::outqueue::OutQueue;
+use groupchatd::stats::DisconnectReason;
 
 struct Counting;
 
@@ -82,7 +83,7 @@ impl Outbox for Queues {
         }
         self.queues[to].push(line);
     }
-    fn close(&mut self, _who: ClientId, _reason: &str) {}
+    fn close(&mut self, _who: ClientId, _why: DisconnectReason, _reason: &str) {}
 }
 
 impl Queues {

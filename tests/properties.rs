@@ -8,6 +8,7 @@ use groupchatd::config::Config;
 use groupchatd::framing::{Frame, LineFramer};
 use groupchatd::hub::{ClientId, Hub, HubConfig, Outbox};
 use groupchatd::message::{Line, MAX_LINE, Message, build, numeric};
+use groupchatd::stats::DisconnectReason;
 use proptest::prelude::*;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
@@ -258,7 +259,7 @@ impl Outbox for Recorder {
     fn send(&mut self, to: ClientId, line: &Line) {
         self.lines.push((to, line.clone()));
     }
-    fn close(&mut self, who: ClientId, _reason: &str) {
+    fn close(&mut self, who: ClientId, _why: DisconnectReason, _reason: &str) {
         self.closed.push((who, self.lines.len()));
     }
 }

@@ -19,6 +19,7 @@
 use groupchatd::config::Config;
 use groupchatd::framing::{Frame, LineFramer};
 use groupchatd::hub::{ClientId, Hub, HubConfig, Outbox};
+use groupchatd::stats::DisconnectReason;
 use groupchatd::message::{Line, MAX_LINE};
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -49,7 +50,7 @@ impl Outbox for Checker {
         );
         self.lines += 1;
     }
-    fn close(&mut self, who: ClientId, _reason: &str) {
+    fn close(&mut self, who: ClientId, _why: DisconnectReason, _reason: &str) {
         assert!(
             who < CLIENTS && self.open[who],
             "closing a closed client {who}"

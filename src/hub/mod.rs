@@ -17,6 +17,7 @@ pub use overview::{ChannelSummary, ClientSummary};
 
 use crate::names::fold;
 use crate::numeric::*;
+use crate::stats::DisconnectReason;
 use slab::Slab;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -29,9 +30,10 @@ pub type ClientId = usize;
 pub trait Outbox {
     /// Queues `line` for client `to`, after everything queued for it before.
     fn send(&mut self, to: ClientId, line: &Line);
-    /// The hub has let go of `who`: deliver what is queued for it, then
-    /// `ERROR :Closing Link: <host> (<reason>)`, then close the connection.
-    fn close(&mut self, who: ClientId, reason: &str);
+    /// The hub has let go of `who` (for the kind of reason `why`): deliver
+    /// what is queued for it, then `ERROR :Closing Link: <host> (<reason>)`,
+    /// then close the connection.
+    fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str);
 }
 
 /// The parts of the configuration the chat rules need.
@@ -311,11 +313,18 @@ impl Hub {
         self.remove_client(id, reason, out);
     }
 
-    /// Removes a client on the server's initiative (timeouts, kicks): its
-    /// peers see `reason` and the client is told before it is closed.
-    pub fn drop_client(&mut self, id: ClientId, reason: &str, out: &mut dyn Outbox) {
+    /// Removes a client on its request or the server's initiative (QUIT,
+    /// timeouts, kicks): its peers see `reason` and the client is told
+    /// before it is closed.
+    pub fn drop_client(
+        &mut self,
+        id: ClientId,
+        why: DisconnectReason,
+        reason: &str,
+        out: &mut dyn Outbox,
+    ) {
         if self.remove_client(id, reason, out) {
-            out.close(id, reason);
+            out.close(id, why, reason);
         }
     }
 
@@ -327,22 +336,22 @@ impl Hub {
             let Some(client) = client else { continue };
             if !client.registered {
                 if now.duration_since(client.connected_at) >= self.config.registration_timeout {
-                    expired.push((id, "Registration timeout"));
+                    expired.push((id, DisconnectReason::RegistrationTimeout));
                 }
                 continue;
             }
             let silent = now.duration_since(client.last_input);
             if client.pinged {
                 if silent >= self.config.ping_interval + self.config.ping_timeout {
-                    expired.push((id, "Ping timeout"));
+                    expired.push((id, DisconnectReason::PingTimeout));
                 }
             } else if silent >= self.config.ping_interval {
                 client.pinged = true;
                 out.send(id, &ping);
             }
         }
-        for (id, reason) in expired {
-            self.drop_client(id, reason, out);
+        for (id, why) in expired {
+            self.drop_client(id, why, why.text(), out);
         }
         self.presence_summaries(now, out);
     }

@@ -3,6 +3,7 @@
 
 use super::{ClientId, Hub, Outbox};
 use crate::message::build;
+use crate::stats::DisconnectReason;
 use std::time::{Duration, Instant};
 
 /// One client as an operator sees it.
@@ -78,7 +79,7 @@ impl Hub {
             Some(reason) => format!("Kicked by admin: {reason}"),
             None => "Kicked by admin".to_string(),
         };
-        self.drop_client(id, &reason, out);
+        self.drop_client(id, DisconnectReason::Kicked, &reason, out);
         Ok(format!("kicked {nick} ({reason})"))
     }
 

@@ -4,6 +4,7 @@ use super::{ClientId, Hub, Outbox};
 use crate::message::{Message, build};
 use crate::names::{clean_user, fold, valid_nick};
 use crate::numeric::*;
+use crate::stats::DisconnectReason;
 
 /// Longest user name kept from `USER`.
 const USER_LEN: usize = 10;
@@ -153,7 +154,7 @@ impl Hub {
             Some(text) => format!("Quit: {text}"),
             None => "Client Quit".to_string(),
         };
-        self.drop_client(id, &reason, out);
+        self.drop_client(id, DisconnectReason::Quit, &reason, out);
     }
 
     /// Completes registration once NICK, USER and (if started) CAP are done.
@@ -172,7 +173,8 @@ impl Hub {
             && client.password.as_ref() != Some(expected)
         {
             self.reply(id, ERR_PASSWDMISMATCH, &["Password incorrect"], out);
-            self.drop_client(id, "Bad password", out);
+            let why = DisconnectReason::BadPassword;
+            self.drop_client(id, why, why.text(), out);
             return;
         }
         let Some(client) = self.client_mut(id) else {

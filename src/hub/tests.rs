@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 #[derive(Default)]
 struct Recorder {
     lines: Vec<(ClientId, String)>,
-    closed: Vec<(ClientId, String)>,
+    closed: Vec<(ClientId, DisconnectReason, String)>,
 }
 
 impl Outbox for Recorder {
@@ -14,8 +14,8 @@ impl Outbox for Recorder {
         let text = String::from_utf8_lossy(line);
         self.lines.push((to, text.trim_end().to_string()));
     }
-    fn close(&mut self, who: ClientId, reason: &str) {
-        self.closed.push((who, reason.to_string()));
+    fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
+        self.closed.push((who, why, reason.to_string()));
     }
 }
 
@@ -159,7 +159,10 @@ fn wrong_password_gets_464_and_is_closed() {
     w.send(1, "NICK a");
     w.send(1, "USER a 0 * :A");
     assert_eq!(w.take(1), [":groupchatd 464 a :Password incorrect"]);
-    assert_eq!(w.out.closed, [(1, "Bad password".to_string())]);
+    assert_eq!(
+        w.out.closed,
+        [(1, DisconnectReason::BadPassword, "Bad password".to_string())]
+    );
     w.connect(2);
     w.send(2, "PASS secret");
     w.send(2, "NICK a");
@@ -204,7 +207,7 @@ fn broadcast_shares_one_line_between_recipients() {
         fn send(&mut self, _: ClientId, line: &Line) {
             self.0.push(line.as_ptr());
         }
-        fn close(&mut self, _: ClientId, _: &str) {}
+        fn close(&mut self, _: ClientId, _: DisconnectReason, _: &str) {}
     }
     let mut w = World::new(config());
     for id in 1..=5 {
@@ -326,7 +329,10 @@ fn join_part_quit_are_announced_with_reasons() {
     w.out.lines.clear();
     w.send(2, "QUIT :gone fishing");
     assert_eq!(w.take(1), [":b!b@127.0.0.1 QUIT :Quit: gone fishing"]);
-    assert_eq!(w.out.closed, [(2, "Quit: gone fishing".to_string())]);
+    assert_eq!(
+        w.out.closed,
+        [(2, DisconnectReason::Quit, "Quit: gone fishing".to_string())]
+    );
     w.register(3, "c");
     w.out.lines.clear();
     w.hub.disconnect(3, "Connection reset", &mut w.out);
@@ -432,7 +438,10 @@ fn idle_clients_are_pinged_then_timed_out() {
     w.now = start + Duration::from_secs(150);
     w.send(2, "PONG :groupchatd");
     w.hub.tick(start + Duration::from_secs(180), &mut w.out);
-    assert_eq!(w.out.closed, [(1, "Ping timeout".to_string())]);
+    assert_eq!(
+        w.out.closed,
+        [(1, DisconnectReason::PingTimeout, "Ping timeout".to_string())]
+    );
     assert_eq!(w.take(2), [":a!a@127.0.0.1 QUIT :Ping timeout"]);
 }
 
@@ -442,7 +451,14 @@ fn unfinished_registration_times_out() {
     w.connect(1);
     w.send(1, "NICK a");
     w.hub.tick(w.now + Duration::from_secs(30), &mut w.out);
-    assert_eq!(w.out.closed, [(1, "Registration timeout".to_string())]);
+    assert_eq!(
+        w.out.closed,
+        [(
+            1,
+            DisconnectReason::RegistrationTimeout,
+            "Registration timeout".to_string()
+        )]
+    );
     assert_eq!(w.hub.client_counts(), (0, 0));
 }
 
@@ -551,7 +567,14 @@ fn the_admin_overview_lists_clients_channels_and_acts() {
     assert!(w.hub.kick("nobody", None, &mut w.out).is_err());
     let done = w.hub.kick("BOB", Some("spam"), &mut w.out).expect("kicked");
     assert_eq!(done, "kicked bob (Kicked by admin: spam)");
-    assert_eq!(w.out.closed, [(2, "Kicked by admin: spam".to_string())]);
+    assert_eq!(
+        w.out.closed,
+        [(
+            2,
+            DisconnectReason::Kicked,
+            "Kicked by admin: spam".to_string()
+        )]
+    );
     assert_eq!(
         w.take(1),
         [":bob!bob@127.0.0.1 QUIT :Kicked by admin: spam"]

@@ -173,8 +173,8 @@ impl Server {
             "{}: Excess Flood ({pending} bytes of input unprocessed)",
             self.describe(id)
         );
-        self.hub
-            .drop_client(id, DisconnectReason::Flood.text(), &mut self.net);
+        let why = DisconnectReason::Flood;
+        self.hub.drop_client(id, why, why.text(), &mut self.net);
         self.after_delivery();
     }
 

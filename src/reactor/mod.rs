@@ -318,7 +318,8 @@ impl Server {
         self.shutdown_deadline = Some(Instant::now() + grace);
         let ids: Vec<ClientId> = self.net.conns.iter().map(|(id, _)| id).collect();
         for id in ids {
-            self.net.close(id, "Server shutting down");
+            let why = DisconnectReason::Shutdown;
+            self.net.close(id, why, why.text());
         }
     }
 
@@ -426,7 +427,8 @@ impl Server {
                 "{}: SendQ exceeded ({queued} bytes queued)",
                 self.describe(id)
             );
-            self.hub.disconnect(id, "SendQ exceeded", &mut self.net);
+            self.hub
+                .disconnect(id, DisconnectReason::SendQ.text(), &mut self.net);
             self.kill(id, DisconnectReason::SendQ);
         }
         if self.net.queued_total > self.net.limits.output_cap && !self.reading_paused {
@@ -618,7 +620,7 @@ impl Outbox for Net {
         list_for_flushing(&mut self.flush_list, to, conn);
     }
 
-    fn close(&mut self, who: ClientId, reason: &str) {
+    fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         let Some(conn) = self.conns.get_mut(who) else {
             return;
         };
@@ -631,8 +633,7 @@ impl Outbox for Net {
         conn.phase = Phase::Closing {
             since: Instant::now(),
         };
-        self.stats
-            .count_disconnect(DisconnectReason::from_text(reason));
+        self.stats.count_disconnect(why);
         list_for_flushing(&mut self.flush_list, who, conn);
     }
 }
