@@ -144,6 +144,9 @@ bench() {
 stop_server() {
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
+    # ircd-hybrid is not our child (runuser is), so wait did not wait: poll
+    # until it is gone, or the next server finds its port still taken.
+    while kill -0 "$SERVER_PID" 2>/dev/null; do sleep 0.1; done
 }
 
 # ngIRCd listens with a backlog of 10 (compiled in): more connects in flight
