@@ -20,10 +20,16 @@ impl Server {
         if self.reading_paused {
             return;
         }
+        let now = Instant::now();
         for id in std::mem::take(&mut self.read_list) {
             if let Some(conn) = self.net.conns.get_mut(id) {
                 conn.read_listed = false;
                 self.read_some(id);
+                // The replies to its own lines (a registration burst, a
+                // PONG) leave now rather than behind everyone else's, so
+                // they are freed at once: a thousand registrations in one
+                // turn no longer hold a thousand bursts in memory together.
+                self.flush(id, now);
             }
         }
     }

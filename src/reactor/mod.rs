@@ -519,46 +519,53 @@ impl Server {
         self.after_delivery();
     }
 
-    /// Writes out the next slice of queues that got output, then finishes
-    /// closings and lifts read pauses that the writes resolved.
+    /// Writes out the next slice of queues that got output, then lifts the
+    /// global read pause if the writes took enough.
     fn flush_listed(&mut self) {
         let now = Instant::now();
         for _ in 0..FLUSH_SLICE {
             let Some(id) = self.net.flush_list.pop_front() else {
                 break;
             };
-            let Some(conn) = self.net.conns.get_mut(id) else {
-                continue;
-            };
-            conn.flush_listed = false;
-            match conn.write_queue() {
-                Ok(n) => {
-                    self.net.queued_total -= n;
-                    self.net.stats.bytes_out += n as u64;
-                }
-                Err(e) => {
-                    self.lose(id, DisconnectReason::from_io(&e));
-                    continue;
-                }
-            }
-            let queued = conn.queue.bytes();
-            if queued > self.net.limits.sendq_soft {
-                conn.over_soft_since.get_or_insert(now);
-            } else {
-                conn.over_soft_since = None;
-                if conn.readable {
-                    list_for_reading(&mut self.read_list, id, conn);
-                }
-            }
-            if let (Phase::Closing { .. }, true) = (conn.phase, conn.queue.is_empty()) {
-                let _ = conn.stream.shutdown(Shutdown::Write);
-                conn.phase = Phase::Draining { since: now };
-                list_for_reading(&mut self.read_list, id, conn);
-            }
+            self.flush(id, now);
         }
         if self.reading_paused && self.net.queued_total < self.net.limits.output_cap / 4 * 3 {
             info!("output below 3/4 of the cap: reading again");
             self.reading_paused = false;
+        }
+    }
+
+    /// Writes what one listed connection has queued, then finishes its
+    /// closing or lets it be read again as its queue allows. A connection
+    /// no longer listed was flushed out of turn already and is skipped.
+    fn flush(&mut self, id: ClientId, now: Instant) {
+        let Some(conn) = self.net.conns.get_mut(id) else {
+            return;
+        };
+        if !conn.flush_listed {
+            return;
+        }
+        conn.flush_listed = false;
+        match conn.write_queue() {
+            Ok(n) => {
+                self.net.queued_total -= n;
+                self.net.stats.bytes_out += n as u64;
+            }
+            Err(e) => return self.lose(id, DisconnectReason::from_io(&e)),
+        }
+        let queued = conn.queue.bytes();
+        if queued > self.net.limits.sendq_soft {
+            conn.over_soft_since.get_or_insert(now);
+        } else {
+            conn.over_soft_since = None;
+            if conn.readable {
+                list_for_reading(&mut self.read_list, id, conn);
+            }
+        }
+        if let (Phase::Closing { .. }, true) = (conn.phase, conn.queue.is_empty()) {
+            let _ = conn.stream.shutdown(Shutdown::Write);
+            conn.phase = Phase::Draining { since: now };
+            list_for_reading(&mut self.read_list, id, conn);
         }
     }
 }
