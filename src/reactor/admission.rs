@@ -17,9 +17,6 @@ use std::time::{Duration, Instant};
 
 /// How long accepting pauses when descriptors run out.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(250);
-/// Descriptors kept for everything but clients: listeners, the poll and
-/// signal descriptors, the admin socket and its connections, syslog.
-pub(super) const RESERVED_DESCRIPTORS: u64 = 64;
 
 impl Server {
     pub(super) fn accept(&mut self, index: usize) {

@@ -70,9 +70,7 @@ impl Limits {
         let descriptors =
             nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
                 .map_or(u64::MAX, |(soft, _)| soft);
-        let room = descriptors
-            .saturating_sub(admission::RESERVED_DESCRIPTORS)
-            .max(1);
+        let room = crate::limits::client_room(descriptors);
         Limits {
             max_line: l.max_line,
             sendq_soft: l.sendq_soft,

@@ -35,8 +35,8 @@ fn main() -> ExitCode {
     }
     match groupchatd::limits::raise_nofile() {
         Ok(limit) => info!(
-            "descriptor limit {limit}: room for about {} clients",
-            limit.saturating_sub(32)
+            "descriptor limit {limit}: room for {} clients",
+            groupchatd::limits::client_room(limit)
         ),
         Err(e) => error!("cannot raise the descriptor limit: {e}"),
     }
