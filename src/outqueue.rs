@@ -1,11 +1,11 @@
 //! A client's write queue: shared lines waiting to be written, flushed in
-//! batches with one `writev` for many lines.
+//! batches with one vectored write (`sendmsg`) for many lines.
 
 use crate::message::Line;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 
-/// Lines gathered into one `writev` call.
+/// Lines gathered into one vectored write.
 const BATCH: usize = 64;
 
 /// A drained queue keeps this much capacity (in lines) so a client that gets
