@@ -186,6 +186,17 @@ fn says_up_front_when_clients_exceed_the_file_limit() {
 }
 
 #[test]
+fn spreads_clients_over_the_source_addresses_asked_for() {
+    let daemon = Daemon::start(CONFIG);
+    let (out, json) = bench(&daemon, &["--sources", "3", "connect", "-n", "30"]);
+    assert!(out.status.success(), "{json:#}");
+    assert_eq!(num(&json, "/connect/registered"), 30);
+    for source in ["127.0.0.1:", "127.0.0.2:", "127.0.0.3:"] {
+        daemon.expect_log(&format!("from {source}"));
+    }
+}
+
+#[test]
 fn reports_connect_failures_with_their_reason_and_fails() {
     // A loopback port nobody listens on any more.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

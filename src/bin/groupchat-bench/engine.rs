@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
 use slab::Slab;
 use socket2::{Domain, SockRef, Socket, Type};
 
@@ -214,6 +215,10 @@ impl Engine {
         }
         if !self.sources.is_empty() {
             let src = self.sources[id as usize % self.sources.len()];
+            // The port is then picked by connect, which only needs the
+            // 4-tuple to be unique; bind alone would search the whole range
+            // for a port free on every address.
+            setsockopt(&socket, IpBindAddressNoPort, &true)?;
             socket.bind(&SocketAddr::from((src, 0)).into())?;
         }
         match socket.connect(&self.server.into()) {
