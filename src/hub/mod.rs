@@ -11,6 +11,7 @@ mod messaging;
 mod overview;
 mod queries;
 mod registration;
+mod timeouts;
 
 use crate::message::{Line, Message, build, numeric};
 pub use overview::{ChannelSummary, ClientSummary};
@@ -119,6 +120,8 @@ struct Client {
     last_input: Instant,
     last_message: Instant,
     pinged: bool,
+    /// When its one live entry in the hub's check queue is due.
+    check_at: Instant,
 }
 
 impl Client {
@@ -162,6 +165,7 @@ pub struct Hub {
     registered: usize,
     unregistered: usize,
     stats: HubStats,
+    checks: timeouts::CheckQueue,
 }
 
 fn unix_now() -> u64 {
@@ -182,6 +186,7 @@ impl Hub {
             registered: 0,
             unregistered: 0,
             stats: HubStats::default(),
+            checks: timeouts::CheckQueue::new(),
         }
     }
 
@@ -246,8 +251,10 @@ impl Hub {
             last_input: now,
             last_message: now,
             pinged: false,
+            check_at: now,
         });
         self.unregistered += 1;
+        self.schedule_first_check(id, now);
     }
 
     /// Handles one line the client sent, without its line ending.
@@ -330,29 +337,7 @@ impl Hub {
 
     /// Timeouts and presence summaries; call about once a second.
     pub fn tick(&mut self, now: Instant, out: &mut dyn Outbox) {
-        let ping = build("", "PING", &[&self.config.server_name]);
-        let mut expired = Vec::new();
-        for (id, client) in self.clients.iter_mut().enumerate() {
-            let Some(client) = client else { continue };
-            if !client.registered {
-                if now.duration_since(client.connected_at) >= self.config.registration_timeout {
-                    expired.push((id, DisconnectReason::RegistrationTimeout));
-                }
-                continue;
-            }
-            let silent = now.duration_since(client.last_input);
-            if client.pinged {
-                if silent >= self.config.ping_interval + self.config.ping_timeout {
-                    expired.push((id, DisconnectReason::PingTimeout));
-                }
-            } else if silent >= self.config.ping_interval {
-                client.pinged = true;
-                out.send(id, &ping);
-            }
-        }
-        for (id, why) in expired {
-            self.drop_client(id, why, why.text(), out);
-        }
+        self.check_timeouts(now, out);
         self.presence_summaries(now, out);
     }
 

@@ -446,6 +446,59 @@ fn idle_clients_are_pinged_then_timed_out() {
 }
 
 #[test]
+fn clients_that_keep_talking_are_never_pinged() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    let start = w.now;
+    for minute in 1..=10 {
+        w.now = start + Duration::from_secs(60 * minute);
+        w.send(1, "AWAY");
+        w.hub.tick(w.now, &mut w.out);
+    }
+    let lines = w.take(1);
+    assert!(!lines.iter().any(|l| l.starts_with("PING")), "{lines:#?}");
+    assert!(w.out.closed.is_empty());
+    // Silent from here: pinged one interval after its last line, and
+    // dropped one timeout later.
+    let last = w.now;
+    w.hub.tick(last + Duration::from_secs(119), &mut w.out);
+    assert!(w.take(1).is_empty());
+    w.hub.tick(last + Duration::from_secs(120), &mut w.out);
+    assert_eq!(w.take(1), ["PING :groupchatd"]);
+    w.hub.tick(last + Duration::from_secs(180), &mut w.out);
+    assert_eq!(w.out.closed.len(), 1);
+}
+
+#[test]
+fn a_ping_interval_shorter_than_registration_time_is_kept() {
+    let mut cfg = config();
+    cfg.registration_timeout = Duration::from_secs(60);
+    cfg.ping_interval = Duration::from_secs(5);
+    let mut w = World::new(cfg);
+    w.register(1, "a");
+    w.hub.tick(w.now + Duration::from_secs(5), &mut w.out);
+    assert_eq!(w.take(1), ["PING :groupchatd"]);
+}
+
+#[test]
+fn departed_clients_leave_no_checks_behind() {
+    let mut w = World::new(config());
+    w.register(1, "stays");
+    for _ in 0..1000 {
+        w.connect(2);
+        w.send(2, "QUIT");
+    }
+    assert!(w.hub.checks.len() > 1000, "one check per connection so far");
+    w.hub.tick(w.now + Duration::from_secs(60), &mut w.out);
+    assert_eq!(
+        w.hub.checks.len(),
+        1,
+        "only the live client's check is left"
+    );
+    assert!(w.out.closed.iter().all(|(id, ..)| *id == 2));
+}
+
+#[test]
 fn unfinished_registration_times_out() {
     let mut w = World::new(config());
     w.connect(1);
