@@ -181,6 +181,33 @@ fn commands_before_registration_are_refused() {
 }
 
 #[test]
+fn a_client_too_long_over_the_soft_limit_is_cut() {
+    let daemon = Daemon::start(
+        "[limits]\nsendq_soft = 8192\nsendq_hard = 67108864\nsendq_soft_seconds = 1\n[flood]\nenabled = false\n",
+    );
+    let mut sleeper = daemon.connect_with_small_receive_buffer();
+    sleeper.send("NICK sleeper\r\nUSER s 0 * :never reads");
+    let mut alice = daemon.register("alice");
+    // Past what the kernel's buffers hide, far below the hard limit.
+    let text = "z".repeat(400);
+    for i in 0..15_000 {
+        alice.send(&format!("PRIVMSG #lobby :{i} {text}"));
+    }
+    alice.expect(":sleeper!s@127.0.0.1 QUIT :SendQ exceeded");
+    let logged = daemon.expect_log("sleeper (127.0.0.1): SendQ exceeded (");
+    let queued: usize = logged
+        .split('(')
+        .nth_back(0)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("queued bytes in the log line");
+    assert!(
+        queued < 67108864,
+        "cut for time over the soft limit, not by the hard one: {logged}"
+    );
+}
+
+#[test]
 fn a_client_that_never_reads_is_cut_and_others_get_everything() {
     let daemon = Daemon::start(
         "[limits]\nsendq_soft = 8192\nsendq_hard = 65536\nsendq_soft_seconds = 30\n[flood]\nenabled = false\n",

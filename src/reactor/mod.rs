@@ -148,6 +148,7 @@ impl Server {
                 conns: Slab::new(),
                 flush_list: VecDeque::new(),
                 overflowed: Vec::new(),
+                watched: Vec::new(),
                 queued_total: 0,
                 limits: Limits::new(&config),
                 stats: Stats::new(),
@@ -490,25 +491,23 @@ impl Server {
         self.hub.tick(now, &mut self.net);
         self.report_status();
         self.log_refusals();
-        let mut overdue = Vec::new();
-        for (id, conn) in &self.net.conns {
-            match conn.phase {
-                Phase::Open => {
-                    if conn.over_soft_since.is_some_and(|since| {
-                        now.duration_since(since) >= self.net.limits.sendq_soft_time
-                    }) {
-                        overdue.push((id, true));
-                    }
+        let mut watched = std::mem::take(&mut self.net.watched);
+        watched.sort_unstable();
+        watched.dedup();
+        for id in watched {
+            let Some(conn) = self.net.conns.get(id) else {
+                continue;
+            };
+            let (since, allowed, slow) = match (conn.phase, conn.over_soft_since) {
+                (Phase::Open, None) => continue,
+                (Phase::Open, Some(since)) => (since, self.net.limits.sendq_soft_time, true),
+                (Phase::Closing { since } | Phase::Draining { since }, _) => {
+                    (since, CLOSE_GRACE, false)
                 }
-                Phase::Closing { since } | Phase::Draining { since } => {
-                    if now.duration_since(since) >= CLOSE_GRACE {
-                        overdue.push((id, false));
-                    }
-                }
-            }
-        }
-        for (id, slow) in overdue {
-            if slow {
+            };
+            if now.duration_since(since) < allowed {
+                self.net.watched.push(id);
+            } else if slow {
                 self.net.overflowed.push(id);
             } else {
                 self.remove(id);
@@ -553,7 +552,10 @@ impl Server {
         }
         let queued = conn.queue.bytes();
         if queued > self.net.limits.sendq_soft {
-            conn.over_soft_since.get_or_insert(now);
+            if conn.over_soft_since.is_none() {
+                conn.over_soft_since = Some(now);
+                self.net.watched.push(id);
+            }
         } else {
             conn.over_soft_since = None;
             if conn.readable {
@@ -599,6 +601,10 @@ struct Net {
     flush_list: VecDeque<ClientId>,
     /// Connections past the hard limit, to be disconnected.
     overflowed: Vec<ClientId>,
+    /// Connections with a deadline running (over the soft send-queue limit,
+    /// or closing): the few the once-a-second tick has to look at, instead
+    /// of every connection. May hold duplicates and stale keys.
+    watched: Vec<ClientId>,
     /// Output queued over all connections, in bytes.
     queued_total: usize,
     limits: Limits,
@@ -638,6 +644,7 @@ impl Outbox for Net {
         conn.phase = Phase::Closing {
             since: Instant::now(),
         };
+        self.watched.push(who);
         self.stats.count_disconnect(why);
         list_for_flushing(&mut self.flush_list, who, conn);
     }
