@@ -180,13 +180,33 @@ fn commands_before_registration_are_refused() {
     c.expect(" 451 * :You have not registered");
 }
 
+/// Connects "sleeper" with a tiny receive buffer, so the kernel cannot hide
+/// a backlog for long, and registers it without ever reading.
+fn connect_sleeper(daemon: &Daemon) -> Client {
+    let mut sleeper = daemon.connect_with_small_receive_buffer();
+    sleeper.send("NICK sleeper\r\nUSER s 0 * :never reads");
+    sleeper
+}
+
+/// Waits for the log line that cut the sleeper for SendQ; returns it and
+/// the queue size it reports.
+fn sendq_cut_logged(daemon: &Daemon) -> (String, usize) {
+    let logged = daemon.expect_log("sleeper (127.0.0.1): SendQ exceeded (");
+    let queued = logged
+        .split('(')
+        .nth_back(0)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("queued bytes in the log line");
+    (logged, queued)
+}
+
 #[test]
 fn a_client_too_long_over_the_soft_limit_is_cut() {
     let daemon = Daemon::start(
         "[limits]\nsendq_soft = 8192\nsendq_hard = 67108864\nsendq_soft_seconds = 1\n[flood]\nenabled = false\n",
     );
-    let mut sleeper = daemon.connect_with_small_receive_buffer();
-    sleeper.send("NICK sleeper\r\nUSER s 0 * :never reads");
+    let _sleeper = connect_sleeper(&daemon);
     let mut alice = daemon.register("alice");
     // Past what the kernel's buffers hide, far below the hard limit.
     let text = "z".repeat(400);
@@ -194,13 +214,7 @@ fn a_client_too_long_over_the_soft_limit_is_cut() {
         alice.send(&format!("PRIVMSG #lobby :{i} {text}"));
     }
     alice.expect(":sleeper!s@127.0.0.1 QUIT :SendQ exceeded");
-    let logged = daemon.expect_log("sleeper (127.0.0.1): SendQ exceeded (");
-    let queued: usize = logged
-        .split('(')
-        .nth_back(0)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .expect("queued bytes in the log line");
+    let (logged, queued) = sendq_cut_logged(&daemon);
     assert!(
         queued < 67108864,
         "cut for time over the soft limit, not by the hard one: {logged}"
@@ -212,9 +226,7 @@ fn a_client_that_never_reads_is_cut_and_others_get_everything() {
     let daemon = Daemon::start(
         "[limits]\nsendq_soft = 8192\nsendq_hard = 65536\nsendq_soft_seconds = 30\n[flood]\nenabled = false\n",
     );
-    // A tiny receive buffer so the kernel cannot hide the backlog for long.
-    let mut sleeper = daemon.connect_with_small_receive_buffer();
-    sleeper.send("NICK sleeper\r\nUSER s 0 * :never reads");
+    let mut sleeper = connect_sleeper(&daemon);
     let mut a = daemon.register("alice");
     let mut b = daemon.register("bob");
     a.expect(":bob!");
@@ -250,13 +262,7 @@ fn a_client_that_never_reads_is_cut_and_others_get_everything() {
     catch_up(0, &mut a, COUNT);
     catch_up(1, &mut b, COUNT);
     assert!(saw_quit, "the others were told why the sleeper left");
-    let logged = daemon.expect_log("SendQ exceeded (");
-    let queued: usize = logged
-        .split('(')
-        .nth_back(0)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .expect("queued bytes in the log line");
+    let (logged, queued) = sendq_cut_logged(&daemon);
     assert!(
         queued <= 65536,
         "queue stayed under the hard limit: {logged}"

@@ -21,7 +21,6 @@ use std::time::Instant;
 pub(super) type CheckQueue = BinaryHeap<Reverse<(Instant, ClientId)>>;
 
 /// What a due check finds.
-#[derive(Debug, PartialEq, Eq)]
 enum Verdict {
     Expire(DisconnectReason),
     /// Send a PING; give up at the given time if nothing comes back.
