@@ -2,6 +2,8 @@
 //! loopback port and talk to it over real sockets.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod tls;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -177,9 +179,10 @@ impl Drop for Daemon {
     }
 }
 
-/// A raw IRC connection with line-oriented helpers.
-pub struct Client {
-    pub stream: TcpStream,
+/// A raw IRC connection with line-oriented helpers, over plain TCP or (see
+/// [`tls`]) TLS.
+pub struct Client<S = TcpStream> {
+    pub stream: S,
     buffer: Vec<u8>,
 }
 
@@ -192,6 +195,13 @@ impl Client {
         stream
             .set_read_timeout(Some(PATIENCE))
             .expect("read timeout");
+        Client::over(stream)
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// Wraps a stream whose read timeout is already set.
+    pub fn over(stream: S) -> Client<S> {
         Client {
             stream,
             buffer: Vec::new(),
