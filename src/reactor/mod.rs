@@ -6,6 +6,8 @@
 //! batches just before the loop sleeps (Redis's `beforeSleep`), and again
 //! on writable readiness for whatever the kernel would not take at once.
 
+#[cfg(test)]
+mod accounting;
 mod admin;
 mod admission;
 mod input;
