@@ -141,26 +141,8 @@ fn removing_and_adding_tls_listeners_by_reload() {
     assert!(TcpStream::connect(addr).is_err(), "{addr} still listens");
     std::fs::write(&daemon.config_path, cert.config()).expect("config with TLS");
     assert_eq!(daemon.ctl_json(&["reload"])["ok"], true);
-    let marker = "listening for TLS on ";
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while daemon.count_log(marker) < 2 {
-        assert!(std::time::Instant::now() < deadline, "no new TLS listener");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let line = daemon
-        .log
-        .lock()
-        .expect("log")
-        .iter()
-        .rev()
-        .find(|l| l.contains(marker))
-        .cloned()
-        .expect("listener line");
-    let new_addr: SocketAddr = line
-        .split(marker)
-        .nth(1)
-        .and_then(|a| a.trim().parse().ok())
-        .expect("address");
+    daemon.wait_log_count("listening for TLS on ", 2);
+    let new_addr = daemon.tls_addrs()[1];
     cert.connect(new_addr).register("back");
 }
 
@@ -305,16 +287,11 @@ fn bad_input_on_the_tls_port_is_cut_and_said_and_costs_nothing() {
     for (what, bytes) in cases {
         let before = daemon.count_log("TLS error:");
         let mut stream = TcpStream::connect(addr).expect("connect");
-        stream.write_all(bytes).expect("send");
+        stream
+            .write_all(bytes)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         closed_by_server(stream);
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while daemon.count_log("TLS error:") == before {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{what}: no TLS error logged"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        daemon.wait_log_count("TLS error:", before + 1);
     }
 
     // A truncated ClientHello, then the client gives up.
@@ -323,14 +300,7 @@ fn bad_input_on_the_tls_port_is_cut_and_said_and_costs_nothing() {
     stream.write_all(&hello[..hello.len() / 2]).expect("send");
     stream.shutdown(Shutdown::Write).expect("half-close");
     closed_by_server(stream);
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while daemon.count_log("Connection closed") == before {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "truncated hello not logged"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    daemon.wait_log_count("Connection closed", before + 1);
 
     // A handshake that stops half way is cut by the registration timeout.
     let mut slow = TcpStream::connect(addr).expect("connect");

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 /// fast as they like.
 pub const NO_FLOOD_CONTROL: &str = "[flood]\nenabled = false\n";
 
+/// What the daemon logs for each TLS listener, before its address.
+const TLS_LISTENING: &str = "listening for TLS on ";
+
 /// How long a test waits for something that should happen promptly.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -117,18 +120,35 @@ impl Daemon {
 
     /// The first TLS listener's address, from the start-up log.
     pub fn tls_addr(&self) -> SocketAddr {
-        let marker = "listening for TLS on ";
-        let line = self.expect_log(marker);
-        line.split(marker)
-            .nth(1)
-            .and_then(|addr| addr.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
+        self.wait_log_count(TLS_LISTENING, 1);
+        self.tls_addrs()[0]
+    }
+
+    /// Every TLS listener address logged so far, oldest first.
+    pub fn tls_addrs(&self) -> Vec<SocketAddr> {
+        let log = self.log.lock().expect("log lock");
+        log.iter()
+            .filter_map(|l| l.split(TLS_LISTENING).nth(1))
+            .map(|a| a.trim().parse().expect("address"))
+            .collect()
     }
 
     /// Log lines containing `text` so far.
     pub fn count_log(&self, text: &str) -> usize {
         let log = self.log.lock().expect("log lock");
         log.iter().filter(|l| l.contains(text)).count()
+    }
+
+    /// Waits until at least `count` log lines contain `text`.
+    pub fn wait_log_count(&self, text: &str, count: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.count_log(text) < count {
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {count} log lines with {text:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// `groupchatctl --json status`'s status object.
