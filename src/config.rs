@@ -19,6 +19,7 @@ pub struct Config {
     pub log: LogConfig,
     pub admin: AdminConfig,
     pub flood: FloodConfig,
+    pub tls: TlsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +132,48 @@ pub struct AdminConfig {
     /// daemon's own user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+}
+
+/// TLS listeners and the certificate they serve.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Addresses to accept TLS clients on (e.g. `0.0.0.0:6697`); none by
+    /// default.
+    pub listen: Vec<SocketAddr>,
+    /// PEM certificate chain, leaf first. Unset: the systemd credential
+    /// `tls.crt` (`$CREDENTIALS_DIRECTORY/tls.crt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1). Unset: the systemd
+    /// credential `tls.key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+}
+
+/// The systemd credentials read when `tls.cert_file`/`tls.key_file` are
+/// unset (`LoadCredential=tls.crt:...` in the unit).
+pub const CERT_CREDENTIAL: &str = "tls.crt";
+pub const KEY_CREDENTIAL: &str = "tls.key";
+
+impl TlsConfig {
+    /// The certificate and key files to load, or why there are none: a
+    /// file named in the config, else the systemd credential of that name.
+    pub fn files(&self) -> Result<(PathBuf, PathBuf), String> {
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        let pick = |file: &Option<PathBuf>, key: &str, credential: &str| match (file, &credentials)
+        {
+            (Some(path), _) => Ok(path.clone()),
+            (None, Some(dir)) => Ok(dir.join(credential)),
+            (None, None) => Err(format!(
+                "tls.{key} is not set and there is no $CREDENTIALS_DIRECTORY with {credential}"
+            )),
+        };
+        Ok((
+            pick(&self.cert_file, "cert_file", CERT_CREDENTIAL)?,
+            pick(&self.key_file, "key_file", KEY_CREDENTIAL)?,
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

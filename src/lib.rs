@@ -4,6 +4,8 @@
 //! The layers, each in its own module:
 //! - [`reactor`]: sockets, tokens and readiness; knows no chat rules.
 //! - [`connection`]: one client's buffers, framing, write queue and limits.
+//! - [`transport`]: plain TCP or TLS between a connection's socket and its
+//!   framing.
 //! - [`message`], [`numeric`], [`names`], [`framing`]: the protocol, pure.
 //! - [`hub`]: nicks, channels, membership and who receives what, pure.
 
@@ -23,3 +25,4 @@ pub mod outqueue;
 pub mod reactor;
 pub mod sd_notify;
 pub mod stats;
+pub mod transport;

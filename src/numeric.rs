@@ -40,6 +40,7 @@ pub const RPL_ENDOFBANLIST: u16 = 368;
 pub const RPL_MOTD: u16 = 372;
 pub const RPL_MOTDSTART: u16 = 375;
 pub const RPL_ENDOFMOTD: u16 = 376;
+pub const RPL_WHOISSECURE: u16 = 671;
 pub const ERR_NOSUCHNICK: u16 = 401;
 pub const ERR_NOSUCHCHANNEL: u16 = 403;
 pub const ERR_TOOMANYCHANNELS: u16 = 405;

@@ -18,11 +18,12 @@ pub enum DisconnectReason {
     BadPassword,
     Shutdown,
     Kicked,
+    Tls,
     Other,
 }
 
 impl DisconnectReason {
-    pub const ALL: [DisconnectReason; 12] = [
+    pub const ALL: [DisconnectReason; 13] = [
         DisconnectReason::Quit,
         DisconnectReason::Closed,
         DisconnectReason::Reset,
@@ -34,6 +35,7 @@ impl DisconnectReason {
         DisconnectReason::BadPassword,
         DisconnectReason::Shutdown,
         DisconnectReason::Kicked,
+        DisconnectReason::Tls,
         DisconnectReason::Other,
     ];
 
@@ -51,6 +53,7 @@ impl DisconnectReason {
             DisconnectReason::BadPassword => "Bad password",
             DisconnectReason::Shutdown => "Server shutting down",
             DisconnectReason::Kicked => "Kicked",
+            DisconnectReason::Tls => "TLS error",
             DisconnectReason::Other => "Connection error",
         }
     }
@@ -69,11 +72,18 @@ impl DisconnectReason {
             DisconnectReason::BadPassword => "bad_password",
             DisconnectReason::Shutdown => "shutdown",
             DisconnectReason::Kicked => "kicked",
+            DisconnectReason::Tls => "tls_error",
             DisconnectReason::Other => "other",
         }
     }
 
     pub fn from_io(error: &io::Error) -> DisconnectReason {
+        if error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<crate::transport::TlsFailure>())
+        {
+            return DisconnectReason::Tls;
+        }
         match error.kind() {
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted

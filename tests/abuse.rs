@@ -4,15 +4,10 @@
 mod common;
 
 use common::{Client, Daemon, PATIENCE};
-use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn status(daemon: &Daemon) -> Value {
-    daemon.ctl_json(&["status"])["status"].clone()
-}
 
 /// Reads `client`'s lines until `count` messages containing `marker` came,
 /// checking that they are numbered 0.. in order; returns the other lines.
@@ -52,7 +47,7 @@ fn a_fast_talker_is_slowed_down_not_dropped() {
     expect_in_order(&mut bob, "paced ", 30);
     alice.send("PING :still-here");
     alice.expect("PONG");
-    assert_eq!(status(&daemon)["disconnects"]["flood"], 0);
+    assert_eq!(daemon.status()["disconnects"]["flood"], 0);
 }
 
 #[test]
@@ -73,7 +68,7 @@ fn a_flood_past_recvq_max_is_cut_with_excess_flood() {
     );
     bob.expect(":flooder!flooder@127.0.0.1 QUIT :Excess Flood");
     daemon.expect_log("flooder (127.0.0.1): Excess Flood");
-    assert_eq!(status(&daemon)["disconnects"]["flood"], 1);
+    assert_eq!(daemon.status()["disconnects"]["flood"], 1);
     bob.send("PING :fine");
     bob.expect("PONG");
 }
@@ -92,7 +87,7 @@ fn connections_past_the_limits_are_told_and_closed() {
         ["ERROR :Closing Link: 127.0.0.1 (Too many connections)"]
     );
     daemon.expect_log("refused 1 connection(s): Too many connections");
-    assert_eq!(status(&daemon)["disconnects"]["too_many_connections"], 1);
+    assert_eq!(daemon.status()["disconnects"]["too_many_connections"], 1);
     drop(first.pop());
     // Once the daemon has seen the close, there is room again.
     let deadline = Instant::now() + PATIENCE;
@@ -240,30 +235,14 @@ fn half_closed_and_killed_clients_do_not_disturb_the_others() {
     );
 }
 
-/// The daemon's open descriptors and resident memory, from /proc.
-fn fds_and_rss(pid: u32) -> (usize, u64) {
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("fd dir")
-        .count();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    let rss_kib = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS");
-    (fds, rss_kib)
-}
-
 #[test]
 fn ten_thousand_comings_and_goings_leak_no_descriptors() {
     let daemon =
         Daemon::start("[limits]\nmax_clients_per_ip = 0\n[timeouts]\nregistration_timeout = 1\n");
-    let pid = daemon.child.id();
     // Warm up, so that one-time allocations are in the baseline.
     drop(daemon.register("warmup"));
     std::thread::sleep(Duration::from_millis(200));
-    let (base_fds, base_rss) = fds_and_rss(pid);
+    let (base_fds, base_rss) = daemon.fds_and_rss();
     const ROUNDS: usize = 20;
     const BATCH: usize = 500;
     for round in 0..ROUNDS {
@@ -300,7 +279,7 @@ fn ten_thousand_comings_and_goings_leak_no_descriptors() {
     }
     let deadline = Instant::now() + PATIENCE;
     let (fds, rss) = loop {
-        let (fds, rss) = fds_and_rss(pid);
+        let (fds, rss) = daemon.fds_and_rss();
         if fds <= base_fds || Instant::now() > deadline {
             break (fds, rss);
         }
@@ -315,7 +294,7 @@ fn ten_thousand_comings_and_goings_leak_no_descriptors() {
         rss < base_rss + 16 * 1024,
         "RSS grew from {base_rss} KiB to {rss} KiB"
     );
-    let s = status(&daemon);
+    let s = daemon.status();
     assert_eq!(s["clients"]["connected"], 0, "{s}");
 }
 
@@ -342,7 +321,7 @@ fn set_soft_nofile(pid: u32, soft: u64) {
 fn running_out_of_descriptors_pauses_accepting_and_recovers() {
     let daemon = Daemon::start("[limits]\nmax_clients_per_ip = 0\n");
     let pid = daemon.child.id();
-    let (open, _) = fds_and_rss(pid);
+    let (open, _) = daemon.fds_and_rss();
     // Room for three more clients, then accept() fails with EMFILE.
     set_soft_nofile(pid, open as u64 + 3);
     let mut clients: Vec<Client> = (0..10)
@@ -376,5 +355,5 @@ fn running_out_of_descriptors_pauses_accepting_and_recovers() {
         .filter(|l| l.contains("out of descriptors"))
         .count();
     assert_eq!(episodes, 1, "logged once per episode");
-    assert_eq!(status(&daemon)["descriptor_shortages"], 1);
+    assert_eq!(daemon.status()["descriptor_shortages"], 1);
 }

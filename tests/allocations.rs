@@ -120,7 +120,7 @@ fn broadcast(members: usize) -> Broadcast {
         sends: 0,
     };
     for id in 0..members {
-        hub.connect(id, IpAddr::V4(Ipv4Addr::LOCALHOST), now);
+        hub.connect(id, IpAddr::V4(Ipv4Addr::LOCALHOST), false, now);
         hub.handle_line(id, format!("NICK m{id}").as_bytes(), now, &mut out);
         hub.handle_line(id, format!("USER m{id} 0 * :M").as_bytes(), now, &mut out);
     }

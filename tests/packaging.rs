@@ -8,32 +8,13 @@
 
 mod common;
 
-use common::TempDir;
+use common::{TempDir, have_tool};
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
-
-/// Whether `program args` runs successfully. When it does not, the test is
-/// skipped with the reason on stderr, or fails under GROUPCHATD_REQUIRE_TOOLS=1.
-fn have_tool(program: &str, args: &[&str], why: &str) -> bool {
-    let runs = Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !runs {
-        let message = format!("`{program} {}` does not run: {why}", args.join(" "));
-        if std::env::var_os("GROUPCHATD_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
-            panic!("{message} (GROUPCHATD_REQUIRE_TOOLS=1: .ci/run installs it)");
-        }
-        // Straight to stderr: the test harness would hide a println.
-        let _ = writeln!(std::io::stderr(), "skipped: {message}");
-    }
-    runs
-}
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));

@@ -346,7 +346,7 @@ proptest! {
         script.extend(steps);
         for (n, host) in HOSTS.iter().enumerate() {
             let ip: IpAddr = host.parse().map_err(|e| TestCaseError::fail(format!("{e}")))?;
-            hub.connect(n, ip, now);
+            hub.connect(n, ip, false, now);
         }
         for step in script {
             match step {

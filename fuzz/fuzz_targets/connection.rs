@@ -93,7 +93,7 @@ impl World {
         } else {
             IpAddr::V6(Ipv6Addr::from([0xffff; 8]))
         };
-        self.hub.connect(id, ip, self.now);
+        self.hub.connect(id, ip, false, self.now);
         self.framers[id] = LineFramer::default();
         self.out.open[id] = true;
     }

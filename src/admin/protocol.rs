@@ -115,6 +115,9 @@ pub struct ClientCounts {
     pub connected: usize,
     pub registered: usize,
     pub peak: usize,
+    /// Connected over TLS (included in `connected`).
+    #[serde(default)]
+    pub tls: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -128,6 +131,10 @@ pub struct ClientInfo {
     /// Seconds since the client last sent a message.
     pub idle_seconds: u64,
     pub queued_bytes: usize,
+    /// TLS version and cipher suite, e.g. `TLSv1_3 TLS13_AES_256_GCM_SHA384`;
+    /// `None` for plain connections (and TLS ones still in the handshake).
+    #[serde(default)]
+    pub tls: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

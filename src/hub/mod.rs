@@ -113,6 +113,8 @@ struct Client {
     cap_negotiating: bool,
     password: Option<String>,
     invisible: bool,
+    /// Connected over TLS.
+    secure: bool,
     away: Option<String>,
     channels: Vec<ChannelId>,
     connected_at: Instant,
@@ -229,7 +231,8 @@ impl Hub {
     }
 
     /// A connection was accepted from `ip`.
-    pub fn connect(&mut self, id: ClientId, ip: IpAddr, now: Instant) {
+    /// A new connection; `secure` when it came over TLS (WHOIS tells).
+    pub fn connect(&mut self, id: ClientId, ip: IpAddr, secure: bool, now: Instant) {
         if self.clients.len() <= id {
             self.clients.resize_with(id + 1, || None);
         }
@@ -244,6 +247,7 @@ impl Hub {
             cap_negotiating: false,
             password: None,
             invisible: false,
+            secure,
             away: None,
             channels: Vec::new(),
             connected_at: now,

@@ -57,6 +57,14 @@ impl Hub {
         if let Some(away) = &t.away {
             self.reply(id, RPL_AWAY, &[&t.nick, away], out);
         }
+        if t.secure {
+            self.reply(
+                id,
+                RPL_WHOISSECURE,
+                &[&t.nick, "is using a secure connection"],
+                out,
+            );
+        }
         let idle = now.duration_since(t.last_message).as_secs().to_string();
         let signon = t.signon.to_string();
         self.reply(

@@ -51,7 +51,7 @@ impl World {
 
     fn connect(&mut self, id: ClientId) {
         self.hub
-            .connect(id, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), self.now);
+            .connect(id, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), false, self.now);
     }
 
     fn send(&mut self, id: ClientId, line: &str) {

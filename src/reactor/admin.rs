@@ -4,24 +4,21 @@
 //! Requests are tiny and rare, so each connection keeps plain byte buffers
 //! and is answered in the same turn its line arrives.
 
+use super::tokens::Source;
 use super::{Server, ShutdownGrace};
 use crate::admin::access::{self, Access};
 use crate::admin::protocol::{ChannelInfo, ClientCounts, ClientInfo, Reply, Request, Status};
+use crate::connection::Connection;
 use crate::stats::DisconnectReason;
 use log::{info, warn};
 use mio::net::{UnixListener, UnixStream};
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
 use slab::Slab;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// The admin listener's token, and the base of its connections' tokens,
-/// between the clients' slab keys and the TCP listeners' tokens.
-pub(super) const ADMIN_LISTENER: Token = Token(usize::MAX - 2);
-pub(super) const ADMIN_BASE: usize = usize::MAX / 4;
 
 /// A request longer than this is refused: no command needs more.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -60,7 +57,11 @@ impl AdminSocket {
         let socket = AdminSocket {
             path,
             listener: {
-                registry.register(&mut listener, ADMIN_LISTENER, Interest::READABLE)?;
+                registry.register(
+                    &mut listener,
+                    Source::AdminListener.token(),
+                    Interest::READABLE,
+                )?;
                 listener
             },
             access,
@@ -187,7 +188,7 @@ impl Server {
                 output = refusal.to_line().into_bytes();
             }
             let entry = admin.conns.vacant_entry();
-            let token = Token(ADMIN_BASE + entry.key());
+            let token = Source::Admin(entry.key()).token();
             if let Err(e) = self.poll.registry().register(
                 &mut stream,
                 token,
@@ -358,13 +359,25 @@ impl Server {
             listeners: self
                 .listeners
                 .iter()
-                .filter_map(|(_, l)| l.local_addr().ok())
-                .map(|a| a.to_string())
+                .filter_map(|l| {
+                    let addr = l.socket.local_addr().ok()?;
+                    Some(if l.tls {
+                        format!("{addr} (TLS)")
+                    } else {
+                        addr.to_string()
+                    })
+                })
                 .collect(),
             clients: ClientCounts {
                 connected: registered + unregistered,
                 registered,
                 peak: hub.peak_registered,
+                tls: self
+                    .net
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| c.transport.is_tls())
+                    .count(),
             },
             channels: self.hub.channel_count(),
             messages_in: hub.messages,
@@ -400,7 +413,8 @@ impl Server {
                     channels: c.channels,
                     connected_seconds: c.connected_for.as_secs(),
                     idle_seconds: c.idle_for.as_secs(),
-                    queued_bytes: conn.map_or(0, |c| c.queue.bytes()),
+                    queued_bytes: conn.map_or(0, Connection::queued),
+                    tls: conn.and_then(|c| c.transport.describe()),
                 }
             })
             .collect()

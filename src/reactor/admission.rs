@@ -6,13 +6,16 @@
 //! back-off instead of spinning on a listener that stays readable.
 
 use super::Server;
+use super::tokens::Source;
 use crate::connection::Connection;
 use crate::stats::DisconnectReason;
+use crate::transport::{TlsSession, Transport};
 use log::{info, warn};
+use mio::Interest;
 use mio::net::TcpStream;
-use mio::{Interest, Token};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long accepting pauses when descriptors run out.
@@ -21,10 +24,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(250);
 impl Server {
     pub(super) fn accept(&mut self, index: usize) {
         loop {
-            let Some((_, listener)) = self.listeners.get(index) else {
+            let Some(listener) = self.listeners.get(index) else {
                 return;
             };
-            let (stream, peer) = match listener.accept() {
+            let tls = listener.tls;
+            let (stream, peer) = match listener.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -47,7 +51,7 @@ impl Server {
                 self.descriptor_shortage = false;
             }
             if self.admits(peer.ip()) {
-                self.welcome(stream, peer);
+                self.welcome(stream, peer, tls);
             } else {
                 self.refuse(stream, peer);
             }
@@ -70,23 +74,37 @@ impl Server {
             && (per_ip == 0 || self.per_ip.get(&address_group(ip)).copied().unwrap_or(0) < per_ip)
     }
 
-    fn welcome(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+    fn welcome(&mut self, mut stream: TcpStream, peer: SocketAddr, tls: bool) {
+        let transport = match (tls, &self.tls) {
+            (false, _) => Transport::Plain,
+            (true, Some(identity)) => match TlsSession::new(Arc::clone(&identity.config)) {
+                Ok(session) => Transport::Tls(Box::new(session)),
+                Err(e) => {
+                    warn!("cannot start TLS with {peer}: {e}");
+                    return;
+                }
+            },
+            (true, None) => return,
+        };
         let _ = stream.set_nodelay(true);
         let entry = self.net.conns.vacant_entry();
         let id = entry.key();
         if let Err(e) = self.poll.registry().register(
             &mut stream,
-            Token(id),
+            Source::Client(id).token(),
             Interest::READABLE | Interest::WRITABLE,
         ) {
             warn!("cannot watch connection from {peer}: {e}");
             return;
         }
-        entry.insert(Connection::new(stream, peer));
+        entry.insert(Connection::new(stream, peer, transport));
         *self.per_ip.entry(address_group(peer.ip())).or_insert(0) += 1;
-        self.hub.connect(id, peer.ip(), Instant::now());
+        self.hub.connect(id, peer.ip(), tls, Instant::now());
         self.net.stats.accepted += 1;
-        info!("connect #{id} from {peer}");
+        info!(
+            "connect #{id} from {peer}{}",
+            if tls { " (TLS)" } else { "" }
+        );
     }
 
     /// Tells the client why and closes. What it already sent is read first,

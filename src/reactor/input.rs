@@ -5,12 +5,12 @@
 //! input can be measured: its lines wait unprocessed in its framer ("fake
 //! lag"), and past `flood.recvq_max` it is disconnected with `Excess Flood`.
 
-use super::{READS_PER_TURN, Server, list_for_reading};
+use super::{READS_PER_TURN, Server, list_for_flushing, list_for_reading};
 use crate::framing::Frame;
 use crate::hub::ClientId;
 use crate::stats::DisconnectReason;
-use log::warn;
-use std::io::{self, Read};
+use log::{info, warn};
+use std::io;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
@@ -39,39 +39,50 @@ impl Server {
     fn read_some(&mut self, id: ClientId) {
         let mut buffer = std::mem::take(&mut self.read_buffer);
         for _ in 0..READS_PER_TURN {
-            let Some(conn) = self.net.conns.get_mut(id) else {
+            let Some(conn) = self.net.conns.get(id) else {
                 break;
             };
-            if self.reading_paused || conn.queue.bytes() > self.net.limits.sendq_soft {
+            if self.reading_paused || conn.queued() > self.net.limits.sendq_soft {
                 break;
             }
-            match conn.stream.read(&mut buffer) {
+            let open = conn.is_open();
+            match self.net.read(id, &mut buffer) {
                 Ok(0) => {
                     self.lose(id, DisconnectReason::Closed);
                     break;
                 }
                 Ok(n) => {
                     self.net.stats.bytes_in += n as u64;
-                    if conn.is_open() {
+                    if open {
                         self.feed(id, &buffer[..n]);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    conn.readable = false;
+                    if let Some(conn) = self.net.conns.get_mut(id) {
+                        conn.readable = false;
+                    }
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.lose(id, DisconnectReason::from_io(&e));
+                    let why = DisconnectReason::from_io(&e);
+                    if why == DisconnectReason::Tls {
+                        info!("{}: {e}", self.describe(id));
+                    }
+                    self.lose(id, why);
                     break;
                 }
             }
         }
         self.read_buffer = buffer;
-        if let Some(conn) = self.net.conns.get_mut(id)
-            && conn.readable
-            && conn.queue.bytes() <= self.net.limits.sendq_soft
-        {
+        let Some(conn) = self.net.conns.get_mut(id) else {
+            return;
+        };
+        // A TLS handshake step, or lines that waited for the handshake.
+        if conn.wants_flush() {
+            list_for_flushing(&mut self.net.flush_list, id, conn);
+        }
+        if conn.readable && conn.queued() <= self.net.limits.sendq_soft {
             list_for_reading(&mut self.read_list, id, conn);
         }
     }

@@ -6,9 +6,12 @@
 //! batches just before the loop sleeps (Redis's `beforeSleep`), and again
 //! on writable readiness for whatever the kernel would not take at once.
 
+#[cfg(test)]
+mod accounting;
 mod admin;
 mod admission;
 mod input;
+mod tokens;
 
 use crate::admin::access::Access;
 use crate::config::{Config, ConfigSource};
@@ -19,10 +22,11 @@ use crate::listener;
 use crate::message::Line;
 use crate::sd_notify::Notifier;
 use crate::stats::{DisconnectReason, Stats};
-use admin::{ADMIN_BASE, ADMIN_LISTENER, AdminSocket};
+use crate::transport::certs::Identity;
+use admin::AdminSocket;
 use log::{error, info, warn};
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
@@ -31,11 +35,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
-
-/// Listeners and signals take tokens from the top of the range, far above
-/// any slab key.
-const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
-const LISTENER_BASE: usize = usize::MAX / 2;
+use tokens::Source;
 
 /// Reads per connection per turn before others get theirs.
 const READS_PER_TURN: usize = 4;
@@ -87,10 +87,21 @@ impl Limits {
     }
 }
 
+/// A listening socket, and whether its clients speak TLS.
+struct Listener {
+    /// As configured (the port may be 0).
+    addr: SocketAddr,
+    tls: bool,
+    socket: TcpListener,
+}
+
 pub struct Server {
     poll: Poll,
     signals: Signals,
-    listeners: Vec<(SocketAddr, TcpListener)>,
+    listeners: Vec<Listener>,
+    /// The certificate TLS listeners serve; replaced on reload, while open
+    /// sessions keep the one they started with.
+    tls: Option<Identity>,
     net: Net,
     hub: Hub,
     config: Config,
@@ -135,15 +146,18 @@ impl Server {
         let poll = Poll::new()?;
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
         poll.registry()
-            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+            .register(&mut signals, Source::Signals.token(), Interest::READABLE)?;
         let hub = Hub::new(HubConfig::new(&config, motd));
         let access = Access::resolve(config.admin.group.as_deref())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let tls =
+            load_identity(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let admin = AdminSocket::bind(admin_socket_path(&config), access, poll.registry())?;
         let mut server = Server {
             poll,
             signals,
             listeners: Vec::new(),
+            tls,
             net: Net {
                 conns: Slab::new(),
                 flush_list: VecDeque::new(),
@@ -172,21 +186,25 @@ impl Server {
             accept_retry_at: None,
             refused_since_log: 0,
         };
-        for addr in server.config.server.listen.clone() {
-            server.listen(addr)?;
+        for (addr, tls) in listen_addresses(&server.config) {
+            server.listen(addr, tls)?;
         }
         Ok(server)
     }
 
-    fn listen(&mut self, addr: SocketAddr) -> io::Result<()> {
-        let mut listener = listener::bind(addr)?;
-        let token = Token(LISTENER_BASE + self.listeners.len());
+    fn listen(&mut self, addr: SocketAddr, tls: bool) -> io::Result<()> {
+        let mut socket = listener::bind(addr)?;
+        let token = Source::Listener(self.listeners.len()).token();
         self.poll
             .registry()
-            .register(&mut listener, token, Interest::READABLE)?;
-        let bound = listener.local_addr()?;
-        info!("listening on {bound}");
-        self.listeners.push((addr, listener));
+            .register(&mut socket, token, Interest::READABLE)?;
+        let bound = socket.local_addr()?;
+        if tls {
+            info!("listening for TLS on {bound}");
+        } else {
+            info!("listening on {bound}");
+        }
+        self.listeners.push(Listener { addr, tls, socket });
         Ok(())
     }
 
@@ -235,16 +253,16 @@ impl Server {
                 Err(e) => return Err(e),
             }
             for event in events.iter() {
-                match event.token() {
-                    SIGNAL_TOKEN => {
+                match Source::of(event.token()) {
+                    Source::Signals => {
                         if self.handle_signals() {
                             return Ok(());
                         }
                     }
-                    ADMIN_LISTENER => self.admin_accept(),
-                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
-                    Token(t) if t >= ADMIN_BASE => self.admin_ready(t - ADMIN_BASE),
-                    Token(id) => {
+                    Source::AdminListener => self.admin_accept(),
+                    Source::Listener(index) => self.accept(index),
+                    Source::Admin(key) => self.admin_ready(key),
+                    Source::Client(id) => {
                         let Some(conn) = self.net.conns.get_mut(id) else {
                             continue;
                         };
@@ -252,7 +270,7 @@ impl Server {
                             conn.readable = true;
                             list_for_reading(&mut self.read_list, id, conn);
                         }
-                        if event.is_writable() && !conn.queue.is_empty() {
+                        if event.is_writable() && conn.wants_flush() {
                             list_for_flushing(&mut self.net.flush_list, id, conn);
                         }
                     }
@@ -283,10 +301,9 @@ impl Server {
         let pending: Vec<i32> = self.signals.pending().collect();
         for signal in pending {
             match signal {
-                SIGHUP => match self.reload() {
-                    Ok(done) => info!("{done}"),
-                    Err(e) => error!("{e}"),
-                },
+                SIGHUP => {
+                    let _ = self.reload();
+                }
                 _ if self.shutdown_deadline.is_some() => {
                     warn!("second termination signal: exiting now");
                     return true;
@@ -307,8 +324,8 @@ impl Server {
             self.net.conns.len()
         );
         self.notify("STOPPING=1");
-        for (_, mut listener) in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener.socket);
         }
         let grace = match grace {
             ShutdownGrace::Configured => self.config.timeouts.shutdown_grace(),
@@ -323,12 +340,16 @@ impl Server {
     }
 
     /// Re-reads the config and applies it; on any error the running config
-    /// stays. Returns what to tell the operator.
+    /// stays. Logs the outcome and returns it for the operator.
     fn reload(&mut self) -> Result<String, String> {
         if let Some(notifier) = &self.notifier {
             notifier.reloading();
         }
         let result = self.try_reload();
+        match &result {
+            Ok(done) => info!("{done}"),
+            Err(e) => error!("{e}"),
+        }
         self.notify("READY=1");
         result
     }
@@ -340,7 +361,10 @@ impl Server {
             .map_err(|e| format!("reload failed, keeping the running config: {e}"))?;
         let access = Access::resolve(config.admin.group.as_deref())
             .map_err(|e| format!("reload failed, keeping the running config: {e}"))?;
+        let tls = load_identity(&config)
+            .map_err(|e| format!("reload failed, keeping the running config: {e}"))?;
         self.admin.access = access;
+        self.tls = tls;
         let motd = config.read_motd();
         self.apply_config(config, motd);
         Ok(match &self.source.path {
@@ -383,34 +407,36 @@ impl Server {
         if admin_socket_path(&config) != self.admin.path() {
             warn!("admin.socket changes take effect after a restart");
         }
-        let wanted = config.server.listen.clone();
+        let wanted = listen_addresses(&config);
         let mut kept = Vec::new();
-        for (addr, mut listener) in self.listeners.drain(..) {
-            if wanted.contains(&addr) {
-                kept.push((addr, listener));
+        for mut listener in self.listeners.drain(..) {
+            if wanted.contains(&(listener.addr, listener.tls)) {
+                kept.push(listener);
             } else {
-                let _ = self.poll.registry().deregister(&mut listener);
-                info!("stopped listening on {addr}");
+                let _ = self.poll.registry().deregister(&mut listener.socket);
+                info!("stopped listening on {}", listener.addr);
             }
         }
-        self.listeners = Vec::new();
-        for (addr, mut listener) in kept {
-            let token = Token(LISTENER_BASE + self.listeners.len());
+        for mut listener in kept {
+            let token = Source::Listener(self.listeners.len()).token();
             if let Err(e) =
                 self.poll
                     .registry()
-                    .reregister(&mut listener, token, Interest::READABLE)
+                    .reregister(&mut listener.socket, token, Interest::READABLE)
             {
-                error!("cannot keep listening on {addr}: {e}");
+                error!("cannot keep listening on {}: {e}", listener.addr);
                 continue;
             }
-            self.listeners.push((addr, listener));
+            self.listeners.push(listener);
         }
-        for addr in wanted {
-            if !self.listeners.iter().any(|(a, _)| *a == addr)
-                && let Err(e) = self.listen(addr)
+        for (addr, tls) in wanted {
+            if !self
+                .listeners
+                .iter()
+                .any(|l| (l.addr, l.tls) == (addr, tls))
+                && let Err(e) = self.listen(addr, tls)
             {
-                error!("cannot listen on {addr}: {e}");
+                error!("{e}");
             }
         }
         self.net.limits = Limits::new(&config);
@@ -421,7 +447,7 @@ impl Server {
     /// Disconnects whoever went past the hard limit and applies the global cap.
     fn after_delivery(&mut self) {
         while let Some(id) = self.net.overflowed.pop() {
-            let queued = self.net.conns.get(id).map_or(0, |c| c.queue.bytes());
+            let queued = self.net.conns.get(id).map_or(0, Connection::queued);
             warn!(
                 "{}: SendQ exceeded ({queued} bytes queued)",
                 self.describe(id)
@@ -467,21 +493,18 @@ impl Server {
     /// Cuts a connection at once: the queue is dropped and the ERROR line is
     /// written only if the socket takes it right away.
     fn kill(&mut self, id: ClientId, reason: DisconnectReason) {
-        if let Some(conn) = self.net.conns.get_mut(id) {
-            self.net.queued_total -= conn.queue.bytes();
-            conn.queue.drop_unstarted();
-            conn.queue.push(&conn.closing_line(reason.text()));
-            let _ = conn.write_queue();
-            conn.queue.clear();
+        if self.net.conns.contains(id) {
+            let _ = self.net.write(id, |conn| {
+                conn.queue.drop_unstarted();
+                conn.queue.push(&conn.closing_line(reason.text()));
+            });
             self.net.stats.count_disconnect(reason);
         }
         self.remove(id);
     }
 
     fn remove(&mut self, id: ClientId) {
-        if self.net.conns.contains(id) {
-            let mut conn = self.net.conns.remove(id);
-            self.net.queued_total -= conn.queue.bytes();
+        if let Some(mut conn) = self.net.remove(id) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
             self.count_departure(conn.peer.ip());
         }
@@ -543,14 +566,19 @@ impl Server {
             return;
         }
         conn.flush_listed = false;
-        match conn.write_queue() {
-            Ok(n) => {
-                self.net.queued_total -= n;
-                self.net.stats.bytes_out += n as u64;
-            }
-            Err(e) => return self.lose(id, DisconnectReason::from_io(&e)),
+        if let Phase::Closing { .. } = conn.phase
+            && !conn.transport.carries_lines()
+        {
+            // Let go during a TLS handshake: nothing can reach it.
+            return self.remove(id);
         }
-        let queued = conn.queue.bytes();
+        if let Err(e) = self.net.write(id, |_| {}) {
+            return self.lose(id, DisconnectReason::from_io(&e));
+        }
+        let Some(conn) = self.net.conns.get_mut(id) else {
+            return;
+        };
+        let queued = conn.queued();
         if queued > self.net.limits.sendq_soft {
             if conn.over_soft_since.is_none() {
                 conn.over_soft_since = Some(now);
@@ -562,7 +590,8 @@ impl Server {
                 list_for_reading(&mut self.read_list, id, conn);
             }
         }
-        if let (Phase::Closing { .. }, true) = (conn.phase, conn.queue.is_empty()) {
+        if let (Phase::Closing { .. }, 0) = (conn.phase, queued) {
+            conn.transport.close(&conn.stream);
             let _ = conn.stream.shutdown(Shutdown::Write);
             conn.phase = Phase::Draining { since: now };
             list_for_reading(&mut self.read_list, id, conn);
@@ -577,6 +606,27 @@ fn admin_socket_path(config: &Config) -> std::path::PathBuf {
         .socket
         .clone()
         .unwrap_or_else(crate::admin::path::for_daemon)
+}
+
+/// Every address to listen on, with whether it serves TLS.
+fn listen_addresses(config: &Config) -> Vec<(SocketAddr, bool)> {
+    let plain = config.server.listen.iter().map(|&addr| (addr, false));
+    let tls = config.tls.listen.iter().map(|&addr| (addr, true));
+    plain.chain(tls).collect()
+}
+
+/// The certificate to serve when TLS listeners are configured, loaded and
+/// checked, with its summary (and any expiry warning) logged.
+fn load_identity(config: &Config) -> Result<Option<Identity>, String> {
+    if config.tls.listen.is_empty() {
+        return Ok(None);
+    }
+    let identity = Identity::load(&config.tls)?;
+    info!("{}", identity.summary());
+    if let Some(warning) = identity.expiry_warning() {
+        warn!("{warning}");
+    }
+    Ok(Some(identity))
 }
 
 fn list_for_reading(list: &mut Vec<ClientId>, id: ClientId, conn: &mut Connection) {
@@ -611,6 +661,42 @@ struct Net {
     stats: Stats,
 }
 
+impl Net {
+    /// Writes what a connection has queued, after `prepare` has changed its
+    /// queue, and keeps `queued_total` the exact sum of every connection's
+    /// [`Connection::queued`], whatever the write took or failed on.
+    fn write(&mut self, id: ClientId, prepare: impl FnOnce(&mut Connection)) -> io::Result<()> {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return Ok(());
+        };
+        let before = conn.queued();
+        prepare(conn);
+        let written = conn.write_queue();
+        self.queued_total = self.queued_total - before + conn.queued();
+        self.stats.bytes_out += written.sent as u64;
+        written.result
+    }
+
+    /// Reads plaintext from a connection. A TLS read can make output of
+    /// its own (handshake, alerts), counted here like queued lines.
+    fn read(&mut self, id: ClientId, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return Ok(0);
+        };
+        let before = conn.queued();
+        let result = conn.read(buf);
+        self.queued_total = self.queued_total - before + conn.queued();
+        result
+    }
+
+    /// Takes a connection out, with its output.
+    fn remove(&mut self, id: ClientId) -> Option<Connection> {
+        let conn = self.conns.try_remove(id)?;
+        self.queued_total -= conn.queued();
+        Some(conn)
+    }
+}
+
 impl Outbox for Net {
     fn send(&mut self, to: ClientId, line: &Line) {
         let Some(conn) = self.conns.get_mut(to) else {
@@ -619,7 +705,7 @@ impl Outbox for Net {
         if conn.overflowed || !conn.is_open() {
             return;
         }
-        if conn.queue.bytes() + line.len() > self.limits.sendq_hard {
+        if conn.queued() + line.len() > self.limits.sendq_hard {
             // Not queued: the client is disconnected and told why instead.
             conn.overflowed = true;
             self.overflowed.push(to);

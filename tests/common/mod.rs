@@ -116,6 +116,59 @@ impl Daemon {
         Client::connect(self.addr)
     }
 
+    /// The first TLS listener's address, from the start-up log.
+    pub fn tls_addr(&self) -> SocketAddr {
+        let marker = "listening for TLS on ";
+        let line = self.expect_log(marker);
+        line.split(marker)
+            .nth(1)
+            .and_then(|addr| addr.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
+    /// Log lines containing `text` so far.
+    pub fn count_log(&self, text: &str) -> usize {
+        let log = self.log.lock().expect("log lock");
+        log.iter().filter(|l| l.contains(text)).count()
+    }
+
+    /// `groupchatctl --json status`'s status object.
+    pub fn status(&self) -> serde_json::Value {
+        self.ctl_json(&["status"])["status"].clone()
+    }
+
+    /// Waits until `status` satisfies `done`; returns the last status.
+    pub fn wait_status(&self, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let status = self.status();
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "status never got there: {status}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The daemon's open descriptors and resident memory (KiB), from /proc.
+    pub fn fds_and_rss(&self) -> (usize, u64) {
+        let pid = self.child.id();
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("fd dir")
+            .count();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        let rss_kib = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS");
+        (fds, rss_kib)
+    }
+
     /// Connects with a 4 KiB receive buffer, so that a client that stops
     /// reading backs output up into the daemon quickly.
     pub fn connect_with_small_receive_buffer(&self) -> Client {
@@ -129,10 +182,7 @@ impl Daemon {
     /// Connects and registers `nick`, reading through the welcome burst.
     pub fn register(&self, nick: &str) -> Client {
         let mut client = self.connect();
-        client.send(&format!(
-            "NICK {nick}\r\nUSER {nick} 0 * :{nick}'s real name"
-        ));
-        client.expect(" 366 ");
+        client.register(nick);
         client
     }
 
@@ -200,6 +250,25 @@ impl Client {
     }
 }
 
+/// Whether `program args` runs successfully. When it does not, the test is
+/// skipped with the reason on stderr, or fails under
+/// `GROUPCHATD_REQUIRE_TOOLS=1` (set by CI, whose `.ci/run` installs it).
+pub fn have_tool(program: &str, args: &[&str], why: &str) -> bool {
+    let runs = Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !runs {
+        let message = format!("`{program} {}` does not run: {why}", args.join(" "));
+        if std::env::var_os("GROUPCHATD_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
+            panic!("{message} (GROUPCHATD_REQUIRE_TOOLS=1: .ci/run installs it)");
+        }
+        // Straight to stderr: the test harness would hide a println.
+        let _ = writeln!(std::io::stderr(), "skipped: {message}");
+    }
+    runs
+}
+
 impl<S: Read + Write> Client<S> {
     /// Wraps a stream whose read timeout is already set.
     pub fn over(stream: S) -> Client<S> {
@@ -207,6 +276,15 @@ impl<S: Read + Write> Client<S> {
             stream,
             buffer: Vec::new(),
         }
+    }
+
+    /// Registers `nick` on this connection, reading through the welcome
+    /// burst.
+    pub fn register(&mut self, nick: &str) {
+        self.send(&format!(
+            "NICK {nick}\r\nUSER {nick} 0 * :{nick}'s real name"
+        ));
+        self.expect(" 366 ");
     }
 
     /// Sends `text` followed by CRLF.

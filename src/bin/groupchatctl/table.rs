@@ -39,8 +39,14 @@ fn status_sheet(s: &Status) -> String {
         (
             "clients",
             format!(
-                "{} connected, {} registered, peak {}",
-                s.clients.connected, s.clients.registered, s.clients.peak
+                "{} connected{}, {} registered, peak {}",
+                s.clients.connected,
+                match s.clients.tls {
+                    0 => String::new(),
+                    tls => format!(" ({tls} over TLS)"),
+                },
+                s.clients.registered,
+                s.clients.peak
             ),
         ),
         ("channels", s.channels.to_string()),
@@ -116,11 +122,20 @@ fn clients_table(clients: &[ClientInfo]) -> String {
                 duration(c.connected_seconds),
                 duration(c.idle_seconds),
                 bytes(c.queued_bytes as u64),
+                c.tls.clone().unwrap_or_else(|| "plain".into()),
             ]
         })
         .collect();
     columns(
-        &["NICK", "ADDRESS", "CHANNELS", "CONNECTED", "IDLE", "QUEUED"],
+        &[
+            "NICK",
+            "ADDRESS",
+            "CHANNELS",
+            "CONNECTED",
+            "IDLE",
+            "QUEUED",
+            "TRANSPORT",
+        ],
         &rows,
     )
 }

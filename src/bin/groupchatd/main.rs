@@ -4,8 +4,9 @@ mod cli;
 
 use clap::Parser;
 use cli::Args;
-use groupchatd::config::ConfigSource;
+use groupchatd::config::{Config, ConfigSource};
 use groupchatd::reactor::Server;
+use groupchatd::transport::certs::Identity;
 use log::{error, info};
 use std::process::ExitCode;
 
@@ -26,8 +27,7 @@ fn main() -> ExitCode {
     };
     let level = config.log.level.parse().unwrap_or(log::LevelFilter::Info);
     if args.check_config {
-        print!("{}", config.to_toml());
-        return ExitCode::SUCCESS;
+        return check_config(&config);
     }
     if let Err(e) = groupchatd::logging::init(config.log.target, level) {
         eprintln!("groupchatd: {e}");
@@ -53,6 +53,30 @@ fn main() -> ExitCode {
         Err(e) => {
             error!("event loop failed: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `--check-config`: prints the effective config, then checks what the
+/// file alone cannot show: that the TLS certificate and key can be read,
+/// parse and belong together (errors, exit 2), and that the certificate is
+/// not about to expire (a warning).
+fn check_config(config: &Config) -> ExitCode {
+    print!("{}", config.to_toml());
+    if config.tls.listen.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    match Identity::load(&config.tls) {
+        Ok(identity) => {
+            eprintln!("groupchatd: {}", identity.summary());
+            if let Some(warning) = identity.expiry_warning() {
+                eprintln!("groupchatd: warning: {warning}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("groupchatd: {e}");
+            ExitCode::from(2)
         }
     }
 }
