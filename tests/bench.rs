@@ -395,7 +395,6 @@ fn bench_tls_ok(daemon: &Daemon, tls: SocketAddr, args: &str) -> Value {
 }
 
 #[test]
-#[ignore = "needs the daemon's [tls] listener, not on main yet"]
 fn tls_clients_connect_and_get_every_message() {
     let (daemon, tls, _dir) = tls_daemon();
     let json = bench_tls_ok(&daemon, tls, "connect -n 50");
