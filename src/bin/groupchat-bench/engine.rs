@@ -376,13 +376,15 @@ impl Engine {
             }
         }
         self.scratch = scratch;
-        // Over TLS, output written before the handshake ended may have
-        // waited for it, and reading may just have ended it.
-        if self
-            .clients
-            .get(key)
-            .is_some_and(|c| c.pending() > 0 && matches!(c.transport, Transport::Tls(_)))
-        {
+        // Over TLS, output that rustls would not take before the handshake
+        // ended waits for no socket event, and reading may just have ended
+        // the handshake. (Output behind records the socket refused waits
+        // for the writable event.)
+        if self.clients.get(key).is_some_and(|c| {
+            c.pending() > 0
+                && matches!(c.transport, Transport::Tls(_))
+                && !c.transport.holds_output()
+        }) {
             self.pump(key);
         }
     }
