@@ -14,6 +14,7 @@
 #   bench/compare.sh                 # all peers and the floor, 3 runs
 #   RUNS=1 PEERS="ngircd" bench/compare.sh
 #   OUT=/tmp/results bench/compare.sh   # keep the JSON of every run
+#   TLS=1 bench/compare.sh           # the same over TLS (see below)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +41,16 @@ SCENARIOS=${SCENARIOS:-"connect max paced join"}
 PIN=${PIN:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 HARNESS_CPU=${HARNESS_CPU:-1}
+# TLS=1: every server serves TLS on the measured port, all with one ECDSA
+# P-256 certificate made by openssl at run time, and the harness runs with
+# --tls (TLS 1.3, full handshakes, certificate not verified). A server's
+# plain port, where it needs one, is the measured port + 1000. The floor
+# has no TLS and is left out; a groupchatd built without the [tls]
+# listener is skipped (its cells read n/a).
+TLS=${TLS:-0}
+if ((TLS)); then
+    PEERS=${PEERS/floor/}
+fi
 
 log() { echo "== $*" >&2; }
 
@@ -72,6 +83,27 @@ build() {
     FLOOR=$target/release/examples/floor
 }
 
+# make_cert: the certificate every server serves under TLS=1. A throwaway
+# key for loopback, readable by all: ircd-hybrid reads it as nobody.
+make_cert() {
+    log "making an ECDSA P-256 certificate"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -subj /CN=localhost -days 30 -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+    chmod 644 "$work/tls.key"
+}
+
+# Prints the [tls] table that makes groupchatd serve TLS on port $1.
+groupchatd_tls() {
+    printf '\n[tls]\nlisten = ["127.0.0.1:%s"]\ncert_file = "%s"\nkey_file = "%s"\n' \
+        "$1" "$work/tls.crt" "$work/tls.key"
+}
+
+# True when this groupchatd build accepts the [tls] table.
+groupchatd_has_tls() {
+    { cat "$here/groupchatd.toml"; groupchatd_tls 6697; } >"$work/tls-check.toml"
+    "$GROUPCHATD" --check-config --config "$work/tls-check.toml" >/dev/null 2>&1
+}
+
 wait_port() {
     local port=$1
     for _ in $(seq 100); do
@@ -82,14 +114,19 @@ wait_port() {
     return 1
 }
 
-# start_server NAME PORT: starts a fresh server and sets SERVER_PID.
+# start_server NAME PORT: starts a fresh server, serving TLS on PORT when
+# TLS=1, and sets SERVER_PID.
 start_server() {
-    local name=$1 port=$2 dir=$work/$1
+    local name=$1 port=$2 dir=$work/$1 plain=$2
+    local cert=$work/tls.crt key=$work/tls.key
+    ((TLS)) && plain=$((port + 1000))
     mkdir -p "$dir"
     chmod 777 "$dir"
     case $name in
     groupchatd)
-        "$GROUPCHATD" --listen "127.0.0.1:$port" --config "$here/groupchatd.toml" \
+        cp "$here/groupchatd.toml" "$dir/groupchatd.toml"
+        ((TLS)) && groupchatd_tls "$port" >>"$dir/groupchatd.toml"
+        "$GROUPCHATD" --listen "127.0.0.1:$plain" --config "$dir/groupchatd.toml" \
             --admin-socket "$dir/admin.sock" 2>"$dir/log" &
         SERVER_PID=$!
         ;;
@@ -98,20 +135,40 @@ start_server() {
         SERVER_PID=$!
         ;;
     ngircd)
-        sed "s/^\tPorts = .*/\tPorts = $port/" "$here/ngircd.conf" >"$dir/ngircd.conf"
+        sed "s/^\tPorts = .*/\tPorts = $plain/" "$here/ngircd.conf" >"$dir/ngircd.conf"
+        if ((TLS)); then
+            printf '[SSL]\n\tCertFile = %s\n\tKeyFile = %s\n\tPorts = %s\n' \
+                "$cert" "$key" "$port" >>"$dir/ngircd.conf"
+        fi
         ngircd -n -f "$dir/ngircd.conf" >"$dir/log" 2>&1 &
         SERVER_PID=$!
         ;;
     inspircd)
         echo bench >"$dir/inspircd.motd"
-        sed "s|@PORT@|$port|; s|@DIR@|$dir|g" "$here/inspircd.conf" >"$dir/inspircd.conf"
+        sed "s|@PORT@|$plain|; s|@DIR@|$dir|g" "$here/inspircd.conf" >"$dir/inspircd.conf"
+        if ((TLS)); then
+            cat >>"$dir/inspircd.conf" <<EOF
+<module name="ssl_gnutls">
+<sslprofile name="bench" provider="gnutls" certfile="$cert" keyfile="$key" dhfile=""
+            requestclientcert="no">
+<bind address="127.0.0.1" port="$port" type="clients" sslprofile="bench">
+EOF
+        fi
         inspircd --nofork --runasroot --config="$dir/inspircd.conf" >"$dir/log" 2>&1 &
         SERVER_PID=$!
         ;;
     hybrid)
         # ircd-hybrid refuses to run as root.
-        sed "s|@PORT@|$port|; s|@DIR@|$dir|g; s|@MODULES@|/usr/lib/ircd-hybrid/modules|g" \
+        sed "s|@PORT@|$plain|; s|@DIR@|$dir|g; s|@MODULES@|/usr/lib/ircd-hybrid/modules|g" \
             "$here/ircd-hybrid.conf" >"$dir/ircd.conf"
+        if ((TLS)); then
+            # Debian's build uses GnuTLS, which takes an EC key under this
+            # name too.
+            printf 'serverinfo {\n\trsa_private_key_file = "%s";\n\ttls_certificate_file = "%s";\n};\n' \
+                "$key" "$cert" >>"$dir/ircd.conf"
+            printf 'listen {\n\thost = "127.0.0.1";\n\tflags = tls;\n\tport = %s;\n};\n' \
+                "$port" >>"$dir/ircd.conf"
+        fi
         rm -f "$dir/pid"
         for f in kline dline xline resv; do : >"$dir/$f"; done
         chown nobody "$dir"/{kline,dline,xline,resv}
@@ -132,12 +189,15 @@ start_server() {
     fi
 }
 
-# bench ARGS...: runs the harness, on its own CPU when pinning.
+# bench ARGS...: runs the harness, on its own CPU when pinning, over TLS
+# when TLS=1.
 bench() {
+    local tls=()
+    ((TLS)) && tls=(--tls)
     if ((PIN)); then
-        taskset -c "$HARNESS_CPU" "$BENCH" "$@"
+        taskset -c "$HARNESS_CPU" "$BENCH" "${tls[@]}" "$@"
     else
-        "$BENCH" "$@"
+        "$BENCH" "${tls[@]}" "$@"
     fi
 }
 
@@ -200,6 +260,7 @@ if [[ ${1:-} != --in-netns ]]; then
     chmod 755 "$work"
     install_peers
     build
+    ((TLS)) && make_cert
     export work GROUPCHATD BENCH FLOOR
     # Phase 2, in a namespace with only loopback.
     exec unshare --net --mount "$0" --in-netns
@@ -225,8 +286,13 @@ cleanup() {
 }
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
+servers="groupchatd $PEERS"
+if ((TLS)) && ! groupchatd_has_tls; then
+    log "this groupchatd has no [tls] listener: skipped"
+    servers=$PEERS
+fi
 for run in $(seq "$RUNS"); do
-    for name in groupchatd $PEERS; do
+    for name in $servers; do
         run_one "$name" "$run"
     done
 done

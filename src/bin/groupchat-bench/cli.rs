@@ -1,7 +1,7 @@
 //! The command line of `groupchat-bench`, kept apart so packaging can build
 //! its man page and completions from the same definition (see build.rs).
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +57,28 @@ pub struct Common {
     #[arg(long, global = true, default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub threads: u32,
+    /// Speak TLS to the server. For benchmarking on loopback only: the
+    /// server's certificate is NOT verified. Full handshakes (no
+    /// resumption), counted in the time to connect.
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// TLS version to offer, and the only one accepted.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "1.3",
+        requires = "tls"
+    )]
+    pub tls_version: TlsVersion,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum TlsVersion {
+    #[value(name = "1.3")]
+    V13,
+    #[value(name = "1.2")]
+    V12,
 }
 
 #[derive(Subcommand)]

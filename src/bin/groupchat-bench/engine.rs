@@ -3,7 +3,7 @@
 //! protocol chores (registration, PING, JOIN, counting deliveries) happen here.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::irc::{self, Payload};
 use crate::tracker::Tracker;
+use crate::transport::{TlsClient, Transport};
 
 /// Bytes read from one socket before other sockets get a turn.
 const READ_BUDGET: usize = 256 * 1024;
@@ -61,6 +62,7 @@ struct SenderState {
 struct Client {
     id: u32,
     stream: TcpStream,
+    transport: Transport,
     state: State,
     joined: Joined,
     /// We asked to leave (QUIT) or closed it ourselves: not a disconnect.
@@ -80,6 +82,11 @@ struct Client {
 impl Client {
     fn pending(&self) -> usize {
         self.out.len() - self.out_pos
+    }
+
+    /// Nothing of what it wrote waits above the kernel.
+    fn flushed(&self) -> bool {
+        self.pending() == 0 && !self.transport.holds_output()
     }
 }
 
@@ -127,6 +134,10 @@ pub struct Engine {
     events: Events,
     clients: Slab<Client>,
     server: SocketAddr,
+    /// `--tls`: every client speaks TLS.
+    tls: Option<TlsClient>,
+    /// Protocol and cipher suite of the first TLS client registered.
+    pub tls_session: Option<String>,
     sources: Vec<Ipv4Addr>,
     channel: String,
     nick_prefix: String,
@@ -151,6 +162,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(
         server: SocketAddr,
+        tls: Option<TlsClient>,
         sources: Vec<Ipv4Addr>,
         channel: &str,
         nick_prefix: &str,
@@ -162,6 +174,8 @@ impl Engine {
             events: Events::with_capacity(4096),
             clients: Slab::new(),
             server,
+            tls,
+            tls_session: None,
             sources,
             channel: channel.to_owned(),
             nick_prefix: nick_prefix.to_owned(),
@@ -207,6 +221,10 @@ impl Engine {
     }
 
     fn try_spawn(&mut self, id: u32, rcvbuf: Option<usize>) -> io::Result<()> {
+        let transport = match &self.tls {
+            Some(tls) => tls.transport().map_err(io::Error::other)?,
+            None => Transport::Plain,
+        };
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
         socket.set_tcp_nodelay(true)?;
@@ -237,6 +255,7 @@ impl Engine {
         entry.insert(Client {
             id,
             stream,
+            transport,
             state: State::Connecting,
             joined: Joined::No,
             leaving: false,
@@ -331,7 +350,7 @@ impl Engine {
                 self.read_again.push(key);
                 break;
             }
-            match c.stream.read(&mut scratch) {
+            match c.transport.read(&mut c.stream, &mut scratch) {
                 Ok(0) => {
                     let (reason, said) = match &c.error_line {
                         Some(e) => (e.clone(), true),
@@ -357,6 +376,17 @@ impl Engine {
             }
         }
         self.scratch = scratch;
+        // Over TLS, output that rustls would not take before the handshake
+        // ended waits for no socket event, and reading may just have ended
+        // the handshake. (Output behind records the socket refused waits
+        // for the writable event.)
+        if self.clients.get(key).is_some_and(|c| {
+            c.pending() > 0
+                && matches!(c.transport, Transport::Tls(_))
+                && !c.transport.holds_output()
+        }) {
+            self.pump(key);
+        }
     }
 
     /// Splits fresh bytes into lines, keeping a partial last line for later.
@@ -402,6 +432,9 @@ impl Engine {
             b"001" if c.state == State::Registering => {
                 c.state = State::Registered;
                 c.waiting_since = Instant::now();
+                if self.tls_session.is_none() {
+                    self.tls_session = c.transport.describe();
+                }
                 let (id, elapsed) = (c.id, c.started.elapsed());
                 self.notes.push(Note::Registered { id, key, elapsed });
                 if self.join == JoinMode::Send {
@@ -590,7 +623,7 @@ impl Engine {
         };
         self.senders.iter().all(|&key| match self.clients.get(key) {
             Some(c) => match &c.sender {
-                Some(s) => t.sent[s.index as usize] >= t.messages && c.pending() == 0,
+                Some(s) => t.sent[s.index as usize] >= t.messages && c.flushed(),
                 None => true,
             },
             None => true,
@@ -704,13 +737,17 @@ impl Engine {
             if c.out_pos >= c.out.len() {
                 c.out.clear();
                 c.out_pos = 0;
-                break Ok(Flush::Drained);
+                break match c.transport.flush(&mut c.stream) {
+                    Ok(true) => Ok(Flush::Drained),
+                    Ok(false) => Ok(Flush::Blocked),
+                    Err(e) => Err(e),
+                };
             }
             if budget == 0 {
                 break Ok(Flush::OverBudget);
             }
             let end = c.out.len().min(c.out_pos + budget);
-            match c.stream.write(&c.out[c.out_pos..end]) {
+            match c.transport.write(&mut c.stream, &c.out[c.out_pos..end]) {
                 Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
                 Ok(n) => {
                     c.out_pos += n;

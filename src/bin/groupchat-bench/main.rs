@@ -13,6 +13,7 @@ mod report;
 mod scenario;
 mod sys;
 mod tracker;
+mod transport;
 
 use std::process::ExitCode;
 

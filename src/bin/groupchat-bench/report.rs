@@ -9,6 +9,8 @@ use serde::Serialize;
 pub struct Report {
     pub scenario: String,
     pub server: String,
+    /// With `--tls`: the protocol and cipher suite the server chose.
+    pub tls: Option<String>,
     pub channel: String,
     /// Loopback source addresses clients were spread over (empty: kernel's choice).
     pub source_addresses: Vec<String>,
@@ -201,6 +203,9 @@ impl Report {
             "groupchat-bench {} against {} ({})",
             self.scenario, self.server, self.channel
         );
+        if let Some(tls) = &self.tls {
+            row(&mut out, "TLS", tls);
+        }
         if !self.source_addresses.is_empty() {
             row(
                 &mut out,

@@ -16,6 +16,7 @@ use crate::report::{
 };
 use crate::sys;
 use crate::tracker::{Departure, Tracker};
+use crate::transport::TlsClient;
 use crate::{ChurnArgs, Cli, Common, ConnectArgs, Error, FanoutArgs, Pace, Scenario, SlowArgs};
 
 /// How often stuck clients are looked for.
@@ -80,6 +81,10 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
         Scenario::Churn(a) => (a.concurrency, 0, 0),
     };
     let sources = sys::plan_sources(u64::from(concurrent), c.sources)?;
+    let tls = match c.tls {
+        true => Some(TlsClient::new(c.tls_version, server.ip())?),
+        false => None,
+    };
     let shared = Shared::new(c.threads, members, senders);
     let epoch = Instant::now();
     let part = |index: u32| -> Result<Outcome, String> {
@@ -87,7 +92,8 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
             shared: &shared,
             done: false,
         };
-        let out = run_part(cli, server, &sources, epoch, &shared, index).map_err(|e| e.to_string());
+        let out = run_part(cli, server, tls.clone(), &sources, epoch, &shared, index)
+            .map_err(|e| e.to_string());
         guard.done = out.is_ok();
         out
     };
@@ -145,6 +151,7 @@ fn check_rate(rate: f64) -> Result<(), Error> {
 fn run_part(
     cli: &Cli,
     server: SocketAddr,
+    tls: Option<TlsClient>,
     sources: &[Ipv4Addr],
     epoch: Instant,
     shared: &Shared,
@@ -154,6 +161,7 @@ fn run_part(
     let ids = (index, shared.threads);
     let mut engine = Engine::new(
         server,
+        tls,
         sources.to_vec(),
         &c.channel,
         &c.nick_prefix,
@@ -190,6 +198,7 @@ fn run_part(
         Scenario::Churn(a) => bench.churn(a),
     };
     engine.shutdown();
+    out.report.tls = engine.tls_session.take();
     result.map(|()| out)
 }
 
@@ -336,6 +345,9 @@ fn merge(parts: Vec<Outcome>) -> Outcome {
             add_counts(&mut a.errors, b.errors);
         }
         r.warnings.extend(o.warnings);
+        if r.tls.is_none() {
+            r.tls = o.tls;
+        }
         add(&mut out.hists.registered, p.hists.registered);
         add(&mut out.hists.joined, p.hists.joined);
         add(&mut out.hists.churn, p.hists.churn);
