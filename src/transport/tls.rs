@@ -1,14 +1,21 @@
-//! One client's TLS session inside the event loop: rustls's
-//! `ServerConnection` driven sans-IO, with no thread and no blocking call.
+//! One client's TLS session inside the event loop: rustls's unbuffered
+//! server connection, driven sans-IO, with no thread and no blocking call.
 //!
-//! Ciphertext rustls makes is moved at once into a buffer of our own, so the
-//! bytes held below the write queue are known exactly (the output limits
-//! count them) and are freed as soon as the socket has taken them.
+//! The unbuffered API leaves every buffer to us, which is what lets an idle
+//! session hold none: socket reads land in one scratch buffer shared by the
+//! whole loop, and only the tail of an unfinished record is kept per
+//! connection, as the line framer keeps only an unfinished line. Output is
+//! sealed into a buffer of the connection's own that is freed as soon as the
+//! socket has taken it, so the bytes held below the write queue are known
+//! exactly (the output limits count them).
 
 use super::SocketWriter;
 use crate::outqueue::OutQueue;
 use mio::net::TcpStream;
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConfig;
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
+use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -17,17 +24,36 @@ use std::sync::Arc;
 /// few records' worth, so a long queue is not encrypted far ahead of what
 /// the socket can take.
 const SEAL_AHEAD: usize = 64 * 1024;
+/// One socket read: a whole record of the largest size (16 KiB of payload
+/// plus header, tag and padding) fits.
+const READ_SIZE: usize = 16 * 1024 + 2048;
+/// Room for a record's header, tag and content type, per record.
+const RECORD_OVERHEAD: usize = 64;
+
+thread_local! {
+    /// Shared by every session of the loop's thread: what a socket read
+    /// brought, and the lines gathered for one encryption.
+    static SCRATCH: RefCell<(Box<[u8]>, Vec<u8>)> =
+        RefCell::new((vec![0; READ_SIZE].into_boxed_slice(), Vec::new()));
+}
 
 pub struct TlsSession {
-    conn: ServerConnection,
+    conn: UnbufferedServerConnection,
+    /// The start of a record not complete yet; empty between records.
+    incoming: Vec<u8>,
+    /// Plaintext decrypted and not handed out yet; `plain[taken..]` is left.
+    plain: Vec<u8>,
+    taken: usize,
+    /// The peer sent close_notify: the end of its stream.
+    peer_closed: bool,
     /// Ciphertext waiting for the socket; `out[sent..]` is still to go.
     out: Vec<u8>,
     sent: usize,
 }
 
-/// A TLS protocol failure, as the error of a read.
+/// A TLS protocol failure, as the error of a read or write.
 #[derive(Debug)]
-pub struct TlsFailure(pub rustls::Error);
+pub struct TlsFailure(pub String);
 
 impl fmt::Display for TlsFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -37,56 +63,179 @@ impl fmt::Display for TlsFailure {
 
 impl std::error::Error for TlsFailure {}
 
+fn failure(error: impl fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, TlsFailure(error.to_string()))
+}
+
+/// Where rustls stopped.
+#[derive(PartialEq)]
+enum Stop {
+    /// It needs more bytes from the peer (in the handshake, or for the next
+    /// record).
+    NeedData,
+    /// The handshake is done and nothing else is pending: application data
+    /// may be sealed.
+    Writable,
+}
+
 impl TlsSession {
     pub fn new(config: Arc<ServerConfig>) -> Result<TlsSession, rustls::Error> {
         Ok(TlsSession {
-            conn: ServerConnection::new(config)?,
+            conn: UnbufferedServerConnection::new(config)?,
+            incoming: Vec::new(),
+            plain: Vec::new(),
+            taken: 0,
+            peer_closed: false,
             out: Vec::new(),
             sent: 0,
         })
     }
 
-    /// Reads plaintext into `buf`, reading and decrypting records from the
-    /// socket only when rustls has no plaintext left to hand out.
+    /// Reads plaintext into `buf`: first what is already decrypted, then
+    /// from the socket, until there is some, the stream ends (`Ok(0)`), or
+    /// the socket would block (`WouldBlock`, and only then).
     pub fn read(&mut self, stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            match self.conn.reader().read(buf) {
-                // `Ok(0)`: the peer sent close_notify.
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
+            if self.taken < self.plain.len() {
+                let n = buf.len().min(self.plain.len() - self.taken);
+                buf[..n].copy_from_slice(&self.plain[self.taken..self.taken + n]);
+                self.taken += n;
+                if self.taken == self.plain.len() {
+                    self.plain = Vec::new();
+                    self.taken = 0;
+                }
+                return Ok(n);
             }
-            if self.conn.read_tls(&mut &*stream)? == 0 {
+            if self.peer_closed {
                 return Ok(0);
             }
-            let processed = self.conn.process_new_packets();
-            // Handshake messages, key updates or the alert for a failure.
-            self.seal();
-            if let Err(e) = processed {
-                let _ = self.send(&mut SocketWriter::new(stream));
-                return Err(io::Error::new(io::ErrorKind::InvalidData, TlsFailure(e)));
+            SCRATCH.with(|scratch| {
+                let (read_buffer, _) = &mut *scratch.borrow_mut();
+                let n = (&*stream).read(read_buffer)?;
+                if n == 0 {
+                    // The peer closed, maybe in the middle of a record.
+                    self.peer_closed = true;
+                    return Ok(());
+                }
+                let result = if self.incoming.is_empty() {
+                    let data = &mut read_buffer[..n];
+                    let used = self.process(data);
+                    if let Ok(used) = used {
+                        self.incoming.extend_from_slice(&data[used..]);
+                    }
+                    used.map(drop)
+                } else {
+                    let mut data = std::mem::take(&mut self.incoming);
+                    data.extend_from_slice(&read_buffer[..n]);
+                    let used = self.process(&mut data);
+                    if let Ok(used) = used {
+                        data.drain(..used);
+                        if !data.is_empty() {
+                            self.incoming = data;
+                        }
+                    }
+                    used.map(drop)
+                };
+                result.map_err(|e| {
+                    self.seal_alerts();
+                    let _ = self.send(&mut SocketWriter::new(stream));
+                    failure(e)
+                })
+            })?;
+        }
+    }
+
+    /// Runs rustls over `data` (received ciphertext): handshake messages
+    /// and alerts it makes are sealed into `out`, the plaintext it decrypts
+    /// goes to `plain`. Returns how many bytes of `data` it used up.
+    fn process(&mut self, data: &mut [u8]) -> Result<usize, rustls::Error> {
+        let mut used = 0;
+        self.drive(data, &mut used).map(|_| used)
+    }
+
+    /// Drives rustls until it needs more data or may send application
+    /// data; counts in `used` the bytes of `data` it is done with.
+    fn drive(&mut self, data: &mut [u8], used: &mut usize) -> Result<Stop, rustls::Error> {
+        loop {
+            let UnbufferedStatus { discard, state } =
+                self.conn.process_tls_records(&mut data[*used..]);
+            *used += discard;
+            match state? {
+                ConnectionState::ReadTraffic(mut records) => {
+                    while let Some(record) = records.next_record() {
+                        let record = record?;
+                        self.plain.extend_from_slice(record.payload);
+                        *used += record.discard;
+                    }
+                }
+                ConnectionState::EncodeTlsData(mut message) => {
+                    append(&mut self.out, RECORD_OVERHEAD, |buf| {
+                        message.encode(buf).map_err(|e| match e {
+                            EncodeError::InsufficientSize(size) => Some(size.required_size),
+                            EncodeError::AlreadyEncoded => None,
+                        })
+                    });
+                }
+                // Sent by the next write, after everything sealed before.
+                ConnectionState::TransmitTlsData(transmit) => transmit.done(),
+                ConnectionState::PeerClosed => self.peer_closed = true,
+                ConnectionState::WriteTraffic(_) => return Ok(Stop::Writable),
+                _ => return Ok(Stop::NeedData),
             }
         }
     }
 
+    /// After a failure rustls has an alert for the peer: seals it.
+    fn seal_alerts(&mut self) {
+        let _ = self.drive(&mut [], &mut 0);
+    }
+
     /// Sends what is sealed, then seals and sends the queue's lines, until
-    /// the socket would block or the queue is empty.
+    /// the socket would block or the queue is empty. Lines wait in the
+    /// queue while the handshake goes on.
     pub fn write(&mut self, socket: &mut SocketWriter, queue: &mut OutQueue) -> io::Result<()> {
         loop {
-            if !self.send(socket)? {
+            if !self.send(socket)? || queue.is_empty() {
                 return Ok(());
             }
-            if queue.is_empty() || self.conn.is_handshaking() {
+            if self.drive(&mut [], &mut 0).map_err(failure)? != Stop::Writable {
+                // Still in the handshake; send what it made.
+                self.send(socket)?;
                 return Ok(());
             }
+            self.seal(queue)?;
+        }
+    }
+
+    /// Encrypts lines from the front of the queue into `out`, many lines
+    /// to a record, up to [`SEAL_AHEAD`].
+    fn seal(&mut self, queue: &mut OutQueue) -> io::Result<()> {
+        let status = self.conn.process_tls_records(&mut []);
+        let Ok(ConnectionState::WriteTraffic(mut traffic)) = status.state else {
+            return Ok(());
+        };
+        SCRATCH.with(|scratch| {
+            let (_, lines) = &mut *scratch.borrow_mut();
             while self.out.len() < SEAL_AHEAD && !queue.is_empty() {
-                let taken = queue.write_once(&mut self.conn.writer())?;
-                self.seal();
-                if taken == 0 {
-                    break;
+                lines.clear();
+                queue.write_once(lines)?;
+                let records = lines.len() / (16 * 1024) + 1;
+                let sealed = append(
+                    &mut self.out,
+                    lines.len() + records * RECORD_OVERHEAD,
+                    |buf| {
+                        traffic.encrypt(&lines[..], buf).map_err(|e| match e {
+                            EncryptError::InsufficientSize(size) => Some(size.required_size),
+                            EncryptError::EncryptExhausted => None,
+                        })
+                    },
+                );
+                if !sealed {
+                    return Err(failure("the connection's keys are used up"));
                 }
             }
-        }
+            Ok(())
+        })
     }
 
     /// Sends sealed bytes; true once all are gone, false if the socket
@@ -106,15 +255,6 @@ impl TlsSession {
         Ok(true)
     }
 
-    /// Moves whatever rustls has to send into `out`.
-    fn seal(&mut self) {
-        while self.conn.wants_write() {
-            if self.conn.write_tls(&mut self.out).is_err() {
-                break;
-            }
-        }
-    }
-
     pub fn held(&self) -> usize {
         self.out.len() - self.sent
     }
@@ -123,10 +263,18 @@ impl TlsSession {
         self.conn.is_handshaking()
     }
 
-    /// Queues `close_notify` and sends what the socket takes now.
+    /// Seals `close_notify` and sends what the socket takes now.
     pub fn close(&mut self, socket: &mut SocketWriter) {
-        self.conn.send_close_notify();
-        self.seal();
+        if let Ok(ConnectionState::WriteTraffic(mut traffic)) =
+            self.conn.process_tls_records(&mut []).state
+        {
+            append(&mut self.out, RECORD_OVERHEAD, |buf| {
+                traffic.queue_close_notify(buf).map_err(|e| match e {
+                    EncryptError::InsufficientSize(size) => Some(size.required_size),
+                    EncryptError::EncryptExhausted => None,
+                })
+            });
+        }
         let _ = self.send(socket);
     }
 
@@ -138,5 +286,30 @@ impl TlsSession {
             version.as_str().unwrap_or("TLS"),
             suite.suite().as_str().unwrap_or("unknown")
         ))
+    }
+}
+
+/// Appends what `fill` writes to `out`, giving it `guess` bytes of room,
+/// or as many as it says it needs (`Err(Some(n))`). False if it failed.
+fn append(
+    out: &mut Vec<u8>,
+    guess: usize,
+    mut fill: impl FnMut(&mut [u8]) -> Result<usize, Option<usize>>,
+) -> bool {
+    let start = out.len();
+    let mut room = guess;
+    loop {
+        out.resize(start + room, 0);
+        match fill(&mut out[start..]) {
+            Ok(n) => {
+                out.truncate(start + n);
+                return true;
+            }
+            Err(Some(needed)) if needed > room => room = needed,
+            Err(_) => {
+                out.truncate(start);
+                return false;
+            }
+        }
     }
 }
