@@ -1,6 +1,8 @@
 //! The command line of `groupchat`, kept apart so packaging can build its
 //! man page and completions from the same definition (see build.rs).
 
+use std::path::PathBuf;
+
 use clap::Parser;
 
 /// Chat in a group from the terminal.
@@ -12,9 +14,20 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(name = "groupchat", version)]
 pub struct Args {
-    /// Server to join: HOST or HOST:PORT (port 6667 when left out).
-    #[arg(default_value = "127.0.0.1", value_name = "HOST[:PORT]")]
+    /// Server to join: HOST[:PORT], irc://HOST[:PORT] (plain) or
+    /// ircs://HOST[:PORT] (TLS). The port is 6667 when left out, 6697 with
+    /// TLS; port 6697 means TLS.
+    #[arg(default_value = "127.0.0.1", value_name = "SERVER")]
     pub server: String,
+    /// Connect over TLS, verifying the server's certificate against the
+    /// system's trusted root certificates (or --ca). A server that fails
+    /// verification is refused: there is no fallback to plaintext.
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust the certificates in this PEM file instead of the system's, e.g.
+    /// a self-signed server's own certificate. Implies --tls.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
     /// Your nickname; asked for when left out (read as the first input line
     /// when standard input is not a terminal).
     #[arg(long)]

@@ -9,11 +9,13 @@ mod cli;
 mod command;
 mod irc;
 mod render;
+mod server;
 mod session;
 mod terminal;
+mod transport;
 
 use std::io::{self, BufRead, BufReader, ErrorKind, IsTerminal, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
@@ -23,14 +25,14 @@ use clap::Parser;
 
 use crate::cli::Args;
 use crate::render::{Shown, Style};
+use crate::server::Server;
 use crate::session::{Effect, Session};
 use crate::terminal::{Input, Prompt, Screen};
+use crate::transport::Dialer;
 
-const DEFAULT_PORT: u16 = 6667;
 /// Longer lines than any server sends are cut here, so a broken server cannot
 /// make the client buffer without bound.
 const MAX_LINE: u64 = 16 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for a channel JOIN after registering before letting the
 /// person type anyway (a server that does not auto-join).
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -64,11 +66,15 @@ enum Timer {
 
 struct Connection {
     id: u64,
-    stream: TcpStream,
+    writer: Box<dyn Write + Send>,
+    /// To shut the connection down when a write fails, which wakes the
+    /// reader thread.
+    socket: TcpStream,
 }
 
 struct Client {
-    addr: String,
+    /// Plain or TLS, the same on every reconnect.
+    dialer: Dialer,
     interactive: bool,
     reconnect: bool,
     session: Session,
@@ -97,6 +103,9 @@ struct Client {
     held: Option<String>,
     leaving: bool,
     exit: Option<ExitCode>,
+    /// Why the client gave up before it ever got connected: printed on
+    /// stderr once the screen is closed, like a usage error.
+    fatal: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -105,6 +114,15 @@ fn main() -> ExitCode {
         Ok(nick) => nick.unwrap_or_default().to_string(),
         Err(e) => {
             eprintln!("groupchat: --nick: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dialer = Server::parse(&args.server, args.tls || args.ca.is_some())
+        .and_then(|server| Dialer::new(&server, args.ca.as_deref()));
+    let dialer = match dialer {
+        Ok(dialer) => dialer,
+        Err(e) => {
+            eprintln!("groupchat: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -122,7 +140,7 @@ fn main() -> ExitCode {
         drop(person.send(Event::Person(input)));
     });
     let mut client = Client {
-        addr: server_addr(&args.server),
+        dialer,
         interactive,
         reconnect: !args.no_reconnect,
         session: Session::new(nick, args.channel.as_deref().map(irc::channel_name)),
@@ -142,25 +160,9 @@ fn main() -> ExitCode {
         held: None,
         leaving: false,
         exit: None,
+        fatal: None,
     };
     client.run()
-}
-
-/// `HOST[:PORT]` as something to connect to, IPv6 literals included.
-fn server_addr(server: &str) -> String {
-    if server.starts_with('[') {
-        if server.contains("]:") {
-            server.to_string()
-        } else {
-            format!("{server}:{DEFAULT_PORT}")
-        }
-    } else {
-        match server.matches(':').count() {
-            0 => format!("{server}:{DEFAULT_PORT}"),
-            1 => server.to_string(),
-            _ => format!("[{server}]:{DEFAULT_PORT}"),
-        }
-    }
 }
 
 impl Client {
@@ -172,6 +174,9 @@ impl Client {
         }
         let code = self.event_loop();
         self.screen.close();
+        if let Some(fatal) = &self.fatal {
+            eprintln!("groupchat: {fatal}");
+        }
         code
     }
 
@@ -303,11 +308,11 @@ impl Client {
     }
 
     /// A server that cannot be reached at start is most likely a wrong
-    /// address: say so and stop, rather than retry forever.
+    /// address (or, over TLS, an untrusted certificate): say so and stop,
+    /// rather than retry forever.
     fn first_connect(&mut self) {
         if let Err(e) = self.connect() {
-            let text = format!("cannot connect to {}: {e}", self.addr);
-            self.screen.status(&Shown::Error(text));
+            self.fatal = Some(e);
             self.exit = Some(ExitCode::FAILURE);
         }
     }
@@ -365,8 +370,7 @@ impl Client {
             }
             Timer::Reconnect => {
                 if let Err(e) = self.connect() {
-                    self.screen
-                        .status(&Shown::Error(format!("cannot reconnect: {e}")));
+                    self.screen.status(&Shown::Error(e));
                     self.schedule_reconnect();
                 }
             }
@@ -380,16 +384,30 @@ impl Client {
         self.exit.get_or_insert(ExitCode::SUCCESS);
     }
 
-    /// Connects, starts the reader thread and registers.
-    fn connect(&mut self) -> io::Result<()> {
-        self.status(&format!("connecting to {}...", self.addr));
-        let stream = open(&self.addr)?;
+    /// Connects, starts the reader thread and registers; the error is worded
+    /// for the person.
+    fn connect(&mut self) -> Result<(), String> {
+        let over = if self.dialer.is_tls() {
+            " over TLS"
+        } else {
+            ""
+        };
+        self.status(&format!("connecting to {}{over}...", self.dialer.addr()));
+        let link = self.dialer.dial().map_err(|e| e.to_string())?;
+        // Without the timeout a dead peer is only noticed when the kernel
+        // gives up; reading still works, so a failure here is not worth
+        // stopping for.
+        drop(link.socket.set_read_timeout(Some(IDLE)));
         self.connections += 1;
         let id = self.connections;
-        let reader = stream.try_clone()?;
         let events = self.event_tx.clone();
+        let reader = link.reader;
         thread::spawn(move || read_server(id, reader, &events));
-        self.conn = Some(Connection { id, stream });
+        self.conn = Some(Connection {
+            id,
+            writer: link.writer,
+            socket: link.socket,
+        });
         self.announce = true;
         self.renames = 0;
         let effects = self.session.register();
@@ -471,32 +489,18 @@ impl Client {
     fn send(&mut self, line: &str) {
         if let Some(conn) = &mut self.conn
             && conn
-                .stream
+                .writer
                 .write_all(format!("{line}\r\n").as_bytes())
                 .is_err()
         {
-            drop(conn.stream.shutdown(std::net::Shutdown::Both));
+            drop(conn.socket.shutdown(Shutdown::Both));
         }
     }
-}
-
-fn open(addr: &str) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
-    for a in addr.to_socket_addrs()? {
-        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 /// The reader thread of one connection: every line becomes an event, then
 /// the reason it ended.
-fn read_server(id: u64, stream: TcpStream, events: &Sender<Event>) {
-    // Without the timeout a dead peer is only noticed when the kernel gives
-    // up; reading still works, so a failure here is not worth stopping for.
-    drop(stream.set_read_timeout(Some(IDLE)));
+fn read_server(id: u64, stream: Box<dyn Read + Send>, events: &Sender<Event>) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     let mut pinged = false;
@@ -527,18 +531,4 @@ fn read_server(id: u64, stream: TcpStream, events: &Sender<Event>) {
         }
     };
     drop(events.send(Event::Closed(id, reason)));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::server_addr;
-
-    #[test]
-    fn server_addresses() {
-        assert_eq!(server_addr("example.org"), "example.org:6667");
-        assert_eq!(server_addr("127.0.0.1:7000"), "127.0.0.1:7000");
-        assert_eq!(server_addr("::1"), "[::1]:6667");
-        assert_eq!(server_addr("[::1]"), "[::1]:6667");
-        assert_eq!(server_addr("[::1]:7000"), "[::1]:7000");
-    }
 }
