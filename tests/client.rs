@@ -4,10 +4,13 @@
 mod common;
 
 use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::Instant;
 
-use common::{Daemon, PATIENCE};
+use common::tls::TestCert;
+use common::{Daemon, PATIENCE, TempDir};
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
 
@@ -256,4 +259,131 @@ fn scripted_through_pipes() {
         !out.contains("hello from a script"),
         "own lines are not echoed to a script: {out}"
     );
+}
+
+/// The daemon serving `cert` over TLS, and the address it serves it on.
+fn tls_daemon(cert: &TestCert) -> (Daemon, String) {
+    let daemon = Daemon::start(&cert.config());
+    let line = daemon.expect_log("listening for TLS on ");
+    let addr = line
+        .split("listening for TLS on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the TLS address in the log")
+        .to_string();
+    (daemon, addr)
+}
+
+/// A self-signed certificate for the daemon, in a directory of its own.
+fn server_cert(dir: &TempDir) -> TestCert {
+    TestCert::make(&dir.path, "server", 1, 30)
+}
+
+#[test]
+fn tls_with_ca_chats_with_a_plain_client() {
+    let dir = TempDir::new();
+    let cert = server_cert(&dir);
+    let (daemon, addr) = tls_daemon(&cert);
+    let ca = cert.cert_file.to_str().expect("UTF-8 path");
+    let mut alice = person_at(&addr, &["--tls", "--ca", ca, "--nick", "alice"]);
+    alice
+        .exp_string(&format!("connecting to {addr} over TLS"))
+        .expect("says it uses TLS");
+    alice
+        .exp_string("you are alice, talking in #lobby")
+        .expect("joined over TLS");
+    let mut plain = daemon.register("plain");
+    alice
+        .exp_string("* plain joined")
+        .expect("alice sees the plain client");
+    alice.send_line("hello over tls").expect("type");
+    plain.expect("PRIVMSG #lobby :hello over tls");
+    plain.send("PRIVMSG #lobby :hello in plain");
+    alice
+        .exp_string("<plain> hello in plain")
+        .expect("alice reads the plain client");
+}
+
+#[test]
+fn an_ircs_url_means_tls_and_checks_the_name() {
+    let dir = TempDir::new();
+    let cert = server_cert(&dir);
+    let (_daemon, addr) = tls_daemon(&cert);
+    let port = addr.rsplit(':').next().expect("a port");
+    let ca = cert.cert_file.to_str().expect("UTF-8 path");
+    let url = format!("ircs://localhost:{port}");
+    let mut bob = person_at(&url, &["--ca", ca, "--nick", "bob"]);
+    bob.exp_string(&format!("connecting to localhost:{port} over TLS"))
+        .expect("the URL asks for TLS");
+    bob.exp_string("you are bob, talking in #lobby")
+        .expect("joined over TLS");
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused_with_nothing_sent_in_plaintext() {
+    let dir = TempDir::new();
+    let cert = server_cert(&dir);
+    let (_daemon, addr) = tls_daemon(&cert);
+    let (relay, sent) = recording_relay(addr.parse().expect("TLS address"));
+    // The "system" trust store holds some other certificate, so the test
+    // does not depend on what the machine trusts.
+    let other = TestCert::make(&dir.path, "other", 2, 30);
+    let mut client = groupchat(&relay.to_string(), &["--tls", "--nick", "mallory"])
+        .env("SSL_CERT_FILE", &other.cert_file)
+        .env_remove("SSL_CERT_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start groupchat");
+    let status = wait_exit(&mut client);
+    let mut stderr = String::new();
+    client
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    assert!(!status.success(), "exit status {status:?}");
+    let message = format!(
+        "groupchat: TLS to {relay} failed: invalid peer certificate: UnknownIssuer \
+         (is the server's certificate self-signed? pass it with --ca FILE)"
+    );
+    assert!(stderr.contains(&message), "stderr: {stderr}");
+    let sent = sent.recv_timeout(PATIENCE).expect("the relay's record");
+    assert_eq!(sent.first(), Some(&0x16), "a TLS handshake record first");
+    let text = String::from_utf8_lossy(&sent);
+    assert!(
+        !text.contains("NICK") && !text.contains("mallory"),
+        "nothing in plaintext: {text:?}"
+    );
+}
+
+/// A TCP relay to `to` for one connection, which hands over every byte the
+/// client sent once the client is gone.
+fn recording_relay(to: SocketAddr) -> (SocketAddr, mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the relay");
+    let addr = listener.local_addr().expect("relay address");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut client, _) = listener.accept().expect("accept");
+        let mut server = TcpStream::connect(to).expect("connect to the daemon");
+        let mut replies = server.try_clone().expect("clone");
+        let mut back = client.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            drop(std::io::copy(&mut replies, &mut back));
+            drop(back.shutdown(Shutdown::Both));
+        });
+        let mut sent = Vec::new();
+        let mut buf = [0; 4096];
+        while let Ok(n @ 1..) = client.read(&mut buf) {
+            sent.extend_from_slice(&buf[..n]);
+            if server.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        drop(server.shutdown(Shutdown::Both));
+        drop(tx.send(sent));
+    });
+    (addr, rx)
 }
