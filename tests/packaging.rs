@@ -1,6 +1,7 @@
 //! Packaging: the systemd unit passes `systemd-analyze verify`, and `cargo
 //! deb` builds a package with the binaries, the unit, the config as a
-//! conffile, man pages, completions and the maintainer scripts.
+//! conffile, man pages, completions, the copyright file and the maintainer
+//! scripts.
 //!
 //! A test whose tool is missing (systemd-analyze, man, cargo-deb, dpkg-deb)
 //! says why on stderr and passes, unless `GROUPCHATD_REQUIRE_TOOLS=1` (set by
@@ -208,6 +209,33 @@ fn cargo_deb_builds_a_package_with_everything_in_place() {
             "{packaged} differs from {source}"
         );
     }
+    // Debian's machine-readable copyright file, naming both licenses and
+    // holding the MIT text as LICENSE-MIT has it (Apache-2.0's is in
+    // /usr/share/common-licenses).
+    let copyright = fs::read_to_string(unpacked.join("usr/share/doc/groupchatd/copyright"))
+        .expect("/usr/share/doc/groupchatd/copyright in the package");
+    for needed in [
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/",
+        "Copyright: 2026 groupchatd developers",
+        "License: MIT or Apache-2.0",
+        "License: MIT\n",
+        "License: Apache-2.0\n",
+        "/usr/share/common-licenses/Apache-2.0",
+    ] {
+        assert!(
+            copyright.contains(needed),
+            "copyright lacks {needed:?}:\n{copyright}"
+        );
+    }
+    let mit = fs::read_to_string(format!("{MANIFEST_DIR}/LICENSE-MIT")).expect("LICENSE-MIT");
+    for line in mit.lines().skip_while(|l| !l.starts_with("Permission")) {
+        let line = if line.is_empty() { "." } else { line };
+        assert!(
+            copyright.contains(&format!("\n {line}\n")),
+            "the MIT text in the copyright file differs from LICENSE-MIT at {line:?}"
+        );
+    }
+
     let page = fs::read(unpacked.join("usr/share/man/man8/groupchatd.8.gz")).expect("man page");
     assert_eq!(page[..2], [0x1f, 0x8b], "man pages are gzipped");
 
