@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, ValueHint};
 
 /// Chat in a group from the terminal.
 ///
@@ -26,7 +26,7 @@ pub struct Args {
     pub tls: bool,
     /// Trust the certificates in this PEM file instead of the system's, e.g.
     /// a self-signed server's own certificate. Implies --tls.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub ca: Option<PathBuf>,
     /// Your nickname; asked for when left out (read as the first input line
     /// when standard input is not a terminal).
