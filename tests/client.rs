@@ -264,13 +264,7 @@ fn scripted_through_pipes() {
 /// The daemon serving `cert` over TLS, and the address it serves it on.
 fn tls_daemon(cert: &TestCert) -> (Daemon, String) {
     let daemon = Daemon::start(&cert.config());
-    let line = daemon.expect_log("listening for TLS on ");
-    let addr = line
-        .split("listening for TLS on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("the TLS address in the log")
-        .to_string();
+    let addr = daemon.tls_addr().to_string();
     (daemon, addr)
 }
 
@@ -357,6 +351,34 @@ fn an_untrusted_certificate_is_refused_with_nothing_sent_in_plaintext() {
         !text.contains("NICK") && !text.contains("mallory"),
         "nothing in plaintext: {text:?}"
     );
+}
+
+#[test]
+fn reconnects_over_tls_after_a_server_restart() {
+    let dir = TempDir::new();
+    let cert = server_cert(&dir);
+    // A TLS port that stays the same across the restart.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("find a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let config = cert.config().replace("127.0.0.1:0", &addr);
+    let daemon = Daemon::start(&config);
+    let ca = cert.cert_file.to_str().expect("UTF-8 path");
+    let mut erin = person_at(&format!("ircs://{addr}"), &["--ca", ca, "--nick", "erin"]);
+    erin.exp_string("you are erin, talking in #lobby")
+        .expect("joined over TLS");
+    drop(daemon);
+    erin.exp_string("connection lost").expect("told");
+    let daemon = Daemon::start(&config);
+    erin.exp_string(&format!("connecting to {addr} over TLS"))
+        .expect("reconnects with TLS");
+    erin.exp_string("you are erin, talking in #lobby")
+        .expect("back in #lobby");
+    let mut watcher = daemon.register("watcher");
+    erin.send_line("still private").expect("type");
+    watcher.expect("PRIVMSG #lobby :still private");
 }
 
 /// A TCP relay to `to` for one connection, which hands over every byte the
