@@ -10,7 +10,9 @@
 //! decrypt them. The main thread therefore never waits for the server to
 //! speak before it can send, and there is no polling. TLS records reach the
 //! socket in the order rustls made them because every socket write happens
-//! under the lock. (Alternatives were worse: a mutex around a
+//! under the lock. The price: a write stuck on a full socket holds the lock,
+//! so reading waits with it, which takes a server that stops reading our
+//! short lines altogether. (Alternatives were worse: a mutex around a
 //! `StreamOwned` makes every send wait for the reader's read timeout, and a
 //! reader thread that also writes needs a wake-up channel and `poll`.)
 //!
