@@ -16,6 +16,8 @@
 #   OUT=/tmp/results bench/compare.sh   # keep the JSON of every run
 #   TLS=1 bench/compare.sh           # the same over TLS (see below)
 set -euo pipefail
+# InspIRCd dumps core when stopped after its TLS runs; no core files in the tree.
+ulimit -c 0
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)

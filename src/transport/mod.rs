@@ -35,13 +35,13 @@ impl Transport {
     pub fn read(&mut self, stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Plain => (&*stream).read(buf),
-            Transport::Tls(session) => session.read(stream, buf),
+            Transport::Tls(session) => session.read(&mut Socket::new(stream), buf),
         }
     }
 
     /// Writes as much of `queue` as the socket takes, many lines per call.
     pub fn write(&mut self, stream: &TcpStream, queue: &mut OutQueue) -> Written {
-        let mut socket = SocketWriter::new(stream);
+        let mut socket = Socket::new(stream);
         let result = match self {
             Transport::Plain => queue.write_to(&mut socket),
             Transport::Tls(session) => session.write(&mut socket, queue),
@@ -72,7 +72,7 @@ impl Transport {
     /// TLS sends `close_notify`, if the socket takes it at once.
     pub fn close(&mut self, stream: &TcpStream) {
         if let Transport::Tls(session) = self {
-            session.close(&mut SocketWriter::new(stream));
+            session.close(&mut Socket::new(stream));
         }
     }
 
@@ -89,26 +89,33 @@ impl Transport {
     }
 }
 
-/// Writes with `send`/`sendmsg` rather than `write`/`writev`: straight into
-/// the socket layer, skipping the file layer's position lock and checks. At
-/// low message rates every delivery is one call, so the cheaper entry
-/// shows (about 8% less CPU per delivery, measured in BENCHMARKS.md).
-/// Counts what the socket took, whatever happens after.
-pub struct SocketWriter<'a> {
+/// A connection's socket as a transport reads and writes it. Writes with
+/// `send`/`sendmsg` rather than `write`/`writev`: straight into the socket
+/// layer, skipping the file layer's position lock and checks. At low
+/// message rates every delivery is one call, so the cheaper entry shows
+/// (about 8% less CPU per delivery, measured in BENCHMARKS.md). Counts what
+/// the socket took, whatever happens after.
+pub struct Socket<'a> {
     socket: SockRef<'a>,
     pub sent: usize,
 }
 
-impl<'a> SocketWriter<'a> {
-    pub fn new(stream: &'a TcpStream) -> SocketWriter<'a> {
-        SocketWriter {
+impl<'a> Socket<'a> {
+    pub fn new(stream: &'a TcpStream) -> Socket<'a> {
+        Socket {
             socket: SockRef::from(stream),
             sent: 0,
         }
     }
 }
 
-impl Write for SocketWriter<'_> {
+impl Read for Socket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.socket).read(buf)
+    }
+}
+
+impl Write for Socket<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.socket.send_with_flags(buf, libc::MSG_NOSIGNAL)?;
         self.sent += n;

@@ -9,9 +9,7 @@
 //! socket has taken it, so the bytes held below the write queue are known
 //! exactly (the output limits count them).
 
-use super::SocketWriter;
 use crate::outqueue::OutQueue;
-use mio::net::TcpStream;
 use rustls::ServerConfig;
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
@@ -94,7 +92,7 @@ impl TlsSession {
     /// Reads plaintext into `buf`: first what is already decrypted, then
     /// from the socket, until there is some, the stream ends (`Ok(0)`), or
     /// the socket would block (`WouldBlock`, and only then).
-    pub fn read(&mut self, stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    pub fn read(&mut self, socket: &mut (impl Read + Write), buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.taken < self.plain.len() {
                 let n = buf.len().min(self.plain.len() - self.taken);
@@ -111,7 +109,7 @@ impl TlsSession {
             }
             SCRATCH.with(|scratch| {
                 let (read_buffer, _) = &mut *scratch.borrow_mut();
-                let n = (&*stream).read(read_buffer)?;
+                let n = socket.read(read_buffer)?;
                 if n == 0 {
                     // The peer closed, maybe in the middle of a record.
                     self.peer_closed = true;
@@ -138,7 +136,7 @@ impl TlsSession {
                 };
                 result.map_err(|e| {
                     self.seal_alerts();
-                    let _ = self.send(&mut SocketWriter::new(stream));
+                    let _ = self.send(socket);
                     failure(e)
                 })
             })?;
@@ -193,7 +191,7 @@ impl TlsSession {
     /// Sends what is sealed, then seals and sends the queue's lines, until
     /// the socket would block or the queue is empty. Lines wait in the
     /// queue while the handshake goes on.
-    pub fn write(&mut self, socket: &mut SocketWriter, queue: &mut OutQueue) -> io::Result<()> {
+    pub fn write(&mut self, socket: &mut impl Write, queue: &mut OutQueue) -> io::Result<()> {
         loop {
             if !self.send(socket)? || queue.is_empty() {
                 return Ok(());
@@ -240,7 +238,7 @@ impl TlsSession {
 
     /// Sends sealed bytes; true once all are gone, false if the socket
     /// would block first.
-    fn send(&mut self, socket: &mut SocketWriter) -> io::Result<bool> {
+    fn send(&mut self, socket: &mut impl Write) -> io::Result<bool> {
         while self.sent < self.out.len() {
             match socket.write(&self.out[self.sent..]) {
                 Ok(n) => self.sent += n,
@@ -264,7 +262,7 @@ impl TlsSession {
     }
 
     /// Seals `close_notify` and sends what the socket takes now.
-    pub fn close(&mut self, socket: &mut SocketWriter) {
+    pub fn close(&mut self, socket: &mut impl Write) {
         if let Ok(ConnectionState::WriteTraffic(mut traffic)) =
             self.conn.process_tls_records(&mut []).state
         {
