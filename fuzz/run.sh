@@ -9,6 +9,8 @@
 # Targets (fuzz/fuzz_targets/):
 #   parse_line   LineFramer + Message::parse on arbitrary bytes
 #   connection   two clients' byte streams through LineFramer into one Hub
+#   tls_glue     a TLS session between a rustls client and our TlsSession,
+#                over a socket the input cuts anywhere, with garbage
 #
 # Install once: `cargo install cargo-fuzz` (it builds libFuzzer from the
 # libfuzzer-sys crate's C++ source, so g++ is needed; nothing else). The
@@ -37,7 +39,7 @@ shift || true
 cd "$(dirname "$0")"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(parse_line connection)
+    targets=(parse_line connection tls_glue)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
