@@ -221,12 +221,7 @@ impl TlsSession {
                 let sealed = append(
                     &mut self.out,
                     lines.len() + records * RECORD_OVERHEAD,
-                    |buf| {
-                        traffic.encrypt(&lines[..], buf).map_err(|e| match e {
-                            EncryptError::InsufficientSize(size) => Some(size.required_size),
-                            EncryptError::EncryptExhausted => None,
-                        })
-                    },
+                    |buf| traffic.encrypt(&lines[..], buf).map_err(room_needed),
                 );
                 if !sealed {
                     return Err(failure("the connection's keys are used up"));
@@ -267,10 +262,7 @@ impl TlsSession {
             self.conn.process_tls_records(&mut []).state
         {
             append(&mut self.out, RECORD_OVERHEAD, |buf| {
-                traffic.queue_close_notify(buf).map_err(|e| match e {
-                    EncryptError::InsufficientSize(size) => Some(size.required_size),
-                    EncryptError::EncryptExhausted => None,
-                })
+                traffic.queue_close_notify(buf).map_err(room_needed)
             });
         }
         let _ = self.send(socket);
@@ -284,6 +276,15 @@ impl TlsSession {
             version.as_str().unwrap_or("TLS"),
             suite.suite().as_str().unwrap_or("unknown")
         ))
+    }
+}
+
+/// The room an encryption said it needs, or `None` if room is not why it
+/// failed (the connection's keys are used up).
+fn room_needed(error: EncryptError) -> Option<usize> {
+    match error {
+        EncryptError::InsufficientSize(size) => Some(size.required_size),
+        EncryptError::EncryptExhausted => None,
     }
 }
 
