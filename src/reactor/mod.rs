@@ -591,10 +591,10 @@ impl Server {
             }
         }
         if let (Phase::Closing { .. }, 0) = (conn.phase, queued) {
-            conn.transport.close(&conn.stream);
-            let _ = conn.stream.shutdown(Shutdown::Write);
-            conn.phase = Phase::Draining { since: now };
-            list_for_reading(&mut self.read_list, id, conn);
+            self.net.finish_closing(id, now);
+            if let Some(conn) = self.net.conns.get_mut(id) {
+                list_for_reading(&mut self.read_list, id, conn);
+            }
         }
     }
 }
@@ -675,6 +675,17 @@ impl Net {
         self.queued_total = self.queued_total - before + conn.queued();
         self.stats.bytes_out += written.sent as u64;
         written.result
+    }
+
+    /// A closing connection whose queue has gone out: ends the session
+    /// (TLS close_notify, counted like any output) and shuts our side, so
+    /// it drains until the peer closes too.
+    fn finish_closing(&mut self, id: ClientId, now: Instant) {
+        let _ = self.write(id, |conn| conn.transport.close());
+        if let Some(conn) = self.conns.get_mut(id) {
+            let _ = conn.stream.shutdown(Shutdown::Write);
+            conn.phase = Phase::Draining { since: now };
+        }
     }
 
     /// Reads plaintext from a connection. A TLS read can make output of

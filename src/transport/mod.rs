@@ -69,10 +69,10 @@ impl Transport {
     }
 
     /// Ends the session politely before our side of the socket is shut:
-    /// TLS sends `close_notify`, if the socket takes it at once.
-    pub fn close(&mut self, stream: &TcpStream) {
+    /// TLS seals `close_notify`, which the next write sends.
+    pub fn close(&mut self) {
         if let Transport::Tls(session) = self {
-            session.close(&mut Socket::new(stream));
+            session.close();
         }
     }
 

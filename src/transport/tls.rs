@@ -256,8 +256,8 @@ impl TlsSession {
         self.conn.is_handshaking()
     }
 
-    /// Seals `close_notify` and sends what the socket takes now.
-    pub fn close(&mut self, socket: &mut impl Write) {
+    /// Seals `close_notify` behind what is queued; the next write sends it.
+    pub fn close(&mut self) {
         if let Ok(ConnectionState::WriteTraffic(mut traffic)) =
             self.conn.process_tls_records(&mut []).state
         {
@@ -265,7 +265,6 @@ impl TlsSession {
                 traffic.queue_close_notify(buf).map_err(room_needed)
             });
         }
-        let _ = self.send(socket);
     }
 
     pub fn describe(&self) -> Option<String> {
