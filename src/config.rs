@@ -149,6 +149,13 @@ pub struct TlsConfig {
     /// credential `tls.key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
+    /// Seconds clients should remember to use TLS (IRCv3 `sts`): plain
+    /// clients are told the port of the first `listen` address, TLS ones
+    /// this duration. Unset: no policy. Only for a certificate clients
+    /// trust without help: a client that keeps the policy will refuse
+    /// anything else, plaintext included, for that long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sts_duration: Option<u64>,
 }
 
 /// The systemd credentials read when `tls.cert_file`/`tls.key_file` are
@@ -369,7 +376,7 @@ impl Config {
         let l = &self.limits;
         let t = &self.timeouts;
         let f = &self.flood;
-        let checks: [(bool, &'static str, String); 18] = [
+        let checks: [(bool, &'static str, String); 19] = [
             (
                 !self.server.listen.is_empty(),
                 "server.listen",
@@ -462,6 +469,13 @@ impl Config {
                 f.recvq_max >= l.max_line,
                 "flood.recvq_max",
                 format!("must be at least limits.max_line ({})", l.max_line),
+            ),
+            (
+                self.tls.sts_duration.is_none()
+                    || self.tls.listen.first().is_some_and(|a| a.port() != 0),
+                "tls.sts_duration",
+                "needs a TLS listener with a fixed port (the first of tls.listen) to send clients to"
+                    .into(),
             ),
             (
                 self.log.level.parse::<log::LevelFilter>().is_ok(),
@@ -571,6 +585,16 @@ mod tests {
         assert_eq!(err.line, Some(2));
         let err = parse("[log]\nlevel = \"loud\"\n").expect_err("invalid");
         assert_eq!(err.key.as_deref(), Some("log.level"));
+    }
+
+    #[test]
+    fn sts_needs_a_tls_port_to_send_clients_to() {
+        let err = parse("[tls]\nsts_duration = 60\n").expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("tls.sts_duration"));
+        let err = parse("[tls]\nlisten = [\"127.0.0.1:0\"]\nsts_duration = 60\n")
+            .expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("tls.sts_duration"));
+        parse("[tls]\nlisten = [\"0.0.0.0:6697\"]\nsts_duration = 60\n").expect("valid");
     }
 
     #[test]

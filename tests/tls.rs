@@ -517,3 +517,32 @@ fn a_client_refusing_the_certificate_costs_the_server_nothing() {
     let mut after = Client::connect(daemon.addr);
     after.register("after");
 }
+
+#[test]
+fn sts_policy_sends_plain_clients_to_tls() {
+    let dir = TempDir::new();
+    let cert = TestCert::make(&dir.path, "server", 1, 90);
+    // The policy names a fixed port: take a free one.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let daemon = Daemon::start(&format!(
+        "[tls]\nlisten = [\"127.0.0.1:{port}\"]\ncert_file = {:?}\nkey_file = {:?}\nsts_duration = 2592000\n",
+        cert.cert_file, cert.key_file
+    ));
+    let mut plain = daemon.connect();
+    plain.send("CAP LS 302");
+    let offer = plain.expect(" CAP * LS ");
+    assert!(offer.contains(&format!("sts=port={port}")), "{offer}");
+    let mut secure = cert.connect(daemon.tls_addr());
+    secure.send("CAP LS 302");
+    let offer = secure.expect(" CAP * LS ");
+    assert!(offer.contains("sts=duration=2592000"), "{offer}");
+    secure.send("CAP REQ :echo-message");
+    secure.expect(" CAP * ACK :echo-message");
+    secure.send("CAP END");
+    secure.register("sam");
+    secure.send("PRIVMSG #lobby :echoed");
+    assert!(secure.expect("echoed").starts_with(":sam!"));
+}

@@ -1,7 +1,7 @@
 //! Channels: JOIN, PART, TOPIC, NAMES, LIST, WHO, channel MODE, and the
 //! presence summaries that replace per-event lines in large channels.
 
-use super::{Channel, ChannelId, ClientId, Hub, Outbox, Topic, unix_now};
+use super::{Cap, Channel, ChannelId, ClientId, Hub, Outbox, Topic, unix_now};
 use crate::message::{Message, build};
 use crate::names::{fold, valid_channel};
 use crate::numeric::*;
@@ -278,16 +278,21 @@ impl Hub {
                 &build(&self.config.server_name, "NOTICE", &[&channel.name, &text]),
             );
         } else {
+            let full = self
+                .client(id)
+                .is_some_and(|c| c.caps.has(Cap::UserhostInNames));
             let mut line = String::new();
             for member in channel.members.iter().filter_map(|&m| self.client(m)) {
-                if line.len() + member.nick.len() >= NAMES_LINE_BUDGET {
+                // `prefix` is `nick!user@host`.
+                let name = if full { &member.prefix } else { &member.nick };
+                if line.len() + name.len() >= NAMES_LINE_BUDGET {
                     self.reply(id, RPL_NAMREPLY, &["=", &channel.name, &line], out);
                     line.clear();
                 }
                 if !line.is_empty() {
                     line.push(' ');
                 }
-                line.push_str(&member.nick);
+                line.push_str(name);
             }
             if !line.is_empty() {
                 self.reply(id, RPL_NAMREPLY, &["=", &channel.name, &line], out);

@@ -1,6 +1,6 @@
 //! PRIVMSG and NOTICE: to a channel (every other member) or to one nick.
 
-use super::{ClientId, Hub, Outbox};
+use super::{Cap, ClientId, Hub, Outbox};
 use crate::message::{Message, build};
 use crate::names::fold;
 use crate::numeric::*;
@@ -98,6 +98,9 @@ impl Hub {
                 delivered += 1;
             }
         }
+        if sender.caps.has(Cap::EchoMessage) {
+            out.send(id, &line);
+        }
         self.stats.messages += 1;
         self.stats.deliveries += delivered;
     }
@@ -116,6 +119,9 @@ impl Hub {
         };
         let line = build(&sender.prefix, said.command, &[&recipient.nick, said.text]);
         out.send(to, &line);
+        if sender.caps.has(Cap::EchoMessage) && to != id {
+            out.send(id, &line);
+        }
         if let (Some(away), false) = (&recipient.away, said.notice) {
             self.reply(id, RPL_AWAY, &[&recipient.nick, away], out);
         }

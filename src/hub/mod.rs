@@ -6,6 +6,7 @@
 //! outbox by reference for each of them: the hub never formats per recipient.
 //! Time comes in as an argument so timeouts can be tested without waiting.
 
+mod caps;
 mod channels;
 mod messaging;
 mod overview;
@@ -14,6 +15,8 @@ mod registration;
 mod timeouts;
 
 use crate::message::{Line, Message, build, numeric};
+pub use caps::StsPolicy;
+use caps::{Cap, Caps};
 pub use overview::{ChannelSummary, ClientSummary};
 
 use crate::names::fold;
@@ -56,6 +59,8 @@ pub struct HubConfig {
     pub registration_timeout: Duration,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// Advertised as the `sts` capability when set.
+    pub sts: Option<StsPolicy>,
 }
 
 impl HubConfig {
@@ -85,6 +90,10 @@ impl HubConfig {
             registration_timeout: t.registration(),
             ping_interval: t.ping_interval(),
             ping_timeout: t.ping_timeout(),
+            sts: config.tls.sts_duration.and_then(|duration| {
+                let port = config.tls.listen.first()?.port();
+                Some(StsPolicy { port, duration })
+            }),
         }
     }
 }
@@ -111,6 +120,9 @@ struct Client {
     registered: bool,
     /// Between `CAP LS`/`CAP REQ` and `CAP END`, registration waits.
     cap_negotiating: bool,
+    /// 302 once the client has sent `CAP LS 302`: it gets values.
+    cap_version: u16,
+    caps: Caps,
     password: Option<String>,
     invisible: bool,
     /// Connected over TLS.
@@ -245,6 +257,8 @@ impl Hub {
             host,
             registered: false,
             cap_negotiating: false,
+            cap_version: 0,
+            caps: Caps::default(),
             password: None,
             invisible: false,
             secure,

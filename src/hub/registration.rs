@@ -18,47 +18,6 @@ pub(super) fn allowed_before(command: &str) -> bool {
 }
 
 impl Hub {
-    /// No capabilities are offered, so every request is refused; negotiating
-    /// only holds registration until `CAP END`, as the spec requires.
-    pub(super) fn cap(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
-        let Some(sub) = msg.param(0) else {
-            self.reply(
-                id,
-                ERR_NEEDMOREPARAMS,
-                &["CAP", "Not enough parameters"],
-                out,
-            );
-            return;
-        };
-        let sub = sub.to_ascii_uppercase();
-        let Some(client) = self.clients.get_mut(id).and_then(Option::as_mut) else {
-            return;
-        };
-        let registered = client.registered;
-        let target = client.nick_or_star().to_string();
-        let server = &self.config.server_name;
-        match sub.as_str() {
-            "LS" | "LIST" => {
-                if sub == "LS" && !registered {
-                    client.cap_negotiating = true;
-                }
-                out.send(id, &build(server, "CAP", &[&target, &sub, ""]));
-            }
-            "REQ" => {
-                if !registered {
-                    client.cap_negotiating = true;
-                }
-                let wanted = msg.param(1).unwrap_or("");
-                out.send(id, &build(server, "CAP", &[&target, "NAK", wanted]));
-            }
-            "END" => {
-                client.cap_negotiating = false;
-                self.try_register(id, out);
-            }
-            _ => self.reply(id, ERR_INVALIDCAPCMD, &[&sub, "Invalid CAP command"], out),
-        }
-    }
-
     pub(super) fn pass(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         let Some(password) = msg.param(0) else {
             self.reply(
@@ -158,7 +117,7 @@ impl Hub {
     }
 
     /// Completes registration once NICK, USER and (if started) CAP are done.
-    fn try_register(&mut self, id: ClientId, out: &mut dyn Outbox) {
+    pub(super) fn try_register(&mut self, id: ClientId, out: &mut dyn Outbox) {
         let Some(client) = self.client(id) else {
             return;
         };

@@ -134,11 +134,120 @@ fn cap_negotiation_holds_registration_until_end() {
     w.send(1, "NICK a");
     w.send(1, "USER a 0 * :A");
     let lines = w.take(1);
-    assert_eq!(lines, [":groupchatd CAP * LS :"]);
+    assert_eq!(
+        lines,
+        [":groupchatd CAP * LS :cap-notify echo-message userhost-in-names"]
+    );
     w.send(1, "CAP REQ :multi-prefix");
     assert_eq!(w.take(1), [":groupchatd CAP a NAK :multi-prefix"]);
     w.send(1, "CAP END");
     assert_eq!(codes(&w.take(1))[0], "001");
+}
+
+#[test]
+fn cap_req_is_all_or_nothing_and_list_tells_what_is_on() {
+    let mut w = World::new(config());
+    w.connect(1);
+    w.send(1, "CAP LS");
+    w.take(1);
+    w.send(1, "CAP REQ :echo-message bogus");
+    assert_eq!(w.take(1), [":groupchatd CAP * NAK :echo-message bogus"]);
+    w.send(1, "CAP LIST");
+    assert_eq!(w.take(1), [":groupchatd CAP * LIST :"]);
+    w.send(1, "CAP REQ :echo-message userhost-in-names");
+    assert_eq!(
+        w.take(1),
+        [":groupchatd CAP * ACK :echo-message userhost-in-names"]
+    );
+    w.send(1, "CAP REQ :-userhost-in-names");
+    assert_eq!(w.take(1), [":groupchatd CAP * ACK :-userhost-in-names"]);
+    w.send(1, "CAP LIST");
+    assert_eq!(w.take(1), [":groupchatd CAP * LIST :echo-message"]);
+    // sts is a policy to read, never a capability to ask for.
+    w.send(1, "CAP REQ :sts");
+    assert_eq!(w.take(1), [":groupchatd CAP * NAK :sts"]);
+}
+
+#[test]
+fn cap_notify_stays_on_for_302_clients() {
+    let mut w = World::new(config());
+    w.connect(1);
+    w.send(1, "CAP LS 302");
+    w.take(1);
+    w.send(1, "CAP LIST");
+    assert_eq!(w.take(1), [":groupchatd CAP * LIST :cap-notify"]);
+    w.send(1, "CAP REQ :-cap-notify");
+    assert_eq!(w.take(1), [":groupchatd CAP * NAK :-cap-notify"]);
+}
+
+#[test]
+fn echo_message_returns_what_the_sender_said() {
+    let mut w = World::new(config());
+    w.connect(1);
+    w.send(1, "CAP REQ :echo-message");
+    w.send(1, "CAP END");
+    w.send(1, "NICK a");
+    w.send(1, "USER a 0 * :A");
+    w.register(2, "b");
+    w.take(1);
+    w.take(2);
+    w.send(1, "PRIVMSG #lobby :hello");
+    w.send(1, "NOTICE b :psst");
+    let echo = [
+        ":a!a@127.0.0.1 PRIVMSG #lobby :hello",
+        ":a!a@127.0.0.1 NOTICE b :psst",
+    ];
+    assert_eq!(w.take(1), echo);
+    assert_eq!(w.take(2), echo);
+    // Without the capability nothing comes back.
+    w.send(2, "PRIVMSG #lobby :hi");
+    assert!(w.take(2).is_empty());
+}
+
+#[test]
+fn userhost_in_names_lists_full_prefixes() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.connect(2);
+    w.send(2, "CAP REQ :userhost-in-names");
+    w.send(2, "CAP END");
+    w.send(2, "NICK b");
+    w.send(2, "USER b 0 * :B");
+    let names: Vec<String> = w
+        .take(2)
+        .into_iter()
+        .filter(|l| l.contains(" 353 "))
+        .collect();
+    assert_eq!(
+        names,
+        [":groupchatd 353 b = #lobby :a!a@127.0.0.1 b!b@127.0.0.1"]
+    );
+    w.send(1, "NAMES #lobby");
+    assert!(
+        w.take(1)
+            .contains(&":groupchatd 353 a = #lobby :a b".to_string())
+    );
+}
+
+#[test]
+fn sts_sends_plain_clients_to_the_tls_port_and_tells_tls_ones_how_long() {
+    let mut config = config();
+    config.sts = Some(StsPolicy {
+        port: 6697,
+        duration: 86400,
+    });
+    let mut w = World::new(config);
+    w.connect(1);
+    w.hub
+        .connect(2, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), true, w.now);
+    w.send(1, "CAP LS 302");
+    assert!(w.take(1)[0].ends_with(" sts=port=6697"), "plain");
+    w.send(2, "CAP LS 302");
+    assert!(w.take(2)[0].ends_with(" sts=duration=86400"), "TLS");
+    // Without 302 there are no values, so no policy either.
+    w.connect(3);
+    w.send(3, "CAP LS");
+    assert!(!w.take(3)[0].contains("sts"));
 }
 
 #[test]

@@ -1,0 +1,190 @@
+//! IRCv3 capability negotiation: `CAP LS [302]`, `LIST`, `REQ`, `END`,
+//! with values and `cap-notify` for 302 clients, and the capabilities the
+//! server offers so far.
+//!
+//! A `REQ` is all or nothing, as the spec says: one unknown or unrequestable
+//! name and the whole request is refused with `NAK`.
+
+use super::{ClientId, Hub, Outbox};
+use crate::message::{Message, build};
+use crate::numeric::*;
+
+/// One capability the server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    /// Told of capabilities that come and go (always on for `LS 302`).
+    Notify,
+    /// The sender gets its own PRIVMSG and NOTICE back, as delivered.
+    EchoMessage,
+    /// NAMES lists `nick!user@host` instead of `nick`.
+    UserhostInNames,
+    /// Strict Transport Security: a policy, advertised, never requested.
+    Sts,
+}
+
+const OFFERED: [(Cap, &str); 4] = [
+    (Cap::Notify, "cap-notify"),
+    (Cap::EchoMessage, "echo-message"),
+    (Cap::UserhostInNames, "userhost-in-names"),
+    (Cap::Sts, "sts"),
+];
+
+/// The capabilities a client has enabled, as a bit set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps(u8);
+
+impl Caps {
+    pub fn has(self, cap: Cap) -> bool {
+        self.0 & bit(cap) != 0
+    }
+
+    fn set(&mut self, cap: Cap, on: bool) {
+        if on {
+            self.0 |= bit(cap);
+        } else {
+            self.0 &= !bit(cap);
+        }
+    }
+}
+
+fn bit(cap: Cap) -> u8 {
+    1 << OFFERED.iter().position(|(c, _)| *c == cap).unwrap_or(0)
+}
+
+/// The STS policy to advertise, from `[tls]`: the TLS port for plain
+/// connections, how long to remember it for TLS ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StsPolicy {
+    pub port: u16,
+    pub duration: u64,
+}
+
+/// Longest `CAP LS` line body; longer lists continue on another line.
+const LS_BUDGET: usize = 400;
+
+impl Hub {
+    pub(super) fn cap(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Some(sub) = msg.param(0) else {
+            self.reply(
+                id,
+                ERR_NEEDMOREPARAMS,
+                &["CAP", "Not enough parameters"],
+                out,
+            );
+            return;
+        };
+        let sub = sub.to_ascii_uppercase();
+        let Some(client) = self.clients.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let target = client.nick_or_star().to_string();
+        let server = self.config.server_name.clone();
+        match sub.as_str() {
+            "LS" => {
+                let version: u32 = msg.param(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+                if !client.registered {
+                    client.cap_negotiating = true;
+                }
+                if version >= 302 {
+                    client.cap_version = 302;
+                    client.caps.set(Cap::Notify, true);
+                }
+                let offered = self.offered(id);
+                let mut lines = Vec::new();
+                let mut line = String::new();
+                for cap in offered {
+                    if !line.is_empty() && line.len() + cap.len() >= LS_BUDGET {
+                        lines.push(std::mem::take(&mut line));
+                    }
+                    if !line.is_empty() {
+                        line.push(' ');
+                    }
+                    line.push_str(&cap);
+                }
+                lines.push(line);
+                let last = lines.len() - 1;
+                for (i, line) in lines.iter().enumerate() {
+                    // Only 302 clients understand a continued list.
+                    let params: &[&str] = if i < last && version >= 302 {
+                        &[&target, "LS", "*", line]
+                    } else {
+                        &[&target, "LS", line]
+                    };
+                    out.send(id, &build(&server, "CAP", params));
+                }
+            }
+            "LIST" => {
+                let enabled: Vec<&str> = OFFERED
+                    .iter()
+                    .filter(|(cap, _)| client.caps.has(*cap))
+                    .map(|(_, name)| *name)
+                    .collect();
+                out.send(
+                    id,
+                    &build(&server, "CAP", &[&target, "LIST", &enabled.join(" ")]),
+                );
+            }
+            "REQ" => {
+                if !client.registered {
+                    client.cap_negotiating = true;
+                }
+                let wanted = msg.param(1).unwrap_or("");
+                let changes: Option<Vec<(Cap, bool)>> = wanted
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .map(|word| {
+                        let (name, on) = match word.strip_prefix('-') {
+                            Some(name) => (name, false),
+                            None => (word, true),
+                        };
+                        OFFERED
+                            .iter()
+                            .find(|(cap, n)| *n == name && *cap != Cap::Sts)
+                            .map(|(cap, _)| (*cap, on))
+                    })
+                    .collect();
+                // cap-notify cannot be turned off by a 302 client.
+                let changes = changes.filter(|c| {
+                    let locked = client.cap_version >= 302 && c.contains(&(Cap::Notify, false));
+                    !c.is_empty() && !locked
+                });
+                let verdict = match changes {
+                    Some(changes) => {
+                        for (cap, on) in changes {
+                            client.caps.set(cap, on);
+                        }
+                        "ACK"
+                    }
+                    None => "NAK",
+                };
+                out.send(id, &build(&server, "CAP", &[&target, verdict, wanted]));
+            }
+            "END" => {
+                client.cap_negotiating = false;
+                self.try_register(id, out);
+            }
+            _ => self.reply(id, ERR_INVALIDCAPCMD, &[&sub, "Invalid CAP command"], out),
+        }
+    }
+
+    /// The capabilities offered to this client, with their 302 values.
+    fn offered(&self, id: ClientId) -> Vec<String> {
+        let Some(client) = self.client(id) else {
+            return Vec::new();
+        };
+        let values = client.cap_version >= 302;
+        OFFERED
+            .iter()
+            .filter_map(|(cap, name)| match (cap, self.config.sts) {
+                (Cap::Sts, None) => None,
+                (Cap::Sts, Some(policy)) if values => Some(if client.secure {
+                    format!("sts=duration={}", policy.duration)
+                } else {
+                    format!("sts=port={}", policy.port)
+                }),
+                (Cap::Sts, Some(_)) => None,
+                _ => Some((*name).to_string()),
+            })
+            .collect()
+    }
+}
