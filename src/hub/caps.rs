@@ -89,19 +89,7 @@ impl Hub {
                     client.cap_version = 302;
                     client.caps.set(Cap::Notify, true);
                 }
-                let offered = self.offered(id);
-                let mut lines = Vec::new();
-                let mut line = String::new();
-                for cap in offered {
-                    if !line.is_empty() && line.len() + cap.len() >= LS_BUDGET {
-                        lines.push(std::mem::take(&mut line));
-                    }
-                    if !line.is_empty() {
-                        line.push(' ');
-                    }
-                    line.push_str(&cap);
-                }
-                lines.push(line);
+                let lines = ls_lines(&self.offered(id), LS_BUDGET);
                 let last = lines.len() - 1;
                 for (i, line) in lines.iter().enumerate() {
                     // Only 302 clients understand a continued list.
@@ -186,5 +174,37 @@ impl Hub {
                 _ => Some((*name).to_string()),
             })
             .collect()
+    }
+}
+
+/// Cuts a capability list into lines of at most `budget` bytes (at least
+/// one line, maybe empty).
+fn ls_lines(caps: &[String], budget: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for cap in caps {
+        if !line.is_empty() && line.len() + 1 + cap.len() > budget {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(cap);
+    }
+    lines.push(line);
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ls_lines;
+
+    #[test]
+    fn long_lists_continue_on_more_lines() {
+        let caps: Vec<String> = ["aaa", "bbb", "ccc", "dd"].map(String::from).to_vec();
+        assert_eq!(ls_lines(&caps, 7), ["aaa bbb", "ccc dd"]);
+        assert_eq!(ls_lines(&caps, 6), ["aaa", "bbb", "ccc dd"]);
+        assert_eq!(ls_lines(&caps, 100), ["aaa bbb ccc dd"]);
+        assert_eq!(ls_lines(&[], 100), [""]);
     }
 }
