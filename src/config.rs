@@ -591,8 +591,8 @@ mod tests {
     fn sts_needs_a_tls_port_to_send_clients_to() {
         let err = parse("[tls]\nsts_duration = 60\n").expect_err("invalid");
         assert_eq!(err.key.as_deref(), Some("tls.sts_duration"));
-        let err = parse("[tls]\nlisten = [\"127.0.0.1:0\"]\nsts_duration = 60\n")
-            .expect_err("invalid");
+        let err =
+            parse("[tls]\nlisten = [\"127.0.0.1:0\"]\nsts_duration = 60\n").expect_err("invalid");
         assert_eq!(err.key.as_deref(), Some("tls.sts_duration"));
         parse("[tls]\nlisten = [\"0.0.0.0:6697\"]\nsts_duration = 60\n").expect("valid");
     }
