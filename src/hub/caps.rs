@@ -16,14 +16,17 @@ pub enum Cap {
     Notify,
     /// The sender gets its own PRIVMSG and NOTICE back, as delivered.
     EchoMessage,
+    /// Told when someone in a shared channel goes away or comes back.
+    AwayNotify,
     /// NAMES lists `nick!user@host` instead of `nick`.
     UserhostInNames,
     /// Strict Transport Security: a policy, advertised, never requested.
     Sts,
 }
 
-const OFFERED: [(Cap, &str); 4] = [
+const OFFERED: [(Cap, &str); 5] = [
     (Cap::Notify, "cap-notify"),
+    (Cap::AwayNotify, "away-notify"),
     (Cap::EchoMessage, "echo-message"),
     (Cap::UserhostInNames, "userhost-in-names"),
     (Cap::Sts, "sts"),

@@ -396,9 +396,17 @@ impl Hub {
         out.send(id, &numeric(&self.config.server_name, code, target, params));
     }
 
-    /// Sends `line` to everyone in a channel with the client, and to the
-    /// client itself when `include_self`, once each.
-    fn send_to_peers(&self, id: ClientId, line: &Line, include_self: bool, out: &mut dyn Outbox) {
+    /// Sends `line` to everyone in a channel with the client (only those
+    /// with capability `only`, when given), and to the client itself when
+    /// `include_self`, once each.
+    fn send_to_peers(
+        &self,
+        id: ClientId,
+        line: &Line,
+        include_self: bool,
+        only: Option<Cap>,
+        out: &mut dyn Outbox,
+    ) {
         let Some(client) = self.client(id) else {
             return;
         };
@@ -408,6 +416,7 @@ impl Hub {
             .filter_map(|&c| self.channels.get(c))
             .flat_map(|c| c.members.iter().copied())
             .filter(|&m| m != id)
+            .filter(|&m| only.is_none_or(|cap| self.client(m).is_some_and(|c| c.caps.has(cap))))
             .collect();
         peers.sort_unstable();
         peers.dedup();

@@ -1,7 +1,7 @@
 //! Questions about the server and its users: PING, WHOIS, MOTD, LUSERS,
 //! user MODE, AWAY, USERHOST, ISON.
 
-use super::{ClientId, Hub, Outbox};
+use super::{Cap, ClientId, Hub, Outbox};
 use crate::message::{Message, build};
 use crate::numeric::*;
 use std::time::Instant;
@@ -207,10 +207,17 @@ impl Hub {
     }
 
     pub(super) fn away(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
-        let away = msg.param(0).map(str::to_string);
+        // An empty message is no message: back from away.
+        let away = msg.param(0).filter(|m| !m.is_empty()).map(str::to_string);
         let now_away = away.is_some();
-        if let Some(client) = self.client_mut(id) {
-            client.away = away;
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        client.away = away;
+        if client.registered {
+            let params: Vec<&str> = client.away.as_deref().into_iter().collect();
+            let line = build(&client.prefix, "AWAY", &params);
+            self.send_to_peers(id, &line, false, Some(Cap::AwayNotify), out);
         }
         if now_away {
             self.reply(

@@ -79,7 +79,7 @@ impl Hub {
         self.nicks.insert(folded, id);
         if registered {
             let line = build(&old_prefix, "NICK", &[nick]);
-            self.send_to_peers(id, &line, true, out);
+            self.send_to_peers(id, &line, true, None, out);
         } else {
             self.try_register(id, out);
         }

@@ -136,7 +136,7 @@ fn cap_negotiation_holds_registration_until_end() {
     let lines = w.take(1);
     assert_eq!(
         lines,
-        [":groupchatd CAP * LS :cap-notify echo-message userhost-in-names"]
+        [":groupchatd CAP * LS :cap-notify away-notify echo-message userhost-in-names"]
     );
     w.send(1, "CAP REQ :multi-prefix");
     assert_eq!(w.take(1), [":groupchatd CAP a NAK :multi-prefix"]);
@@ -402,6 +402,34 @@ fn away_is_reported_to_senders() {
     assert_eq!(codes(&w.take(2)), ["306"]);
     w.send(1, "PRIVMSG b :hi");
     assert_eq!(w.take(1), [":groupchatd 301 a b :lunch"]);
+}
+
+#[test]
+fn away_notify_tells_peers_who_asked() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.connect(2);
+    w.send(2, "CAP REQ :away-notify");
+    w.send(2, "CAP END");
+    w.send(2, "NICK b");
+    w.send(2, "USER b 0 * :B");
+    w.register(3, "c");
+    for id in 1..=3 {
+        w.take(id);
+    }
+    w.send(1, "AWAY :lunch");
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 AWAY :lunch"]);
+    assert!(w.take(3).is_empty());
+    w.send(1, "AWAY");
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 AWAY"]);
+    assert_eq!(codes(&w.take(1)), ["306", "305"]);
+    // An empty message is no message: back, not away with "".
+    w.send(1, "AWAY :lunch");
+    w.send(1, "AWAY :");
+    assert_eq!(
+        w.take(2),
+        [":a!a@127.0.0.1 AWAY :lunch", ":a!a@127.0.0.1 AWAY"]
+    );
 }
 
 #[test]
