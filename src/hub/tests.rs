@@ -67,6 +67,15 @@ impl World {
         self.out.lines.clear();
     }
 
+    /// Connects, asks for `cap`, and registers `nick`; keeps what it got.
+    fn register_with(&mut self, id: ClientId, nick: &str, cap: &str) {
+        self.connect(id);
+        self.send(id, &format!("CAP REQ :{cap}"));
+        self.send(id, "CAP END");
+        self.send(id, &format!("NICK {nick}"));
+        self.send(id, &format!("USER {nick} 0 * :Real {nick}"));
+    }
+
     fn take(&mut self, id: ClientId) -> Vec<String> {
         self.out.take(id)
     }
@@ -183,11 +192,7 @@ fn cap_notify_stays_on_for_302_clients() {
 #[test]
 fn echo_message_returns_what_the_sender_said() {
     let mut w = World::new(config());
-    w.connect(1);
-    w.send(1, "CAP REQ :echo-message");
-    w.send(1, "CAP END");
-    w.send(1, "NICK a");
-    w.send(1, "USER a 0 * :A");
+    w.register_with(1, "a", "echo-message");
     w.register(2, "b");
     w.take(1);
     w.take(2);
@@ -208,11 +213,7 @@ fn echo_message_returns_what_the_sender_said() {
 fn userhost_in_names_lists_full_prefixes() {
     let mut w = World::new(config());
     w.register(1, "a");
-    w.connect(2);
-    w.send(2, "CAP REQ :userhost-in-names");
-    w.send(2, "CAP END");
-    w.send(2, "NICK b");
-    w.send(2, "USER b 0 * :B");
+    w.register_with(2, "b", "userhost-in-names");
     let names: Vec<String> = w
         .take(2)
         .into_iter()
@@ -408,11 +409,7 @@ fn away_is_reported_to_senders() {
 fn away_notify_tells_peers_who_asked() {
     let mut w = World::new(config());
     w.register(1, "a");
-    w.connect(2);
-    w.send(2, "CAP REQ :away-notify");
-    w.send(2, "CAP END");
-    w.send(2, "NICK b");
-    w.send(2, "USER b 0 * :B");
+    w.register_with(2, "b", "away-notify");
     w.register(3, "c");
     for id in 1..=3 {
         w.take(id);
