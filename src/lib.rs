@@ -10,10 +10,12 @@
 //! - [`hub`]: nicks, channels, membership and who receives what, pure.
 
 pub mod admin;
+pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod flood;
 pub mod framing;
+pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod listener;
@@ -25,4 +27,5 @@ pub mod outqueue;
 pub mod reactor;
 pub mod sd_notify;
 pub mod stats;
+pub mod tags;
 pub mod transport;

@@ -21,6 +21,9 @@ const MAX_PARAMS: usize = 15;
 /// know who spoke.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Message<'a> {
+    /// IRCv3 message tags as sent, without the `@` (see [`crate::tags`]);
+    /// empty when the line has none.
+    pub tags: &'a str,
     /// `nick!user@host` or a server name; empty when the line has none.
     pub prefix: &'a str,
     pub command: &'a str,
@@ -33,9 +36,9 @@ impl<'a> Message<'a> {
     /// ignore silently.
     pub fn parse(line: &'a str) -> Option<Message<'a>> {
         let mut rest = line.trim_start_matches(' ');
-        if rest.starts_with('@') {
-            // IRCv3 message tags: none are supported, so they are skipped.
-            rest = rest.split_once(' ').map_or("", |(_, r)| r);
+        let mut tags = "";
+        if let Some(t) = rest.strip_prefix('@') {
+            (tags, rest) = split_word(t);
         }
         rest = rest.trim_start_matches(' ');
         let mut prefix = "";
@@ -65,6 +68,7 @@ impl<'a> Message<'a> {
             rest = after;
         }
         Some(Message {
+            tags,
             prefix,
             command,
             params,
@@ -180,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn separates_prefix_and_skips_tags() {
+    fn separates_tags_and_prefix() {
         let line = ":evil!x@y PRIVMSG bob :hi";
         assert_eq!(Message::parse(line).map(|m| m.prefix), Some("evil!x@y"));
         assert_eq!(
@@ -191,6 +195,8 @@ mod tests {
             parse("@time=1 :a PING x"),
             ("PING".into(), vec!["x".into()])
         );
+        let m = Message::parse("@+a=1;label=x  TAGMSG #c").expect("a command");
+        assert_eq!((m.tags, m.command), ("+a=1;label=x", "TAGMSG"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use groupchatd::config::Config;
+use groupchatd::history::Entry;
 use groupchatd::hub::{ClientId, Hub, HubConfig, Outbox};
 use groupchatd::message::Line;
 use groupchatd::outqueue::OutQueue;
@@ -83,6 +84,7 @@ impl Outbox for Queues {
         }
         self.queues[to].push(line);
     }
+    fn record(&mut self, _entry: Entry) {}
     fn close(&mut self, _who: ClientId, _why: DisconnectReason, _reason: &str) {}
 }
 

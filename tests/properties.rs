@@ -6,6 +6,7 @@
 
 use groupchatd::config::Config;
 use groupchatd::framing::{Frame, LineFramer};
+use groupchatd::history::Entry;
 use groupchatd::hub::{ClientId, Hub, HubConfig, Outbox};
 use groupchatd::message::{Line, MAX_LINE, Message, build, numeric};
 use groupchatd::stats::DisconnectReason;
@@ -259,6 +260,7 @@ impl Outbox for Recorder {
     fn send(&mut self, to: ClientId, line: &Line) {
         self.lines.push((to, line.clone()));
     }
+    fn record(&mut self, _entry: Entry) {}
     fn close(&mut self, who: ClientId, _why: DisconnectReason, _reason: &str) {
         self.closed.push((who, self.lines.len()));
     }

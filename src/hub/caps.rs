@@ -8,6 +8,7 @@
 use super::{ClientId, Hub, Outbox};
 use crate::message::{Message, build};
 use crate::numeric::*;
+use crate::tags::Wants;
 
 /// One capability the server offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,19 +23,31 @@ pub enum Cap {
     UserhostInNames,
     /// Strict Transport Security: a policy, advertised, never requested.
     Sts,
+    /// Tags on relayed lines: `msgid`, client-only tags, `TAGMSG`.
+    MessageTags,
+    /// A `time` tag on relayed lines.
+    ServerTime,
+    /// Lines that belong together are framed by `BATCH +ref` / `BATCH -ref`.
+    Batch,
+    /// A command with a `label` tag gets its replies with that label.
+    LabeledResponse,
 }
 
-const OFFERED: [(Cap, &str); 5] = [
+const OFFERED: [(Cap, &str); 9] = [
     (Cap::Notify, "cap-notify"),
     (Cap::AwayNotify, "away-notify"),
+    (Cap::Batch, "batch"),
     (Cap::EchoMessage, "echo-message"),
+    (Cap::LabeledResponse, "labeled-response"),
+    (Cap::MessageTags, "message-tags"),
+    (Cap::ServerTime, "server-time"),
     (Cap::UserhostInNames, "userhost-in-names"),
     (Cap::Sts, "sts"),
 ];
 
 /// The capabilities a client has enabled, as a bit set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Caps(u8);
+pub struct Caps(u16);
 
 impl Caps {
     pub fn has(self, cap: Cap) -> bool {
@@ -48,9 +61,17 @@ impl Caps {
             self.0 &= !bit(cap);
         }
     }
+
+    /// The tags this client takes on relayed lines.
+    pub fn wants(self) -> Wants {
+        Wants {
+            message_tags: self.has(Cap::MessageTags),
+            server_time: self.has(Cap::ServerTime),
+        }
+    }
 }
 
-fn bit(cap: Cap) -> u8 {
+fn bit(cap: Cap) -> u16 {
     1 << OFFERED.iter().position(|(c, _)| *c == cap).unwrap_or(0)
 }
 

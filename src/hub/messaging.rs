@@ -1,19 +1,41 @@
-//! PRIVMSG and NOTICE: to a channel (every other member) or to one nick.
+//! PRIVMSG, NOTICE and TAGMSG: to a channel (every other member) or to one
+//! nick. Each accepted message gets a msgid and a time, goes to history,
+//! and reaches each recipient in the variant its capabilities ask for.
 
 use super::{Cap, ClientId, Hub, Outbox};
+use crate::clock::now_ms;
+use crate::history::{Entry, Kind, private_key};
 use crate::message::{Message, build};
 use crate::names::fold;
 use crate::numeric::*;
+use crate::tags::{self, Tagged};
 use std::time::Instant;
 
 /// At most this many comma-separated targets per message (TARGMAX).
 const MAX_TARGETS: usize = 4;
 
-/// One PRIVMSG or NOTICE on its way to its targets.
+/// One PRIVMSG, NOTICE or TAGMSG on its way to its targets.
 struct Said<'a> {
-    command: &'static str,
+    kind: Kind,
     text: &'a str,
-    notice: bool,
+    /// The sender's client-only tags, relayed as they came.
+    client_tags: String,
+}
+
+impl Said<'_> {
+    /// NOTICE and TAGMSG never trigger an error reply (RFC 2812 3.3.2),
+    /// so that two automatons cannot answer each other forever.
+    fn quiet(&self) -> bool {
+        self.kind != Kind::Privmsg
+    }
+
+    fn params<'p>(&'p self, to: &'p str) -> Vec<&'p str> {
+        if self.kind == Kind::Tagmsg {
+            vec![to]
+        } else {
+            vec![to, self.text]
+        }
+    }
 }
 
 impl Hub {
@@ -21,32 +43,31 @@ impl Hub {
         &mut self,
         id: ClientId,
         msg: &Message,
-        notice: bool,
+        kind: Kind,
         now: Instant,
         out: &mut dyn Outbox,
     ) {
-        let command = if notice { "NOTICE" } else { "PRIVMSG" };
         let Some(targets) = msg.param(0) else {
-            self.refuse(
-                id,
-                notice,
-                ERR_NORECIPIENT,
-                &["No recipient given (PRIVMSG)"],
-                out,
-            );
+            let params = [&*format!("No recipient given ({})", kind.as_str())];
+            self.refuse(id, kind != Kind::Privmsg, ERR_NORECIPIENT, &params, out);
             return;
         };
-        let Some(text) = msg.param(1) else {
-            self.refuse(id, notice, ERR_NOTEXTTOSEND, &["No text to send"], out);
-            return;
+        let text = match (kind, msg.param(1)) {
+            (Kind::Tagmsg, _) => "",
+            (_, Some(text)) => text,
+            (_, None) => {
+                let quiet = kind != Kind::Privmsg;
+                self.refuse(id, quiet, ERR_NOTEXTTOSEND, &["No text to send"], out);
+                return;
+            }
         };
         if let Some(client) = self.client_mut(id) {
             client.last_message = now;
         }
         let said = Said {
-            command,
+            kind,
             text,
-            notice,
+            client_tags: tags::client_only(msg.tags),
         };
         for target in targets
             .split(',')
@@ -61,71 +82,134 @@ impl Hub {
         }
     }
 
-    /// An error reply, except to a NOTICE: NOTICE never triggers one
-    /// (RFC 2812 3.3.2), so that two automatons cannot answer each other
-    /// forever.
-    fn refuse(&self, id: ClientId, notice: bool, code: u16, params: &[&str], out: &mut dyn Outbox) {
-        if !notice {
+    /// An error reply, except to a message that must not trigger one.
+    fn refuse(&self, id: ClientId, quiet: bool, code: u16, params: &[&str], out: &mut dyn Outbox) {
+        if !quiet {
             self.reply(id, code, params, out);
         }
     }
 
+    /// A msgid for a message accepted now: strictly increasing, and near the
+    /// time in microseconds so that it keeps increasing across restarts even
+    /// without a history to continue from.
+    fn next_seq(&mut self, now_ms: i64) -> u64 {
+        let clock = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000);
+        self.last_seq = clock.max(self.last_seq + 1);
+        self.last_seq
+    }
+
     fn message_channel(&mut self, id: ClientId, target: &str, said: &Said, out: &mut dyn Outbox) {
-        let Some(&chan) = self.channel_ids.get(&fold(target)) else {
-            self.refuse(
-                id,
-                said.notice,
-                ERR_NOSUCHCHANNEL,
-                &[target, "No such channel"],
-                out,
-            );
+        let folded = fold(target);
+        let Some(&chan) = self.channel_ids.get(&folded) else {
+            let params = [target, "No such channel"];
+            self.refuse(id, said.quiet(), ERR_NOSUCHCHANNEL, &params, out);
             return;
         };
-        let channel = &self.channels[chan];
-        if !channel.members.contains(&id) {
+        if !self.channels[chan].members.contains(&id) {
             let params = [target, "Cannot send to channel"];
-            self.refuse(id, said.notice, ERR_CANNOTSENDTOCHAN, &params, out);
+            self.refuse(id, said.quiet(), ERR_CANNOTSENDTOCHAN, &params, out);
             return;
         }
-        let Some(sender) = self.client(id) else {
+        let time_ms = now_ms();
+        let seq = self.next_seq(time_ms);
+        let (Some(sender), Some(channel)) = (self.client(id), self.channels.get(chan)) else {
             return;
         };
-        let line = build(&sender.prefix, said.command, &[&channel.name, said.text]);
+        let entry = self.entry(id, seq, time_ms, folded, &channel.name, said);
+        let msgid = seq.to_string();
+        let untagged = build(
+            &sender.prefix,
+            said.kind.as_str(),
+            &said.params(&channel.name),
+        );
+        let mut line = Tagged::new(untagged, &msgid, time_ms, &said.client_tags);
         let mut delivered = 0;
         for &member in &channel.members {
-            if member != id {
-                out.send(member, &line);
-                delivered += 1;
+            let Some(recipient) = self.client(member) else {
+                continue;
+            };
+            if member == id || (said.kind == Kind::Tagmsg && !recipient.caps.has(Cap::MessageTags))
+            {
+                continue;
             }
+            out.send(member, line.line(recipient.caps.wants()));
+            delivered += 1;
         }
         if sender.caps.has(Cap::EchoMessage) {
-            out.send(id, &line);
+            out.send(id, line.line(sender.caps.wants()));
+        }
+        if let Some(entry) = entry {
+            out.record(entry);
         }
         self.stats.messages += 1;
         self.stats.deliveries += delivered;
     }
 
     fn message_nick(&mut self, id: ClientId, target: &str, said: &Said, out: &mut dyn Outbox) {
-        let recipient = self
+        let Some(to) = self
             .find_nick(target)
-            .and_then(|r| Some((r, self.client(r)?)));
-        let Some((to, recipient)) = recipient.filter(|(_, r)| r.registered) else {
+            .filter(|&r| self.client(r).is_some_and(|c| c.registered))
+        else {
             let params = [target, "No such nick/channel"];
-            self.refuse(id, said.notice, ERR_NOSUCHNICK, &params, out);
+            self.refuse(id, said.quiet(), ERR_NOSUCHNICK, &params, out);
             return;
         };
-        let Some(sender) = self.client(id) else {
+        let time_ms = now_ms();
+        let seq = self.next_seq(time_ms);
+        let (Some(sender), Some(recipient)) = (self.client(id), self.client(to)) else {
             return;
         };
-        let line = build(&sender.prefix, said.command, &[&recipient.nick, said.text]);
-        out.send(to, &line);
-        if sender.caps.has(Cap::EchoMessage) && to != id {
-            out.send(id, &line);
+        let key = private_key(&fold(&sender.nick), &fold(&recipient.nick));
+        let entry = self
+            .config
+            .keep_private
+            .then(|| self.entry(id, seq, time_ms, key, &recipient.nick, said))
+            .flatten();
+        let msgid = seq.to_string();
+        let untagged = build(
+            &sender.prefix,
+            said.kind.as_str(),
+            &said.params(&recipient.nick),
+        );
+        let mut line = Tagged::new(untagged, &msgid, time_ms, &said.client_tags);
+        if said.kind != Kind::Tagmsg || recipient.caps.has(Cap::MessageTags) {
+            out.send(to, line.line(recipient.caps.wants()));
         }
-        if let (Some(away), false) = (&recipient.away, said.notice) {
+        if sender.caps.has(Cap::EchoMessage) && to != id {
+            out.send(id, line.line(sender.caps.wants()));
+        }
+        if let (Some(away), Kind::Privmsg) = (&recipient.away, said.kind) {
             self.reply(id, RPL_AWAY, &[&recipient.nick, away], out);
+        }
+        if let Some(entry) = entry {
+            out.record(entry);
         }
         self.stats.messages += 1;
         self.stats.deliveries += 1;
+    }
+
+    /// The history entry for a message to `target` (a history key), sent
+    /// on the wire to `to`.
+    fn entry(
+        &self,
+        id: ClientId,
+        seq: u64,
+        time_ms: i64,
+        target: String,
+        to: &str,
+        said: &Said,
+    ) -> Option<Entry> {
+        let sender = self.client(id)?;
+        Some(Entry {
+            seq,
+            time_ms,
+            target,
+            kind: said.kind,
+            prefix: sender.prefix.clone(),
+            nick: fold(&sender.nick),
+            to: to.to_string(),
+            text: said.text.to_string(),
+            tags: said.client_tags.clone(),
+        })
     }
 }

@@ -14,6 +14,7 @@ mod queries;
 mod registration;
 mod timeouts;
 
+use crate::history::{Entry, Kind};
 use crate::message::{Line, Message, build, numeric};
 pub use caps::StsPolicy;
 use caps::{Cap, Caps};
@@ -22,6 +23,7 @@ pub use overview::{ChannelSummary, ClientSummary};
 use crate::names::fold;
 use crate::numeric::*;
 use crate::stats::DisconnectReason;
+use crate::tags::TagError;
 use slab::Slab;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -34,6 +36,9 @@ pub type ClientId = usize;
 pub trait Outbox {
     /// Queues `line` for client `to`, after everything queued for it before.
     fn send(&mut self, to: ClientId, line: &Line);
+    /// A message to keep in history: sent to its recipients in the same
+    /// call, before or after this.
+    fn record(&mut self, entry: Entry);
     /// The hub has let go of `who` (for the kind of reason `why`): deliver
     /// what is queued for it, then `ERROR :Closing Link: <host> (<reason>)`,
     /// then close the connection.
@@ -50,6 +55,8 @@ pub struct HubConfig {
     pub password: Option<String>,
     /// Folded, like the keys of the nick table.
     pub reserved_nicks: Vec<String>,
+    /// Longest line without its tags, CRLF included (`limits.max_line`).
+    pub max_line: usize,
     pub nick_len: usize,
     pub channel_len: usize,
     pub max_channels: usize,
@@ -61,6 +68,8 @@ pub struct HubConfig {
     pub ping_timeout: Duration,
     /// Advertised as the `sts` capability when set.
     pub sts: Option<StsPolicy>,
+    /// Private messages go to history too (`history.private`).
+    pub keep_private: bool,
 }
 
 impl HubConfig {
@@ -81,6 +90,7 @@ impl HubConfig {
                 .iter()
                 .map(|n| fold(n))
                 .collect(),
+            max_line: l.max_line,
             nick_len: l.nick_len,
             channel_len: l.channel_len,
             max_channels: l.max_channels,
@@ -94,6 +104,7 @@ impl HubConfig {
                 let port = config.tls.listen.first()?.port();
                 Some(StsPolicy { port, duration })
             }),
+            keep_private: true,
         }
     }
 }
@@ -180,6 +191,8 @@ pub struct Hub {
     unregistered: usize,
     stats: HubStats,
     checks: timeouts::CheckQueue,
+    /// The last msgid given out (see `next_seq`).
+    last_seq: u64,
 }
 
 fn unix_now() -> u64 {
@@ -192,7 +205,7 @@ impl Hub {
     pub fn new(config: HubConfig) -> Hub {
         Hub {
             config,
-            created: format_unix_time(unix_now()),
+            created: crate::clock::format_date(unix_now() as i64),
             clients: Vec::new(),
             nicks: HashMap::new(),
             channels: Slab::new(),
@@ -201,7 +214,13 @@ impl Hub {
             unregistered: 0,
             stats: HubStats::default(),
             checks: timeouts::CheckQueue::new(),
+            last_seq: 0,
         }
+    }
+
+    /// Msgids from now on are above `seq`, the highest one in history.
+    pub fn set_seq_floor(&mut self, seq: u64) {
+        self.last_seq = self.last_seq.max(seq);
     }
 
     /// Applies a reloaded configuration; it takes effect for what happens next.
@@ -287,6 +306,24 @@ impl Hub {
         let Some(msg) = Message::parse(&text) else {
             return;
         };
+        let tags_len = if msg.tags.is_empty() {
+            0
+        } else {
+            msg.tags.len() + 2
+        };
+        let too_long = line.len() - tags_len.min(line.len()) + 2 > self.config.max_line;
+        match crate::tags::check(msg.tags) {
+            Ok(()) if !too_long => {}
+            Ok(()) | Err(TagError::TooLong) => {
+                self.reply(id, ERR_INPUTTOOLONG, &["Input line was too long"], out);
+                return;
+            }
+            Err(TagError::Malformed) => {
+                let params = [msg.command, "INVALID_TAGS", "Message tags are malformed"];
+                out.send(id, &build(&self.config.server_name, "FAIL", &params));
+                return;
+            }
+        }
         let mut upper = [0u8; 16];
         let command = uppercase(msg.command, &mut upper);
         if !registered && !registration::allowed_before(command) {
@@ -303,8 +340,9 @@ impl Hub {
             "PONG" => {}
             "JOIN" => self.join_command(id, &msg, out),
             "PART" => self.part(id, &msg, out),
-            "PRIVMSG" => self.message(id, &msg, false, now, out),
-            "NOTICE" => self.message(id, &msg, true, now, out),
+            "PRIVMSG" => self.message(id, &msg, Kind::Privmsg, now, out),
+            "NOTICE" => self.message(id, &msg, Kind::Notice, now, out),
+            "TAGMSG" => self.message(id, &msg, Kind::Tagmsg, now, out),
             "TOPIC" => self.topic(id, &msg, out),
             "NAMES" => self.names_command(id, &msg, out),
             "LIST" => self.list(id, &msg, out),
@@ -439,28 +477,6 @@ fn uppercase<'a>(command: &'a str, buf: &'a mut [u8; 16]) -> &'a str {
     out.copy_from_slice(command.as_bytes());
     out.make_ascii_uppercase();
     std::str::from_utf8(out).unwrap_or(command)
-}
-
-/// Formats seconds since the epoch as a UTC date, e.g. `2026-11-25 09:14:03 UTC`.
-fn format_unix_time(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm), valid for all dates after 1970.
-    let z = days as i64 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]

@@ -7,12 +7,16 @@ use std::net::Ipv4Addr;
 struct Recorder {
     lines: Vec<(ClientId, String)>,
     closed: Vec<(ClientId, DisconnectReason, String)>,
+    history: Vec<Entry>,
 }
 
 impl Outbox for Recorder {
     fn send(&mut self, to: ClientId, line: &Line) {
         let text = String::from_utf8_lossy(line);
         self.lines.push((to, text.trim_end().to_string()));
+    }
+    fn record(&mut self, entry: Entry) {
+        self.history.push(entry);
     }
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         self.closed.push((who, why, reason.to_string()));
@@ -145,7 +149,10 @@ fn cap_negotiation_holds_registration_until_end() {
     let lines = w.take(1);
     assert_eq!(
         lines,
-        [":groupchatd CAP * LS :cap-notify away-notify echo-message userhost-in-names"]
+        [
+            ":groupchatd CAP * LS :cap-notify away-notify batch echo-message labeled-response \
+             message-tags server-time userhost-in-names"
+        ]
     );
     w.send(1, "CAP REQ :multi-prefix");
     assert_eq!(w.take(1), [":groupchatd CAP a NAK :multi-prefix"]);
@@ -317,6 +324,7 @@ fn broadcast_shares_one_line_between_recipients() {
         fn send(&mut self, _: ClientId, line: &Line) {
             self.0.push(line.as_ptr());
         }
+        fn record(&mut self, _: Entry) {}
         fn close(&mut self, _: ClientId, _: DisconnectReason, _: &str) {}
     }
     let mut w = World::new(config());
@@ -702,12 +710,6 @@ fn uppercase_only_touches_ascii_commands() {
 }
 
 #[test]
-fn dates_format_in_utc() {
-    assert_eq!(format_unix_time(0), "1970-01-01 00:00:00 UTC");
-    assert_eq!(format_unix_time(1_795_000_000), "2026-11-18 11:06:40 UTC");
-}
-
-#[test]
 fn reserved_nicks_are_refused_in_any_case() {
     let mut config = crate::config::Config::default();
     config.server.reserved_nicks = vec!["Admin".into()];
@@ -802,4 +804,115 @@ fn an_over_long_line_from_a_departed_client_is_not_answered() {
     w.out.lines.clear();
     w.hub.line_too_long(1, &mut w.out);
     assert!(w.out.lines.is_empty());
+}
+
+/// The tags of a line, and the line without them.
+fn split_tags(line: &str) -> (&str, &str) {
+    match line.strip_prefix('@') {
+        Some(rest) => rest.split_once(' ').unwrap_or((rest, "")),
+        None => ("", line),
+    }
+}
+
+#[test]
+fn each_recipient_gets_the_tags_it_asked_for() {
+    let mut w = World::new(config());
+    w.register(1, "plain");
+    w.register_with(2, "tagged", "message-tags");
+    w.register_with(3, "timed", "server-time");
+    w.register_with(4, "both", "message-tags server-time echo-message");
+    w.out.lines.clear();
+    w.send(4, "@+draft/react=x;+fun PRIVMSG #lobby :hello");
+    let body = ":both!both@127.0.0.1 PRIVMSG #lobby :hello";
+    assert_eq!(w.take(1), [body]);
+    let tagged = w.take(2);
+    let (tags, rest) = split_tags(&tagged[0]);
+    assert_eq!(rest, body);
+    let msgid = tags
+        .strip_prefix("msgid=")
+        .and_then(|t| t.strip_suffix(";+draft/react=x;+fun"))
+        .expect("msgid and the client tags");
+    assert_eq!(
+        Some(msgid.parse::<u64>().expect("a number")),
+        w.out.history.first().map(|e| e.seq)
+    );
+    let timed = w.take(3);
+    let (tags, _) = split_tags(&timed[0]);
+    let time = tags.strip_prefix("time=").expect("only time");
+    assert!(crate::clock::parse_iso(time).is_some(), "{time}");
+    // The echo carries the same msgid.
+    let echo = w.take(4);
+    assert!(echo[0].contains(&format!("msgid={msgid};")), "{echo:?}");
+    // The history has it once, with the client tags.
+    let [entry] = &w.out.history[..] else {
+        panic!("one entry: {:?}", w.out.history);
+    };
+    assert_eq!(
+        (
+            entry.target.as_str(),
+            entry.to.as_str(),
+            entry.text.as_str(),
+            entry.tags.as_str()
+        ),
+        ("#lobby", "#lobby", "hello", "+draft/react=x;+fun")
+    );
+}
+
+#[test]
+fn msgids_increase_and_private_ones_go_to_history_under_the_pair() {
+    let mut w = World::new(config());
+    w.register(1, "Alice");
+    w.register(2, "bob");
+    w.hub.set_seq_floor(u64::MAX / 2);
+    w.send(1, "PRIVMSG bob :one");
+    w.send(2, "NOTICE alice :two");
+    let seqs: Vec<u64> = w.out.history.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [u64::MAX / 2 + 1, u64::MAX / 2 + 2]);
+    assert!(w.out.history.iter().all(|e| e.target == "alice bob"));
+    assert_eq!(w.out.history[1].to, "Alice");
+}
+
+#[test]
+fn tagmsg_reaches_only_those_with_message_tags() {
+    let mut w = World::new(config());
+    w.register(1, "plain");
+    w.register_with(2, "tagged", "message-tags");
+    w.register_with(3, "sender", "message-tags");
+    w.out.lines.clear();
+    w.send(3, "@+typing=active TAGMSG #lobby");
+    assert_eq!(w.take(1), Vec::<String>::new());
+    let got = w.take(2);
+    let (tags, rest) = split_tags(&got[0]);
+    assert!(tags.ends_with(";+typing=active"), "{tags}");
+    assert_eq!(rest, ":sender!sender@127.0.0.1 TAGMSG :#lobby");
+    w.send(3, "@+typing=done TAGMSG plain");
+    assert_eq!(w.take(1), Vec::<String>::new());
+    assert_eq!(w.take(3), Vec::<String>::new(), "no error for a TAGMSG");
+}
+
+#[test]
+fn oversized_or_malformed_tags_are_refused_and_nothing_is_relayed() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    let big = format!("@+x={} PRIVMSG #lobby :hi", "y".repeat(4100));
+    w.send(1, &big);
+    assert_eq!(codes(&w.take(1)), ["417"]);
+    w.send(1, "@+bad/;=v PRIVMSG #lobby :hi");
+    assert_eq!(
+        w.take(1),
+        [":groupchatd FAIL PRIVMSG INVALID_TAGS :Message tags are malformed"]
+    );
+    w.send(1, &format!("PRIVMSG #lobby :{}", "z".repeat(520)));
+    assert_eq!(
+        codes(&w.take(1)),
+        ["417"],
+        "the line without tags is still limited"
+    );
+    assert_eq!(w.take(2), Vec::<String>::new());
+    assert!(w.out.history.is_empty());
+    // Up to 4094 bytes of tags on top of a full line are fine.
+    let tags = format!("@+x={}", "y".repeat(4089));
+    w.send(1, &format!("{tags} PRIVMSG #lobby :{}", "z".repeat(400)));
+    assert_eq!(w.take(2).len(), 1);
 }

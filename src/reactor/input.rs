@@ -99,7 +99,8 @@ impl Server {
             return;
         }
         let mut framer = std::mem::take(&mut conn.framer);
-        let max_line = self.net.limits.max_line;
+        // Tags come on top of the line (the hub checks both parts).
+        let max_line = self.net.limits.max_line + crate::tags::MAX_CLIENT_TAGS;
         let flood = self.net.limits.flood;
         let now = Instant::now();
         let now_ms = self.millis(now);

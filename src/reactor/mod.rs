@@ -17,6 +17,7 @@ use crate::admin::access::Access;
 use crate::config::{Config, ConfigSource};
 use crate::connection::{Connection, Phase};
 use crate::flood::FloodPolicy;
+use crate::history::Entry;
 use crate::hub::{ClientId, Hub, HubConfig, Outbox};
 use crate::listener;
 use crate::message::Line;
@@ -727,6 +728,8 @@ impl Outbox for Net {
         self.stats.lines_out += 1;
         list_for_flushing(&mut self.flush_list, to, conn);
     }
+
+    fn record(&mut self, _entry: Entry) {}
 
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         let Some(conn) = self.conns.get_mut(who) else {

@@ -1,0 +1,262 @@
+//! IRCv3 message tags (<https://ircv3.net/specs/extensions/message-tags>):
+//! checking what a client sends, reading single tags such as `label`, and
+//! building the tagged variants of a relayed line.
+//!
+//! Tags are kept in their escaped wire form from parse to relay: client-only
+//! tags (`+name`) are passed on byte for byte, so only the few values the
+//! server itself reads are ever unescaped.
+
+use crate::clock::format_iso;
+use crate::message::Line;
+use std::borrow::Cow;
+use std::rc::Rc;
+
+/// The most tag bytes a client may send, `@` and the space after included.
+pub const MAX_CLIENT_TAGS: usize = 4094;
+
+/// Why a client's tags were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagError {
+    /// Over [`MAX_CLIENT_TAGS`]: the spec's answer is ERR_INPUTTOOLONG.
+    TooLong,
+    /// A tag with an empty or invalid key.
+    Malformed,
+}
+
+/// Checks the raw tags of a client's line (without the `@`).
+pub fn check(raw: &str) -> Result<(), TagError> {
+    if raw.len() + 2 > MAX_CLIENT_TAGS {
+        return Err(TagError::TooLong);
+    }
+    if raw.is_empty() {
+        return Ok(());
+    }
+    if raw.split(';').all(|tag| valid_key(key(tag))) {
+        Ok(())
+    } else {
+        Err(TagError::Malformed)
+    }
+}
+
+fn key(tag: &str) -> &str {
+    tag.split_once('=').map_or(tag, |(k, _)| k)
+}
+
+/// `[+][vendor/]name`: the vendor a host name, the name letters, digits
+/// and hyphens.
+fn valid_key(key: &str) -> bool {
+    let key = key.strip_prefix('+').unwrap_or(key);
+    let (vendor, name) = key.rsplit_once('/').unwrap_or(("", key));
+    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let vendor_ok = vendor
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    name_ok && vendor_ok && (vendor.is_empty() || !key.starts_with('/'))
+}
+
+/// The escaped value of tag `name` (the last one wins, as the spec says);
+/// `Some("")` for a tag without a value.
+pub fn get<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.rsplit(';')
+        .find(|tag| key(tag) == name)
+        .map(|tag| tag.split_once('=').map_or("", |(_, v)| v))
+}
+
+/// Undoes the escaping of a tag value: `\:` `\s` `\\` `\r` `\n`; any other
+/// escaped character stands for itself and a lone trailing `\` is dropped.
+pub fn unescape(value: &str) -> Cow<'_, str> {
+    if !value.contains('\\') {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(':') => out.push(';'),
+            Some('s') => out.push(' '),
+            Some('r') => out.push('\r'),
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The client-only tags (`+name[=value]`) of a client's raw tags, joined
+/// with `;`, as they are relayed.
+pub fn client_only(raw: &str) -> String {
+    let mut out = String::new();
+    for tag in raw.split(';').filter(|t| t.starts_with('+')) {
+        if !out.is_empty() {
+            out.push(';');
+        }
+        out.push_str(tag);
+    }
+    out
+}
+
+/// Which tags a recipient takes: the capabilities that decide its variant
+/// of a relayed line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Wants {
+    /// `message-tags`: `msgid` and the sender's client-only tags.
+    pub message_tags: bool,
+    /// `server-time`: `time`.
+    pub server_time: bool,
+}
+
+impl Wants {
+    fn index(self) -> usize {
+        usize::from(self.message_tags) | usize::from(self.server_time) << 1
+    }
+}
+
+/// One relayed line in up to four variants, by the tags each recipient
+/// takes. Each variant is built the first time a recipient needs it and
+/// then shared, so a broadcast still formats its bytes once per kind of
+/// recipient, never once per recipient.
+pub struct Tagged<'a> {
+    untagged: Line,
+    msgid: &'a str,
+    time_ms: i64,
+    client_tags: &'a str,
+    variants: [Option<Line>; 4],
+}
+
+impl<'a> Tagged<'a> {
+    /// `untagged` is the line as a client without tags sees it.
+    pub fn new(untagged: Line, msgid: &'a str, time_ms: i64, client_tags: &'a str) -> Tagged<'a> {
+        Tagged {
+            untagged,
+            msgid,
+            time_ms,
+            client_tags,
+            variants: [None, None, None, None],
+        }
+    }
+
+    /// The variant for a recipient that `wants` these tags.
+    pub fn line(&mut self, wants: Wants) -> &Line {
+        let i = wants.index();
+        if self.variants[i].is_none() {
+            let mut tags = String::new();
+            if wants.server_time {
+                tags.push_str("time=");
+                tags.push_str(&format_iso(self.time_ms));
+            }
+            if wants.message_tags {
+                for tag in [self.msgid_tag().as_str(), self.client_tags] {
+                    if !tag.is_empty() {
+                        if !tags.is_empty() {
+                            tags.push(';');
+                        }
+                        tags.push_str(tag);
+                    }
+                }
+            }
+            self.variants[i] = Some(with_tags(&tags, &self.untagged));
+        }
+        self.variants[i].get_or_insert_with(|| Rc::clone(&self.untagged))
+    }
+
+    fn msgid_tag(&self) -> String {
+        if self.msgid.is_empty() {
+            String::new()
+        } else {
+            format!("msgid={}", self.msgid)
+        }
+    }
+}
+
+/// `line` with `@tags ` in front (unchanged when `tags` is empty). A line
+/// that already has tags gets these added to its own.
+pub fn with_tags(tags: &str, line: &Line) -> Line {
+    if tags.is_empty() {
+        return Rc::clone(line);
+    }
+    let mut out = Vec::with_capacity(tags.len() + 2 + line.len());
+    out.push(b'@');
+    out.extend_from_slice(tags.as_bytes());
+    match line.strip_prefix(b"@") {
+        Some(rest) => {
+            out.push(b';');
+            out.extend_from_slice(rest);
+        }
+        None => {
+            out.push(b' ');
+            out.extend_from_slice(line);
+        }
+    }
+    Rc::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::build;
+
+    #[test]
+    fn checks_size_and_keys() {
+        assert_eq!(check(""), Ok(()));
+        assert_eq!(check("+example.com/foo=bar;label=12;+a"), Ok(()));
+        assert_eq!(check(&format!("+a={}", "x".repeat(4089))), Ok(()));
+        assert_eq!(
+            check(&format!("+a={}", "x".repeat(4090))),
+            Err(TagError::TooLong)
+        );
+        for bad in ["=x", "+", "a;;b", "+a b", "+x/", "+a=1;=2", "+é"] {
+            assert_eq!(check(bad), Err(TagError::Malformed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_and_unescapes_values() {
+        let raw = r"label=a\sb\:c\\d\;+x;flag;label=last";
+        assert_eq!(get(raw, "label"), Some("last"));
+        assert_eq!(get(raw, "flag"), Some(""));
+        assert_eq!(get(raw, "none"), None);
+        assert_eq!(unescape(r"a\sb\:c\\d\r\n\x\"), "a b;c\\d\r\nx");
+        assert_eq!(client_only("label=1;+a=b;msgid=x;+c"), "+a=b;+c");
+    }
+
+    #[test]
+    fn variants_are_built_once_each_and_shared() {
+        let line = build("a!u@h", "PRIVMSG", &["#c", "hi"]);
+        let mut tagged = Tagged::new(line.clone(), "42", 1_764_062_043_250, "+x=1");
+        let plain = tagged.line(Wants::default()).clone();
+        assert!(Rc::ptr_eq(&plain, &line));
+        let both = Wants {
+            message_tags: true,
+            server_time: true,
+        };
+        let first = tagged.line(both).clone();
+        assert!(Rc::ptr_eq(&first, tagged.line(both)));
+        assert_eq!(
+            &*first,
+            b"@time=2025-11-25T09:14:03.250Z;msgid=42;+x=1 :a!u@h PRIVMSG #c :hi\r\n"
+        );
+        let tags_only = Wants {
+            message_tags: true,
+            server_time: false,
+        };
+        assert_eq!(
+            &**tagged.line(tags_only),
+            b"@msgid=42;+x=1 :a!u@h PRIVMSG #c :hi\r\n"
+        );
+    }
+
+    #[test]
+    fn tags_add_to_a_tagged_line() {
+        let line: Line = Rc::from(&b"@msgid=1 :a PRIVMSG b :c\r\n"[..]);
+        assert_eq!(
+            &*with_tags("label=x", &line),
+            b"@label=x;msgid=1 :a PRIVMSG b :c\r\n"
+        );
+        assert!(Rc::ptr_eq(&with_tags("", &line), &line));
+    }
+}
