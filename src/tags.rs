@@ -3,12 +3,11 @@
 //! building the tagged variants of a relayed line.
 //!
 //! Tags are kept in their escaped wire form from parse to relay: client-only
-//! tags (`+name`) are passed on byte for byte, so only the few values the
-//! server itself reads are ever unescaped.
+//! tags (`+name`) are passed on byte for byte, and the one value the server
+//! reads, `label`, is echoed as it came.
 
 use crate::clock::format_iso;
 use crate::message::Line;
-use std::borrow::Cow;
 use std::rc::Rc;
 
 /// The most tag bytes a client may send, `@` and the space after included.
@@ -60,31 +59,6 @@ pub fn get<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     raw.rsplit(';')
         .find(|tag| key(tag) == name)
         .map(|tag| tag.split_once('=').map_or("", |(_, v)| v))
-}
-
-/// Undoes the escaping of a tag value: `\:` `\s` `\\` `\r` `\n`; any other
-/// escaped character stands for itself and a lone trailing `\` is dropped.
-pub fn unescape(value: &str) -> Cow<'_, str> {
-    if !value.contains('\\') {
-        return Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(':') => out.push(';'),
-            Some('s') => out.push(' '),
-            Some('r') => out.push('\r'),
-            Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// The client-only tags (`+name[=value]`) of a client's raw tags, joined
@@ -215,12 +189,11 @@ mod tests {
     }
 
     #[test]
-    fn reads_and_unescapes_values() {
+    fn reads_values() {
         let raw = r"label=a\sb\:c\\d\;+x;flag;label=last";
         assert_eq!(get(raw, "label"), Some("last"));
         assert_eq!(get(raw, "flag"), Some(""));
         assert_eq!(get(raw, "none"), None);
-        assert_eq!(unescape(r"a\sb\:c\\d\r\n\x\"), "a b;c\\d\r\nx");
         assert_eq!(client_only("label=1;+a=b;msgid=x;+c"), "+a=b;+c");
     }
 

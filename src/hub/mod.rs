@@ -8,6 +8,7 @@
 
 mod caps;
 mod channels;
+mod labels;
 mod messaging;
 mod overview;
 mod queries;
@@ -193,6 +194,8 @@ pub struct Hub {
     checks: timeouts::CheckQueue,
     /// The last msgid given out (see `next_seq`).
     last_seq: u64,
+    /// Batch references given out.
+    batches: u64,
 }
 
 fn unix_now() -> u64 {
@@ -215,6 +218,7 @@ impl Hub {
             stats: HubStats::default(),
             checks: timeouts::CheckQueue::new(),
             last_seq: 0,
+            batches: 0,
         }
     }
 
@@ -330,30 +334,64 @@ impl Hub {
             self.reply(id, ERR_NOTREGISTERED, &["You have not registered"], out);
             return;
         }
+        let label = crate::tags::get(msg.tags, "label")
+            .filter(|l| !l.is_empty() && l.len() <= labels::MAX_LABEL)
+            .filter(|_| {
+                self.client(id)
+                    .is_some_and(|c| c.caps.has(Cap::LabeledResponse))
+            });
+        let Some(label) = label else {
+            self.dispatch(id, command, &msg, now, out);
+            return;
+        };
+        let batch = self
+            .client(id)
+            .is_some_and(|c| c.caps.has(Cap::Batch))
+            .then(|| self.next_batch_ref());
+        let server = self.config.server_name.clone();
+        let mut labeled = labels::Labeled::new(out, id, label, &server, batch);
+        self.dispatch(id, command, &msg, now, &mut labeled);
+        labeled.finish();
+    }
+
+    /// A batch reference unique on this server.
+    fn next_batch_ref(&mut self) -> String {
+        self.batches += 1;
+        format!("b{}", self.batches)
+    }
+
+    fn dispatch(
+        &mut self,
+        id: ClientId,
+        command: &str,
+        msg: &Message,
+        now: Instant,
+        out: &mut dyn Outbox,
+    ) {
         match command {
-            "CAP" => self.cap(id, &msg, out),
-            "PASS" => self.pass(id, &msg, out),
-            "NICK" => self.nick_command(id, &msg, out),
-            "USER" => self.user(id, &msg, out),
-            "QUIT" => self.quit(id, &msg, out),
-            "PING" => self.ping(id, &msg, out),
+            "CAP" => self.cap(id, msg, out),
+            "PASS" => self.pass(id, msg, out),
+            "NICK" => self.nick_command(id, msg, out),
+            "USER" => self.user(id, msg, out),
+            "QUIT" => self.quit(id, msg, out),
+            "PING" => self.ping(id, msg, out),
             "PONG" => {}
-            "JOIN" => self.join_command(id, &msg, out),
-            "PART" => self.part(id, &msg, out),
-            "PRIVMSG" => self.message(id, &msg, Kind::Privmsg, now, out),
-            "NOTICE" => self.message(id, &msg, Kind::Notice, now, out),
-            "TAGMSG" => self.message(id, &msg, Kind::Tagmsg, now, out),
-            "TOPIC" => self.topic(id, &msg, out),
-            "NAMES" => self.names_command(id, &msg, out),
-            "LIST" => self.list(id, &msg, out),
-            "WHO" => self.who(id, &msg, out),
-            "WHOIS" => self.whois(id, &msg, now, out),
-            "MODE" => self.mode(id, &msg, out),
+            "JOIN" => self.join_command(id, msg, out),
+            "PART" => self.part(id, msg, out),
+            "PRIVMSG" => self.message(id, msg, Kind::Privmsg, now, out),
+            "NOTICE" => self.message(id, msg, Kind::Notice, now, out),
+            "TAGMSG" => self.message(id, msg, Kind::Tagmsg, now, out),
+            "TOPIC" => self.topic(id, msg, out),
+            "NAMES" => self.names_command(id, msg, out),
+            "LIST" => self.list(id, msg, out),
+            "WHO" => self.who(id, msg, out),
+            "WHOIS" => self.whois(id, msg, now, out),
+            "MODE" => self.mode(id, msg, out),
             "MOTD" => self.motd(id, out),
             "LUSERS" => self.lusers(id, out),
-            "AWAY" => self.away(id, &msg, out),
-            "USERHOST" => self.userhost(id, &msg, out),
-            "ISON" => self.ison(id, &msg, out),
+            "AWAY" => self.away(id, msg, out),
+            "USERHOST" => self.userhost(id, msg, out),
+            "ISON" => self.ison(id, msg, out),
             _ => self.reply(
                 id,
                 ERR_UNKNOWNCOMMAND,

@@ -916,3 +916,59 @@ fn oversized_or_malformed_tags_are_refused_and_nothing_is_relayed() {
     w.send(1, &format!("{tags} PRIVMSG #lobby :{}", "z".repeat(400)));
     assert_eq!(w.take(2).len(), 1);
 }
+
+#[test]
+fn labelled_commands_get_labelled_replies() {
+    let mut w = World::new(config());
+    w.register_with(1, "a", "labeled-response batch echo-message");
+    w.register(2, "b");
+    w.out.lines.clear();
+    w.send(1, "@label=p1 PING x");
+    assert_eq!(w.take(1), ["@label=p1 :groupchatd PONG groupchatd :x"]);
+    w.send(1, "@label=q PONG x");
+    assert_eq!(w.take(1), ["@label=q :groupchatd ACK"]);
+    w.send(1, "@label=m PRIVMSG #lobby :hi");
+    assert_eq!(w.take(1), ["@label=m :a!a@127.0.0.1 PRIVMSG #lobby :hi"]);
+    assert_eq!(
+        w.take(2),
+        [":a!a@127.0.0.1 PRIVMSG #lobby :hi"],
+        "others see no label"
+    );
+    w.send(1, "@label=w WHOIS b");
+    let lines = w.take(1);
+    let reference = lines[0]
+        .strip_prefix("@label=w :groupchatd BATCH +")
+        .and_then(|l| l.strip_suffix(" :labeled-response"))
+        .expect("a labeled-response batch");
+    let inside = format!("@batch={reference} :groupchatd 3");
+    assert!(
+        lines[1..lines.len() - 1]
+            .iter()
+            .all(|l| l.starts_with(&inside)),
+        "{lines:#?}"
+    );
+    let end = format!(":groupchatd BATCH :-{reference}");
+    assert_eq!(lines.last(), Some(&end));
+}
+
+#[test]
+fn labels_need_the_capability_and_batches_need_batch() {
+    let mut w = World::new(config());
+    w.register(1, "plain");
+    w.register_with(2, "nobatch", "labeled-response");
+    w.out.lines.clear();
+    w.send(1, "@label=x PING y");
+    assert_eq!(w.take(1), [":groupchatd PONG groupchatd :y"]);
+    w.send(2, "@label=x WHOIS plain");
+    let lines = w.take(2);
+    assert!(
+        lines.len() > 1 && lines.iter().all(|l| l.starts_with(":groupchatd 3")),
+        "{lines:#?}"
+    );
+    w.send(2, &format!("@label={} PING y", "l".repeat(65)));
+    assert_eq!(
+        w.take(2),
+        [":groupchatd PONG groupchatd :y"],
+        "an over-long label is ignored"
+    );
+}
