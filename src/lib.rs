@@ -8,12 +8,14 @@
 //!   framing.
 //! - [`message`], [`numeric`], [`names`], [`framing`]: the protocol, pure.
 //! - [`hub`]: nicks, channels, membership and who receives what, pure.
+//! - [`history`]: what was said, kept on a helper thread's SQLite file.
 
 pub mod admin;
 pub mod config;
 pub mod connection;
 pub mod flood;
 pub mod framing;
+pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod listener;
