@@ -518,3 +518,190 @@ proptest! {
         }
     }
 }
+
+/// A worker over `backend` with a real poll and waker.
+fn spawn(backend: Box<dyn Backend>) -> (History, mio::Poll) {
+    let poll = mio::Poll::new().expect("poll");
+    let waker = mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker");
+    let retention = Retention {
+        max_age_ms: 0,
+        max_messages: 0,
+    };
+    let history = History::spawn(backend, std::sync::Arc::new(waker), retention).expect("spawn");
+    (history, poll)
+}
+
+/// Polls (as the loop does) and collects Dones until `enough` says so.
+fn wait_for(
+    history: &mut History,
+    poll: &mut mio::Poll,
+    enough: impl Fn(&[Done]) -> bool,
+) -> Vec<Done> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut events = mio::Events::with_capacity(4);
+    let mut done = Vec::new();
+    while !enough(&done) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(!left.is_zero(), "no wake-up in time; got {done:?}");
+        poll.poll(&mut events, Some(left)).expect("poll");
+        if !events.is_empty() {
+            done.extend(history.take_done());
+        }
+    }
+    done
+}
+
+#[test]
+fn worker_commits_answers_and_closes_with_everything_sent() {
+    let dir = TempDir::new();
+    let db = SqliteBackend::open(&dir.db()).expect("open");
+    let (mut history, mut poll) = spawn(Box::new(db));
+    for e in fixture().into_iter().take(10) {
+        history.append(e);
+    }
+    assert_eq!(history.health().queued, 10);
+    history.flush();
+    history.flush();
+    let done = wait_for(&mut history, &mut poll, |d| {
+        d.contains(&Done::Committed(10))
+    });
+    assert_eq!(done, [Done::Committed(10)]);
+    assert_eq!(history.committed(), 10);
+    let health = history.health();
+    assert!(health.ok);
+    assert_eq!((health.stored, health.batches, health.queued), (10, 1, 0));
+    let q = Query::Latest {
+        target: "#a".into(),
+        after: None,
+        limit: 2,
+    };
+    history.query(7, q);
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    let want: Vec<Entry> = fixture()
+        .into_iter()
+        .filter(|e| [7, 9].contains(&e.seq))
+        .collect();
+    assert_eq!(
+        done,
+        [Done::Answer {
+            ticket: 7,
+            result: Ok(want)
+        }]
+    );
+    history.purge(8, Purge::Target("#b".into()));
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    assert_eq!(
+        done,
+        [Done::Purged {
+            ticket: 8,
+            result: Ok(5)
+        }]
+    );
+    // Sent but never acknowledged: close still commits it.
+    for e in fixture().into_iter().skip(10) {
+        history.append(e);
+    }
+    history.close();
+    let mut db = SqliteBackend::open(&dir.db()).expect("reopen");
+    assert_eq!(db.max_seq().expect("max_seq"), 20);
+    assert_eq!(db.size().expect("size").0, 15);
+}
+
+/// A backend whose appends fail while `failing` is set and whose queries
+/// panic: what a full disk and a bug look like to the worker.
+struct Flaky {
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    inner: MemoryBackend,
+}
+
+impl Backend for Flaky {
+    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::new(
+                "history test.sqlite3: database or disk is full",
+            ));
+        }
+        self.inner.append(batch)
+    }
+    fn query(&mut self, _: &Query) -> Result<Vec<Entry>, StoreError> {
+        panic!("a bug in a query");
+    }
+    fn targets(
+        &mut self,
+        c: &[String],
+        n: &str,
+        f: i64,
+        t: i64,
+        l: usize,
+    ) -> Result<Vec<TargetActivity>, StoreError> {
+        self.inner.targets(c, n, f, t, l)
+    }
+    fn purge_nick(&mut self, nick: &str) -> Result<u64, StoreError> {
+        self.inner.purge_nick(nick)
+    }
+    fn purge_target(&mut self, target: &str) -> Result<u64, StoreError> {
+        self.inner.purge_target(target)
+    }
+    fn retain(&mut self, now: i64, age: i64, count: usize) -> Result<u64, StoreError> {
+        self.inner.retain(now, age, count)
+    }
+    fn max_seq(&mut self) -> Result<u64, StoreError> {
+        self.inner.max_seq()
+    }
+    fn size(&mut self) -> Result<(u64, u64), StoreError> {
+        self.inner.size()
+    }
+}
+
+#[test]
+fn a_failing_batch_is_reported_and_the_next_good_one_recovers() {
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let backend = Flaky {
+        failing: failing.clone(),
+        inner: MemoryBackend::new(),
+    };
+    let (mut history, mut poll) = spawn(Box::new(backend));
+    history.append(entry(1, 1, "#a", "n"));
+    history.append(entry(2, 2, "#a", "n"));
+    history.flush();
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    let [Done::Failed { through: 2, error }] = &done[..] else {
+        panic!("expected one failure, got {done:?}");
+    };
+    assert!(error.contains("disk is full"), "{error}");
+    let health = history.health().clone();
+    assert!(!health.ok);
+    assert_eq!(
+        (health.failures, health.failed_entries, health.queued),
+        (1, 2, 0)
+    );
+    assert_eq!(history.committed(), 2);
+    // A panic in the backend is an error answer, not a dead worker.
+    let q = Query::Latest {
+        target: "#a".into(),
+        after: None,
+        limit: 1,
+    };
+    history.query(1, q);
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    let [
+        Done::Answer {
+            ticket: 1,
+            result: Err(why),
+        },
+    ] = &done[..]
+    else {
+        panic!("expected an error answer, got {done:?}");
+    };
+    assert!(why.contains("a bug in a query"), "{why}");
+    failing.store(false, Ordering::SeqCst);
+    history.append(entry(3, 3, "#a", "n"));
+    history.flush();
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    assert_eq!(done, [Done::Committed(3)]);
+    let health = history.health();
+    assert!(health.ok);
+    assert_eq!(health.stored, 1);
+    assert!(health.last_error.is_some());
+    history.close();
+}
