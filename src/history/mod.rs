@@ -10,7 +10,7 @@
 //! - [`memory`]: an in-memory engine, also the loop's window of recent
 //!   entries that answers common queries without a round trip;
 //! - [`sqlite`]: the durable engine;
-//! - [`worker`] and [`History`]: the reactor thread never waits on a disk,
+//! - `worker` and [`History`]: the reactor thread never waits on a disk,
 //!   so a helper thread owns the engine and talks to the loop through a
 //!   channel and a `mio::Waker`, like Redis's `bio.c`.
 
