@@ -20,6 +20,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub flood: FloodConfig,
     pub tls: TlsConfig,
+    pub history: HistoryConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +157,92 @@ pub struct TlsConfig {
     /// anything else, plaintext included, for that long.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_duration: Option<u64>,
+}
+
+/// Chat history (IRCv3 `draft/chathistory` and playback on join).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    pub enabled: bool,
+    /// The SQLite file. Unset: `$STATE_DIRECTORY/history.sqlite3` under
+    /// systemd (`StateDirectory=`), else `groupchatd-history.sqlite3` in
+    /// the working directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// How long entries are kept: `<n>s`, `<n>m`, `<n>h` or `<n>d`; "0"
+    /// keeps them forever.
+    pub max_age: String,
+    /// Entries kept per channel or conversation (0: no limit).
+    pub max_messages: usize,
+    /// Whether private messages are kept too.
+    pub private: bool,
+    /// Lines played back to a client joining a channel (0: none).
+    pub join_playback: usize,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            enabled: true,
+            path: None,
+            max_age: "30d".into(),
+            max_messages: 10_000,
+            private: true,
+            join_playback: 10,
+        }
+    }
+}
+
+/// The history file's name in the state directory, or in the working
+/// directory with a `groupchatd-` prefix when there is none.
+const HISTORY_FILE: &str = "history.sqlite3";
+
+/// Most lines a join plays back: more would flood a client that joins many
+/// channels, and belongs to an explicit CHATHISTORY request.
+const MAX_JOIN_PLAYBACK: usize = 100;
+
+impl HistoryConfig {
+    /// `max_age` in milliseconds, 0 for forever. It is validated at load;
+    /// should an unvalidated value get here, the default applies.
+    pub fn max_age_ms(&self) -> i64 {
+        parse_age(&self.max_age).unwrap_or(30 * 86_400_000)
+    }
+
+    /// The database file: `path`, else in systemd's state directory, else
+    /// in the working directory.
+    pub fn resolved_path(&self) -> PathBuf {
+        self.resolve(std::env::var_os("STATE_DIRECTORY"))
+    }
+
+    /// [`HistoryConfig::resolved_path`] with the environment as an argument,
+    /// so it can be tested without touching the process's environment.
+    fn resolve(&self, state_directory: Option<std::ffi::OsString>) -> PathBuf {
+        if let Some(path) = &self.path {
+            return path.clone();
+        }
+        // systemd lists one directory per StateDirectory= entry, ':'-separated.
+        match state_directory.and_then(|dirs| std::env::split_paths(&dirs).next()) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(HISTORY_FILE),
+            _ => PathBuf::from(format!("groupchatd-{HISTORY_FILE}")),
+        }
+    }
+}
+
+/// Milliseconds in `<n>s|m|h|d`, or "0" for forever; None when malformed.
+fn parse_age(text: &str) -> Option<i64> {
+    if text == "0" {
+        return Some(0);
+    }
+    let unit = text.chars().last()?;
+    let per_unit: i64 = match unit {
+        's' => 1000,
+        'm' => 60 * 1000,
+        'h' => 3600 * 1000,
+        'd' => 86_400 * 1000,
+        _ => return None,
+    };
+    let number: u32 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    i64::from(number).checked_mul(per_unit)
 }
 
 /// The systemd credentials read when `tls.cert_file`/`tls.key_file` are
@@ -376,7 +463,8 @@ impl Config {
         let l = &self.limits;
         let t = &self.timeouts;
         let f = &self.flood;
-        let checks: [(bool, &'static str, String); 19] = [
+        let h = &self.history;
+        let checks: [(bool, &'static str, String); 21] = [
             (
                 !self.server.listen.is_empty(),
                 "server.listen",
@@ -484,6 +572,19 @@ impl Config {
                     "{:?} is not one of off, error, warn, info, debug, trace",
                     self.log.level
                 ),
+            ),
+            (
+                parse_age(&h.max_age).is_some(),
+                "history.max_age",
+                format!(
+                    "{:?} is not a duration like \"30d\", \"12h\", \"90m\" or \"3600s\" (\"0\": forever)",
+                    h.max_age
+                ),
+            ),
+            (
+                h.join_playback <= MAX_JOIN_PLAYBACK,
+                "history.join_playback",
+                format!("must be at most {MAX_JOIN_PLAYBACK} (0 turns playback off)"),
             ),
         ];
         match checks.into_iter().find(|(ok, _, _)| !ok) {
@@ -598,8 +699,57 @@ mod tests {
     }
 
     #[test]
+    fn history_defaults_and_durations() {
+        let history = parse("").expect("valid").history;
+        assert!(history.enabled && history.private);
+        assert_eq!(history.max_age_ms(), 30 * 24 * 3600 * 1000);
+        assert_eq!((history.max_messages, history.join_playback), (10_000, 10));
+        for (text, ms) in [
+            ("0", 0),
+            ("90s", 90_000),
+            ("5m", 300_000),
+            ("2h", 7_200_000),
+        ] {
+            let config = parse(&format!("[history]\nmax_age = \"{text}\"\n")).expect("valid");
+            assert_eq!(config.history.max_age_ms(), ms, "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_history_values_name_their_key() {
+        for bad in ["", "30", "d", "-1d", "1w", "1.5h", "30é", "99999999999d"] {
+            let err = parse(&format!("[history]\n\nmax_age = \"{bad}\"\n")).expect_err(bad);
+            assert_eq!(err.key.as_deref(), Some("history.max_age"), "{bad}");
+            assert_eq!(err.line, Some(3), "{bad}");
+        }
+        let err = parse("[history]\njoin_playback = 101\n").expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("history.join_playback"));
+        parse("[history]\njoin_playback = 100\nmax_messages = 0\n").expect("valid");
+    }
+
+    #[test]
+    fn history_path_comes_from_config_then_state_directory() {
+        let mut history = HistoryConfig::default();
+        assert_eq!(
+            history.resolve(None),
+            PathBuf::from("groupchatd-history.sqlite3")
+        );
+        assert_eq!(
+            history.resolve(Some("/var/lib/groupchatd:/var/lib/other".into())),
+            PathBuf::from("/var/lib/groupchatd/history.sqlite3")
+        );
+        history.path = Some(PathBuf::from("/srv/h.db"));
+        assert_eq!(
+            history.resolve(Some("/var/lib/groupchatd".into())),
+            PathBuf::from("/srv/h.db")
+        );
+    }
+
+    #[test]
     fn printed_config_parses_back_to_itself() {
         let config = parse("[server]\nmotd_file = \"/etc/motd\"\n").expect("valid");
+        assert_eq!(parse(&config.to_toml()).expect("valid"), config);
+        let config = parse("[history]\npath = \"/srv/h.db\"\nmax_age = \"7d\"\n").expect("valid");
         assert_eq!(parse(&config.to_toml()).expect("valid"), config);
     }
 }

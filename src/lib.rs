@@ -8,6 +8,7 @@
 //!   framing.
 //! - [`message`], [`numeric`], [`names`], [`framing`]: the protocol, pure.
 //! - [`hub`]: nicks, channels, membership and who receives what, pure.
+//! - [`history`]: what was said, kept on a helper thread's SQLite file.
 
 pub mod admin;
 pub mod clock;

@@ -1,6 +1,34 @@
-//! History: what was said, kept so that whoever joins late or reconnects
-//! can read it (placeholder for the store module; see the history-store
-//! branch).
+//! Chat history: what was said in each channel and private conversation,
+//! kept so clients can ask for it (IRCv3 `draft/chathistory`) and so a
+//! join can play back the last lines.
+//!
+//! The parts, each with one job:
+//! - this module: the entry and query types and the [`Backend`] trait, the
+//!   one interface every storage engine implements (as Centrifugo's engines
+//!   do), so memory, SQLite and later Redis are interchangeable;
+//! - [`select`]: what each [`Query`] means, written once for every engine;
+//! - [`memory`]: an in-memory engine, also the loop's window of recent
+//!   entries that answers common queries without a round trip;
+//! - [`sqlite`]: the durable engine;
+//! - `worker` and [`History`]: the reactor thread never waits on a disk,
+//!   so a helper thread owns the engine and talks to the loop through a
+//!   channel and a `mio::Waker`, like Redis's `bio.c`.
+
+mod handle;
+pub mod memory;
+pub mod select;
+pub mod sqlite;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+pub use handle::{Done, Health, History, Purge, Retention};
+pub use memory::MemoryBackend;
+pub use sqlite::SqliteBackend;
+
+use std::fmt;
+use std::str::FromStr;
 
 /// What kind of line an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +42,8 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The IRC command, which is also how the SQLite engine stores the kind
+    /// (readable with the `sqlite3` shell, stable across versions).
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Privmsg => "PRIVMSG",
@@ -26,25 +56,212 @@ impl Kind {
     }
 }
 
+impl FromStr for Kind {
+    type Err = String;
+
+    /// The inverse of [`Kind::as_str`]; anything else is an error (a row
+    /// written by a newer version, or a damaged one).
+    fn from_str(s: &str) -> Result<Kind, String> {
+        Ok(match s {
+            "PRIVMSG" => Kind::Privmsg,
+            "NOTICE" => Kind::Notice,
+            "TAGMSG" => Kind::Tagmsg,
+            "JOIN" => Kind::Join,
+            "PART" => Kind::Part,
+            "QUIT" => Kind::Quit,
+            _ => return Err(format!("unknown entry kind {s:?}")),
+        })
+    }
+}
+
 /// One thing said (or done) in a target, as history keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// Unique, strictly increasing over the whole store and across
+    /// restarts; the msgid is its decimal form.
     pub seq: u64,
+    /// Unix milliseconds when the server accepted it (server-time).
     pub time_ms: i64,
+    /// The conversation key: a folded channel name ("#lobby"), or for a
+    /// private conversation `private_key(a, b)`.
     pub target: String,
     pub kind: Kind,
+    /// `nick!user@host` of whoever said it.
     pub prefix: String,
+    /// Folded nick of the sender (for purge by nick).
     pub nick: String,
+    /// The target parameter as sent on the wire: channel name as created,
+    /// or recipient nick as written.
     pub to: String,
+    /// Message text, or part/quit reason (may be empty).
     pub text: String,
+    /// Client-only tags as received, already escaped, without '@' (e.g.
+    /// "+draft/react=x;+foo"), may be empty.
     pub tags: String,
 }
 
-/// The key of the private conversation between two folded nicks.
+/// The key of the private conversation between two folded nicks, the same
+/// whichever way round: "a b" with the smaller first. Nicks hold no spaces
+/// and channel keys start with '#', so a key cannot be mistaken for either.
 pub fn private_key(a: &str, b: &str) -> String {
-    if a <= b {
-        format!("{a} {b}")
-    } else {
-        format!("{b} {a}")
+    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    format!("{first} {second}")
+}
+
+/// The folded nicks of the two parties of a private key, None for a
+/// channel key.
+pub fn private_parties(key: &str) -> Option<(&str, &str)> {
+    key.split_once(' ')
+}
+
+/// Whether `nick` is one of the parties of `key` (false for channel keys).
+fn is_party(key: &str, nick: &str) -> bool {
+    private_parties(key).is_some_and(|(a, b)| a == nick || b == nick)
+}
+
+/// A point in a target's history (draft/chathistory selectors).
+///
+/// `Seq(s)` is compared with `entry.seq` and `Time(t)` with
+/// `entry.time_ms`; results are always ordered by seq (see [`select`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selector {
+    Seq(u64),
+    /// Unix milliseconds.
+    Time(i64),
+}
+
+/// One draft/chathistory request for one target. Results are always
+/// returned oldest first, at most `limit`. The exact meaning of each
+/// variant is [`select::run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// The latest `limit`, newer than `after` if given (LATEST target * |
+    /// LATEST target sel).
+    Latest {
+        target: String,
+        after: Option<Selector>,
+        limit: usize,
+    },
+    /// The `limit` just before `sel` (exclusive).
+    Before {
+        target: String,
+        sel: Selector,
+        limit: usize,
+    },
+    /// The `limit` just after `sel` (exclusive).
+    After {
+        target: String,
+        sel: Selector,
+        limit: usize,
+    },
+    /// Around `sel`: up to limit/2 (rounded down) before it and the rest
+    /// from it on (the entry at `sel` included when it exists), as Ergo
+    /// does.
+    Around {
+        target: String,
+        sel: Selector,
+        limit: usize,
+    },
+    /// Strictly between `from` and `to`, from `from`'s side: if from < to
+    /// the `limit` oldest after from; if from > to the `limit` newest
+    /// before from. Still returned oldest first.
+    Between {
+        target: String,
+        from: Selector,
+        to: Selector,
+        limit: usize,
+    },
+}
+
+impl Query {
+    /// The conversation the query reads.
+    pub fn target(&self) -> &str {
+        match self {
+            Query::Latest { target, .. }
+            | Query::Before { target, .. }
+            | Query::After { target, .. }
+            | Query::Around { target, .. }
+            | Query::Between { target, .. } => target,
+        }
     }
+}
+
+/// A conversation with activity in a time range (CHATHISTORY TARGETS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetActivity {
+    pub target: String,
+    /// The newest `time_ms` of the target within the asked range.
+    pub latest_ms: i64,
+}
+
+/// Why the store could not do something. The message names the database
+/// and what failed, because it ends up in logs and `groupchatctl status`
+/// where an operator must be able to act on it alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(String);
+
+impl StoreError {
+    pub fn new(message: impl Into<String>) -> StoreError {
+        StoreError(message.into())
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// How many entries one [`Backend::retain`] call removes at most (about:
+/// an engine that removes more at once may).
+pub const RETAIN_PER_CALL: u64 = 10_000;
+
+/// The one interface of a history engine. It runs on the worker thread, so
+/// its methods may block on the disk.
+pub trait Backend: Send {
+    /// Stores a batch atomically (one transaction); returns only once it is
+    /// committed (written to the WAL, so a SIGKILL of the process cannot
+    /// lose it).
+    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError>;
+    /// Answers one query as [`select::run`] defines it.
+    fn query(&mut self, q: &Query) -> Result<Vec<Entry>, StoreError>;
+    /// Conversations among `channels` (channel keys the client is in) and
+    /// the private keys containing `nick`, with activity in [from_ms,
+    /// to_ms] (either way round), ordered by latest activity ascending (ties
+    /// by key), at most `limit`: the oldest activity first, as the
+    /// CHATHISTORY TARGETS spec lists them.
+    fn targets(
+        &mut self,
+        channels: &[String],
+        nick: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<TargetActivity>, StoreError>;
+    /// Deletes everything `nick` said and every private conversation it is
+    /// a party of; returns how many entries went.
+    fn purge_nick(&mut self, nick: &str) -> Result<u64, StoreError>;
+    /// Deletes a whole conversation; returns how many entries went.
+    fn purge_target(&mut self, target: &str) -> Result<u64, StoreError>;
+    /// Retention: drops entries older than `max_age_ms` before `now_ms`, and
+    /// all but the newest `max_messages` of each target (0 for either:
+    /// no such limit); returns how many went. Works in bounded chunks and
+    /// stops after about [`RETAIN_PER_CALL`] entries, returning at least
+    /// that many when more may be left: the worker then commits waiting
+    /// appends before it calls again, so a large backlog (a first start
+    /// with a shorter `max_age`) never holds appends up for long.
+    fn retain(
+        &mut self,
+        now_ms: i64,
+        max_age_ms: i64,
+        max_messages: usize,
+    ) -> Result<u64, StoreError>;
+    /// The highest seq ever stored (0 when empty), read once at start. It
+    /// survives purges and retention, so seqs are never reused.
+    fn max_seq(&mut self) -> Result<u64, StoreError>;
+    /// Entries and bytes on disk, for status ("store size per 1M
+    /// messages").
+    fn size(&mut self) -> Result<(u64, u64), StoreError>;
 }

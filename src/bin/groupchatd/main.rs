@@ -5,9 +5,12 @@ mod cli;
 use clap::Parser;
 use cli::Args;
 use groupchatd::config::{Config, ConfigSource};
+use groupchatd::history::SqliteBackend;
 use groupchatd::reactor::Server;
 use groupchatd::transport::certs::Identity;
 use log::{error, info};
+use nix::unistd::{AccessFlags, access};
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -60,23 +63,62 @@ fn main() -> ExitCode {
 /// `--check-config`: prints the effective config, then checks what the
 /// file alone cannot show: that the TLS certificate and key can be read,
 /// parse and belong together (errors, exit 2), and that the certificate is
-/// not about to expire (a warning).
+/// not about to expire (a warning); and that the history database can be
+/// created or opened (errors, exit 2).
 fn check_config(config: &Config) -> ExitCode {
     print!("{}", config.to_toml());
-    if config.tls.listen.is_empty() {
-        return ExitCode::SUCCESS;
-    }
-    match Identity::load(&config.tls) {
-        Ok(identity) => {
-            eprintln!("groupchatd: {}", identity.summary());
-            if let Some(warning) = identity.expiry_warning() {
-                eprintln!("groupchatd: warning: {warning}");
+    let mut ok = true;
+    if !config.tls.listen.is_empty() {
+        match Identity::load(&config.tls) {
+            Ok(identity) => {
+                eprintln!("groupchatd: {}", identity.summary());
+                if let Some(warning) = identity.expiry_warning() {
+                    eprintln!("groupchatd: warning: {warning}");
+                }
             }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("groupchatd: {e}");
-            ExitCode::from(2)
+            Err(e) => {
+                eprintln!("groupchatd: {e}");
+                ok = false;
+            }
         }
     }
+    if config.history.enabled
+        && let Err(e) = check_history(&config.history.resolved_path())
+    {
+        eprintln!("groupchatd: {e}");
+        ok = false;
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+/// The history database's directory exists and is writable (SQLite creates
+/// the file and its `-wal`/`-shm` files there), and an existing file opens
+/// as a history database.
+fn check_history(path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path.display();
+    if !dir.is_dir() {
+        return Err(format!(
+            "history {name}: directory {} does not exist",
+            dir.display()
+        ));
+    }
+    if let Err(e) = access(dir, AccessFlags::W_OK | AccessFlags::X_OK) {
+        return Err(format!(
+            "history {name}: directory {} is not writable: {e}",
+            dir.display()
+        ));
+    }
+    if path.exists() {
+        SqliteBackend::open(path).map_err(|e| e.to_string())?;
+        eprintln!("groupchatd: history {name}: opens");
+    }
+    Ok(())
 }

@@ -1,0 +1,389 @@
+//! History in an SQLite file: the durable engine.
+//!
+//! One table of entries keyed by seq (SQLite's rowid, so rows are stored in
+//! seq order), an index on (target, seq) for every query, one on nick for
+//! purges, and a `meta` row with the highest seq ever stored so seqs are
+//! never reused after purges or retention emptied the top of the table.
+
+use super::select::{self, End, Lower, Pick};
+use super::{Backend, Entry, Kind, Query, RETAIN_PER_CALL, Selector, StoreError, TargetActivity};
+use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The schema this code writes, kept in `PRAGMA user_version`: a later
+/// version migrates files whose version is lower, and this one refuses
+/// files written by a later one rather than misread them.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS entries (
+        seq INTEGER PRIMARY KEY,
+        time_ms INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        nick TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        text TEXT NOT NULL,
+        tags TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS entries_target_seq ON entries (target, seq);
+    CREATE INDEX IF NOT EXISTS entries_nick ON entries (nick);
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('max_seq', 0);
+";
+
+const COLUMNS: &str = "seq, time_ms, target, kind, prefix, nick, recipient, text, tags";
+
+/// Rows one DELETE of a retention pass removes: small enough that the
+/// write lock and the WAL growth of one statement stay short.
+const RETAIN_CHUNK: i64 = 1000;
+
+/// How long a statement waits for another connection's lock (an operator's
+/// `sqlite3` shell, say) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Both parties of a private key, as SQL over the `target` column with the
+/// folded nick as `?1` (see [`super::private_parties`]).
+const IS_PARTY: &str = "(instr(target, ' ') > 0 AND \
+     (substr(target, 1, instr(target, ' ') - 1) = ?1 OR substr(target, instr(target, ' ') + 1) = ?1))";
+
+/// An open history database.
+///
+/// It runs in WAL mode with `synchronous=NORMAL`: a commit is in the WAL
+/// when `append` returns, so a crash or SIGKILL of the process loses
+/// nothing committed; a power loss or kernel crash can lose the last
+/// transactions since the WAL was last synced (at checkpoints), but never
+/// leaves the database inconsistent. That trade buys commits without an
+/// fsync each, which is what lets one worker keep up with a busy server.
+pub struct SqliteBackend {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteBackend {
+    /// Opens (or creates) the database at `path`. The directory must exist:
+    /// a missing one is a config or packaging mistake (systemd's
+    /// `StateDirectory=` creates it), better reported than papered over.
+    pub fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::new(format!("history {}: {what}: {e}", path.display()))
+        };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(StoreError::new(format!(
+                "history {}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            )));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail("cannot open", &e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| fail("cannot set busy_timeout", &e))?;
+        // The first statement reads the file: a file that is not a database
+        // fails here.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(|e| fail("cannot read", &e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(fail("cannot switch to WAL mode, journal mode is", &mode));
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(|e| fail("cannot set synchronous", &e))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| fail("cannot read the schema version", &e))?;
+        if version > SCHEMA_VERSION {
+            return Err(fail(
+                "written by a newer groupchatd, schema version",
+                &version,
+            ));
+        }
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(|e| fail("cannot create the schema", &e))?;
+        // Every pick shape (bounds x direction) has its own statement.
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(SqliteBackend {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// A StoreError naming the file and what failed.
+    fn fail(&self, what: &str, e: impl std::fmt::Display) -> StoreError {
+        StoreError::new(format!("history {}: {what}: {e}", self.path.display()))
+    }
+
+    /// One pick as one statement, prepared once per shape.
+    fn pick(&self, p: &Pick<'_>) -> Result<Vec<Entry>, rusqlite::Error> {
+        let mut sql = format!("SELECT {COLUMNS} FROM entries WHERE target = ?");
+        let mut args = vec![Value::Text(p.target.to_owned())];
+        let mut bound = |op: &str, sel: Selector| {
+            let (column, value) = match sel {
+                Selector::Seq(s) => ("seq", i64::try_from(s).unwrap_or(i64::MAX)),
+                Selector::Time(t) => ("time_ms", t),
+            };
+            sql.push_str(&format!(" AND {column} {op} ?"));
+            args.push(Value::Integer(value));
+        };
+        match p.lower {
+            Some(Lower::After(sel)) => bound(">", sel),
+            Some(Lower::From(sel)) => bound(">=", sel),
+            None => {}
+        }
+        if let Some(sel) = p.before {
+            bound("<", sel);
+        }
+        let order = match p.end {
+            End::Oldest => "ASC",
+            End::Newest => "DESC",
+        };
+        sql.push_str(&format!(" ORDER BY seq {order} LIMIT ?"));
+        args.push(Value::Integer(i64::try_from(p.limit).unwrap_or(i64::MAX)));
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), entry_from_row)?;
+        let mut found = rows.collect::<Result<Vec<Entry>, _>>()?;
+        if p.end == End::Newest {
+            found.reverse();
+        }
+        Ok(found)
+    }
+
+    /// Removes up to `budget` entries older than `cutoff`, a chunk per
+    /// statement.
+    fn retain_age(&self, cutoff: i64, budget: u64) -> Result<u64, rusqlite::Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "DELETE FROM entries WHERE seq IN \
+             (SELECT seq FROM entries WHERE time_ms < ?1 ORDER BY seq LIMIT ?2)",
+        )?;
+        chunked(budget, |chunk| stmt.execute(params![cutoff, chunk]))
+    }
+
+    /// Removes up to `budget` entries beyond the newest `keep` of each
+    /// target, a chunk per statement.
+    fn retain_count(&self, keep: usize, budget: u64) -> Result<u64, rusqlite::Error> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let over: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT target FROM entries GROUP BY target HAVING count(*) > ?1")?
+            .query_map([keep], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut gone = 0;
+        for target in over {
+            // The newest entry that has to go.
+            let cut: i64 = self
+                .conn
+                .prepare_cached(
+                    "SELECT seq FROM entries WHERE target = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+                )?
+                .query_row(params![target, keep], |row| row.get(0))?;
+            let mut stmt = self.conn.prepare_cached(
+                "DELETE FROM entries WHERE seq IN \
+                 (SELECT seq FROM entries WHERE target = ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3)",
+            )?;
+            gone += chunked(budget - gone, |chunk| {
+                stmt.execute(params![target, cut, chunk])
+            })?;
+            if gone >= budget {
+                break;
+            }
+        }
+        Ok(gone)
+    }
+}
+
+/// Runs `delete` (one statement removing at most its argument's rows) until
+/// it removes less than a chunk or `budget` is spent; returns the total.
+fn chunked(
+    budget: u64,
+    mut delete: impl FnMut(i64) -> Result<usize, rusqlite::Error>,
+) -> Result<u64, rusqlite::Error> {
+    let mut gone = 0u64;
+    while gone < budget {
+        let chunk = RETAIN_CHUNK.min(i64::try_from(budget - gone).unwrap_or(RETAIN_CHUNK));
+        let n = delete(chunk)? as u64;
+        gone += n;
+        if (n as i64) < chunk {
+            break;
+        }
+    }
+    Ok(gone)
+}
+
+/// An entry from a row selected with [`COLUMNS`].
+fn entry_from_row(row: &Row<'_>) -> Result<Entry, rusqlite::Error> {
+    let kind: String = row.get(3)?;
+    let kind = kind
+        .parse::<Kind>()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, Type::Text, e.into()))?;
+    Ok(Entry {
+        seq: row.get(0)?,
+        time_ms: row.get(1)?,
+        target: row.get(2)?,
+        kind,
+        prefix: row.get(4)?,
+        nick: row.get(5)?,
+        to: row.get(6)?,
+        text: row.get(7)?,
+        tags: row.get(8)?,
+    })
+}
+
+impl Backend for SqliteBackend {
+    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
+        let store = |conn: &mut Connection| -> Result<(), rusqlite::Error> {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(&format!(
+                    "INSERT INTO entries ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ))?;
+                for e in batch {
+                    insert.execute(params![
+                        e.seq,
+                        e.time_ms,
+                        e.target,
+                        e.kind.as_str(),
+                        e.prefix,
+                        e.nick,
+                        e.to,
+                        e.text,
+                        e.tags
+                    ])?;
+                }
+                let top = batch.iter().map(|e| e.seq).max().unwrap_or(0);
+                tx.prepare_cached("UPDATE meta SET value = max(value, ?1) WHERE key = 'max_seq'")?
+                    .execute([top])?;
+            }
+            tx.commit()
+        };
+        store(&mut self.conn)
+            .map_err(|e| self.fail(&format!("cannot store {} entries", batch.len()), e))
+    }
+
+    fn query(&mut self, q: &Query) -> Result<Vec<Entry>, StoreError> {
+        select::run(q, |p| self.pick(p))
+            .map_err(|e| self.fail(&format!("cannot read {}", q.target()), e))
+    }
+
+    fn targets(
+        &mut self,
+        channels: &[String],
+        nick: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<TargetActivity>, StoreError> {
+        let (lo, hi) = (from_ms.min(to_ms), from_ms.max(to_ms));
+        let read = || -> Result<Vec<TargetActivity>, rusqlite::Error> {
+            let mut found = Vec::new();
+            // One indexed look per channel.
+            let mut channel = self.conn.prepare_cached(
+                "SELECT max(time_ms) FROM entries \
+                 WHERE target = ?1 AND time_ms >= ?2 AND time_ms <= ?3",
+            )?;
+            for key in channels {
+                let latest: Option<i64> = channel.query_row(params![key, lo, hi], |r| r.get(0))?;
+                if let Some(latest_ms) = latest {
+                    found.push(TargetActivity {
+                        target: key.clone(),
+                        latest_ms,
+                    });
+                }
+            }
+            // Private keys are found by scanning: TARGETS is rare, and an
+            // index for it would cost every append.
+            let mut private = self.conn.prepare_cached(&format!(
+                "SELECT target, max(time_ms) FROM entries \
+                 WHERE {IS_PARTY} AND time_ms >= ?2 AND time_ms <= ?3 GROUP BY target"
+            ))?;
+            let rows = private.query_map(params![nick, lo, hi], |r| {
+                Ok(TargetActivity {
+                    target: r.get(0)?,
+                    latest_ms: r.get(1)?,
+                })
+            })?;
+            for row in rows {
+                found.push(row?);
+            }
+            Ok(found)
+        };
+        let mut found = read().map_err(|e| self.fail("cannot list targets", e))?;
+        found.sort_by(|a, b| (a.latest_ms, &a.target).cmp(&(b.latest_ms, &b.target)));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    fn purge_nick(&mut self, nick: &str) -> Result<u64, StoreError> {
+        self.conn
+            .execute(
+                &format!("DELETE FROM entries WHERE nick = ?1 OR {IS_PARTY}"),
+                [nick],
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.fail(&format!("cannot purge nick {nick}"), e))
+    }
+
+    fn purge_target(&mut self, target: &str) -> Result<u64, StoreError> {
+        self.conn
+            .execute("DELETE FROM entries WHERE target = ?1", [target])
+            .map(|n| n as u64)
+            .map_err(|e| self.fail(&format!("cannot purge {target}"), e))
+    }
+
+    fn retain(
+        &mut self,
+        now_ms: i64,
+        max_age_ms: i64,
+        max_messages: usize,
+    ) -> Result<u64, StoreError> {
+        let mut gone = 0;
+        if max_age_ms > 0 {
+            gone += self
+                .retain_age(now_ms.saturating_sub(max_age_ms), RETAIN_PER_CALL)
+                .map_err(|e| self.fail("cannot drop old entries", e))?;
+        }
+        if max_messages > 0 && gone < RETAIN_PER_CALL {
+            gone += self
+                .retain_count(max_messages, RETAIN_PER_CALL - gone)
+                .map_err(|e| self.fail("cannot drop excess entries", e))?;
+        }
+        Ok(gone)
+    }
+
+    fn max_seq(&mut self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = 'max_seq'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.fail("cannot read the highest seq", e))
+    }
+
+    fn size(&mut self) -> Result<(u64, u64), StoreError> {
+        let entries: u64 = self
+            .conn
+            .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+            .map_err(|e| self.fail("cannot count entries", e))?;
+        let (pages, page_size): (u64, u64) = self
+            .conn
+            .query_row(
+                "SELECT page_count, page_size FROM pragma_page_count, pragma_page_size",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.fail("cannot read the file size", e))?;
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal = std::fs::metadata(wal).map_or(0, |m| m.len());
+        Ok((entries, pages * page_size + wal))
+    }
+}

@@ -1,0 +1,707 @@
+//! History engines against each other and against a model, on real SQLite
+//! files in temporary directories.
+
+use super::*;
+use proptest::prelude::*;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A temporary directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "groupchatd-history-test-{}-{n}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("history.sqlite3")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn entry(seq: u64, time_ms: i64, target: &str, nick: &str) -> Entry {
+    Entry {
+        seq,
+        time_ms,
+        target: target.into(),
+        kind: Kind::Privmsg,
+        prefix: format!("{nick}!u@h"),
+        nick: nick.into(),
+        to: target.into(),
+        text: format!("line {seq}"),
+        tags: if seq.is_multiple_of(2) {
+            "+draft/react=x".into()
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// Seqs 1..=20 alternating between #a (odd) and #b (even), time = seq * 1000.
+fn fixture() -> Vec<Entry> {
+    (1..=20)
+        .map(|s| {
+            entry(
+                s,
+                s as i64 * 1000,
+                if s % 2 == 1 { "#a" } else { "#b" },
+                "n",
+            )
+        })
+        .collect()
+}
+
+/// Runs `check` on a memory and an SQLite engine holding `entries`.
+fn on_both(entries: &[Entry], check: impl Fn(&mut dyn Backend)) {
+    let mut memory = MemoryBackend::new();
+    memory.append(entries).expect("append");
+    check(&mut memory);
+    let dir = TempDir::new();
+    let mut sqlite = SqliteBackend::open(&dir.db()).expect("open");
+    sqlite.append(entries).expect("append");
+    check(&mut sqlite);
+}
+
+fn seqs(backend: &mut dyn Backend, q: Query) -> Vec<u64> {
+    let found = backend.query(&q).expect("query");
+    found.iter().map(|e| e.seq).collect()
+}
+
+#[test]
+fn each_query_on_both_engines() {
+    use Selector::{Seq, Time};
+    let a = || "#a".to_string();
+    on_both(&fixture(), |b| {
+        let latest = |after, limit| Query::Latest {
+            target: a(),
+            after,
+            limit,
+        };
+        assert_eq!(seqs(b, latest(None, 3)), [15, 17, 19]);
+        assert_eq!(seqs(b, latest(None, 100)).len(), 10);
+        assert_eq!(seqs(b, latest(Some(Seq(15)), 10)), [17, 19]);
+        assert_eq!(seqs(b, latest(Some(Time(14_000)), 2)), [17, 19]);
+        assert_eq!(seqs(b, latest(None, 0)), Vec::<u64>::new());
+        let before = |sel, limit| Query::Before {
+            target: a(),
+            sel,
+            limit,
+        };
+        assert_eq!(seqs(b, before(Seq(7), 2)), [3, 5]);
+        assert_eq!(seqs(b, before(Seq(8), 2)), [5, 7]);
+        assert_eq!(seqs(b, before(Time(7_000), 10)), [1, 3, 5]);
+        assert_eq!(seqs(b, before(Seq(1), 10)), Vec::<u64>::new());
+        let after = |sel, limit| Query::After {
+            target: a(),
+            sel,
+            limit,
+        };
+        assert_eq!(seqs(b, after(Seq(7), 2)), [9, 11]);
+        assert_eq!(seqs(b, after(Time(16_500), 5)), [17, 19]);
+        assert_eq!(seqs(b, after(Seq(u64::MAX), 5)), Vec::<u64>::new());
+        let around = |sel, limit| Query::Around {
+            target: a(),
+            sel,
+            limit,
+        };
+        assert_eq!(seqs(b, around(Seq(9), 4)), [5, 7, 9, 11]);
+        assert_eq!(seqs(b, around(Seq(9), 5)), [5, 7, 9, 11, 13]);
+        assert_eq!(seqs(b, around(Seq(10), 4)), [7, 9, 11, 13]);
+        assert_eq!(seqs(b, around(Time(3_000), 6)), [1, 3, 5, 7, 9, 11]);
+        assert_eq!(seqs(b, around(Seq(9), 1)), [9]);
+        assert_eq!(seqs(b, around(Seq(9), 0)), Vec::<u64>::new());
+        let between = |from, to, limit| Query::Between {
+            target: a(),
+            from,
+            to,
+            limit,
+        };
+        assert_eq!(seqs(b, between(Seq(3), Seq(15), 3)), [5, 7, 9]);
+        assert_eq!(seqs(b, between(Seq(15), Seq(3), 3)), [9, 11, 13]);
+        assert_eq!(seqs(b, between(Time(3_000), Time(9_000), 10)), [5, 7]);
+        assert_eq!(seqs(b, between(Seq(5), Time(9_000), 10)), [7]);
+        assert_eq!(seqs(b, between(Seq(5), Seq(5), 10)), Vec::<u64>::new());
+        assert_eq!(seqs(b, between(Seq(3), Seq(15), 0)), Vec::<u64>::new());
+        let unknown = Query::Latest {
+            target: "#nowhere".into(),
+            after: None,
+            limit: 10,
+        };
+        assert_eq!(seqs(b, unknown), Vec::<u64>::new());
+        // Everything comes back as it went in.
+        let all = b.query(&latest(None, 1)).expect("query");
+        assert_eq!(all, [fixture()[18].clone()]);
+    });
+}
+
+#[test]
+fn time_selectors_filter_even_when_the_clock_stepped_back() {
+    let entries = [
+        entry(1, 5_000, "#a", "n"),
+        entry(2, 1_000, "#a", "n"),
+        entry(3, 6_000, "#a", "n"),
+    ];
+    on_both(&entries, |b| {
+        let q = Query::Before {
+            target: "#a".into(),
+            sel: Selector::Time(5_500),
+            limit: 10,
+        };
+        assert_eq!(seqs(b, q), [1, 2]);
+        let q = Query::After {
+            target: "#a".into(),
+            sel: Selector::Time(2_000),
+            limit: 10,
+        };
+        assert_eq!(seqs(b, q), [1, 3]);
+    });
+}
+
+#[test]
+fn purge_by_nick_takes_what_it_said_and_its_private_conversations() {
+    let ab = private_key("bob", "al");
+    assert_eq!(ab, "al bob");
+    assert_eq!(private_parties(&ab), Some(("al", "bob")));
+    assert_eq!(private_parties("#a"), None);
+    let entries = [
+        entry(1, 1, "#a", "al"),
+        entry(2, 2, "#a", "bob"),
+        entry(3, 3, &ab, "bob"),
+        entry(4, 4, &private_key("al", "cy"), "cy"),
+        entry(5, 5, &private_key("bob", "cy"), "cy"),
+        entry(6, 6, "#b", "al"),
+        entry(7, 7, &private_key("ali", "bob"), "bob"),
+    ];
+    on_both(&entries, |b| {
+        assert_eq!(b.purge_nick("al").expect("purge"), 4);
+        let left: Vec<u64> = ["#a", "#b", "al bob", "al cy", "bob cy", "ali bob"]
+            .iter()
+            .flat_map(|t| {
+                let q = Query::Latest {
+                    target: t.to_string(),
+                    after: None,
+                    limit: 10,
+                };
+                seqs(b, q)
+            })
+            .collect();
+        assert_eq!(left, [2, 5, 7]);
+        assert_eq!(b.purge_target("bob cy").expect("purge"), 1);
+        assert_eq!(b.purge_target("bob cy").expect("purge"), 0);
+        assert_eq!(b.size().expect("size").0, 2);
+    });
+}
+
+#[test]
+fn targets_lists_channels_and_own_private_conversations_by_activity() {
+    let entries = [
+        entry(1, 100, "#a", "x"),
+        entry(2, 300, "#b", "x"),
+        entry(3, 200, "al bob", "bob"),
+        entry(4, 250, "#a", "x"),
+        entry(5, 400, "bob cy", "cy"),
+        entry(6, 900, "#a", "x"),
+        entry(7, 150, "#c", "x"),
+    ];
+    on_both(&entries, |b| {
+        let chans = ["#a".to_string(), "#b".to_string()];
+        let found = b.targets(&chans, "bob", 0, 500, 10).expect("targets");
+        let names: Vec<(&str, i64)> = found
+            .iter()
+            .map(|t| (t.target.as_str(), t.latest_ms))
+            .collect();
+        assert_eq!(
+            names,
+            [("al bob", 200), ("#a", 250), ("#b", 300), ("bob cy", 400)]
+        );
+        let found = b.targets(&chans, "bob", 500, 0, 2).expect("targets");
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].target, "al bob");
+        assert!(b.targets(&[], "al", 201, 1000, 10).expect("t").is_empty());
+    });
+}
+
+#[test]
+fn retention_by_age_and_by_count() {
+    let entries: Vec<Entry> = (1..=30)
+        .map(|s| entry(s, s as i64 * 10, if s <= 20 { "#a" } else { "#b" }, "n"))
+        .collect();
+    on_both(&entries, |b| {
+        // Older than 300 - 100 = 200 ms: seqs 1..=19 go.
+        assert_eq!(b.retain(300, 100, 0).expect("retain"), 19);
+        assert_eq!(b.size().expect("size").0, 11);
+        // Keep 4 per target: #a has 1 left, #b 10 → 6 go.
+        assert_eq!(b.retain(300, 0, 4).expect("retain"), 6);
+        let q = Query::Latest {
+            target: "#b".into(),
+            after: None,
+            limit: 100,
+        };
+        assert_eq!(seqs(b, q), [27, 28, 29, 30]);
+        assert_eq!(b.retain(300, 0, 0).expect("retain"), 0);
+        // Retention never lowers the seq high-water mark.
+        assert_eq!(b.max_seq().expect("max_seq"), 30);
+    });
+}
+
+#[test]
+fn sqlite_retention_works_in_bounded_calls() {
+    let dir = TempDir::new();
+    let mut db = SqliteBackend::open(&dir.db()).expect("open");
+    let n = RETAIN_PER_CALL + 500;
+    let entries: Vec<Entry> = (1..=n).map(|s| entry(s, 1, "#a", "n")).collect();
+    db.append(&entries).expect("append");
+    assert_eq!(db.retain(1000, 10, 0).expect("retain"), RETAIN_PER_CALL);
+    assert_eq!(db.retain(1000, 10, 0).expect("retain"), 500);
+    assert_eq!(db.size().expect("size").0, 0);
+}
+
+#[test]
+fn max_seq_survives_reopen_and_purges() {
+    let dir = TempDir::new();
+    {
+        let mut db = SqliteBackend::open(&dir.db()).expect("open");
+        assert_eq!(db.max_seq().expect("max_seq"), 0);
+        db.append(&fixture()).expect("append");
+        db.purge_target("#b").expect("purge");
+    }
+    let mut db = SqliteBackend::open(&dir.db()).expect("reopen");
+    assert_eq!(db.max_seq().expect("max_seq"), 20);
+    assert_eq!(db.size().expect("size").0, 10);
+    let (_, bytes) = db.size().expect("size");
+    assert!(bytes > 0);
+}
+
+#[test]
+fn a_batch_is_stored_whole_or_not_at_all() {
+    let dir = TempDir::new();
+    let mut db = SqliteBackend::open(&dir.db()).expect("open");
+    db.append(&[entry(1, 1, "#a", "n")]).expect("append");
+    // Seq 1 again: the batch fails, and its first entry is not kept.
+    let err = db
+        .append(&[entry(2, 2, "#a", "n"), entry(1, 1, "#a", "n")])
+        .expect_err("duplicate seq");
+    assert!(err.to_string().contains(&dir.db().display().to_string()));
+    assert_eq!(db.size().expect("size").0, 1);
+    assert_eq!(db.max_seq().expect("max_seq"), 1);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_named_in_the_error() {
+    let dir = TempDir::new();
+    std::fs::write(dir.db(), vec![0x5a; 8192]).expect("write");
+    let err = SqliteBackend::open(&dir.db())
+        .err()
+        .expect("garbage must not open");
+    let text = err.to_string();
+    assert!(text.contains(&dir.db().display().to_string()), "{text}");
+    assert!(text.contains("not a database"), "{text}");
+}
+
+#[test]
+fn a_missing_directory_is_reported_not_created() {
+    let dir = TempDir::new();
+    let path = dir.0.join("nope").join("history.sqlite3");
+    let err = SqliteBackend::open(&path).err().expect("must fail");
+    let text = err.to_string();
+    assert!(text.contains("does not exist"), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(!dir.0.join("nope").exists());
+}
+
+#[test]
+fn a_window_answers_only_what_it_knows() {
+    // The store held seqs up to 100 at start: the window starts at 101.
+    let mut window = MemoryBackend::with_cap(3, 101);
+    let latest = |limit| Query::Latest {
+        target: "#a".into(),
+        after: None,
+        limit,
+    };
+    // Nothing since start: older history may be on disk.
+    assert_eq!(window.try_answer(&latest(1)), None);
+    assert_eq!(window.try_answer(&latest(0)), Some(vec![]));
+    let batch: Vec<Entry> = (101..=105).map(|s| entry(s, 1, "#a", "n")).collect();
+    window.append(&batch).expect("append");
+    let found = window.try_answer(&latest(3)).expect("certain");
+    assert_eq!(
+        found.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [103, 104, 105]
+    );
+    // Asking for more than it keeps needs the store.
+    assert_eq!(window.try_answer(&latest(4)), None);
+    // After a seq it holds everything past: certain.
+    let after = |s| Query::After {
+        target: "#a".into(),
+        sel: Selector::Seq(s),
+        limit: 10,
+    };
+    assert!(window.try_answer(&after(102)).is_some());
+    assert_eq!(window.try_answer(&after(101)), None);
+    // A target never seen: it could have history from before start.
+    let other = Query::Latest {
+        target: "#b".into(),
+        after: Some(Selector::Seq(100)),
+        limit: 5,
+    };
+    assert_eq!(window.try_answer(&other), Some(vec![]));
+    // Time bounds cannot rule out older entries.
+    let by_time = Query::After {
+        target: "#a".into(),
+        sel: Selector::Time(0),
+        limit: 1,
+    };
+    assert_eq!(window.try_answer(&by_time), None);
+    // An uncapped memory store knows everything.
+    let mut full = MemoryBackend::new();
+    full.append(&batch).expect("append");
+    assert!(full.try_answer(&by_time).is_some());
+}
+
+/// The model: every entry in a sorted Vec, each query as plain filters.
+fn model(all: &[Entry], q: &Query) -> Vec<Entry> {
+    use std::cmp::Ordering::*;
+    let of = |t: &str| -> Vec<Entry> { all.iter().filter(|e| e.target == t).cloned().collect() };
+    let newest = |v: Vec<Entry>, n: usize| v[v.len().saturating_sub(n)..].to_vec();
+    let oldest = |v: Vec<Entry>, n: usize| v.into_iter().take(n).collect::<Vec<_>>();
+    let after = |v: &[Entry], s: Selector| -> Vec<Entry> {
+        v.iter()
+            .filter(|e| s.compare(e) == Greater)
+            .cloned()
+            .collect()
+    };
+    let before = |v: &[Entry], s: Selector| -> Vec<Entry> {
+        v.iter().filter(|e| s.compare(e) == Less).cloned().collect()
+    };
+    match q {
+        Query::Latest {
+            target,
+            after: None,
+            limit,
+        } => newest(of(target), *limit),
+        Query::Latest {
+            target,
+            after: Some(s),
+            limit,
+        } => newest(after(&of(target), *s), *limit),
+        Query::Before { target, sel, limit } => newest(before(&of(target), *sel), *limit),
+        Query::After { target, sel, limit } => oldest(after(&of(target), *sel), *limit),
+        Query::Around { target, sel, limit } => {
+            let mut got = newest(before(&of(target), *sel), limit / 2);
+            let rest = limit - got.len();
+            let from: Vec<Entry> = of(target)
+                .into_iter()
+                .filter(|e| sel.compare(e) != Less)
+                .collect();
+            got.extend(oldest(from, rest));
+            got
+        }
+        Query::Between {
+            target,
+            from,
+            to,
+            limit,
+        } => {
+            let forward = oldest(before(&after(&of(target), *from), *to), *limit);
+            if forward.is_empty() {
+                newest(before(&after(&of(target), *to), *from), *limit)
+            } else {
+                forward
+            }
+        }
+    }
+}
+
+fn selector() -> impl Strategy<Value = Selector> {
+    prop_oneof![
+        (0u64..70).prop_map(Selector::Seq),
+        (0i64..700).prop_map(Selector::Time),
+    ]
+}
+
+fn query() -> impl Strategy<Value = Query> {
+    let target = prop_oneof![Just("#a"), Just("#b"), Just("al bob")].prop_map(String::from);
+    let limit = 0usize..12;
+    prop_oneof![
+        (
+            target.clone(),
+            proptest::option::of(selector()),
+            limit.clone()
+        )
+            .prop_map(|(target, after, limit)| Query::Latest {
+                target,
+                after,
+                limit
+            }),
+        (target.clone(), selector(), limit.clone())
+            .prop_map(|(target, sel, limit)| Query::Before { target, sel, limit }),
+        (target.clone(), selector(), limit.clone()).prop_map(|(target, sel, limit)| Query::After {
+            target,
+            sel,
+            limit
+        }),
+        (target.clone(), selector(), limit.clone())
+            .prop_map(|(target, sel, limit)| Query::Around { target, sel, limit }),
+        (target, selector(), selector(), limit).prop_map(|(target, from, to, limit)| {
+            Query::Between {
+                target,
+                from,
+                to,
+                limit,
+            }
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Random batches over three targets (times mostly rising, sometimes
+    /// stepping back), random queries: the engines and the model agree, and
+    /// a capped window, when it answers, agrees too.
+    #[test]
+    fn engines_agree_with_the_model(
+        old in prop::collection::vec((0usize..3, -20i64..30), 0..20),
+        batches in prop::collection::vec(prop::collection::vec((0usize..3, -20i64..30), 1..8), 1..6),
+        cap in 1usize..6,
+        queries in prop::collection::vec(query(), 1..30),
+    ) {
+        let targets = ["#a", "#b", "al bob"];
+        let mut time = 0i64;
+        let mut seq = 0u64;
+        let mut make = |(t, step): (usize, i64)| {
+            seq += 1;
+            time += step;
+            entry(seq, time, targets[t], "n")
+        };
+        // Entries stored before the window started.
+        let old: Vec<Entry> = old.into_iter().map(&mut make).collect();
+        let batches: Vec<Vec<Entry>> = batches
+            .into_iter()
+            .map(|b| b.into_iter().map(&mut make).collect())
+            .collect();
+        let dir = TempDir::new();
+        let mut sqlite = SqliteBackend::open(&dir.db()).expect("open");
+        let mut memory = MemoryBackend::new();
+        let mut window = MemoryBackend::with_cap(cap, old.len() as u64 + 1);
+        let mut all = old.clone();
+        if !old.is_empty() {
+            sqlite.append(&old).expect("append");
+            memory.append(&old).expect("append");
+        }
+        for batch in &batches {
+            sqlite.append(batch).expect("append");
+            memory.append(batch).expect("append");
+            window.append(batch).expect("append");
+            all.extend(batch.iter().cloned());
+        }
+        for q in &queries {
+            let want = model(&all, q);
+            prop_assert_eq!(&memory.query(q).expect("memory"), &want, "memory {:?}", q);
+            prop_assert_eq!(&sqlite.query(q).expect("sqlite"), &want, "sqlite {:?}", q);
+            if let Some(got) = window.try_answer(q) {
+                prop_assert_eq!(&got, &want, "window {:?}", q);
+            }
+        }
+    }
+}
+
+/// A worker over `backend` with a real poll and waker.
+fn spawn(backend: Box<dyn Backend>) -> (History, mio::Poll) {
+    let poll = mio::Poll::new().expect("poll");
+    let waker = mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker");
+    let retention = Retention {
+        max_age_ms: 0,
+        max_messages: 0,
+    };
+    let history = History::spawn(backend, std::sync::Arc::new(waker), retention).expect("spawn");
+    (history, poll)
+}
+
+/// Polls (as the loop does) and collects Dones until `enough` says so.
+fn wait_for(
+    history: &mut History,
+    poll: &mut mio::Poll,
+    enough: impl Fn(&[Done]) -> bool,
+) -> Vec<Done> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut events = mio::Events::with_capacity(4);
+    let mut done = Vec::new();
+    while !enough(&done) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(!left.is_zero(), "no wake-up in time; got {done:?}");
+        poll.poll(&mut events, Some(left)).expect("poll");
+        if !events.is_empty() {
+            done.extend(history.take_done());
+        }
+    }
+    done
+}
+
+#[test]
+fn worker_commits_answers_and_closes_with_everything_sent() {
+    let dir = TempDir::new();
+    let db = SqliteBackend::open(&dir.db()).expect("open");
+    let (mut history, mut poll) = spawn(Box::new(db));
+    for e in fixture().into_iter().take(10) {
+        history.append(e);
+    }
+    assert_eq!(history.health().queued, 10);
+    history.flush();
+    history.flush();
+    let done = wait_for(&mut history, &mut poll, |d| {
+        d.contains(&Done::Committed(10))
+    });
+    assert_eq!(done, [Done::Committed(10)]);
+    assert_eq!(history.committed(), 10);
+    let health = history.health();
+    assert!(health.ok);
+    assert_eq!((health.stored, health.batches, health.queued), (10, 1, 0));
+    let q = Query::Latest {
+        target: "#a".into(),
+        after: None,
+        limit: 2,
+    };
+    history.query(7, q);
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    let want: Vec<Entry> = fixture()
+        .into_iter()
+        .filter(|e| [7, 9].contains(&e.seq))
+        .collect();
+    assert_eq!(
+        done,
+        [Done::Answer {
+            ticket: 7,
+            result: Ok(want)
+        }]
+    );
+    history.purge(8, Purge::Target("#b".into()));
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    assert_eq!(
+        done,
+        [Done::Purged {
+            ticket: 8,
+            result: Ok(5)
+        }]
+    );
+    // Sent but never acknowledged: close still commits it.
+    for e in fixture().into_iter().skip(10) {
+        history.append(e);
+    }
+    history.close();
+    let mut db = SqliteBackend::open(&dir.db()).expect("reopen");
+    assert_eq!(db.max_seq().expect("max_seq"), 20);
+    assert_eq!(db.size().expect("size").0, 15);
+}
+
+/// A backend whose appends fail while `failing` is set and whose queries
+/// panic: what a full disk and a bug look like to the worker.
+struct Flaky {
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    inner: MemoryBackend,
+}
+
+impl Backend for Flaky {
+    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::new(
+                "history test.sqlite3: database or disk is full",
+            ));
+        }
+        self.inner.append(batch)
+    }
+    fn query(&mut self, _: &Query) -> Result<Vec<Entry>, StoreError> {
+        panic!("a bug in a query");
+    }
+    fn targets(
+        &mut self,
+        c: &[String],
+        n: &str,
+        f: i64,
+        t: i64,
+        l: usize,
+    ) -> Result<Vec<TargetActivity>, StoreError> {
+        self.inner.targets(c, n, f, t, l)
+    }
+    fn purge_nick(&mut self, nick: &str) -> Result<u64, StoreError> {
+        self.inner.purge_nick(nick)
+    }
+    fn purge_target(&mut self, target: &str) -> Result<u64, StoreError> {
+        self.inner.purge_target(target)
+    }
+    fn retain(&mut self, now: i64, age: i64, count: usize) -> Result<u64, StoreError> {
+        self.inner.retain(now, age, count)
+    }
+    fn max_seq(&mut self) -> Result<u64, StoreError> {
+        self.inner.max_seq()
+    }
+    fn size(&mut self) -> Result<(u64, u64), StoreError> {
+        self.inner.size()
+    }
+}
+
+#[test]
+fn a_failing_batch_is_reported_and_the_next_good_one_recovers() {
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let backend = Flaky {
+        failing: failing.clone(),
+        inner: MemoryBackend::new(),
+    };
+    let (mut history, mut poll) = spawn(Box::new(backend));
+    history.append(entry(1, 1, "#a", "n"));
+    history.append(entry(2, 2, "#a", "n"));
+    history.flush();
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    let [Done::Failed { through: 2, error }] = &done[..] else {
+        panic!("expected one failure, got {done:?}");
+    };
+    assert!(error.contains("disk is full"), "{error}");
+    let health = history.health().clone();
+    assert!(!health.ok);
+    assert_eq!(
+        (health.failures, health.failed_entries, health.queued),
+        (1, 2, 0)
+    );
+    assert_eq!(history.committed(), 2);
+    // A panic in the backend is an error answer, not a dead worker.
+    let q = Query::Latest {
+        target: "#a".into(),
+        after: None,
+        limit: 1,
+    };
+    history.query(1, q);
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    let [
+        Done::Answer {
+            ticket: 1,
+            result: Err(why),
+        },
+    ] = &done[..]
+    else {
+        panic!("expected an error answer, got {done:?}");
+    };
+    assert!(why.contains("a bug in a query"), "{why}");
+    failing.store(false, Ordering::SeqCst);
+    history.append(entry(3, 3, "#a", "n"));
+    history.flush();
+    let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
+    assert_eq!(done, [Done::Committed(3)]);
+    let health = history.health();
+    assert!(health.ok);
+    assert_eq!(health.stored, 1);
+    assert!(health.last_error.is_some());
+    history.close();
+}
