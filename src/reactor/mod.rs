@@ -256,7 +256,7 @@ impl Server {
                     return Ok(());
                 }
             }
-            let input_waiting = !self.read_list.is_empty() && !self.reading_paused;
+            let input_waiting = !self.read_list.is_empty() && self.may_read();
             let timeout = if !input_waiting && self.net.flush_list.is_empty() {
                 [self.next_watchdog, self.next_resume, self.accept_retry_at]
                     .into_iter()
@@ -561,6 +561,15 @@ impl Server {
             }
         }
         self.after_delivery();
+    }
+
+    /// Whether input may be read now: not while the global output cap is
+    /// reached, nor while output waits for history to commit. The second
+    /// makes each turn's messages one group commit that every held queue
+    /// waits for, instead of a commit that new messages keep overtaking
+    /// (which would hold a busy client's queue forever).
+    fn may_read(&self) -> bool {
+        !self.reading_paused && self.net.held.is_empty()
     }
 
     /// Hands on what history finished: answers to the clients (and admin
