@@ -386,3 +386,45 @@ fn history_off_offers_nothing() {
     client.expect("FAIL CHATHISTORY MESSAGE_ERROR");
     assert_eq!(daemon.status()["history"]["state"], "off");
 }
+
+#[test]
+fn a_reload_keeps_the_running_store_and_applies_what_it_can() {
+    let daemon = Daemon::start(NO_FLOOD_CONTROL);
+    let mut alice = join_with(&daemon, "alice", CAPS);
+    alice.send("PRIVMSG #lobby :kept across the reload");
+    std::fs::write(
+        &daemon.config_path,
+        format!("{NO_FLOOD_CONTROL}[history]\nenabled = false\njoin_playback = 0\n"),
+    )
+    .expect("write config");
+    let out = daemon.ctl(&["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    daemon.expect_log("take effect after a restart");
+    assert_eq!(
+        texts(&chathistory(&mut alice, "LATEST #lobby * 5")),
+        ["kept across the reload"]
+    );
+    // join_playback = 0 applies at once: a newcomer gets no earlier lines.
+    let mut bob = daemon.connect();
+    bob.send("CAP REQ :batch server-time\r\nCAP END\r\nNICK bob\r\nUSER b 0 * :b\r\nPING done");
+    let lines = bob.collect_until("PONG");
+    assert!(
+        lines.iter().all(|l| !l.contains("chathistory")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn chathistory_counts_against_flood_control() {
+    let daemon = Daemon::start("[flood]\nburst = 5\nlines_per_second = 1\n");
+    let mut alice = join_with(&daemon, "alice", CAPS);
+    for _ in 0..30 {
+        alice.send("CHATHISTORY LATEST #lobby * 100");
+    }
+    let status = daemon.wait_status(|s| s["throttled_clients"] == 1);
+    assert_eq!(status["clients"]["registered"], 1);
+}

@@ -420,7 +420,20 @@ impl Server {
     }
 
     /// Applies a new config live: limits, timeouts, MOTD and listeners.
-    fn apply_config(&mut self, config: Config, motd: Option<Vec<String>>) {
+    fn apply_config(&mut self, mut config: Config, motd: Option<Vec<String>>) {
+        let (old, new) = (&self.config.history, &mut config.history);
+        if (old.enabled, &old.path, &old.max_age, old.max_messages)
+            != (new.enabled, &new.path, &new.max_age, new.max_messages)
+        {
+            warn!(
+                "history.enabled, path, max_age and max_messages changes take effect after a restart"
+            );
+            // The running store stays as it is, and what the hub offers with it.
+            new.enabled = old.enabled;
+            new.path.clone_from(&old.path);
+            new.max_age.clone_from(&old.max_age);
+            new.max_messages = old.max_messages;
+        }
         if let Ok(level) = config.log.level.parse() {
             log::set_max_level(level);
         }
