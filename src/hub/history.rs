@@ -387,8 +387,7 @@ impl Hub {
             _ => vec![&e.to, &e.text],
         };
         let untagged = build(&e.prefix, e.kind.as_str(), &params);
-        let msgid = e.seq.to_string();
-        Tagged::new(untagged, &msgid, e.time_ms, &e.tags)
+        Tagged::new(untagged, e.seq, e.time_ms, &e.tags)
             .line(wants)
             .clone()
     }
