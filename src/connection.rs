@@ -47,6 +47,11 @@ pub struct Connection {
     pub budget: LineBudget,
     /// Over its line budget: input is kept unprocessed until it may go on.
     pub throttled: bool,
+    /// Its queue holds output sent after the history entry with this seq:
+    /// it is written once history has committed that entry.
+    pub hold: u64,
+    /// Listed in the reactor's list of connections waiting on history.
+    pub held: bool,
 }
 
 impl Connection {
@@ -65,6 +70,8 @@ impl Connection {
             over_soft_since: None,
             budget: LineBudget::default(),
             throttled: false,
+            hold: 0,
+            held: false,
         }
     }
 

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use groupchatd::config::Config;
 use groupchatd::history::Entry;
-use groupchatd::hub::{ClientId, Hub, HubConfig, Outbox};
+use groupchatd::hub::{Answering, Ask, ClientId, Hub, HubConfig, Outbox};
 use groupchatd::message::Line;
 use groupchatd::outqueue::OutQueue;
 use groupchatd::stats::DisconnectReason;
@@ -85,6 +85,7 @@ impl Outbox for Queues {
         self.queues[to].push(line);
     }
     fn record(&mut self, _entry: Entry) {}
+    fn ask(&mut self, _id: ClientId, _ask: Ask, _answering: Answering) {}
     fn close(&mut self, _who: ClientId, _why: DisconnectReason, _reason: &str) {}
 }
 

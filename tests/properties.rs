@@ -7,7 +7,7 @@
 use groupchatd::config::Config;
 use groupchatd::framing::{Frame, LineFramer};
 use groupchatd::history::Entry;
-use groupchatd::hub::{ClientId, Hub, HubConfig, Outbox};
+use groupchatd::hub::{Answering, Ask, ClientId, Hub, HubConfig, Outbox};
 use groupchatd::message::{Line, MAX_LINE, Message, build, numeric};
 use groupchatd::stats::DisconnectReason;
 use proptest::prelude::*;
@@ -261,6 +261,7 @@ impl Outbox for Recorder {
         self.lines.push((to, line.clone()));
     }
     fn record(&mut self, _entry: Entry) {}
+    fn ask(&mut self, _id: ClientId, _ask: Ask, _answering: Answering) {}
     fn close(&mut self, who: ClientId, _why: DisconnectReason, _reason: &str) {
         self.closed.push((who, self.lines.len()));
     }

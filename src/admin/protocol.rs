@@ -26,6 +26,20 @@ pub enum Request {
         text: String,
     },
     Reload,
+    /// The latest lines of a channel, or of the private conversation of two
+    /// nicks written `alice,bob`.
+    History {
+        target: String,
+        last: usize,
+    },
+    /// Deletes from history what a nick said and its private conversations,
+    /// or one target (as for `history`): one of the two.
+    Purge {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nick: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+    },
     Shutdown {
         /// Seconds to let queued output drain, instead of `shutdown_grace`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,6 +63,22 @@ pub struct Reply {
     pub clients: Option<Vec<ClientInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Vec<ChannelInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryLine>>,
+}
+
+/// One line of history, for `groupchatctl history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryLine {
+    pub msgid: String,
+    /// ISO 8601, UTC, as in the IRCv3 `time` tag.
+    pub time: String,
+    /// `PRIVMSG`, `NOTICE`, `TAGMSG`, ...
+    pub kind: String,
+    pub nick: String,
+    /// The channel, or the nick a private message went to.
+    pub to: String,
+    pub text: String,
 }
 
 impl Reply {
@@ -108,6 +138,31 @@ pub struct Status {
     /// Connections ended, by reason (`quit`, `reset`, `sendq_exceeded`, ...).
     pub disconnects: BTreeMap<String, u64>,
     pub rss_bytes: Option<u64>,
+    #[serde(default)]
+    pub history: HistoryStatus,
+}
+
+/// How history is doing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryStatus {
+    /// `off`, `ok`, `failing` (storing fails; chat goes on) or
+    /// `unavailable` (the store could not be opened).
+    pub state: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Entries committed since start.
+    pub stored: u64,
+    /// Entries that could not be stored since start.
+    pub lost: u64,
+    /// Entries waiting for their commit.
+    pub queued: u64,
+    /// Entries in the store and its size on disk (with its WAL), as of the
+    /// last retention pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -31,12 +31,15 @@ pub enum Cap {
     Batch,
     /// A command with a `label` tag gets its replies with that label.
     LabeledResponse,
+    /// `CHATHISTORY` (offered while history is kept).
+    Chathistory,
 }
 
-const OFFERED: [(Cap, &str); 9] = [
+const OFFERED: [(Cap, &str); 10] = [
     (Cap::Notify, "cap-notify"),
     (Cap::AwayNotify, "away-notify"),
     (Cap::Batch, "batch"),
+    (Cap::Chathistory, "draft/chathistory"),
     (Cap::EchoMessage, "echo-message"),
     (Cap::LabeledResponse, "labeled-response"),
     (Cap::MessageTags, "message-tags"),
@@ -103,6 +106,7 @@ impl Hub {
         };
         let target = client.nick_or_star().to_string();
         let server = self.config.server_name.clone();
+        let history = self.config.history;
         match sub.as_str() {
             "LS" => {
                 let version: u32 = msg.param(1).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -151,7 +155,11 @@ impl Hub {
                         };
                         OFFERED
                             .iter()
-                            .find(|(cap, n)| *n == name && *cap != Cap::Sts)
+                            .find(|(cap, n)| {
+                                *n == name
+                                    && *cap != Cap::Sts
+                                    && (history || *cap != Cap::Chathistory)
+                            })
                             .map(|(cap, _)| (*cap, on))
                     })
                     .collect();
@@ -195,6 +203,7 @@ impl Hub {
                     format!("sts=port={}", policy.port)
                 }),
                 (Cap::Sts, Some(_)) => None,
+                (Cap::Chathistory, _) if !self.config.history => None,
                 _ => Some((*name).to_string()),
             })
             .collect()

@@ -97,6 +97,8 @@ impl Hub {
         }
         self.send_topic(id, chan, false, out);
         self.names(id, chan, true, out);
+        let name = self.channels[chan].name.clone();
+        self.play_back(id, &name, out);
     }
 
     pub(super) fn part(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {

@@ -7,7 +7,7 @@
 //! none as an `ACK`, one with the label on it, more inside a
 //! `labeled-response` batch that carries the label.
 
-use super::{ClientId, Outbox};
+use super::{Answering, Ask, ClientId, Outbox};
 use crate::history::Entry;
 use crate::message::{Line, build};
 use crate::stats::DisconnectReason;
@@ -26,6 +26,8 @@ pub(super) struct Labeled<'a> {
     /// more than one line go out unlabelled).
     batch: Option<String>,
     held: Vec<Line>,
+    /// The reply is a history answer that comes later, labelled itself.
+    deferred: bool,
 }
 
 impl<'a> Labeled<'a> {
@@ -43,6 +45,7 @@ impl<'a> Labeled<'a> {
             server,
             batch,
             held: Vec::new(),
+            deferred: false,
         }
     }
 
@@ -55,6 +58,7 @@ impl<'a> Labeled<'a> {
         let label = format!("label={}", self.label);
         let held = std::mem::take(&mut self.held);
         match (&held[..], &self.batch) {
+            ([], _) if self.deferred => {}
             ([], _) => {
                 let ack = with_tags(&label, &build(self.server, "ACK", &[]));
                 self.out.send(self.id, &ack);
@@ -107,6 +111,13 @@ impl Outbox for Labeled<'_> {
 
     fn record(&mut self, entry: Entry) {
         self.out.record(entry);
+    }
+
+    fn ask(&mut self, id: ClientId, ask: Ask, mut answering: Answering) {
+        if id == self.id && answering.label(self.label) {
+            self.deferred = true;
+        }
+        self.out.ask(id, ask, answering);
     }
 
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {

@@ -123,6 +123,11 @@ impl Hub {
             &said.params(&channel.name),
         );
         let mut line = Tagged::new(untagged, &msgid, time_ms, &said.client_tags);
+        // Recorded first: the reactor holds output queued after it until
+        // history has it.
+        if let Some(entry) = entry {
+            out.record(entry);
+        }
         let mut delivered = 0;
         for &member in &channel.members {
             let Some(recipient) = self.client(member) else {
@@ -137,9 +142,6 @@ impl Hub {
         }
         if sender.caps.has(Cap::EchoMessage) {
             out.send(id, line.line(sender.caps.wants()));
-        }
-        if let Some(entry) = entry {
-            out.record(entry);
         }
         self.stats.messages += 1;
         self.stats.deliveries += delivered;
@@ -172,6 +174,9 @@ impl Hub {
             &said.params(&recipient.nick),
         );
         let mut line = Tagged::new(untagged, &msgid, time_ms, &said.client_tags);
+        if let Some(entry) = entry {
+            out.record(entry);
+        }
         if said.kind != Kind::Tagmsg || recipient.caps.has(Cap::MessageTags) {
             out.send(to, line.line(recipient.caps.wants()));
         }
@@ -181,15 +186,12 @@ impl Hub {
         if let (Some(away), Kind::Privmsg) = (&recipient.away, said.kind) {
             self.reply(id, RPL_AWAY, &[&recipient.nick, away], out);
         }
-        if let Some(entry) = entry {
-            out.record(entry);
-        }
         self.stats.messages += 1;
         self.stats.deliveries += 1;
     }
 
     /// The history entry for a message to `target` (a history key), sent
-    /// on the wire to `to`.
+    /// on the wire to `to`; none when history is off.
     fn entry(
         &self,
         id: ClientId,
@@ -199,7 +201,7 @@ impl Hub {
         to: &str,
         said: &Said,
     ) -> Option<Entry> {
-        let sender = self.client(id)?;
+        let sender = self.client(id).filter(|_| self.config.history)?;
         Some(Entry {
             seq,
             time_ms,

@@ -8,6 +8,7 @@
 
 mod caps;
 mod channels;
+mod history;
 mod labels;
 mod messaging;
 mod overview;
@@ -19,6 +20,7 @@ use crate::history::{Entry, Kind};
 use crate::message::{Line, Message, build, numeric};
 pub use caps::StsPolicy;
 use caps::{Cap, Caps};
+pub use history::{Answering, Ask, Found, MAX_CHATHISTORY};
 pub use overview::{ChannelSummary, ClientSummary};
 
 use crate::names::fold;
@@ -40,6 +42,9 @@ pub trait Outbox {
     /// A message to keep in history: sent to its recipients in the same
     /// call, before or after this.
     fn record(&mut self, entry: Entry);
+    /// A question for history from client `id`; the answer goes back to
+    /// [`Hub::history_answer`] with `answering`, now or later.
+    fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering);
     /// The hub has let go of `who` (for the kind of reason `why`): deliver
     /// what is queued for it, then `ERROR :Closing Link: <host> (<reason>)`,
     /// then close the connection.
@@ -69,8 +74,12 @@ pub struct HubConfig {
     pub ping_timeout: Duration,
     /// Advertised as the `sts` capability when set.
     pub sts: Option<StsPolicy>,
+    /// History is kept and offered (`history.enabled`).
+    pub history: bool,
     /// Private messages go to history too (`history.private`).
     pub keep_private: bool,
+    /// Lines of history shown on joining a channel.
+    pub join_playback: usize,
 }
 
 impl HubConfig {
@@ -105,7 +114,9 @@ impl HubConfig {
                 let port = config.tls.listen.first()?.port();
                 Some(StsPolicy { port, duration })
             }),
-            keep_private: true,
+            history: config.history.enabled,
+            keep_private: config.history.private,
+            join_playback: config.history.join_playback,
         }
     }
 }
@@ -392,6 +403,7 @@ impl Hub {
             "AWAY" => self.away(id, msg, out),
             "USERHOST" => self.userhost(id, msg, out),
             "ISON" => self.ison(id, msg, out),
+            "CHATHISTORY" => self.chathistory(id, msg, out),
             _ => self.reply(
                 id,
                 ERR_UNKNOWNCOMMAND,

@@ -175,7 +175,12 @@ impl Hub {
             format!("NETWORK={}", c.network),
             "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,LIST:".to_string(),
         ];
-        let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let history = [
+            format!("CHATHISTORY={}", super::MAX_CHATHISTORY),
+            "MSGREFTYPES=msgid,timestamp".to_string(),
+        ];
+        let history = if c.history { &history[..] } else { &[] };
+        let mut params: Vec<&str> = tokens.iter().chain(history).map(String::as_str).collect();
         params.push("are supported by this server");
         self.reply(id, RPL_ISUPPORT, &params, out);
         self.lusers(id, out);

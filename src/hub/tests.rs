@@ -1,6 +1,7 @@
 //! The chat rules, exercised without sockets through a recording outbox.
 
 use super::*;
+use crate::history::Query;
 use std::net::Ipv4Addr;
 
 #[derive(Default)]
@@ -8,6 +9,7 @@ struct Recorder {
     lines: Vec<(ClientId, String)>,
     closed: Vec<(ClientId, DisconnectReason, String)>,
     history: Vec<Entry>,
+    asked: Vec<(ClientId, Ask, Answering)>,
 }
 
 impl Outbox for Recorder {
@@ -17,6 +19,9 @@ impl Outbox for Recorder {
     }
     fn record(&mut self, entry: Entry) {
         self.history.push(entry);
+    }
+    fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering) {
+        self.asked.push((id, ask, answering));
     }
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         self.closed.push((who, why, reason.to_string()));
@@ -61,6 +66,30 @@ impl World {
     fn send(&mut self, id: ClientId, line: &str) {
         self.hub
             .handle_line(id, line.as_bytes(), self.now, &mut self.out);
+    }
+
+    /// Answers what the hub asked of history from what it recorded, as the
+    /// reactor does (with the memory engine instead of SQLite).
+    fn answer_history(&mut self) {
+        use crate::history::{Backend, MemoryBackend};
+        let mut store = MemoryBackend::new();
+        store.append(&self.out.history).expect("memory append");
+        for (id, ask, answering) in std::mem::take(&mut self.out.asked) {
+            let found = match ask {
+                Ask::Query(q) => store.query(&q).map(Found::Entries),
+                Ask::Targets {
+                    channels,
+                    nick,
+                    from_ms,
+                    to_ms,
+                    limit,
+                } => store
+                    .targets(&channels, &nick, from_ms, to_ms, limit)
+                    .map(Found::Targets),
+            };
+            let found = found.map_err(|e| e.to_string());
+            self.hub.history_answer(id, answering, found, &mut self.out);
+        }
     }
 
     /// Connects and registers `nick`, discarding the welcome burst.
@@ -150,7 +179,8 @@ fn cap_negotiation_holds_registration_until_end() {
     assert_eq!(
         lines,
         [
-            ":groupchatd CAP * LS :cap-notify away-notify batch echo-message labeled-response \
+            ":groupchatd CAP * LS :cap-notify away-notify batch draft/chathistory echo-message \
+             labeled-response \
              message-tags server-time userhost-in-names"
         ]
     );
@@ -325,6 +355,7 @@ fn broadcast_shares_one_line_between_recipients() {
             self.0.push(line.as_ptr());
         }
         fn record(&mut self, _: Entry) {}
+        fn ask(&mut self, _: ClientId, _: Ask, _: Answering) {}
         fn close(&mut self, _: ClientId, _: DisconnectReason, _: &str) {}
     }
     let mut w = World::new(config());
@@ -971,4 +1002,205 @@ fn labels_need_the_capability_and_batches_need_batch() {
         [":groupchatd PONG groupchatd :y"],
         "an over-long label is ignored"
     );
+}
+
+#[test]
+fn chathistory_answers_in_a_batch_with_the_lines_as_they_were() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register_with(2, "reader", "batch server-time message-tags");
+    for n in 1..=5 {
+        w.send(1, &format!("PRIVMSG #lobby :line {n}"));
+    }
+    w.answer_history();
+    w.out.lines.clear();
+    let third = w.out.history[2].seq;
+    w.send(2, &format!("CHATHISTORY BEFORE #lobby msgid={third} 10"));
+    w.answer_history();
+    let lines = w.take(2);
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let reference = lines[0]
+        .strip_prefix(":groupchatd BATCH +")
+        .and_then(|l| l.strip_suffix(" chathistory :#lobby"))
+        .expect("a chathistory batch");
+    for (line, n) in lines[1..3].iter().zip(1..) {
+        let (tags, body) = split_tags(line);
+        assert!(
+            tags.starts_with(&format!("batch={reference};time=")),
+            "{tags}"
+        );
+        assert!(tags.contains(";msgid="), "{tags}");
+        assert_eq!(body, format!(":a!a@127.0.0.1 PRIVMSG #lobby :line {n}"));
+    }
+    assert_eq!(lines[3], format!(":groupchatd BATCH :-{reference}"));
+    w.send(2, "CHATHISTORY LATEST #lobby * 2");
+    w.answer_history();
+    let lines = w.take(2);
+    assert!(
+        lines[1].ends_with("line 4") && lines[2].ends_with("line 5"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn chathistory_refuses_bad_requests_with_fail() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.send(2, "JOIN #other");
+    w.out.lines.clear();
+    w.out.asked.clear();
+    let cases = [
+        ("CHATHISTORY", "FAIL CHATHISTORY NEED_MORE_PARAMS"),
+        (
+            "CHATHISTORY LATEST #lobby *",
+            "FAIL CHATHISTORY NEED_MORE_PARAMS LATEST",
+        ),
+        (
+            "CHATHISTORY SIDEWAYS #lobby * 10",
+            "FAIL CHATHISTORY INVALID_PARAMS SIDEWAYS",
+        ),
+        (
+            "CHATHISTORY LATEST #lobby * lots",
+            "FAIL CHATHISTORY INVALID_PARAMS LATEST",
+        ),
+        (
+            "CHATHISTORY LATEST #lobby * 0",
+            "FAIL CHATHISTORY INVALID_PARAMS LATEST",
+        ),
+        (
+            "CHATHISTORY BEFORE #lobby msgid=x 10",
+            "FAIL CHATHISTORY INVALID_PARAMS BEFORE",
+        ),
+        (
+            "CHATHISTORY BEFORE #lobby when=now 10",
+            "FAIL CHATHISTORY INVALID_PARAMS BEFORE",
+        ),
+        (
+            "CHATHISTORY LATEST #other * 10",
+            "FAIL CHATHISTORY INVALID_TARGET LATEST #other",
+        ),
+        (
+            "CHATHISTORY LATEST #nowhere * 10",
+            "FAIL CHATHISTORY INVALID_TARGET LATEST #nowhere",
+        ),
+        (
+            "CHATHISTORY TARGETS timestamp=x timestamp=y 5",
+            "FAIL CHATHISTORY INVALID_PARAMS TARGETS",
+        ),
+    ];
+    for (request, reply) in cases {
+        w.send(1, request);
+        let lines = w.take(1);
+        assert_eq!(lines.len(), 1, "{request}: {lines:?}");
+        assert!(
+            lines[0].starts_with(&format!(":groupchatd {reply}")),
+            "{request}: {lines:?}"
+        );
+    }
+    assert!(w.out.asked.is_empty(), "nothing reached history");
+}
+
+#[test]
+fn chathistory_limits_are_capped_and_private_history_is_for_its_two_parties() {
+    let mut w = World::new(config());
+    w.register(1, "alice");
+    w.register(2, "bob");
+    w.register(3, "eve");
+    w.send(1, "PRIVMSG bob :secret");
+    w.answer_history();
+    w.out.lines.clear();
+    w.send(2, "CHATHISTORY LATEST alice * 99999");
+    let (_, Ask::Query(query), _) = &w.out.asked[0] else {
+        panic!("a query");
+    };
+    assert_eq!(
+        query,
+        &Query::Latest {
+            target: "alice bob".into(),
+            after: None,
+            limit: MAX_CHATHISTORY
+        }
+    );
+    w.answer_history();
+    assert!(w.take(2).iter().any(|l| l.ends_with("PRIVMSG bob :secret")));
+    // Eve can only name conversations she is part of.
+    w.send(3, "CHATHISTORY LATEST alice * 10");
+    w.send(3, "CHATHISTORY LATEST bob * 10");
+    w.answer_history();
+    assert!(w.take(3).iter().all(|l| !l.contains("secret")));
+}
+
+#[test]
+fn joining_plays_back_earlier_lines_as_notices_or_as_a_batch() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.send(1, "PRIVMSG #lobby :before");
+    w.send(1, "NOTICE #lobby :notice before");
+    w.register(2, "plain");
+    w.register_with(3, "modern", "batch server-time");
+    w.answer_history();
+    let plain = w.take(2);
+    let notices: Vec<&str> = plain
+        .iter()
+        .filter_map(|l| l.strip_prefix(":groupchatd NOTICE #lobby :"))
+        .collect();
+    assert_eq!(notices.len(), 4, "{plain:#?}");
+    assert_eq!(notices[0], "--- 2 earlier messages ---");
+    assert!(notices[1].ends_with("] <a> before") && notices[1].starts_with('['));
+    assert!(notices[2].ends_with("] -a- notice before"));
+    assert_eq!(notices[3], "--- end of earlier messages ---");
+    let modern = w.take(3);
+    let start = modern
+        .iter()
+        .position(|l| l.contains("BATCH +") && l.ends_with("chathistory :#lobby"))
+        .expect("a chathistory batch");
+    assert!(modern[start + 1].ends_with(":a!a@127.0.0.1 PRIVMSG #lobby :before"));
+    // A channel with nothing said plays nothing back.
+    w.send(2, "JOIN #quiet");
+    w.answer_history();
+    assert!(w.take(2).iter().all(|l| !l.contains("NOTICE")));
+}
+
+#[test]
+fn a_labelled_chathistory_gets_its_label_on_the_batch_and_no_ack() {
+    let mut w = World::new(config());
+    w.register_with(1, "a", "labeled-response batch");
+    w.send(1, "PRIVMSG #lobby :x");
+    w.answer_history();
+    w.out.lines.clear();
+    w.send(1, "@label=h1 CHATHISTORY LATEST #lobby * 5");
+    assert_eq!(w.take(1), Vec::<String>::new(), "no ACK before the answer");
+    w.answer_history();
+    let lines = w.take(1);
+    assert!(
+        lines[0].starts_with("@label=h1 :groupchatd BATCH +"),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.len(), 3);
+}
+
+#[test]
+fn chathistory_targets_lists_channels_and_private_partners() {
+    let mut w = World::new(config());
+    w.register(1, "alice");
+    w.register(2, "Bob");
+    w.register(3, "carol");
+    w.send(1, "PRIVMSG #lobby :hi");
+    w.send(2, "PRIVMSG alice :psst");
+    w.send(3, "PRIVMSG bob :not for alice");
+    w.answer_history();
+    w.out.lines.clear();
+    w.send(
+        1,
+        "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10",
+    );
+    w.answer_history();
+    let names: Vec<String> = w
+        .take(1)
+        .iter()
+        .filter_map(|l| l.split(" CHATHISTORY TARGETS ").nth(1))
+        .map(|rest| rest.split(' ').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names, ["#lobby", "bob"]);
 }

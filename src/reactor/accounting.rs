@@ -6,6 +6,7 @@
 //! writes and the errors; half the connections speak TLS, with records
 //! held below the queue.
 
+use super::history::HistoryLink;
 use super::{Limits, Net};
 use crate::config::Config;
 use crate::connection::Connection;
@@ -130,6 +131,8 @@ proptest! {
             queued_total: 0,
             limits: Limits::new(&Config::default()),
             stats: Stats::new(),
+            history: HistoryLink::new(&Config::default().history),
+            held: Vec::new(),
         };
         let mut peers = Vec::new();
         let (server_tls, client_tls) = tls_configs();

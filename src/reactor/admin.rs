@@ -2,13 +2,19 @@
 //! connections, checks who is asking, and answers from the live state.
 //!
 //! Requests are tiny and rare, so each connection keeps plain byte buffers
-//! and is answered in the same turn its line arrives.
+//! and is answered in the same turn its line arrives, except for history
+//! requests, answered when the store has done them.
 
+use super::history::{AdminAnswer, State};
 use super::tokens::Source;
 use super::{Server, ShutdownGrace};
 use crate::admin::access::{self, Access};
-use crate::admin::protocol::{ChannelInfo, ClientCounts, ClientInfo, Reply, Request, Status};
+use crate::admin::protocol::{
+    ChannelInfo, ClientCounts, ClientInfo, HistoryLine, HistoryStatus, Reply, Request, Status,
+};
 use crate::connection::Connection;
+use crate::history::{Entry, Purge, private_key};
+use crate::names::fold;
 use crate::stats::DisconnectReason;
 use log::{info, warn};
 use mio::net::{UnixListener, UnixStream};
@@ -216,13 +222,20 @@ impl Server {
         };
         for line in requests {
             let reply = match serde_json::from_slice::<Request>(&line) {
-                Ok(request) => self.admin_request(request),
-                Err(e) => Reply::failed(format!("bad request: {e}")),
+                Ok(Request::History { target, last }) => self.admin_history(key, &target, last),
+                Ok(Request::Purge { nick, target }) => self.admin_purge(key, nick, target),
+                Ok(request) => Some(self.admin_request(request)),
+                Err(e) => Some(Reply::failed(format!("bad request: {e}"))),
             };
-            if let Some(conn) = self.admin.conns.get_mut(key) {
+            if let (Some(reply), Some(conn)) = (reply, self.admin.conns.get_mut(key)) {
                 conn.output.extend_from_slice(reply.to_line().as_bytes());
             }
         }
+        self.admin_write(key);
+    }
+
+    /// Writes what is queued for an admin connection.
+    fn admin_write(&mut self, key: usize) {
         let Some(conn) = self.admin.conns.get_mut(key) else {
             return;
         };
@@ -284,6 +297,58 @@ impl Server {
         }
     }
 
+    /// `groupchatctl history`: answered when the store has read it.
+    fn admin_history(&mut self, key: usize, target: &str, last: usize) -> Option<Reply> {
+        let Some(target) = history_key(target) else {
+            return Some(Reply::failed(format!(
+                "{target:?} is neither a channel nor two nicks written alice,bob"
+            )));
+        };
+        let last = last.clamp(1, MAX_HISTORY_LINES);
+        (!self.net.history.admin_query(key, target, last)).then(no_history)
+    }
+
+    /// `groupchatctl history purge`.
+    fn admin_purge(
+        &mut self,
+        key: usize,
+        nick: Option<String>,
+        target: Option<String>,
+    ) -> Option<Reply> {
+        let what = match (nick, target.as_deref().map(history_key)) {
+            (Some(nick), None) => Purge::Nick(fold(&nick)),
+            (None, Some(Some(target))) => Purge::Target(target),
+            (None, Some(None)) => {
+                return Some(Reply::failed(
+                    "the target is neither a channel nor two nicks written alice,bob",
+                ));
+            }
+            _ => return Some(Reply::failed("purge takes a nick or a target, not both")),
+        };
+        info!("admin: purging history: {what:?}");
+        (!self.net.history.admin_purge(key, what)).then(no_history)
+    }
+
+    /// The store's answer to an admin request.
+    pub(super) fn admin_history_answer(&mut self, key: usize, result: Result<AdminAnswer, String>) {
+        let reply = match result {
+            Ok(AdminAnswer::Entries(entries)) => Reply {
+                ok: true,
+                history: Some(entries.iter().map(history_line).collect()),
+                ..Reply::default()
+            },
+            Ok(AdminAnswer::Purged(count)) => {
+                info!("admin: purged {count} history entries");
+                Reply::done(format!("purged {count} entries"))
+            }
+            Err(e) => Reply::failed(format!("history: {e}")),
+        };
+        if let Some(conn) = self.admin.conns.get_mut(key) {
+            conn.output.extend_from_slice(reply.to_line().as_bytes());
+        }
+        self.admin_write(key);
+    }
+
     fn admin_request(&mut self, request: Request) -> Reply {
         match request {
             Request::Status => Reply {
@@ -336,6 +401,9 @@ impl Server {
                 Ok(done) => Reply::done(done),
                 Err(e) => Reply::failed(e),
             },
+            Request::History { .. } | Request::Purge { .. } => {
+                Reply::failed("history requests are answered by the store")
+            }
             Request::Shutdown { grace } => {
                 let grace = match grace {
                     Some(seconds) => ShutdownGrace::Seconds(seconds),
@@ -345,6 +413,31 @@ impl Server {
                 Reply::done("shutting down")
             }
         }
+    }
+
+    fn history_status(&self) -> HistoryStatus {
+        let link = &self.net.history;
+        let mut status = HistoryStatus {
+            path: link.path().display().to_string(),
+            ..HistoryStatus::default()
+        };
+        match (link.state(), link.health()) {
+            (State::Open, Some(health)) => {
+                status.state = if health.ok { "ok" } else { "failing" }.into();
+                status.error = health.last_error.clone();
+                status.stored = health.stored;
+                status.lost = health.failed_entries;
+                status.queued = health.queued;
+                status.entries = health.db_entries;
+                status.bytes = health.db_bytes;
+            }
+            (State::Unavailable(error), _) => {
+                status.state = "unavailable".into();
+                status.error = Some(error.clone());
+            }
+            _ => status.state = "off".into(),
+        }
+        status
     }
 
     fn status(&self) -> Status {
@@ -397,6 +490,7 @@ impl Server {
                 .map(|r| (r.key().to_string(), stats.disconnects(r)))
                 .collect(),
             rss_bytes: resident_bytes(),
+            history: self.history_status(),
         }
     }
 
@@ -423,6 +517,34 @@ impl Server {
 
 /// The daemon's resident memory, from `/proc/self/status` (a kernel file:
 /// reading it does not wait on a disk).
+/// Most lines `groupchatctl history --last` gets.
+const MAX_HISTORY_LINES: usize = 10_000;
+
+fn no_history() -> Reply {
+    Reply::failed("history is not kept (see groupchatctl status)")
+}
+
+/// The history key of `#channel` or `alice,bob`.
+fn history_key(target: &str) -> Option<String> {
+    if target.starts_with('#') {
+        return Some(fold(target));
+    }
+    let (a, b) = target.split_once(',')?;
+    let valid = |n: &str| crate::names::valid_nick(n, usize::MAX);
+    (valid(a) && valid(b)).then(|| private_key(&fold(a), &fold(b)))
+}
+
+fn history_line(e: &Entry) -> HistoryLine {
+    HistoryLine {
+        msgid: e.seq.to_string(),
+        time: crate::clock::format_iso(e.time_ms),
+        kind: e.kind.as_str().to_string(),
+        nick: e.prefix.split('!').next().unwrap_or_default().to_string(),
+        to: e.to.clone(),
+        text: e.text.clone(),
+    }
+}
+
 fn resident_bytes() -> Option<u64> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;

@@ -10,6 +10,7 @@
 mod accounting;
 mod admin;
 mod admission;
+mod history;
 mod input;
 mod tokens;
 
@@ -18,13 +19,14 @@ use crate::config::{Config, ConfigSource};
 use crate::connection::{Connection, Phase};
 use crate::flood::FloodPolicy;
 use crate::history::Entry;
-use crate::hub::{ClientId, Hub, HubConfig, Outbox};
+use crate::hub::{Answering, Ask, ClientId, Hub, HubConfig, Outbox};
 use crate::listener;
 use crate::message::Line;
 use crate::sd_notify::Notifier;
 use crate::stats::{DisconnectReason, Stats};
 use crate::transport::certs::Identity;
 use admin::AdminSocket;
+use history::{Finished, HistoryLink};
 use log::{error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll};
@@ -167,6 +169,8 @@ impl Server {
                 queued_total: 0,
                 limits: Limits::new(&config),
                 stats: Stats::new(),
+                history: HistoryLink::new(&config.history),
+                held: Vec::new(),
             },
             hub,
             config,
@@ -190,6 +194,13 @@ impl Server {
         for (addr, tls) in listen_addresses(&server.config) {
             server.listen(addr, tls)?;
         }
+        // Last, so that a server that cannot start leaves no store behind.
+        let max_seq = server.net.history.start(
+            &server.config.history,
+            server.poll.registry(),
+            Source::History.token(),
+        );
+        server.hub.set_seq_floor(max_seq);
         Ok(server)
     }
 
@@ -211,7 +222,14 @@ impl Server {
 
     /// Runs until shut down by a signal; returns once every client is gone
     /// or the shutdown grace has passed.
+    /// Serves until shut down, then commits what history still holds.
     pub fn run(&mut self) -> io::Result<()> {
+        let result = self.serve();
+        self.net.history.close();
+        result
+    }
+
+    fn serve(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         self.notify("READY=1");
         self.report_status();
@@ -263,6 +281,8 @@ impl Server {
                     Source::AdminListener => self.admin_accept(),
                     Source::Listener(index) => self.accept(index),
                     Source::Admin(key) => self.admin_ready(key),
+                    // Handled below, every turn.
+                    Source::History => {}
                     Source::Client(id) => {
                         let Some(conn) = self.net.conns.get_mut(id) else {
                             continue;
@@ -293,6 +313,8 @@ impl Server {
                 notifier.notify("WATCHDOG=1");
                 self.next_watchdog = notifier.watchdog().map(|interval| now + interval);
             }
+            self.hand_on_history();
+            self.net.history.flush();
             self.flush_listed();
         }
     }
@@ -513,6 +535,7 @@ impl Server {
 
     fn tick(&mut self, now: Instant) {
         self.hub.tick(now, &mut self.net);
+        self.net.history.tick();
         self.report_status();
         self.log_refusals();
         let mut watched = std::mem::take(&mut self.net.watched);
@@ -538,6 +561,32 @@ impl Server {
             }
         }
         self.after_delivery();
+    }
+
+    /// Hands on what history finished: answers to the clients (and admin
+    /// connections) that asked, and output that waited for a commit.
+    fn hand_on_history(&mut self) {
+        for finished in self.net.history.take_finished() {
+            match finished {
+                Finished::Client(id, answering, found) => {
+                    self.hub.history_answer(id, answering, found, &mut self.net);
+                }
+                Finished::Admin(key, result) => self.admin_history_answer(key, result),
+            }
+        }
+        let committed = self.net.history.committed();
+        let net = &mut self.net;
+        net.held.retain(|&id| {
+            let Some(conn) = net.conns.get_mut(id).filter(|c| c.held) else {
+                return false;
+            };
+            if conn.hold > committed {
+                return true;
+            }
+            conn.held = false;
+            list_for_flushing(&mut net.flush_list, id, conn);
+            false
+        });
     }
 
     /// Writes out the next slice of queues that got output, then lifts the
@@ -567,6 +616,14 @@ impl Server {
             return;
         }
         conn.flush_listed = false;
+        if conn.hold > self.net.history.committed() {
+            // Waits for history to commit what it holds (see history.rs).
+            if !conn.held {
+                conn.held = true;
+                self.net.held.push(id);
+            }
+            return;
+        }
         if let Phase::Closing { .. } = conn.phase
             && !conn.transport.carries_lines()
         {
@@ -660,6 +717,9 @@ struct Net {
     queued_total: usize,
     limits: Limits,
     stats: Stats,
+    history: HistoryLink,
+    /// Connections whose output waits for history to commit.
+    held: Vec<ClientId>,
 }
 
 impl Net {
@@ -704,6 +764,7 @@ impl Net {
     /// Takes a connection out, with its output.
     fn remove(&mut self, id: ClientId) -> Option<Connection> {
         let conn = self.conns.try_remove(id)?;
+        self.history.forget(id);
         self.queued_total -= conn.queued();
         Some(conn)
     }
@@ -726,10 +787,19 @@ impl Outbox for Net {
         conn.queue.push(line);
         self.queued_total += line.len();
         self.stats.lines_out += 1;
+        if let Some(seq) = self.history.hold() {
+            conn.hold = seq;
+        }
         list_for_flushing(&mut self.flush_list, to, conn);
     }
 
-    fn record(&mut self, _entry: Entry) {}
+    fn record(&mut self, entry: Entry) {
+        self.history.record(entry);
+    }
+
+    fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering) {
+        self.history.ask(id, ask, answering);
+    }
 
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         let Some(conn) = self.conns.get_mut(who) else {

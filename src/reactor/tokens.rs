@@ -16,6 +16,8 @@ pub(super) enum Source {
     /// An admin socket connection, by its key in the admin slab.
     Admin(usize),
     Signals,
+    /// The history worker's waker: it has finished something.
+    History,
 }
 
 /// Clients take the tokens from 0 up, as slab keys; the rest live far
@@ -24,6 +26,7 @@ const ADMIN_BASE: usize = usize::MAX / 4;
 const LISTENER_BASE: usize = usize::MAX / 2;
 const ADMIN_LISTENER: usize = usize::MAX - 2;
 const SIGNALS: usize = usize::MAX - 1;
+const HISTORY: usize = usize::MAX - 3;
 
 impl Source {
     pub(super) fn token(self) -> Token {
@@ -33,12 +36,14 @@ impl Source {
             Source::Listener(index) => LISTENER_BASE + index,
             Source::AdminListener => ADMIN_LISTENER,
             Source::Signals => SIGNALS,
+            Source::History => HISTORY,
         })
     }
 
     pub(super) fn of(token: Token) -> Source {
         match token.0 {
             SIGNALS => Source::Signals,
+            HISTORY => Source::History,
             ADMIN_LISTENER => Source::AdminListener,
             t if t >= LISTENER_BASE => Source::Listener(t - LISTENER_BASE),
             t if t >= ADMIN_BASE => Source::Admin(t - ADMIN_BASE),
@@ -58,6 +63,7 @@ mod tests {
             Source::Client(123_456),
             Source::Listener(0),
             Source::Listener(7),
+            Source::History,
             Source::AdminListener,
             Source::Admin(0),
             Source::Admin(42),

@@ -58,6 +58,8 @@ impl Daemon {
             .arg(&admin_socket)
             .args(extra_args)
             .envs(env.iter().copied())
+            // The default history file goes in the working directory.
+            .current_dir(&dir.path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -20,6 +20,19 @@ pub struct Args {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// Delete what a nick said and its private conversations, or one
+    /// channel or conversation (for privacy requests).
+    Purge {
+        #[arg(long, required_unless_present = "target", conflicts_with = "target")]
+        nick: Option<String>,
+        /// A channel, or two nicks written alice,bob.
+        #[arg(long)]
+        target: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Version, uptime, listeners, clients, traffic, queues, disconnects, memory.
     Status,
@@ -40,6 +53,19 @@ pub enum Command {
     },
     /// Re-read the config file and apply it (like SIGHUP), reporting errors.
     Reload,
+    /// Show the latest lines of a channel or private conversation, or
+    /// delete from history (`history purge`).
+    #[command(args_conflicts_with_subcommands = true)]
+    History {
+        #[command(subcommand)]
+        action: Option<HistoryAction>,
+        /// A channel, or two nicks written alice,bob for their private conversation.
+        #[arg(required = true)]
+        target: Option<String>,
+        /// How many lines.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        last: usize,
+    },
     /// Shut the daemon down gracefully.
     Shutdown {
         /// Seconds to let queued output drain [default: the configured shutdown_grace].

@@ -8,7 +8,7 @@ mod cli;
 mod table;
 
 use clap::Parser;
-use cli::{Args, Command};
+use cli::{Args, Command, HistoryAction};
 use groupchatd::admin::path;
 use groupchatd::admin::protocol::{Reply, Request};
 use std::io::{self, BufRead, BufReader, Write};
@@ -70,6 +70,14 @@ fn request_for(command: Command) -> Request {
             text: text.join(" "),
         },
         Command::Reload => Request::Reload,
+        Command::History {
+            action: Some(HistoryAction::Purge { nick, target }),
+            ..
+        } => Request::Purge { nick, target },
+        Command::History { target, last, .. } => Request::History {
+            target: target.unwrap_or_default(),
+            last,
+        },
         Command::Shutdown { grace } => Request::Shutdown { grace },
     }
 }

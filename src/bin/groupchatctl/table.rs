@@ -1,7 +1,9 @@
 //! Human-readable renderings of the daemon's replies: aligned columns for
 //! lists, a two-column sheet for the status.
 
-use groupchatd::admin::protocol::{ChannelInfo, ClientInfo, Reply, Status};
+use groupchatd::admin::protocol::{
+    ChannelInfo, ClientInfo, HistoryLine, HistoryStatus, Reply, Status,
+};
 use std::fmt::Write;
 
 pub fn render(reply: &Reply) -> String {
@@ -13,6 +15,9 @@ pub fn render(reply: &Reply) -> String {
     }
     if let Some(channels) = &reply.channels {
         return channels_table(channels);
+    }
+    if let Some(lines) = &reply.history {
+        return history_lines(lines);
     }
     match &reply.message {
         Some(message) => format!("{message}\n"),
@@ -87,6 +92,7 @@ fn status_sheet(s: &Status) -> String {
             s.rss_bytes
                 .map_or("unknown".into(), |b| format!("{} resident", bytes(b))),
         ),
+        ("history", history_summary(&s.history)),
     ];
     if s.descriptor_shortages > 0 {
         rows.push((
@@ -105,6 +111,57 @@ fn status_sheet(s: &Status) -> String {
         .map(|(k, v)| vec![k.to_string(), v])
         .collect();
     columns(&[], &rows)
+}
+
+/// `ok, 1,204 stored since start, in /var/lib/…` and what went wrong.
+fn history_summary(h: &HistoryStatus) -> String {
+    let mut text = match h.state.as_str() {
+        "off" => return "off".into(),
+        "unavailable" => format!("UNAVAILABLE ({})", h.path),
+        state => format!(
+            "{}, {} stored since start, {} waiting, in {}",
+            if state == "ok" { "ok" } else { "FAILING" },
+            h.stored,
+            h.queued,
+            h.path
+        ),
+    };
+    if let (Some(entries), Some(size)) = (h.entries, h.bytes) {
+        let size = bytes(size);
+        text.push_str(&format!(
+            "; at the last retention pass {entries} entries, {size} on disk"
+        ));
+    }
+    if h.lost > 0 {
+        text.push_str(&format!("; {} entries could not be stored", h.lost));
+    }
+    if let Some(error) = &h.error {
+        text.push_str(&format!("; last error: {error}"));
+    }
+    text
+}
+
+/// One line per entry, as a client shows it: `[time] <nick> text`.
+fn history_lines(lines: &[HistoryLine]) -> String {
+    if lines.is_empty() {
+        return "no lines in history\n".into();
+    }
+    let mut out = String::new();
+    for l in lines {
+        let time = l.time.get(..19).unwrap_or(&l.time).replace('T', " ");
+        let said = match l.kind.as_str() {
+            "PRIVMSG" => format!("<{}> {}", l.nick, l.text),
+            "NOTICE" => format!("-{}- {}", l.nick, l.text),
+            other => format!("* {} {other} {}", l.nick, l.text),
+        };
+        let to = if l.to.starts_with('#') {
+            String::new()
+        } else {
+            format!("(to {}) ", l.to)
+        };
+        out.push_str(&format!("[{time}] {to}{said}\n"));
+    }
+    out
 }
 
 fn clients_table(clients: &[ClientInfo]) -> String {

@@ -1,0 +1,315 @@
+//! The reactor's link to history: what the hub records goes to the store's
+//! worker (one group commit per loop turn) and to a window of recent lines
+//! in memory; what the hub asks is answered from the window at once when it
+//! can be, else by the worker, whose answers wake the loop.
+//!
+//! It also keeps the durability promise: output queued after a message was
+//! recorded waits until the store has committed that message, so nobody
+//! receives a line that a crash could take out of history. The wait is one
+//! worker round trip (a transaction in WAL mode, no fsync).
+
+use crate::clock::now_ms;
+use crate::config::HistoryConfig;
+use crate::history::{
+    Backend, Done, Entry, Health, History, MemoryBackend, Purge, Query, Retention, SqliteBackend,
+};
+use crate::hub::{Answering, Ask, ClientId, Found, MAX_CHATHISTORY};
+use log::{error, info};
+use mio::{Registry, Token, Waker};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Whoever is waiting for an answer from the worker.
+#[derive(Debug)]
+pub(super) enum Asker {
+    Client(ClientId, Answering),
+    /// An admin connection, by its key (`groupchatctl history`).
+    Admin(usize),
+}
+
+/// What the worker finished, ready for the loop to hand on.
+pub(super) enum Finished {
+    Client(ClientId, Answering, Result<Found, String>),
+    Admin(usize, Result<AdminAnswer, String>),
+}
+
+/// Answers for `groupchatctl history`.
+pub(super) enum AdminAnswer {
+    Entries(Vec<Entry>),
+    Purged(u64),
+}
+
+/// Whether history is kept, for status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum State {
+    /// `history.enabled = false`.
+    Off,
+    /// The store is open (its health tells how it is doing).
+    Open,
+    /// The store could not be opened: chat goes on without history.
+    Unavailable(String),
+}
+
+pub(super) struct HistoryLink {
+    store: Option<History>,
+    state: State,
+    path: PathBuf,
+    retention: Retention,
+    /// Recent lines of each channel (private conversations are read from
+    /// the store, so memory does not grow with their number).
+    window: MemoryBackend,
+    /// The highest seq recorded: output queued after it waits for it.
+    recorded: u64,
+    waiting: HashMap<u64, Asker>,
+    next_ticket: u64,
+    /// Answered without the worker; handed on after the current hub call.
+    ready: Vec<Finished>,
+}
+
+impl HistoryLink {
+    /// History as configured, not started yet: off until [`start`].
+    ///
+    /// [`start`]: HistoryLink::start
+    pub(super) fn new(config: &HistoryConfig) -> HistoryLink {
+        HistoryLink {
+            store: None,
+            state: State::Off,
+            path: absolute(config.resolved_path()),
+            retention: Retention {
+                max_age_ms: config.max_age_ms(),
+                max_messages: config.max_messages,
+            },
+            window: MemoryBackend::with_cap(MAX_CHATHISTORY, 1),
+            recorded: 0,
+            waiting: HashMap::new(),
+            next_ticket: 0,
+            ready: Vec::new(),
+        }
+    }
+
+    /// Opens the store and starts its worker, unless history is off; on
+    /// failure chat goes on without history, and says so. Returns the
+    /// highest seq stored, which new msgids must be above.
+    pub(super) fn start(
+        &mut self,
+        config: &HistoryConfig,
+        registry: &Registry,
+        token: Token,
+    ) -> u64 {
+        if !config.enabled {
+            info!("history is off (history.enabled = false)");
+            return 0;
+        }
+        match start(&self.path, registry, token, self.retention) {
+            Ok((store, max_seq)) => {
+                info!("history kept in {}", self.path.display());
+                self.store = Some(store);
+                self.state = State::Open;
+                self.window = MemoryBackend::with_cap(MAX_CHATHISTORY, max_seq + 1);
+                max_seq
+            }
+            Err(e) => {
+                error!("{e}; chatting without history");
+                self.state = State::Unavailable(e);
+                0
+            }
+        }
+    }
+
+    /// Keeps an entry: in the window now, in the store with this turn's
+    /// group commit.
+    pub(super) fn record(&mut self, entry: Entry) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        self.recorded = entry.seq;
+        if entry.target.starts_with('#') {
+            // The window's append cannot fail.
+            let _ = self.window.append(std::slice::from_ref(&entry));
+        }
+        store.append(entry);
+    }
+
+    /// The seq that output queued now must wait for, if any.
+    pub(super) fn hold(&self) -> Option<u64> {
+        (self.recorded > self.committed()).then_some(self.recorded)
+    }
+
+    /// Everything up to this seq is committed (or given up on).
+    pub(super) fn committed(&self) -> u64 {
+        self.store.as_ref().map_or(u64::MAX, History::committed)
+    }
+
+    pub(super) fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering) {
+        let Some(store) = &mut self.store else {
+            let why = "history is not available".to_string();
+            self.ready.push(Finished::Client(id, answering, Err(why)));
+            return;
+        };
+        let ticket = self.next_ticket;
+        match ask {
+            Ask::Query(query) => {
+                if query.target().starts_with('#')
+                    && let Some(entries) = self.window.try_answer(&query)
+                {
+                    let found = Ok(Found::Entries(entries));
+                    self.ready.push(Finished::Client(id, answering, found));
+                    return;
+                }
+                store.query(ticket, query);
+            }
+            Ask::Targets {
+                channels,
+                nick,
+                from_ms,
+                to_ms,
+                limit,
+            } => store.targets(ticket, channels, nick, from_ms, to_ms, limit),
+        }
+        self.next_ticket += 1;
+        self.waiting.insert(ticket, Asker::Client(id, answering));
+    }
+
+    /// `groupchatctl history`: the latest `limit` of a target.
+    pub(super) fn admin_query(&mut self, key: usize, target: String, limit: usize) -> bool {
+        let query = Query::Latest {
+            target,
+            after: None,
+            limit,
+        };
+        self.admin_job(key, |store, ticket| store.query(ticket, query))
+    }
+
+    /// `groupchatctl history purge`: from the window now, from the store in
+    /// order after every append sent before it.
+    pub(super) fn admin_purge(&mut self, key: usize, what: Purge) -> bool {
+        let _ = match &what {
+            Purge::Nick(nick) => self.window.purge_nick(nick),
+            Purge::Target(target) => self.window.purge_target(target),
+        };
+        self.admin_job(key, |store, ticket| store.purge(ticket, what))
+    }
+
+    fn admin_job(&mut self, key: usize, send: impl FnOnce(&mut History, u64)) -> bool {
+        let Some(store) = &mut self.store else {
+            return false;
+        };
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        store.flush();
+        send(store, ticket);
+        self.waiting.insert(ticket, Asker::Admin(key));
+        true
+    }
+
+    /// A client is gone: answers for it are dropped when they come.
+    pub(super) fn forget(&mut self, id: ClientId) {
+        self.waiting
+            .retain(|_, asker| !matches!(asker, Asker::Client(c, _) if *c == id));
+        self.ready
+            .retain(|f| !matches!(f, Finished::Client(c, ..) if *c == id));
+    }
+
+    /// Sends this turn's appends as one batch.
+    pub(super) fn flush(&mut self) {
+        if let Some(store) = &mut self.store {
+            store.flush();
+        }
+    }
+
+    /// What is ready to hand on: answers made without the worker, then what
+    /// the worker finished. Commits only move `committed` on.
+    pub(super) fn take_finished(&mut self) -> Vec<Finished> {
+        let mut finished = std::mem::take(&mut self.ready);
+        let Some(store) = &mut self.store else {
+            return finished;
+        };
+        for done in store.take_done() {
+            let (ticket, result) = match done {
+                Done::Committed(_) => continue,
+                Done::Failed { through, error } => {
+                    error!("history: could not store messages up to {through}: {error}");
+                    continue;
+                }
+                Done::Answer { ticket, result } => (ticket, result.map(Found::Entries)),
+                Done::Targets { ticket, result } => (ticket, result.map(Found::Targets)),
+                Done::Purged { ticket, result } => {
+                    if let Some(Asker::Admin(key)) = self.waiting.remove(&ticket) {
+                        finished.push(Finished::Admin(key, result.map(AdminAnswer::Purged)));
+                    }
+                    continue;
+                }
+            };
+            match self.waiting.remove(&ticket) {
+                Some(Asker::Client(id, answering)) => {
+                    finished.push(Finished::Client(id, answering, result));
+                }
+                Some(Asker::Admin(key)) => {
+                    let result = result.and_then(|found| match found {
+                        Found::Entries(entries) => Ok(AdminAnswer::Entries(entries)),
+                        Found::Targets(_) => Err("unexpected answer".to_string()),
+                    });
+                    finished.push(Finished::Admin(key, result));
+                }
+                None => {}
+            }
+        }
+        finished
+    }
+
+    /// Applies retention to the window too (the worker does the store), so
+    /// an expired line is not served from memory; about once a second.
+    pub(super) fn tick(&mut self) {
+        if self.store.is_some() {
+            let r = self.retention;
+            let _ = self.window.retain(now_ms(), r.max_age_ms, r.max_messages);
+        }
+    }
+
+    pub(super) fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub(super) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    pub(super) fn health(&self) -> Option<&Health> {
+        self.store.as_ref().map(History::health)
+    }
+
+    /// Commits what was sent and stops the worker (at shutdown).
+    pub(super) fn close(&mut self) {
+        if let Some(mut store) = self.store.take() {
+            store.flush();
+            let queued = store.health().queued;
+            store.close();
+            if queued > 0 {
+                info!("history: committed the last {queued} entries");
+            }
+        }
+    }
+}
+
+/// The path as the logs and status show it: absolute, so that an operator
+/// finds the file whatever the daemon's working directory was.
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}
+
+/// Opens the SQLite store at `path` and starts its worker.
+fn start(
+    path: &std::path::Path,
+    registry: &Registry,
+    token: Token,
+    retention: Retention,
+) -> Result<(History, u64), String> {
+    let mut backend = SqliteBackend::open(path).map_err(|e| e.to_string())?;
+    let max_seq = backend.max_seq().map_err(|e| e.to_string())?;
+    let waker =
+        Waker::new(registry, token).map_err(|e| format!("history: cannot make a waker: {e}"))?;
+    let store = History::spawn(Box::new(backend), Arc::new(waker), retention)
+        .map_err(|e| format!("history: cannot start its thread: {e}"))?;
+    Ok((store, max_seq))
+}
