@@ -41,11 +41,15 @@ impl Caps {
     pub const MESSAGE_TAGS: Caps = Caps(2);
     pub const SERVER_TIME: Caps = Caps(4);
     pub const CHATHISTORY: Caps = Caps(8);
-    const NAMES: [(Caps, &'static str); 4] = [
+    /// The answer to a request is the batch carrying its label, not the
+    /// join playback that may arrive while it waits.
+    pub const LABELED_RESPONSE: Caps = Caps(16);
+    const NAMES: [(Caps, &'static str); 5] = [
         (Caps::BATCH, "batch"),
         (Caps::MESSAGE_TAGS, "message-tags"),
         (Caps::SERVER_TIME, "server-time"),
         (Caps::CHATHISTORY, "draft/chathistory"),
+        (Caps::LABELED_RESPONSE, "labeled-response"),
     ];
 
     pub const fn with(self, other: Caps) -> Caps {
@@ -189,6 +193,8 @@ struct Client {
     querier: bool,
     /// When the CHATHISTORY request in flight was sent.
     request: Option<Instant>,
+    /// Requests sent, the last one's number being its label.
+    requests: u32,
     batch: Option<OpenBatch>,
 }
 
@@ -406,6 +412,7 @@ impl Engine {
             caps: Caps::NONE,
             querier: false,
             request: None,
+            requests: 0,
             batch: None,
         });
         Ok(())
@@ -624,9 +631,13 @@ impl Engine {
                 if let Some(r) = reference.strip_prefix(b"+") {
                     let kind = irc::first_param(irc::rest_params(msg.params));
                     if kind.ends_with(b"chathistory") {
+                        let answer = c.request.is_some()
+                            && (!c.caps.has(Caps::LABELED_RESPONSE)
+                                || irc::tag(msg.tags, b"label")
+                                    == Some(c.requests.to_string().as_bytes()));
                         c.batch = Some(OpenBatch {
                             reference: r.to_vec(),
-                            answer: c.request.is_some(),
+                            answer,
                             lines: 0,
                             last_msgid: None,
                         });
@@ -745,8 +756,13 @@ impl Engine {
     pub fn request_history(&mut self, key: usize, subcommand: &str, point: &str) {
         if let Some(c) = self.clients.get_mut(key) {
             c.request = Some(Instant::now());
+            c.requests += 1;
+            let label = match c.caps.has(Caps::LABELED_RESPONSE) {
+                true => format!("@label={} ", c.requests),
+                false => String::new(),
+            };
             let line = format!(
-                "CHATHISTORY {subcommand} {} {point} {HISTORY_LIMIT}",
+                "{label}CHATHISTORY {subcommand} {} {point} {HISTORY_LIMIT}",
                 self.channel
             );
             self.send_line(key, &line);

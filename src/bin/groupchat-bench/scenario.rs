@@ -32,8 +32,10 @@ const SLOW_MESSAGES: u32 = 10_000;
 /// Longest single wait in the loop, so progress and deadlines are checked.
 const TICK: Duration = Duration::from_millis(20);
 /// What clients that read history ask for: the end of an answer (batch),
-/// msgids (message-tags), and what real clients take along.
+/// which batch answers (labeled-response), msgids (message-tags), and what
+/// real clients take along.
 const HISTORY_CAPS: Caps = Caps::BATCH
+    .with(Caps::LABELED_RESPONSE)
     .with(Caps::MESSAGE_TAGS)
     .with(Caps::SERVER_TIME)
     .with(Caps::CHATHISTORY);
