@@ -209,8 +209,9 @@ pub struct ReconnectArgs {
     /// Members that stay and whose latency is watched.
     #[arg(long, default_value_t = 10)]
     pub observers: u32,
-    /// Messages per second the one sender keeps sending.
-    #[arg(long, default_value_t = 20.0)]
+    /// Messages per second the one sender keeps sending; the storm may be
+    /// short, and only messages sent during it measure it.
+    #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
     /// Message text size in bytes.
     #[arg(long, default_value_t = 100)]

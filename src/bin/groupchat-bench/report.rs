@@ -156,6 +156,9 @@ pub struct ReconnectReport {
     pub normal: Option<Latency>,
     pub storm: Option<Latency>,
     pub storm_p99_ratio: Option<f64>,
+    /// Observer deliveries behind `normal` and `storm`.
+    pub normal_samples: u64,
+    pub storm_samples: u64,
     /// Reconnected and fetched until an answer came back short.
     pub caught_up: u64,
     /// From the reconnect to the last one caught up.
@@ -362,12 +365,18 @@ impl Report {
             );
             row(&mut out, "observers", r.observers);
             row(&mut out, "sent", r.sent);
-            for (name, l) in [("normal", r.normal), ("storm", r.storm)] {
+            for (name, l, n) in [
+                ("normal", r.normal, r.normal_samples),
+                ("storm", r.storm, r.storm_samples),
+            ] {
                 if let Some(l) = l {
                     row(
                         &mut out,
                         &format!("observers {name} p50/p99/max"),
-                        format!("{:.0} / {:.0} / {:.0} µs", l.p50_us, l.p99_us, l.max_us),
+                        format!(
+                            "{:.0} / {:.0} / {:.0} µs ({n} deliveries)",
+                            l.p50_us, l.p99_us, l.max_us
+                        ),
                     );
                 }
             }

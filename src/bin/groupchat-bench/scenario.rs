@@ -1246,7 +1246,13 @@ impl Bench<'_> {
         if let (Some(b), Some(a), Some(u)) = (cpu_before, cpu_after, self.usage()) {
             u.cpu_ms = Some(a.saturating_sub(b) as f64 / 1e6);
         }
-        self.out.report.reconnect = Some(storm.report(a));
+        let report = storm.report(a);
+        if report.storm.is_none() {
+            self.warn(
+                "no observer delivery of a message sent during the storm: raise --rate".into(),
+            );
+        }
+        self.out.report.reconnect = Some(report);
         Ok(())
     }
 }
@@ -1511,6 +1517,8 @@ impl Storm {
                 .zip(during)
                 .filter(|(n, _)| n.p99_us > 0.0)
                 .map(|(n, d)| d.p99_us / n.p99_us),
+            normal_samples: self.normal.len(),
+            storm_samples: self.during.len(),
             caught_up: self
                 .returning
                 .iter()
