@@ -158,8 +158,9 @@ fn a_channel_message_allocates_the_same_for_100_and_1000_recipients() {
         "allocations grow with recipients: {} for 99, {} for 999",
         small.allocations, large.allocations
     );
-    // Parsing, case-folding the target and building the line: a handful.
-    assert!(large.allocations <= 8, "{} allocations", large.allocations);
+    // Parsing, case-folding the target, building the line and the history
+    // entry's strings: a dozen at most, whatever the number of recipients.
+    assert!(large.allocations <= 12, "{} allocations", large.allocations);
 }
 
 #[test]

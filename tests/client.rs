@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::Instant;
 
 use common::tls::TestCert;
@@ -408,4 +408,219 @@ fn recording_relay(to: SocketAddr) -> (SocketAddr, mpsc::Receiver<Vec<u8>>) {
         drop(tx.send(sent));
     });
     (addr, rx)
+}
+
+#[test]
+fn joining_shows_the_earlier_lines_marked_as_history() {
+    let daemon = Daemon::start("");
+    let mut peer = daemon.register("peer");
+    peer.send("PRIVMSG #lobby :said before you came");
+    peer.send("PRIVMSG #lobby :and this too");
+    // Once the PING is answered both lines are in history.
+    peer.send("PING :sync");
+    peer.expect("PONG");
+    let mut alice = joined(&daemon, "alice");
+    alice
+        .exp_regex(r"\[\d\d:\d\d\] <peer> said before you came")
+        .expect("the first earlier line, with its time in brackets");
+    alice
+        .exp_regex(r"\[\d\d:\d\d\] <peer> and this too")
+        .expect("the second earlier line");
+    peer.send("PRIVMSG #lobby :said just now");
+    // A live line has the plain clock ("12:34 <peer>", not "12:34] <peer>").
+    alice
+        .exp_regex(r"\d\d:\d\d <peer> said just now")
+        .expect("a live line looks live");
+}
+
+#[test]
+fn a_reconnect_loses_nothing_said_while_away() {
+    let daemon = Daemon::start("");
+    let relay = Relay::start(daemon.addr);
+    let mut peer = daemon.register("peer");
+    let mut client = groupchat(&relay.addr.to_string(), &["--nick", "piper"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start groupchat on pipes");
+    let mut input = client.stdin.take().expect("stdin");
+    let mut out = Lines::of(client.stdout.take().expect("stdout"));
+    peer.expect(":piper!");
+    peer.send("PRIVMSG #lobby :before the cut");
+    out.wait_for("<peer> before the cut");
+    input.write_all(b"hello peer\n").expect("write");
+    peer.expect("PRIVMSG #lobby :hello peer");
+    // Once piper reads this, its own line has come back to it too.
+    peer.send("PRIVMSG #lobby :got it");
+    out.wait_for("<peer> got it");
+
+    // The network fails: the daemon sees piper go, and piper cannot get
+    // back until the relay lets it.
+    relay.cut();
+    peer.expect(":piper!");
+    let said = ["missed one", "missed two", "missed three"];
+    for text in said {
+        peer.send(&format!("PRIVMSG #lobby :{text}"));
+    }
+    peer.send("PING :sync");
+    peer.expect("PONG");
+    relay.reopen();
+
+    peer.expect(" JOIN ");
+    out.wait_for("* end of missed lines");
+    peer.send("PRIVMSG #lobby :welcome back");
+    out.wait_for("<peer> welcome back");
+    drop(input);
+    let status = wait_exit(&mut client);
+    assert!(status.success(), "exit status {status:?}");
+    let lines = out.rest();
+
+    let header = position(&lines, "* missed while disconnected:");
+    let end = position(&lines, "* end of missed lines");
+    for text in said {
+        let shown: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].contains(text))
+            .collect();
+        assert_eq!(shown.len(), 1, "{text:?} once: {lines:#?}");
+        assert!(
+            header < shown[0] && shown[0] < end,
+            "{text:?} among the missed lines: {lines:#?}"
+        );
+        let marked = format!("] <peer> {text}");
+        assert!(
+            lines[shown[0]].starts_with('[') && lines[shown[0]].ends_with(&marked),
+            "{text:?} with the time it was said: {lines:#?}"
+        );
+    }
+    let before = lines.iter().filter(|l| l.contains("before the cut"));
+    assert_eq!(
+        before.count(),
+        1,
+        "what was seen is not shown again: {lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("hello peer")),
+        "own lines are not echoed to a script: {lines:#?}"
+    );
+}
+
+/// The index of the only line containing `text`.
+fn position(lines: &[String], text: &str) -> usize {
+    let found: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains(text))
+        .collect();
+    assert_eq!(found.len(), 1, "one {text:?} in {lines:#?}");
+    found[0]
+}
+
+/// A program's output lines, read as they come, kept for a look at the end.
+struct Lines {
+    rx: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Lines {
+    fn of(stream: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads until a line contains `text`.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.contains(text);
+                    self.seen.push(line);
+                    if done {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?}; got {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Every line, once the program has closed its output.
+    fn rest(mut self) -> Vec<String> {
+        while let Ok(line) = self.rx.recv_timeout(PATIENCE) {
+            self.seen.push(line);
+        }
+        self.seen
+    }
+}
+
+/// A TCP relay to the daemon that a test cuts, as a failing network
+/// would: both ends are closed, and connections made after the cut wait
+/// (accepted, but not passed on) until the relay is reopened.
+struct Relay {
+    addr: SocketAddr,
+    /// Both sockets of every relayed connection, to cut them.
+    open: Arc<Mutex<Vec<TcpStream>>>,
+    /// Whether new connections go through now.
+    gate: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Relay {
+    fn start(to: SocketAddr) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the relay");
+        let addr = listener.local_addr().expect("relay address");
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new((Mutex::new(true), Condvar::new()));
+        let (sockets, through) = (Arc::clone(&open), Arc::clone(&gate));
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let (lock, opened) = &*through;
+                let mut passing = lock.lock().expect("gate lock");
+                while !*passing {
+                    passing = opened.wait(passing).expect("gate wait");
+                }
+                drop(passing);
+                let server = TcpStream::connect(to).expect("connect to the daemon");
+                let mut list = sockets.lock().expect("relay lock");
+                list.push(client.try_clone().expect("clone"));
+                list.push(server.try_clone().expect("clone"));
+                pipe(
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                pipe(server, client);
+            }
+        });
+        Relay { addr, open, gate }
+    }
+
+    /// Closes every connection, and holds new ones until [`Relay::reopen`].
+    fn cut(&self) {
+        *self.gate.0.lock().expect("gate lock") = false;
+        for socket in self.open.lock().expect("relay lock").drain(..) {
+            drop(socket.shutdown(Shutdown::Both));
+        }
+    }
+
+    fn reopen(&self) {
+        *self.gate.0.lock().expect("gate lock") = true;
+        self.gate.1.notify_all();
+    }
+}
+
+/// Copies `from` to `to` on a thread of its own until either end closes.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        drop(std::io::copy(&mut from, &mut to));
+        drop(to.shutdown(Shutdown::Both));
+    });
 }

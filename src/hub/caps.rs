@@ -33,9 +33,13 @@ pub enum Cap {
     LabeledResponse,
     /// `CHATHISTORY` (offered while history is kept).
     Chathistory,
+    /// NAMES and WHO show every prefix a member has (there is at most one).
+    MultiPrefix,
+    /// Told when someone in a shared channel changes their real name.
+    Setname,
 }
 
-const OFFERED: [(Cap, &str); 10] = [
+const OFFERED: [(Cap, &str); 12] = [
     (Cap::Notify, "cap-notify"),
     (Cap::AwayNotify, "away-notify"),
     (Cap::Batch, "batch"),
@@ -43,7 +47,9 @@ const OFFERED: [(Cap, &str); 10] = [
     (Cap::EchoMessage, "echo-message"),
     (Cap::LabeledResponse, "labeled-response"),
     (Cap::MessageTags, "message-tags"),
+    (Cap::MultiPrefix, "multi-prefix"),
     (Cap::ServerTime, "server-time"),
+    (Cap::Setname, "setname"),
     (Cap::UserhostInNames, "userhost-in-names"),
     (Cap::Sts, "sts"),
 ];

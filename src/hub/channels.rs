@@ -94,6 +94,20 @@ impl Hub {
             for &member in &channel.members {
                 out.send(member, &line);
             }
+            // away-notify: whoever joins away is shown away at once.
+            if let Some(away) = &client.away {
+                let line = build(&client.prefix, "AWAY", &[away]);
+                for &member in channel.members.iter().filter(|&&m| m != id) {
+                    if self
+                        .clients
+                        .get(member)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|c| c.caps.has(Cap::AwayNotify))
+                    {
+                        out.send(member, &line);
+                    }
+                }
+            }
         }
         self.send_topic(id, chan, false, out);
         self.names(id, chan, true, out);

@@ -404,6 +404,7 @@ impl Hub {
             "USERHOST" => self.userhost(id, msg, out),
             "ISON" => self.ison(id, msg, out),
             "CHATHISTORY" => self.chathistory(id, msg, out),
+            "SETNAME" => self.setname(id, msg, out),
             _ => self.reply(
                 id,
                 ERR_UNKNOWNCOMMAND,

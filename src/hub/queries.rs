@@ -1,10 +1,13 @@
 //! Questions about the server and its users: PING, WHOIS, MOTD, LUSERS,
-//! user MODE, AWAY, USERHOST, ISON.
+//! user MODE, AWAY, SETNAME, USERHOST, ISON.
 
 use super::{Cap, ClientId, Hub, Outbox};
 use crate::message::{Message, build};
 use crate::numeric::*;
 use std::time::Instant;
+
+/// Longest real name SETNAME takes.
+const MAX_REALNAME: usize = 200;
 
 impl Hub {
     pub(super) fn ping(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
@@ -234,6 +237,28 @@ impl Hub {
                 out,
             );
         }
+    }
+
+    /// IRCv3 setname: a new real name, told to peers that asked for it.
+    pub(super) fn setname(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let server = self.config.server_name.clone();
+        let name = msg.param(0).unwrap_or_default();
+        if name.is_empty() || name.len() > MAX_REALNAME {
+            let params = [
+                "SETNAME",
+                "INVALID_REALNAME",
+                "Real name is empty or too long",
+            ];
+            out.send(id, &build(&server, "FAIL", &params));
+            return;
+        }
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        client.realname = name.to_string();
+        let line = build(&client.prefix, "SETNAME", &[name]);
+        let echo = client.caps.has(Cap::Setname);
+        self.send_to_peers(id, &line, echo, Some(Cap::Setname), out);
     }
 
     pub(super) fn userhost(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {

@@ -77,15 +77,7 @@ impl World {
         for (id, ask, answering) in std::mem::take(&mut self.out.asked) {
             let found = match ask {
                 Ask::Query(q) => store.query(&q).map(Found::Entries),
-                Ask::Targets {
-                    channels,
-                    nick,
-                    from_ms,
-                    to_ms,
-                    limit,
-                } => store
-                    .targets(&channels, &nick, from_ms, to_ms, limit)
-                    .map(Found::Targets),
+                Ask::Targets(q) => store.targets(&q).map(Found::Targets),
             };
             let found = found.map_err(|e| e.to_string());
             self.hub.history_answer(id, answering, found, &mut self.out);
@@ -180,12 +172,11 @@ fn cap_negotiation_holds_registration_until_end() {
         lines,
         [
             ":groupchatd CAP * LS :cap-notify away-notify batch draft/chathistory echo-message \
-             labeled-response \
-             message-tags server-time userhost-in-names"
+             labeled-response message-tags multi-prefix server-time setname userhost-in-names"
         ]
     );
-    w.send(1, "CAP REQ :multi-prefix");
-    assert_eq!(w.take(1), [":groupchatd CAP a NAK :multi-prefix"]);
+    w.send(1, "CAP REQ :invite-notify");
+    assert_eq!(w.take(1), [":groupchatd CAP a NAK :invite-notify"]);
     w.send(1, "CAP END");
     assert_eq!(codes(&w.take(1))[0], "001");
 }
@@ -1203,4 +1194,87 @@ fn chathistory_targets_lists_channels_and_private_partners() {
         .map(|rest| rest.split(' ').next().unwrap_or_default().to_string())
         .collect();
     assert_eq!(names, ["#lobby", "bob"]);
+}
+
+#[test]
+fn setname_reaches_peers_that_asked_and_away_shows_on_join() {
+    let mut w = World::new(config());
+    w.register_with(1, "a", "setname away-notify");
+    w.register(2, "b");
+    w.register_with(3, "c", "setname");
+    w.out.lines.clear();
+    w.send(3, "SETNAME :Carol Q. Public");
+    assert_eq!(w.take(1), [":c!c@127.0.0.1 SETNAME :Carol Q. Public"]);
+    assert_eq!(w.take(2), Vec::<String>::new());
+    assert_eq!(
+        w.take(3),
+        [":c!c@127.0.0.1 SETNAME :Carol Q. Public"],
+        "echoed to the sender"
+    );
+    w.send(3, &format!("SETNAME :{}", "x".repeat(201)));
+    assert_eq!(
+        w.take(3),
+        [":groupchatd FAIL SETNAME INVALID_REALNAME :Real name is empty or too long"]
+    );
+    w.send(2, "AWAY :lunch");
+    w.send(2, "JOIN #food");
+    w.send(1, "JOIN #food");
+    w.out.lines.clear();
+    w.send(2, "PART #food");
+    w.send(2, "JOIN #food");
+    let seen = w.take(1);
+    assert_eq!(
+        seen,
+        [
+            ":b!b@127.0.0.1 PART :#food",
+            ":b!b@127.0.0.1 JOIN :#food",
+            ":b!b@127.0.0.1 AWAY :lunch"
+        ]
+    );
+}
+
+mod msgid_order {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A message: sender, and a channel (0, 1) or a nick (2 + client).
+    fn said() -> impl Strategy<Value = (usize, usize)> {
+        (0usize..4, 0usize..6)
+    }
+
+    proptest! {
+        /// Per target, msgids come in the order messages are delivered, and
+        /// history holds each delivered message under that target.
+        #[test]
+        fn msgid_order_is_delivery_order_per_target(said in proptest::collection::vec(said(), 1..60)) {
+            let mut w = World::new(config());
+            for id in 0..4 {
+                w.register_with(id, &format!("n{id}"), "message-tags");
+                w.send(id, "JOIN #a,#b");
+            }
+            w.out.lines.clear();
+            for (from, to) in said {
+                let target = match to {
+                    0 => "#a".to_string(),
+                    1 => "#b".to_string(),
+                    n => format!("n{}", n - 2),
+                };
+                w.send(from, &format!("PRIVMSG {target} :x"));
+            }
+            let recorded: std::collections::HashMap<u64, String> =
+                w.out.history.iter().map(|e| (e.seq, e.target.clone())).collect();
+            let seqs: Vec<u64> = w.out.history.iter().map(|e| e.seq).collect();
+            prop_assert!(seqs.windows(2).all(|p| p[0] < p[1]), "recorded in msgid order");
+            let mut last: std::collections::HashMap<(ClientId, String), u64> = Default::default();
+            for (to, line) in &w.out.lines {
+                let Some(id) = line.strip_prefix("@msgid=").and_then(|l| l.split(' ').next()) else {
+                    continue;
+                };
+                let seq: u64 = id.parse().expect("a number");
+                let target = recorded.get(&seq).expect("delivered lines are in history");
+                let previous = last.insert((*to, target.clone()), seq);
+                prop_assert!(previous.is_none_or(|p| p < seq), "out of order for {to} in {target}");
+            }
+        }
+    }
 }

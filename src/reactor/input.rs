@@ -17,7 +17,7 @@ use std::time::Instant;
 impl Server {
     /// Reads from every connection that may have input and is allowed to.
     pub(super) fn read_listed(&mut self) {
-        if self.reading_paused {
+        if !self.may_read() {
             return;
         }
         let now = Instant::now();
@@ -42,7 +42,7 @@ impl Server {
             let Some(conn) = self.net.conns.get(id) else {
                 break;
             };
-            if self.reading_paused || conn.queued() > self.net.limits.sendq_soft {
+            if !self.may_read() || conn.queued() > self.net.limits.sendq_soft {
                 break;
             }
             let open = conn.is_open();

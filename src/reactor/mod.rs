@@ -256,7 +256,7 @@ impl Server {
                     return Ok(());
                 }
             }
-            let input_waiting = !self.read_list.is_empty() && !self.reading_paused;
+            let input_waiting = !self.read_list.is_empty() && self.may_read();
             let timeout = if !input_waiting && self.net.flush_list.is_empty() {
                 [self.next_watchdog, self.next_resume, self.accept_retry_at]
                     .into_iter()
@@ -420,7 +420,20 @@ impl Server {
     }
 
     /// Applies a new config live: limits, timeouts, MOTD and listeners.
-    fn apply_config(&mut self, config: Config, motd: Option<Vec<String>>) {
+    fn apply_config(&mut self, mut config: Config, motd: Option<Vec<String>>) {
+        let (old, new) = (&self.config.history, &mut config.history);
+        if (old.enabled, &old.path, &old.max_age, old.max_messages)
+            != (new.enabled, &new.path, &new.max_age, new.max_messages)
+        {
+            warn!(
+                "history.enabled, path, max_age and max_messages changes take effect after a restart"
+            );
+            // The running store stays as it is, and what the hub offers with it.
+            new.enabled = old.enabled;
+            new.path.clone_from(&old.path);
+            new.max_age.clone_from(&old.max_age);
+            new.max_messages = old.max_messages;
+        }
         if let Ok(level) = config.log.level.parse() {
             log::set_max_level(level);
         }
@@ -561,6 +574,15 @@ impl Server {
             }
         }
         self.after_delivery();
+    }
+
+    /// Whether input may be read now: not while the global output cap is
+    /// reached, nor while output waits for history to commit. The second
+    /// makes each turn's messages one group commit that every held queue
+    /// waits for, instead of a commit that new messages keep overtaking
+    /// (which would hold a busy client's queue forever).
+    fn may_read(&self) -> bool {
+        !self.reading_paused && self.net.held.is_empty()
     }
 
     /// Hands on what history finished: answers to the clients (and admin

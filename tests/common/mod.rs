@@ -46,7 +46,27 @@ impl Daemon {
 
     /// Starts the daemon with extra arguments and environment variables.
     pub fn start_with_env(config: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Daemon {
-        let dir = TempDir::new();
+        Daemon::start_in(TempDir::new(), config, extra_args, env)
+    }
+
+    /// Kills the daemon (SIGKILL, if it still runs) and starts it again in
+    /// the same directory with the same config, so it finds its history.
+    pub fn restart(mut self) -> Daemon {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let config = std::fs::read_to_string(&self.config_path).expect("read config");
+        // The directory moves to the new daemon; the old one keeps an empty
+        // path, whose removal on drop fails harmlessly.
+        let dir = std::mem::replace(
+            &mut self.dir,
+            TempDir {
+                path: PathBuf::new(),
+            },
+        );
+        Daemon::start_in(dir, &config, &[], &[])
+    }
+
+    fn start_in(dir: TempDir, config: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let config_path = dir.path.join("groupchatd.toml");
         std::fs::write(&config_path, config).expect("write config");
         let admin_socket = dir.path.join("admin.sock");

@@ -5,9 +5,11 @@
 //! connection reads the server's, and the main thread owns all state and acts
 //! on their events in order.
 
+mod caps;
 mod cli;
 mod command;
 mod irc;
+mod playback;
 mod render;
 mod server;
 mod session;

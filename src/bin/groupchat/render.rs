@@ -37,6 +37,11 @@ pub enum Shown {
     Info(String),
     /// Error replies (numerics 4xx/5xx) and failures.
     Error(String),
+    /// A line from the server's history (played back on joining, or missed
+    /// while disconnected), said at `ms` (Unix milliseconds, when the
+    /// server gave the time): shown with that time and dimmed, so it never
+    /// passes for something said just now.
+    Past { ms: Option<i64>, line: Box<Shown> },
 }
 
 /// Whose eyes the line is for: the person's own nick and current channel
@@ -117,6 +122,8 @@ pub fn render(msg: &Message, view: &View) -> Option<Shown> {
             view.where_("on ", p(0))
         )),
         "ERROR" => Shown::Info(msg.text().to_string()),
+        // IRCv3 standard replies: `FAIL COMMAND CODE [context…] :text`.
+        "FAIL" => Shown::Error(format!("{} failed: {}", p(0), msg.text())),
         "001" | "372" => Shown::Info(msg.text().trim_start_matches("- ").to_string()),
         "301" => Shown::Info(format!("{} is away: {}", p(1), msg.text())),
         "331" => Shown::Event(format!("{} has no topic", p(1))),
@@ -151,6 +158,13 @@ fn render_privmsg(msg: &Message, view: &View) -> Option<Shown> {
             nick,
             text,
             action,
+        }
+    } else if view.is_me(&nick) && !view.is_me(target) {
+        // Our own private message, echoed back (echo-message).
+        Shown::PrivateSent {
+            to: target.to_string(),
+            nick,
+            text,
         }
     } else {
         Shown::Private { nick, text, action }
@@ -245,9 +259,22 @@ impl Style {
         self.paint(&format!("\x1b[{code}m"), nick)
     }
 
-    /// The full line as printed, `clock` being the local "HH:MM".
+    /// The full line as printed, `clock` being the local "HH:MM" (for a
+    /// [`Shown::Past`] line, of when it was said).
     pub fn format(&self, shown: &Shown, clock: &str) -> String {
-        let time = self.paint(DIM, clock);
+        match shown {
+            // Dimmed as a whole, so no nick color breaks the dimming; the
+            // bracketed time marks it where there are no colors.
+            Shown::Past { line, .. } => {
+                let plain = Style { color: false }.body(line);
+                self.paint(DIM, &format!("[{clock}] {plain}"))
+            }
+            _ => format!("{} {}", self.paint(DIM, clock), self.body(shown)),
+        }
+    }
+
+    /// The line without its time.
+    fn body(&self, shown: &Shown) -> String {
         // Everything from the server is cleaned here, at the one place all
         // of it passes, whichever way it came (texts, nicks, NAMES lists).
         let c = clean;
@@ -272,31 +299,32 @@ impl Style {
                 };
                 let (open, close) = if *action { ("* ", "") } else { ("<", ">") };
                 let nick = self.nick(&c(nick));
-                format!("{time} {}{open}{nick}{close} {text}", place(channel))
+                format!("{}{open}{nick}{close} {text}", place(channel))
             }
             Shown::Private { nick, text, action } => {
                 let (open, close) = if *action { ("* ", "") } else { ("<", ">") };
                 format!(
-                    "{time} {} {open}{}{close} {}",
+                    "{} {open}{}{close} {}",
                     self.paint(BOLD, "[private]"),
                     self.nick(&c(nick)),
                     c(text)
                 )
             }
             Shown::PrivateSent { to, nick, text } => format!(
-                "{time} {} <{}> {}",
+                "{} <{}> {}",
                 self.paint(BOLD, &format!("[private to {}]", c(to))),
                 self.nick(&c(nick)),
                 c(text)
             ),
-            Shown::Event(text) => format!("{time} * {}", c(text)),
+            Shown::Event(text) => format!("* {}", c(text)),
             Shown::Notice { from, text } => format!(
-                "{time} {} {}",
+                "{} {}",
                 self.paint(BOLD, &format!("-{}-", c(from))),
                 c(text)
             ),
-            Shown::Info(text) => format!("{time} {}", self.paint(DIM, &format!("-- {}", c(text)))),
-            Shown::Error(text) => format!("{time} {}", self.paint(RED, &format!("!! {}", c(text)))),
+            Shown::Info(text) => self.paint(DIM, &format!("-- {}", c(text))),
+            Shown::Error(text) => self.paint(RED, &format!("!! {}", c(text))),
+            Shown::Past { line, .. } => self.body(line),
         }
     }
 }
@@ -463,6 +491,40 @@ mod tests {
         assert_eq!(clean("\x0304,12red\x03 \x02bold\x0f"), "red bold");
         assert_eq!(clean("tab\there"), "tab here");
         assert_eq!(clean("caf\u{e9} \u{9b}x"), "caf\u{e9} x");
+    }
+
+    #[test]
+    fn history_lines_carry_their_time_and_are_dimmed() {
+        let past = Shown::Past {
+            ms: Some(0),
+            line: Box::new(Shown::Chat {
+                channel: None,
+                nick: "bob".into(),
+                text: "earlier".into(),
+                action: false,
+                mention: false,
+            }),
+        };
+        assert_eq!(
+            Style { color: false }.format(&past, "06:45"),
+            "[06:45] <bob> earlier"
+        );
+        assert_eq!(
+            Style { color: true }.format(&past, "06:45"),
+            "\x1b[2m[06:45] <bob> earlier\x1b[0m"
+        );
+    }
+
+    #[test]
+    fn failures_and_own_echoed_private_messages() {
+        assert_eq!(
+            show(":srv FAIL CHATHISTORY INVALID_TARGET #x :No such channel").unwrap(),
+            "12:34 !! CHATHISTORY failed: No such channel"
+        );
+        assert_eq!(
+            show(":alice!a@h PRIVMSG bob :psst").unwrap(),
+            "12:34 [private to bob] <alice> psst"
+        );
     }
 
     #[test]

@@ -5,8 +5,13 @@
 
 use std::collections::HashMap;
 
+use groupchatd::clock::parse_iso;
+use groupchatd::tags;
+
+use crate::caps::Caps;
 use crate::command::{Command, HELP};
 use crate::irc::{self, Message};
+use crate::playback::Playback;
 use crate::render::{self, Shown, View};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -47,6 +52,10 @@ pub struct Session {
     names: HashMap<String, Vec<String>>,
     /// WHO (352) replies gathered until their end (315).
     who: Vec<String>,
+    /// The IRCv3 capabilities of this connection.
+    caps: Caps,
+    /// What history has been seen, and what is still to fetch.
+    playback: Playback,
 }
 
 impl Session {
@@ -62,6 +71,8 @@ impl Session {
             rejoin: Vec::new(),
             names: HashMap::new(),
             who: Vec::new(),
+            caps: Caps::default(),
+            playback: Playback::new(),
         }
     }
 
@@ -93,11 +104,14 @@ impl Session {
         if self.joining.is_none() {
             self.joining.clone_from(&self.current);
         }
+        self.playback.lost(&self.rejoin);
     }
 
-    /// Introduces us on a fresh connection.
-    pub fn register(&self) -> Vec<Effect> {
+    /// Introduces us on a fresh connection. `CAP LS` goes first so that a
+    /// server with capabilities holds registration until `CAP END`.
+    pub fn register(&mut self) -> Vec<Effect> {
         vec![
+            Effect::Send(self.caps.start()),
             Effect::Send(irc::build("NICK", &[&self.nick])),
             Effect::Send(irc::build("USER", &[&self.nick, "0", "*", &self.nick])),
         ]
@@ -131,7 +145,48 @@ impl Session {
     pub fn on_line(&mut self, msg: &Message) -> Vec<Effect> {
         let mut effects = Vec::new();
         let from_me = irc::same_name(msg.source(), &self.nick);
+        if let Some(reference) = tags::get(msg.tags, "batch")
+            && self.playback.is_open(reference)
+        {
+            return self.past_line(msg, reference);
+        }
+        if let Some(id) = msgid(msg)
+            && irc::is_channel(msg.param(0))
+        {
+            self.playback.live(msg.param(0), id);
+        }
         match msg.command {
+            "CAP" => {
+                return self
+                    .caps
+                    .on_cap(msg)
+                    .into_iter()
+                    .map(Effect::Send)
+                    .collect();
+            }
+            // A server without capabilities; it registers us all the same.
+            "421" if msg.param(1).eq_ignore_ascii_case("CAP") => return effects,
+            "BATCH" => return self.on_batch(msg),
+            "FAIL" if msg.param(0) == "CHATHISTORY" => {
+                effects.extend(self.show(msg));
+                effects.extend(self.playback.failed().into_iter().map(Effect::Show));
+                return effects;
+            }
+            "005" => {
+                let page = msg
+                    .params
+                    .iter()
+                    .find_map(|p| p.strip_prefix("CHATHISTORY="));
+                if let Some(lines) = page.and_then(|n| n.parse().ok()) {
+                    self.playback.set_page(lines);
+                }
+            }
+            // Our own line as delivered (echo-message): like the local echo
+            // it replaces, not worth printing for a script.
+            "PRIVMSG" | "NOTICE" if from_me => {
+                effects.extend(self.render(msg).map(Effect::Echo));
+                return effects;
+            }
             "PING" => {
                 effects.push(Effect::Send(irc::build("PONG", &[msg.param(0)])));
                 return effects;
@@ -162,10 +217,21 @@ impl Session {
                 // Shown first, so "you joined" comes before "you can talk".
                 effects.extend(self.show(msg));
                 self.joined(msg.param(0), &mut effects);
+                let playback = self.caps.has("batch") && self.caps.has("server-time");
+                let chathistory = self.caps.has("draft/chathistory");
+                if let Some(request) = self.playback.joined(msg.param(0), chathistory, playback) {
+                    effects.push(Effect::Send(request));
+                }
                 return effects;
             }
-            "PART" if from_me => return self.left(msg),
-            "KICK" if irc::same_name(msg.param(1), &self.nick) => return self.left(msg),
+            "PART" if from_me => {
+                self.playback.left(msg.param(0));
+                return self.left(msg);
+            }
+            "KICK" if irc::same_name(msg.param(1), &self.nick) => {
+                self.playback.left(msg.param(0));
+                return self.left(msg);
+            }
             "NICK" if from_me => {
                 effects.extend(self.show(msg));
                 self.nick = msg.param(0).to_string();
@@ -202,12 +268,41 @@ impl Session {
         effects
     }
 
+    /// `BATCH +ref kind params…` or `BATCH -ref` (either may come as a
+    /// trailing parameter).
+    fn on_batch(&mut self, msg: &Message) -> Vec<Effect> {
+        let reference = msg.param(0);
+        if let Some(started) = reference.strip_prefix('+') {
+            self.playback.start(started, msg.param(1), msg.param(2));
+            return Vec::new();
+        }
+        let (shown, request) = self.playback.end(reference.trim_start_matches('-'));
+        let mut effects: Vec<Effect> = shown.into_iter().map(Effect::Show).collect();
+        effects.extend(request.map(Effect::Send));
+        effects
+    }
+
+    /// A line of a `chathistory` batch: said earlier, shown as such.
+    fn past_line(&mut self, msg: &Message, reference: &str) -> Vec<Effect> {
+        let ms = tags::get(msg.tags, "time").and_then(parse_iso);
+        let shown = self.render(msg);
+        self.playback
+            .line(reference, msgid(msg), ms, shown)
+            .into_iter()
+            .map(Effect::Show)
+            .collect()
+    }
+
     fn show(&self, msg: &Message) -> Option<Effect> {
+        self.render(msg).map(Effect::Show)
+    }
+
+    fn render(&self, msg: &Message) -> Option<Shown> {
         let view = View {
             me: &self.nick,
             current: self.current.as_deref(),
         };
-        render::render(msg, &view).map(Effect::Show)
+        render::render(msg, &view)
     }
 
     fn joined(&mut self, channel: &str, effects: &mut Vec<Effect>) {
@@ -275,10 +370,9 @@ impl Session {
                     action: true,
                     mention: false,
                 };
-                vec![
-                    send("PRIVMSG", &[channel, &irc::action(&text)]),
-                    Effect::Echo(shown),
-                ]
+                let mut effects = vec![send("PRIVMSG", &[channel, &irc::action(&text)])];
+                effects.extend(self.local_echo(shown));
+                effects
             }),
             Command::Who => self.in_channel(|channel| vec![send("WHO", &[channel])]),
             Command::Names => self.in_channel(|channel| vec![send("NAMES", &[channel])]),
@@ -353,10 +447,22 @@ impl Session {
                         text,
                     }
                 };
-                [send("PRIVMSG", &[to, piece]), Effect::Echo(shown)]
+                std::iter::once(send("PRIVMSG", &[to, piece])).chain(self.local_echo(shown))
             })
             .collect()
     }
+
+    /// What the person said, shown at once unless the server will echo it
+    /// (echo-message), which shows it as delivered, and only once.
+    fn local_echo(&self, shown: Shown) -> Option<Effect> {
+        (!self.caps.has("echo-message")).then_some(Effect::Echo(shown))
+    }
+}
+
+/// The `msgid` tag of a line, when it has one the client can compare
+/// (groupchatd's are decimal and grow over the whole server).
+fn msgid(msg: &Message) -> Option<u64> {
+    tags::get(msg.tags, "msgid").and_then(|id| id.parse().ok())
 }
 
 fn send(command: &str, params: &[&str]) -> Effect {
@@ -410,13 +516,83 @@ mod tests {
         let mut s = Session::new("alice".into(), None);
         assert_eq!(
             sent(&s.register()),
-            ["NICK :alice", "USER alice 0 * :alice"]
+            ["CAP LS 302", "NICK :alice", "USER alice 0 * :alice"]
         );
+        // A server without capabilities says so; nothing to show for it.
+        assert!(feed(&mut s, ":srv 421 * CAP :Unknown command").is_empty());
         assert!(sent(&feed(&mut s, ":srv 001 alice :Welcome")).is_empty());
         assert!(s.is_registered() && !s.is_ready());
         let effects = feed(&mut s, ":alice!a@h JOIN #lobby");
         assert!(effects.contains(&Effect::Ready));
         assert_eq!(s.current(), Some("#lobby"));
+    }
+
+    /// Registered with every capability the client wants, in #lobby.
+    fn with_caps() -> Session {
+        let mut s = Session::new("alice".into(), None);
+        s.register();
+        let all = "message-tags server-time batch echo-message draft/chathistory";
+        assert_eq!(
+            sent(&feed(
+                &mut s,
+                &format!(":srv CAP * LS :labeled-response {all}")
+            )),
+            [format!("CAP REQ :{all}")]
+        );
+        assert_eq!(
+            sent(&feed(&mut s, &format!(":srv CAP * ACK :{all}"))),
+            ["CAP END"]
+        );
+        feed(&mut s, ":srv 001 alice :Welcome");
+        feed(&mut s, ":srv 005 alice CHATHISTORY=50 :are supported");
+        feed(&mut s, ":alice!a@h JOIN #lobby");
+        s
+    }
+
+    #[test]
+    fn own_lines_are_shown_once_as_echoed() {
+        let mut s = with_caps();
+        let effects = s.on_command(Command::Say("hi".into()));
+        assert_eq!(effects, [Effect::Send("PRIVMSG #lobby :hi".into())]);
+        let echo = feed(&mut s, "@msgid=3 :alice!a@h PRIVMSG #lobby :hi");
+        assert!(matches!(&echo[..], [Effect::Echo(Shown::Chat { .. })]));
+    }
+
+    #[test]
+    fn a_reconnect_asks_for_what_came_after_the_last_line_seen() {
+        let mut s = with_caps();
+        feed(&mut s, "@batch=j :srv BATCH +j chathistory #lobby");
+        let past = feed(
+            &mut s,
+            "@batch=j;time=2026-12-03T06:45:19.123Z;msgid=4 :bob!b@h PRIVMSG #lobby :old",
+        );
+        assert!(matches!(
+            &past[..],
+            [Effect::Show(Shown::Past {
+                ms: Some(1_796_280_319_123),
+                ..
+            })]
+        ));
+        feed(&mut s, ":srv BATCH :-j");
+        feed(
+            &mut s,
+            "@time=2026-12-03T06:46:00.000Z;msgid=9 :bob!b@h PRIVMSG #lobby :live",
+        );
+        s.lost();
+        s.register();
+        feed(
+            &mut s,
+            ":srv CAP * LS :batch server-time message-tags draft/chathistory",
+        );
+        feed(
+            &mut s,
+            ":srv CAP * ACK :batch server-time message-tags draft/chathistory",
+        );
+        feed(&mut s, ":srv 001 alice :again");
+        assert_eq!(
+            sent(&feed(&mut s, ":alice!a@h JOIN #lobby")),
+            ["CHATHISTORY AFTER #lobby msgid=9 50"]
+        );
     }
 
     #[test]

@@ -38,15 +38,30 @@ pub fn colors_wanted() -> bool {
 
 /// Local wall-clock time as "HH:MM", the way people read chat logs.
 pub fn clock() -> String {
-    // SAFETY: time(NULL) has no preconditions; localtime_r writes only into
-    // the zeroed `tm` we own and returns NULL on failure, which is handled.
+    // SAFETY: time(NULL) has no preconditions.
+    clock_at(unsafe { libc::time(std::ptr::null_mut()) })
+}
+
+/// The local "HH:MM" of `secs` since the epoch: history lines are shown in
+/// the same local time as live ones.
+fn clock_at(secs: libc::time_t) -> String {
+    // SAFETY: localtime_r writes only into the zeroed `tm` we own and
+    // returns NULL on failure, which is handled.
     unsafe {
-        let now = libc::time(std::ptr::null_mut());
         let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&now, &mut tm).is_null() {
+        if libc::localtime_r(&secs, &mut tm).is_null() {
             return "--:--".to_string();
         }
         format!("{:02}:{:02}", tm.tm_hour, tm.tm_min)
+    }
+}
+
+/// The clock a line is shown with: now, or when a history line was said.
+fn clock_for(shown: &Shown) -> String {
+    match shown {
+        Shown::Past { ms: Some(ms), .. } => clock_at(ms.div_euclid(1000)),
+        Shown::Past { ms: None, .. } => "--:--".to_string(),
+        _ => clock(),
     }
 }
 
@@ -190,7 +205,7 @@ impl Screen {
 
     /// Something that happened in the conversation.
     pub fn show(&mut self, shown: &Shown) {
-        let line = self.style.format(shown, &clock());
+        let line = self.style.format(shown, &clock_for(shown));
         match &self.printer {
             Some(p) => p.print(format!("{line}\n")),
             None => drop(writeln!(io::stdout().lock(), "{line}")),
@@ -206,7 +221,7 @@ impl Screen {
             drop(writeln!(
                 io::stderr().lock(),
                 "{}",
-                self.style.format(shown, &clock())
+                self.style.format(shown, &clock_for(shown))
             ));
         }
     }

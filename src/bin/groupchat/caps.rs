@@ -1,0 +1,146 @@
+//! IRCv3 capability negotiation as a client does it: `CAP LS 302`, then a
+//! `CAP REQ` for the capabilities we use among those offered, then
+//! `CAP END`. Pure: it turns the server's `CAP` lines into lines to send.
+//!
+//! A server without capabilities answers `CAP LS` with 421 (unknown
+//! command) and registers us anyway, so nothing here waits for it.
+
+use crate::irc::Message;
+
+/// What the client makes use of, in the order it asks for them:
+/// tags carry the msgid and time that history is built on, `batch` frames
+/// played-back history, `echo-message` shows our own lines as the server
+/// delivered them, `draft/chathistory` fetches what was missed.
+const WANTED: [&str; 5] = [
+    "message-tags",
+    "server-time",
+    "batch",
+    "echo-message",
+    "draft/chathistory",
+];
+
+/// The capabilities in force on one connection, and the negotiation's
+/// progress.
+#[derive(Debug, Default)]
+pub struct Caps {
+    enabled: Vec<String>,
+    /// Names offered so far by a `CAP LS` reply spread over several lines.
+    offered: Vec<String>,
+    /// `CAP END` is still owed: registration waits for it.
+    negotiating: bool,
+}
+
+impl Caps {
+    /// Starts a negotiation on a fresh connection, forgetting the last one's.
+    pub fn start(&mut self) -> String {
+        *self = Caps {
+            negotiating: true,
+            ..Caps::default()
+        };
+        "CAP LS 302".to_string()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.enabled.iter().any(|c| c == name)
+    }
+
+    /// Handles one `CAP` line; returns what to answer.
+    pub fn on_cap(&mut self, msg: &Message) -> Vec<String> {
+        let names = |text: &str| -> Vec<String> {
+            text.split_whitespace()
+                .map(|c| c.split_once('=').map_or(c, |(name, _)| name).to_string())
+                .collect()
+        };
+        match msg.param(1) {
+            "LS" if self.negotiating => {
+                // `CAP * LS * :…` says more lines follow (302).
+                let more = msg.params.len() > 3 && msg.param(2) == "*";
+                self.offered.extend(names(msg.text()));
+                if more {
+                    return Vec::new();
+                }
+                let wanted: Vec<&str> = WANTED
+                    .into_iter()
+                    .filter(|w| self.offered.iter().any(|o| o == w))
+                    .collect();
+                if wanted.is_empty() {
+                    self.end()
+                } else {
+                    // REQ is all or nothing, so only offered names go in it.
+                    vec![format!("CAP REQ :{}", wanted.join(" "))]
+                }
+            }
+            "ACK" => {
+                for name in names(msg.text()) {
+                    match name.strip_prefix('-') {
+                        Some(off) => self.enabled.retain(|c| c != off),
+                        None if !self.has(&name) => self.enabled.push(name),
+                        None => {}
+                    }
+                }
+                self.end()
+            }
+            "NAK" => self.end(),
+            "DEL" => {
+                let gone = names(msg.text());
+                self.enabled.retain(|c| !gone.contains(c));
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// `CAP END` if it is still owed.
+    fn end(&mut self) -> Vec<String> {
+        if std::mem::take(&mut self.negotiating) {
+            vec!["CAP END".to_string()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(caps: &mut Caps, line: &str) -> Vec<String> {
+        caps.on_cap(&Message::parse(line).unwrap())
+    }
+
+    #[test]
+    fn requests_only_what_is_offered_then_ends() {
+        let mut caps = Caps::default();
+        assert_eq!(caps.start(), "CAP LS 302");
+        assert!(feed(&mut caps, ":srv CAP * LS * :sasl=PLAIN batch message-tags").is_empty());
+        assert_eq!(
+            feed(
+                &mut caps,
+                ":srv CAP * LS :server-time draft/chathistory sts"
+            ),
+            ["CAP REQ :message-tags server-time batch draft/chathistory"]
+        );
+        assert_eq!(
+            feed(
+                &mut caps,
+                ":srv CAP * ACK :message-tags server-time batch draft/chathistory"
+            ),
+            ["CAP END"]
+        );
+        assert!(caps.has("batch") && !caps.has("echo-message"));
+        feed(&mut caps, ":srv CAP * DEL :batch");
+        assert!(!caps.has("batch"));
+    }
+
+    #[test]
+    fn nothing_useful_or_a_refusal_still_ends_the_negotiation() {
+        let mut caps = Caps::default();
+        caps.start();
+        assert_eq!(feed(&mut caps, ":srv CAP * LS :sasl sts"), ["CAP END"]);
+        caps.start();
+        feed(&mut caps, ":srv CAP * LS :batch");
+        assert_eq!(feed(&mut caps, ":srv CAP * NAK :batch"), ["CAP END"]);
+        assert!(!caps.has("batch"));
+        assert!(feed(&mut caps, ":srv CAP * NAK :batch").is_empty());
+    }
+}
