@@ -327,7 +327,10 @@ impl Playback {
         match batch.role {
             Role::History | Role::Skipped => (Vec::new(), Vec::new()),
             Role::Targets { since_ms, cut } => {
-                let from = format!("timestamp={}", format_iso(since_ms));
+                // AFTER a time is strictly after it, and another line may
+                // have been said in the millisecond of the last one seen:
+                // from a millisecond earlier, the msgids tell what was seen.
+                let from = format!("timestamp={}", format_iso(since_ms.saturating_sub(1)));
                 let mut requests = Vec::new();
                 for name in &batch.names {
                     let catch_up = CatchUp {
@@ -661,7 +664,7 @@ mod tests {
         p.target("t", "Bob");
         assert_eq!(
             p.end("t").1,
-            ["@label=gc2 CHATHISTORY AFTER Bob timestamp=1970-01-01T00:00:02.000Z 100"]
+            ["@label=gc2 CHATHISTORY AFTER Bob timestamp=1970-01-01T00:00:01.999Z 100"]
         );
         // Said just after the reconnect: shown live, then in the answer.
         p.live("bob", 9, Some(6_000));

@@ -687,7 +687,7 @@ mod tests {
         );
         assert_eq!(
             sent(&feed(&mut s, ":srv BATCH -t")),
-            ["@label=gc3 CHATHISTORY AFTER carol timestamp=2026-12-03T06:45:19.123Z 50"]
+            ["@label=gc3 CHATHISTORY AFTER carol timestamp=2026-12-03T06:45:19.122Z 50"]
         );
         feed(&mut s, "@label=gc3 :srv BATCH +p chathistory carol");
         let private = feed(&mut s, "@batch=p;msgid=7 :carol!c@h PRIVMSG alice :psst");
