@@ -550,6 +550,12 @@ impl Server {
             let _ = self.net.write(id, |conn| {
                 conn.queue.drop_unstarted();
                 conn.queue.push(&conn.closing_line(reason.text()));
+                if conn.transport.is_websocket() {
+                    // A close frame after the ERROR line, if the socket
+                    // takes both now.
+                    conn.transport.set_close_reason(reason);
+                    conn.transport.close(&mut conn.queue);
+                }
             });
             self.net.stats.count_disconnect(reason);
         }
