@@ -706,3 +706,105 @@ fn a_failing_batch_is_reported_and_the_next_good_one_recovers() {
     assert!(health.last_error.is_some());
     history.close();
 }
+
+/// A memory backend that logs its calls, and whose first query waits for
+/// the test's go-ahead: the worker is then busy while the test queues more.
+struct Gated {
+    inner: MemoryBackend,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+    entered: std::sync::mpsc::Sender<()>,
+    go: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Gated {
+    fn log(&self, call: &'static str) {
+        self.calls.lock().expect("calls").push(call);
+    }
+}
+
+impl Backend for Gated {
+    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
+        self.log("append");
+        self.inner.append(batch)
+    }
+    fn query(&mut self, q: &Query) -> Result<Vec<Entry>, StoreError> {
+        self.log("query");
+        if let Some(go) = self.go.take() {
+            let _ = self.entered.send(());
+            let _ = go.recv();
+        }
+        self.inner.query(q)
+    }
+    fn targets(&mut self, q: &TargetsQuery) -> Result<Vec<TargetActivity>, StoreError> {
+        self.inner.targets(q)
+    }
+    fn purge_nick(&mut self, nick: &str) -> Result<u64, StoreError> {
+        self.inner.purge_nick(nick)
+    }
+    fn purge_target(&mut self, target: &str) -> Result<u64, StoreError> {
+        self.log("purge");
+        self.inner.purge_target(target)
+    }
+    fn retain(&mut self, now: i64, age: i64, count: usize) -> Result<u64, StoreError> {
+        self.inner.retain(now, age, count)
+    }
+    fn max_seq(&mut self) -> Result<u64, StoreError> {
+        self.inner.max_seq()
+    }
+    fn size(&mut self) -> Result<(u64, u64), StoreError> {
+        self.inner.size()
+    }
+}
+
+#[test]
+fn writes_overtake_waiting_queries_and_keep_their_own_order() {
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let backend = Gated {
+        inner: MemoryBackend::new(),
+        calls: calls.clone(),
+        entered: entered_tx,
+        go: Some(go_rx),
+    };
+    let (mut history, mut poll) = spawn(Box::new(backend));
+    let latest = || Query::Latest {
+        target: "#a".into(),
+        after: None,
+        limit: 5,
+    };
+    history.query(0, latest());
+    entered
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the first query started");
+    for ticket in 1..=3 {
+        history.query(ticket, latest());
+    }
+    history.append(entry(1, 1, "#a", "n"));
+    history.flush();
+    history.purge(9, Purge::Target("#a".into()));
+    history.append(entry(2, 2, "#a", "n"));
+    history.flush();
+    go.send(()).expect("go");
+    let done = wait_for(&mut history, &mut poll, |d| {
+        d.iter()
+            .filter(|d| matches!(d, Done::Answer { .. }))
+            .count()
+            == 4
+    });
+    assert_eq!(
+        *calls.lock().expect("calls"),
+        [
+            "query", "append", "purge", "append", "query", "query", "query"
+        ],
+        "{done:?}"
+    );
+    // The queries that waited see every write sent before them.
+    let Some(Done::Answer {
+        result: Ok(found), ..
+    }) = done.last()
+    else {
+        panic!("{done:?}");
+    };
+    assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+}

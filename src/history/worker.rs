@@ -4,17 +4,18 @@
 //! It blocks on its job channel and answers through a report channel,
 //! waking the loop's `mio::Waker` after each report. Appends waiting
 //! together are committed in one transaction (group commit), so a burst of
-//! messages costs one commit, not one each. Retention runs at start and
-//! then every minute, between jobs.
+//! messages costs one commit, not one each, and writes go before reads (see
+//! [`sort`]). Retention runs at start and then every minute, between jobs.
 
 use super::handle::{Done, Purge, Retention};
 use super::{Backend, Entry, Query, StoreError, TargetsQuery};
 use log::{error, warn};
 use mio::Waker;
 use std::any::Any;
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How often retention runs.
@@ -85,7 +86,8 @@ pub(super) fn run(
         retention,
     };
     let mut next_retain = Instant::now();
-    let mut held: Option<Job> = None;
+    let mut writes = VecDeque::new();
+    let mut reads = VecDeque::new();
     loop {
         if Instant::now() >= next_retain {
             // A pass that stopped at its budget continues after the next job.
@@ -94,31 +96,36 @@ pub(super) fn run(
                 false => Instant::now() + RETAIN_EVERY,
             };
         }
-        let job = match held.take() {
-            Some(job) => job,
-            None => {
-                match jobs.recv_timeout(next_retain.saturating_duration_since(Instant::now())) {
-                    Ok(job) => job,
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
+        // Wait only with nothing to do; then take everything sent so far.
+        if writes.is_empty() && reads.is_empty() {
+            match jobs.recv_timeout(next_retain.saturating_duration_since(Instant::now())) {
+                Ok(job) => sort(job, &mut writes, &mut reads),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return,
             }
+        }
+        while let Ok(job) = jobs.try_recv() {
+            sort(job, &mut writes, &mut reads);
+        }
+        // Writes first; see `sort`.
+        let Some(job) = writes.pop_front().or_else(|| reads.pop_front()) else {
+            continue;
         };
         match job {
             Job::Append(mut batch) => {
-                // Group commit: everything appended meanwhile goes with it,
-                // up to the first other job, which must see these.
-                loop {
-                    match jobs.try_recv() {
-                        Ok(Job::Append(more)) => batch.extend(more),
-                        Ok(other) => {
-                            held = Some(other);
-                            break;
-                        }
-                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                    }
+                // Group commit: the appends waiting next to it go with it.
+                while let Some(Job::Append(more)) = writes.front_mut() {
+                    batch.append(more);
+                    writes.pop_front();
                 }
                 worker.append(&batch);
+            }
+            Job::Purge { ticket, what } => {
+                let result = worker.call(|b| match &what {
+                    Purge::Nick(nick) => b.purge_nick(nick),
+                    Purge::Target(target) => b.purge_target(target),
+                });
+                worker.report(Report::Done(Done::Purged { ticket, result }));
             }
             Job::Query { ticket, q } => {
                 let result = worker.call(|b| b.query(&q));
@@ -128,14 +135,18 @@ pub(super) fn run(
                 let result = worker.call(|b| b.targets(&q));
                 worker.report(Report::Done(Done::Targets { ticket, result }));
             }
-            Job::Purge { ticket, what } => {
-                let result = worker.call(|b| match &what {
-                    Purge::Nick(nick) => b.purge_nick(nick),
-                    Purge::Target(target) => b.purge_target(target),
-                });
-                worker.report(Report::Done(Done::Purged { ticket, result }));
-            }
         }
+    }
+}
+
+/// Puts a job in its queue. Writes (appends, purges) keep their order among
+/// themselves and all go before any read, so a commit never waits behind a
+/// thousand queries (the output of the whole loop waits for commits), and a
+/// query still sees every write sent before it.
+fn sort(job: Job, writes: &mut VecDeque<Job>, reads: &mut VecDeque<Job>) {
+    match job {
+        Job::Append(_) | Job::Purge { .. } => writes.push_back(job),
+        Job::Query { .. } | Job::Targets { .. } => reads.push_back(job),
     }
 }
 
