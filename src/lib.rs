@@ -9,6 +9,7 @@
 //! - [`message`], [`numeric`], [`names`], [`framing`]: the protocol, pure.
 //! - [`hub`]: nicks, channels, membership and who receives what, pure.
 //! - [`history`]: what was said, kept on a helper thread's SQLite file.
+//! - [`web`]: the browser client's files.
 
 pub mod admin;
 pub mod clock;
@@ -30,3 +31,4 @@ pub mod sd_notify;
 pub mod stats;
 pub mod tags;
 pub mod transport;
+pub mod web;

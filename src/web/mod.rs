@@ -1,0 +1,3 @@
+//! The web side of the daemon: the browser client's files.
+
+pub mod assets;
