@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ pub struct Config {
     pub flood: FloodConfig,
     pub tls: TlsConfig,
     pub history: HistoryConfig,
+    pub web: WebConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +158,114 @@ pub struct TlsConfig {
     /// anything else, plaintext included, for that long.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_duration: Option<u64>,
+}
+
+/// The web endpoints: IRC over WebSocket, the web client's files, health
+/// and metrics, on listeners of their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Plaintext HTTP/WebSocket addresses (`ws://`); none by default.
+    pub listen: Vec<SocketAddr>,
+    /// Addresses served over TLS with the `[tls]` certificate (`wss://`).
+    pub tls_listen: Vec<SocketAddr>,
+    /// Origins (`https://chat.example.org`) whose pages may open a
+    /// WebSocket. Empty: only the daemon's own origin (the Origin's
+    /// host:port is the request's Host). `"*"`: any page on the web, which
+    /// lets every site a user visits chat in their name: unsafe.
+    pub allowed_origins: Vec<String>,
+    /// Who may GET /metrics: addresses or networks (`10.0.0.0/8`).
+    pub metrics_from: Vec<AddrRange>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: Vec::new(),
+            tls_listen: Vec::new(),
+            allowed_origins: Vec::new(),
+            metrics_from: vec![
+                AddrRange::host([127, 0, 0, 1].into()),
+                AddrRange::host(std::net::Ipv6Addr::LOCALHOST.into()),
+            ],
+        }
+    }
+}
+
+/// An address or a network in CIDR notation (`192.0.2.0/24`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AddrRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl AddrRange {
+    /// Just this one address.
+    pub fn host(ip: IpAddr) -> AddrRange {
+        let prefix = if ip.is_ipv4() { 32 } else { 128 };
+        AddrRange {
+            network: ip,
+            prefix,
+        }
+    }
+
+    /// Whether `ip` is in the range; an IPv4-mapped IPv6 address is taken
+    /// as the IPv4 address it carries.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u128::from(u32::from(net)), 32, self.prefix)
+                    == masked(u128::from(u32::from(ip)), 32, self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), 128, self.prefix)
+                    == masked(u128::from(ip), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The top `prefix` bits of a `width`-bit address.
+fn masked(bits: u128, width: u8, prefix: u8) -> u128 {
+    let host_bits = u32::from(width.saturating_sub(prefix));
+    bits.checked_shr(host_bits).unwrap_or(0)
+}
+
+impl TryFrom<String> for AddrRange {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not an address or a network like 10.0.0.0/8");
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text.as_str(), None),
+        };
+        let network: IpAddr = addr.parse().map_err(|_| bad())?;
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|&p| p <= width)
+                .ok_or_else(bad)?,
+            None => width,
+        };
+        Ok(AddrRange { network, prefix })
+    }
+}
+
+impl From<AddrRange> for String {
+    fn from(range: AddrRange) -> String {
+        let width = if range.network.is_ipv4() { 32 } else { 128 };
+        if range.prefix == width {
+            range.network.to_string()
+        } else {
+            format!("{}/{}", range.network, range.prefix)
+        }
+    }
 }
 
 /// Chat history (IRCv3 `draft/chathistory` and playback on join).
@@ -464,7 +573,7 @@ impl Config {
         let t = &self.timeouts;
         let f = &self.flood;
         let h = &self.history;
-        let checks: [(bool, &'static str, String); 21] = [
+        let checks: [(bool, &'static str, String); 23] = [
             (
                 !self.server.listen.is_empty(),
                 "server.listen",
@@ -564,6 +673,19 @@ impl Config {
                 "tls.sts_duration",
                 "needs a TLS listener with a fixed port (the first of tls.listen) to send clients to"
                     .into(),
+            ),
+            (
+                self.web.tls_listen.is_empty() || self.tls.files().is_ok(),
+                "web.tls_listen",
+                "serves the [tls] certificate: set tls.cert_file and tls.key_file".into(),
+            ),
+            (
+                self.web
+                    .allowed_origins
+                    .iter()
+                    .all(|o| o == "*" || o.starts_with("http://") || o.starts_with("https://")),
+                "web.allowed_origins",
+                "each must be \"*\" or an origin like \"https://chat.example.org\"".into(),
             ),
             (
                 self.log.level.parse::<log::LevelFilter>().is_ok(),
@@ -696,6 +818,32 @@ mod tests {
             parse("[tls]\nlisten = [\"127.0.0.1:0\"]\nsts_duration = 60\n").expect_err("invalid");
         assert_eq!(err.key.as_deref(), Some("tls.sts_duration"));
         parse("[tls]\nlisten = [\"0.0.0.0:6697\"]\nsts_duration = 60\n").expect("valid");
+    }
+
+    #[test]
+    fn web_defaults_and_ranges() {
+        let web = parse("").expect("valid").web;
+        assert!(web.listen.is_empty() && web.allowed_origins.is_empty());
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        let allowed = |ip| web.metrics_from.iter().any(|r| r.contains(ip));
+        assert!(allowed(ip("127.0.0.1")) && allowed(ip("::1")));
+        assert!(allowed(ip("::ffff:127.0.0.1")) && !allowed(ip("127.0.0.2")));
+        let config =
+            parse("[web]\nmetrics_from = [\"10.0.0.0/8\", \"2001:db8::/32\", \"0.0.0.0/0\"]\n")
+                .expect("valid");
+        let ranges = &config.web.metrics_from;
+        assert!(ranges[0].contains(ip("10.200.1.2")) && !ranges[0].contains(ip("11.0.0.1")));
+        assert!(
+            ranges[1].contains(ip("2001:db8:ffff::1")) && !ranges[1].contains(ip("2001:db9::1"))
+        );
+        assert!(ranges[2].contains(ip("192.0.2.1")) && !ranges[2].contains(ip("::1")));
+        assert_eq!(parse(&config.to_toml()).expect("valid"), config);
+        for bad in ["10.0.0.0/33", "nowhere", "::1/129", "10.0.0.1/"] {
+            let err = parse(&format!("[web]\nmetrics_from = [\"{bad}\"]\n")).expect_err(bad);
+            assert_eq!(err.line, Some(2), "{bad}");
+        }
+        let err = parse("[web]\nallowed_origins = [\"example.org\"]\n").expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("web.allowed_origins"));
     }
 
     #[test]

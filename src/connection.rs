@@ -14,6 +14,10 @@ use std::time::Instant;
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// A web listener's connection before its request is answered: not a
+    /// chat client (yet), and cut if the request takes longer than the
+    /// registration timeout.
+    Http { since: Instant },
     /// Chatting: input goes to the hub.
     Open,
     /// The hub let go of the client: flush the queue (ending in an ERROR
@@ -56,11 +60,21 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(stream: TcpStream, peer: SocketAddr, transport: Transport) -> Connection {
+        Connection::starting(stream, peer, transport, Phase::Open)
+    }
+
+    /// A connection starting in `phase`: [`Phase::Http`] on web listeners.
+    pub fn starting(
+        stream: TcpStream,
+        peer: SocketAddr,
+        transport: Transport,
+        phase: Phase,
+    ) -> Connection {
         Connection {
             stream,
             transport,
             peer,
-            phase: Phase::Open,
+            phase,
             framer: LineFramer::default(),
             queue: OutQueue::default(),
             readable: true,
@@ -77,6 +91,12 @@ impl Connection {
 
     pub fn is_open(&self) -> bool {
         self.phase == Phase::Open
+    }
+
+    /// A web request rather than a chat client: before or after its
+    /// answer, unless that answer was a WebSocket upgrade.
+    pub fn is_web_request(&self) -> bool {
+        self.transport.is_http()
     }
 
     /// Reads plaintext from the transport.

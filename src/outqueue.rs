@@ -38,6 +38,25 @@ impl OutQueue {
         self.lines.push_back(Line::clone(line));
     }
 
+    /// The queued lines, front first. For writers that frame whole lines
+    /// (WebSocket), which take lines with [`OutQueue::pop_front`] only and
+    /// so never leave one partly written.
+    pub fn lines(&self) -> impl Iterator<Item = &Line> {
+        self.lines.iter()
+    }
+
+    /// Takes the front line out of the queue (the rest of it, had it been
+    /// partly written).
+    pub fn pop_front(&mut self) -> Option<Line> {
+        let line = self.lines.pop_front()?;
+        self.bytes -= line.len() - self.front_written;
+        self.front_written = 0;
+        if self.lines.is_empty() && self.lines.capacity() > KEEP_CAPACITY {
+            self.lines = VecDeque::new();
+        }
+        Some(line)
+    }
+
     /// Drops everything queued; returns how many bytes were dropped.
     pub fn clear(&mut self) -> usize {
         let dropped = self.bytes;
@@ -102,6 +121,16 @@ impl OutQueue {
         if self.lines.capacity() > KEEP_CAPACITY {
             self.lines = VecDeque::new();
         }
+    }
+}
+
+impl crate::transport::Plaintext for OutQueue {
+    fn is_empty(&self) -> bool {
+        OutQueue::is_empty(self)
+    }
+
+    fn take_into(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.write_once(buf).map(drop)
     }
 }
 

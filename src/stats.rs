@@ -19,11 +19,12 @@ pub enum DisconnectReason {
     Shutdown,
     Kicked,
     Tls,
+    WebSocket,
     Other,
 }
 
 impl DisconnectReason {
-    pub const ALL: [DisconnectReason; 13] = [
+    pub const ALL: [DisconnectReason; 14] = [
         DisconnectReason::Quit,
         DisconnectReason::Closed,
         DisconnectReason::Reset,
@@ -36,6 +37,7 @@ impl DisconnectReason {
         DisconnectReason::Shutdown,
         DisconnectReason::Kicked,
         DisconnectReason::Tls,
+        DisconnectReason::WebSocket,
         DisconnectReason::Other,
     ];
 
@@ -54,6 +56,7 @@ impl DisconnectReason {
             DisconnectReason::Shutdown => "Server shutting down",
             DisconnectReason::Kicked => "Kicked",
             DisconnectReason::Tls => "TLS error",
+            DisconnectReason::WebSocket => "WebSocket error",
             DisconnectReason::Other => "Connection error",
         }
     }
@@ -73,6 +76,7 @@ impl DisconnectReason {
             DisconnectReason::Shutdown => "shutdown",
             DisconnectReason::Kicked => "kicked",
             DisconnectReason::Tls => "tls_error",
+            DisconnectReason::WebSocket => "websocket_error",
             DisconnectReason::Other => "other",
         }
     }
@@ -83,6 +87,12 @@ impl DisconnectReason {
             .is_some_and(|inner| inner.is::<crate::transport::TlsFailure>())
         {
             return DisconnectReason::Tls;
+        }
+        if error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<crate::web::websocket::Failure>())
+        {
+            return DisconnectReason::WebSocket;
         }
         match error.kind() {
             io::ErrorKind::ConnectionReset
@@ -105,7 +115,37 @@ pub struct Stats {
     pub peak_queued: usize,
     /// Times accepting paused because descriptors ran out.
     pub descriptor_shortages: u64,
+    /// How long the loop's turns take, for `/metrics`.
+    pub turns: TurnTimes,
     disconnects: [u64; DisconnectReason::ALL.len()],
+}
+
+/// Upper bounds (seconds) of the turn-time histogram's buckets: from an
+/// idle turn's microseconds up to a turn that stalls every client.
+pub const TURN_BUCKETS: [f64; 12] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+];
+
+/// A fixed-bucket histogram of loop turn times (the work between two
+/// polls, not the sleep), cheap enough to record every turn.
+#[derive(Debug, Clone, Default)]
+pub struct TurnTimes {
+    /// Turns per bucket of [`TURN_BUCKETS`], not cumulative; longer turns
+    /// are counted in `count` only.
+    pub buckets: [u64; TURN_BUCKETS.len()],
+    pub count: u64,
+    pub sum_seconds: f64,
+}
+
+impl TurnTimes {
+    pub fn record(&mut self, turn: std::time::Duration) {
+        let seconds = turn.as_secs_f64();
+        if let Some(slot) = TURN_BUCKETS.iter().position(|&bound| seconds <= bound) {
+            self.buckets[slot] += 1;
+        }
+        self.count += 1;
+        self.sum_seconds += seconds;
+    }
 }
 
 impl Stats {
@@ -120,6 +160,7 @@ impl Stats {
             lines_too_long: 0,
             peak_queued: 0,
             descriptor_shortages: 0,
+            turns: TurnTimes::default(),
             disconnects: [0; DisconnectReason::ALL.len()],
         }
     }

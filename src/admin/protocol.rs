@@ -170,9 +170,16 @@ pub struct ClientCounts {
     pub connected: usize,
     pub registered: usize,
     pub peak: usize,
-    /// Connected over TLS (included in `connected`).
+    /// Connected over TLS (included in `connected`; `wss://` included).
     #[serde(default)]
     pub tls: usize,
+    /// Connected over WebSocket, `ws://` or `wss://` (included in
+    /// `connected`).
+    #[serde(default)]
+    pub websocket: usize,
+    /// Of those, over TLS (`wss://`; included in `tls` too).
+    #[serde(default)]
+    pub websocket_tls: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -190,6 +197,10 @@ pub struct ClientInfo {
     /// `None` for plain connections (and TLS ones still in the handshake).
     #[serde(default)]
     pub tls: Option<String>,
+    /// `plain`, the TLS description, `ws`, or `wss` and the TLS
+    /// description; empty from a daemon that predates WebSocket.
+    #[serde(default)]
+    pub transport: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -3,8 +3,8 @@
 //! closes with TLS close_notify, kills), the total the output cap reads is
 //! the exact sum of what every connection holds, and 0 once nobody is
 //! connected. Real loopback sockets with small buffers give the partial
-//! writes and the errors; half the connections speak TLS, with records
-//! held below the queue.
+//! writes and the errors; the connections speak plain IRC, TLS, WebSocket
+//! and WebSocket over TLS, with records and frames held below the queue.
 
 use super::history::HistoryLink;
 use super::{Limits, Net};
@@ -13,7 +13,8 @@ use crate::connection::Connection;
 use crate::connection::Phase;
 use crate::hub::Outbox;
 use crate::stats::{DisconnectReason, Stats};
-use crate::transport::{TlsSession, Transport};
+use crate::transport::{TlsSession, Transport, WebSession};
+use crate::web::route::Subprotocol;
 use proptest::prelude::*;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use slab::Slab;
@@ -137,17 +138,27 @@ proptest! {
         let mut peers = Vec::new();
         let (server_tls, client_tls) = tls_configs();
         for i in 0..CLIENTS {
-            let transport = if i % 2 == 0 {
-                Transport::Plain
-            } else {
+            let (tls, web) = (i % 2 == 1, i >= 2);
+            let mut transport = if tls {
                 let session = TlsSession::new(Arc::clone(&server_tls)).expect("session");
-                Transport::Tls(Box::new(session))
+                Transport::tls(session)
+            } else {
+                Transport::plain()
             };
+            if web {
+                transport = transport.with_web(WebSession::new(4096));
+            }
             let (conn, mut peer) = pair(&listener, transport);
             let id = net.conns.insert(conn);
-            if i % 2 == 1 {
+            if tls {
                 handshake(&mut net, id, &mut peer, Arc::clone(&client_tls));
             }
+            let before = net.conns[id].queued();
+            if let Some(web) = net.conns[id].transport.web() {
+                web.upgrade(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", Subprotocol::Text);
+            }
+            net.queued_total += net.conns[id].queued() - before;
+            check(&net);
             peers.push(Some(peer));
         }
         let mut sink = vec![0u8; 8192];
@@ -155,6 +166,10 @@ proptest! {
             match op {
                 Op::Send { to, len } => {
                     let mut line = vec![b'x'; len];
+                    if len % 5 == 0 {
+                        // Not UTF-8: a text frame carries a lossy copy.
+                        line[0] = 0xff;
+                    }
                     line.extend_from_slice(b"\r\n");
                     net.send(to, &Rc::from(line));
                 }

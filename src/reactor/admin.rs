@@ -440,10 +440,13 @@ impl Server {
         status
     }
 
-    fn status(&self) -> Status {
+    pub(super) fn status(&self) -> Status {
         let (registered, unregistered) = self.hub.client_counts();
         let hub = self.hub.stats();
         let stats = &self.net.stats;
+        let count = |which: fn(&Connection) -> bool| {
+            self.net.conns.iter().filter(|(_, c)| which(c)).count()
+        };
         Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             pid: std::process::id(),
@@ -454,10 +457,11 @@ impl Server {
                 .iter()
                 .filter_map(|l| {
                     let addr = l.socket.local_addr().ok()?;
-                    Some(if l.tls {
-                        format!("{addr} (TLS)")
-                    } else {
-                        addr.to_string()
+                    Some(match (l.web, l.tls) {
+                        (false, false) => addr.to_string(),
+                        (false, true) => format!("{addr} (TLS)"),
+                        (true, false) => format!("{addr} (web)"),
+                        (true, true) => format!("{addr} (web, TLS)"),
                     })
                 })
                 .collect(),
@@ -465,12 +469,9 @@ impl Server {
                 connected: registered + unregistered,
                 registered,
                 peak: hub.peak_registered,
-                tls: self
-                    .net
-                    .conns
-                    .iter()
-                    .filter(|(_, c)| c.transport.is_tls())
-                    .count(),
+                tls: count(|c| c.transport.is_tls() && !c.is_web_request()),
+                websocket: count(|c| c.transport.is_websocket()),
+                websocket_tls: count(|c| c.transport.is_websocket() && c.transport.is_tls()),
             },
             channels: self.hub.channel_count(),
             messages_in: hub.messages,
@@ -509,6 +510,7 @@ impl Server {
                     idle_seconds: c.idle_for.as_secs(),
                     queued_bytes: conn.map_or(0, Connection::queued),
                     tls: conn.and_then(|c| c.transport.describe()),
+                    transport: conn.map_or_else(String::new, |c| c.transport.name()),
                 }
             })
             .collect()

@@ -7,10 +7,10 @@
 
 use super::Server;
 use super::tokens::Source;
-use crate::connection::Connection;
+use crate::connection::{Connection, Phase};
 use crate::stats::DisconnectReason;
-use crate::transport::{TlsSession, Transport};
-use log::{info, warn};
+use crate::transport::{TlsSession, Transport, WebSession};
+use log::{debug, info, warn};
 use mio::Interest;
 use mio::net::TcpStream;
 use std::io::{self, Read, Write};
@@ -27,7 +27,7 @@ impl Server {
             let Some(listener) = self.listeners.get(index) else {
                 return;
             };
-            let tls = listener.tls;
+            let (tls, web) = (listener.tls, listener.web);
             let (stream, peer) = match listener.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -51,7 +51,7 @@ impl Server {
                 self.descriptor_shortage = false;
             }
             if self.admits(peer.ip()) {
-                self.welcome(stream, peer, tls);
+                self.welcome(stream, peer, tls, web);
             } else {
                 self.refuse(stream, peer);
             }
@@ -74,11 +74,13 @@ impl Server {
             && (per_ip == 0 || self.per_ip.get(&address_group(ip)).copied().unwrap_or(0) < per_ip)
     }
 
-    fn welcome(&mut self, mut stream: TcpStream, peer: SocketAddr, tls: bool) {
+    /// Takes an accepted connection in: a chat client, or on a web
+    /// listener a request (which becomes a client if it upgrades).
+    fn welcome(&mut self, mut stream: TcpStream, peer: SocketAddr, tls: bool, web: bool) {
         let transport = match (tls, &self.tls) {
-            (false, _) => Transport::Plain,
+            (false, _) => Transport::plain(),
             (true, Some(identity)) => match TlsSession::new(Arc::clone(&identity.config)) {
-                Ok(session) => Transport::Tls(Box::new(session)),
+                Ok(session) => Transport::tls(session),
                 Err(e) => {
                     warn!("cannot start TLS with {peer}: {e}");
                     return;
@@ -97,10 +99,21 @@ impl Server {
             warn!("cannot watch connection from {peer}: {e}");
             return;
         }
-        entry.insert(Connection::new(stream, peer, transport));
         *self.per_ip.entry(address_group(peer.ip())).or_insert(0) += 1;
-        self.hub.connect(id, peer.ip(), tls, Instant::now());
         self.net.stats.accepted += 1;
+        let now = Instant::now();
+        if web {
+            // Tags come on top of the line, as for the line framer.
+            let max_message = self.net.limits.max_line + crate::tags::MAX_CLIENT_TAGS;
+            let transport = transport.with_web(WebSession::new(max_message));
+            let phase = Phase::Http { since: now };
+            entry.insert(Connection::starting(stream, peer, transport, phase));
+            self.net.watched.push(id);
+            debug!("web: #{id} from {peer}{}", if tls { " (TLS)" } else { "" });
+            return;
+        }
+        entry.insert(Connection::new(stream, peer, transport));
+        self.hub.connect(id, peer.ip(), tls, now);
         info!(
             "connect #{id} from {peer}{}",
             if tls { " (TLS)" } else { "" }

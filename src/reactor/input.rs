@@ -6,6 +6,7 @@
 //! lag"), and past `flood.recvq_max` it is disconnected with `Excess Flood`.
 
 use super::{READS_PER_TURN, Server, list_for_flushing, list_for_reading};
+use crate::connection::Phase;
 use crate::framing::Frame;
 use crate::hub::ClientId;
 use crate::stats::DisconnectReason;
@@ -45,8 +46,12 @@ impl Server {
             if !self.may_read() || conn.queued() > self.net.limits.sendq_soft {
                 break;
             }
-            let open = conn.is_open();
-            match self.net.read(id, &mut buffer) {
+            let web_request = matches!(conn.phase, Phase::Http { .. });
+            let result = self.net.read(id, &mut buffer);
+            // Its request may have arrived: answered before the rest.
+            let answered = web_request && self.web_turn(id);
+            let open = self.net.conns.get(id).is_some_and(|c| c.is_open());
+            match result {
                 Ok(0) => {
                     self.lose(id, DisconnectReason::Closed);
                     break;
@@ -58,7 +63,10 @@ impl Server {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Some(conn) = self.net.conns.get_mut(id) {
+                    // An answered request is listed to be read on.
+                    if let Some(conn) = self.net.conns.get_mut(id)
+                        && !answered
+                    {
                         conn.readable = false;
                     }
                     break;
@@ -66,7 +74,7 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let why = DisconnectReason::from_io(&e);
-                    if why == DisconnectReason::Tls {
+                    if matches!(why, DisconnectReason::Tls | DisconnectReason::WebSocket) {
                         info!("{}: {e}", self.describe(id));
                     }
                     self.lose(id, why);

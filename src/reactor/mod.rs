@@ -13,6 +13,7 @@ mod admission;
 mod history;
 mod input;
 mod tokens;
+mod web;
 
 use crate::admin::access::Access;
 use crate::config::{Config, ConfigSource};
@@ -90,12 +91,22 @@ impl Limits {
     }
 }
 
-/// A listening socket, and whether its clients speak TLS.
+/// A listening socket: whether its clients speak TLS, and whether they
+/// speak HTTP (and IRC over WebSocket) rather than IRC.
 struct Listener {
     /// As configured (the port may be 0).
     addr: SocketAddr,
     tls: bool,
+    web: bool,
     socket: TcpListener,
+}
+
+/// What a listener serves, as the config asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Endpoint {
+    addr: SocketAddr,
+    tls: bool,
+    web: bool,
 }
 
 pub struct Server {
@@ -191,8 +202,8 @@ impl Server {
             accept_retry_at: None,
             refused_since_log: 0,
         };
-        for (addr, tls) in listen_addresses(&server.config) {
-            server.listen(addr, tls)?;
+        for endpoint in listen_addresses(&server.config) {
+            server.listen(endpoint)?;
         }
         // Last, so that a server that cannot start leaves no store behind.
         let max_seq = server.net.history.start(
@@ -204,19 +215,26 @@ impl Server {
         Ok(server)
     }
 
-    fn listen(&mut self, addr: SocketAddr, tls: bool) -> io::Result<()> {
+    fn listen(&mut self, endpoint: Endpoint) -> io::Result<()> {
+        let Endpoint { addr, tls, web } = endpoint;
         let mut socket = listener::bind(addr)?;
         let token = Source::Listener(self.listeners.len()).token();
         self.poll
             .registry()
             .register(&mut socket, token, Interest::READABLE)?;
         let bound = socket.local_addr()?;
-        if tls {
-            info!("listening for TLS on {bound}");
-        } else {
-            info!("listening on {bound}");
+        match (web, tls) {
+            (false, false) => info!("listening on {bound}"),
+            (false, true) => info!("listening for TLS on {bound}"),
+            (true, false) => info!("listening for web on {bound}"),
+            (true, true) => info!("listening for web over TLS on {bound}"),
         }
-        self.listeners.push(Listener { addr, tls, socket });
+        self.listeners.push(Listener {
+            addr,
+            tls,
+            web,
+            socket,
+        });
         Ok(())
     }
 
@@ -236,8 +254,12 @@ impl Server {
         if let Some(interval) = self.notifier.as_ref().and_then(Notifier::watchdog) {
             self.next_watchdog = Some(Instant::now() + interval);
         }
+        let mut turn_started: Option<Instant> = None;
         loop {
             let now = Instant::now();
+            if let Some(started) = turn_started {
+                self.net.stats.turns.record(now - started);
+            }
             if let Some(deadline) = self.shutdown_deadline {
                 let unflushed = self
                     .net
@@ -271,6 +293,7 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            turn_started = Some(Instant::now());
             for event in events.iter() {
                 match Source::of(event.token()) {
                     Source::Signals => {
@@ -357,6 +380,16 @@ impl Server {
         self.shutdown_deadline = Some(Instant::now() + grace);
         let ids: Vec<ClientId> = self.net.conns.iter().map(|(id, _)| id).collect();
         for id in ids {
+            if self
+                .net
+                .conns
+                .get(id)
+                .is_some_and(Connection::is_web_request)
+            {
+                // Not a chat client: nothing to tell it.
+                self.remove(id);
+                continue;
+            }
             let why = DisconnectReason::Shutdown;
             self.net.close(id, why, why.text());
         }
@@ -433,7 +466,7 @@ impl Server {
         let wanted = listen_addresses(&config);
         let mut kept = Vec::new();
         for mut listener in self.listeners.drain(..) {
-            if wanted.contains(&(listener.addr, listener.tls)) {
+            if wanted.contains(&listener.endpoint()) {
                 kept.push(listener);
             } else {
                 let _ = self.poll.registry().deregister(&mut listener.socket);
@@ -452,12 +485,9 @@ impl Server {
             }
             self.listeners.push(listener);
         }
-        for (addr, tls) in wanted {
-            if !self
-                .listeners
-                .iter()
-                .any(|l| (l.addr, l.tls) == (addr, tls))
-                && let Err(e) = self.listen(addr, tls)
+        for endpoint in wanted {
+            if !self.listeners.iter().any(|l| l.endpoint() == endpoint)
+                && let Err(e) = self.listen(endpoint)
             {
                 error!("{e}");
             }
@@ -546,6 +576,14 @@ impl Server {
                 continue;
             };
             let (since, allowed, slow) = match (conn.phase, conn.over_soft_since) {
+                (Phase::Http { since }, _) => {
+                    if now.duration_since(since) < self.config.timeouts.registration() {
+                        self.net.watched.push(id);
+                    } else {
+                        self.web_request_expired(id);
+                    }
+                    continue;
+                }
                 (Phase::Open, None) => continue,
                 (Phase::Open, Some(since)) => (since, self.net.limits.sendq_soft_time, true),
                 (Phase::Closing { since } | Phase::Draining { since }, _) => {
@@ -675,17 +713,34 @@ fn admin_socket_path(config: &Config) -> std::path::PathBuf {
         .unwrap_or_else(crate::admin::path::for_daemon)
 }
 
-/// Every address to listen on, with whether it serves TLS.
-fn listen_addresses(config: &Config) -> Vec<(SocketAddr, bool)> {
-    let plain = config.server.listen.iter().map(|&addr| (addr, false));
-    let tls = config.tls.listen.iter().map(|&addr| (addr, true));
-    plain.chain(tls).collect()
+impl Listener {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            addr: self.addr,
+            tls: self.tls,
+            web: self.web,
+        }
+    }
+}
+
+/// Every address to listen on, with what it serves.
+fn listen_addresses(config: &Config) -> Vec<Endpoint> {
+    let lists = [
+        (&config.server.listen, false, false),
+        (&config.tls.listen, true, false),
+        (&config.web.listen, false, true),
+        (&config.web.tls_listen, true, true),
+    ];
+    lists
+        .into_iter()
+        .flat_map(|(addrs, tls, web)| addrs.iter().map(move |&addr| Endpoint { addr, tls, web }))
+        .collect()
 }
 
 /// The certificate to serve when TLS listeners are configured, loaded and
 /// checked, with its summary (and any expiry warning) logged.
 fn load_identity(config: &Config) -> Result<Option<Identity>, String> {
-    if config.tls.listen.is_empty() {
+    if config.tls.listen.is_empty() && config.web.tls_listen.is_empty() {
         return Ok(None);
     }
     let identity = Identity::load(&config.tls)?;
@@ -751,7 +806,7 @@ impl Net {
     /// (TLS close_notify, counted like any output) and shuts our side, so
     /// it drains until the peer closes too.
     fn finish_closing(&mut self, id: ClientId, now: Instant) {
-        let _ = self.write(id, |conn| conn.transport.close());
+        let _ = self.write(id, |conn| conn.transport.close(&mut conn.queue));
         if let Some(conn) = self.conns.get_mut(id) {
             let _ = conn.stream.shutdown(Shutdown::Write);
             conn.phase = Phase::Draining { since: now };
@@ -819,6 +874,7 @@ impl Outbox for Net {
         }
         let line = conn.closing_line(reason);
         conn.queue.push(&line);
+        conn.transport.set_close_reason(why);
         self.queued_total += line.len();
         conn.phase = Phase::Closing {
             since: Instant::now(),

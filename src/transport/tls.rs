@@ -9,7 +9,7 @@
 //! socket has taken it, so the bytes held below the write queue are known
 //! exactly (the output limits count them).
 
-use crate::outqueue::OutQueue;
+use super::Plaintext;
 use rustls::ServerConfig;
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
@@ -188,10 +188,11 @@ impl TlsSession {
         let _ = self.drive(&mut [], &mut 0);
     }
 
-    /// Sends what is sealed, then seals and sends the queue's lines, until
-    /// the socket would block or the queue is empty. Lines wait in the
-    /// queue while the handshake goes on.
-    pub fn write(&mut self, socket: &mut impl Write, queue: &mut OutQueue) -> io::Result<()> {
+    /// Sends what is sealed, then seals and sends the queue's lines (or
+    /// what the layer above makes of them), until the socket would block
+    /// or the queue is empty. Lines wait in the queue while the handshake
+    /// goes on.
+    pub fn write(&mut self, socket: &mut impl Write, queue: &mut impl Plaintext) -> io::Result<()> {
         loop {
             if !self.send(socket)? || queue.is_empty() {
                 return Ok(());
@@ -206,8 +207,8 @@ impl TlsSession {
     }
 
     /// Encrypts lines from the front of the queue into `out`, many lines
-    /// to a record, up to [`SEAL_AHEAD`].
-    fn seal(&mut self, queue: &mut OutQueue) -> io::Result<()> {
+    /// to a record, up to [`SEAL_AHEAD`]; the next write sends them.
+    pub fn seal(&mut self, queue: &mut impl Plaintext) -> io::Result<()> {
         let status = self.conn.process_tls_records(&mut []);
         let Ok(ConnectionState::WriteTraffic(mut traffic)) = status.state else {
             return Ok(());
@@ -216,7 +217,7 @@ impl TlsSession {
             let (_, lines) = &mut *scratch.borrow_mut();
             while self.out.len() < SEAL_AHEAD && !queue.is_empty() {
                 lines.clear();
-                queue.write_once(lines)?;
+                queue.take_into(lines)?;
                 let records = lines.len() / (16 * 1024) + 1;
                 let sealed = append(
                     &mut self.out,

@@ -156,6 +156,17 @@ impl Daemon {
             .collect()
     }
 
+    /// Every address logged after `prefix` so far (`listening for web on `,
+    /// `listening for web over TLS on `), oldest first; waits for one.
+    pub fn logged_addrs(&self, prefix: &str) -> Vec<SocketAddr> {
+        self.wait_log_count(prefix, 1);
+        let log = self.log.lock().expect("log lock");
+        log.iter()
+            .filter_map(|l| l.split(prefix).nth(1))
+            .map(|a| a.trim().parse().expect("address"))
+            .collect()
+    }
+
     /// Log lines containing `text` so far.
     pub fn count_log(&self, text: &str) -> usize {
         let log = self.log.lock().expect("log lock");

@@ -46,9 +46,11 @@ fn status_sheet(s: &Status) -> String {
             format!(
                 "{} connected{}, {} registered, peak {}",
                 s.clients.connected,
-                match s.clients.tls {
-                    0 => String::new(),
-                    tls => format!(" ({tls} over TLS)"),
+                match (s.clients.tls, s.clients.websocket) {
+                    (0, 0) => String::new(),
+                    (tls, 0) => format!(" ({tls} over TLS)"),
+                    (0, ws) => format!(" ({ws} over WebSocket)"),
+                    (tls, ws) => format!(" ({tls} over TLS, {ws} over WebSocket)"),
                 },
                 s.clients.registered,
                 s.clients.peak
@@ -179,7 +181,11 @@ fn clients_table(clients: &[ClientInfo]) -> String {
                 duration(c.connected_seconds),
                 duration(c.idle_seconds),
                 bytes(c.queued_bytes as u64),
-                c.tls.clone().unwrap_or_else(|| "plain".into()),
+                match (&c.transport, &c.tls) {
+                    (name, _) if !name.is_empty() => name.clone(),
+                    (_, Some(tls)) => tls.clone(),
+                    (_, None) => "plain".into(),
+                },
             ]
         })
         .collect();
