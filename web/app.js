@@ -88,7 +88,7 @@ function richText(text) {
 }
 
 function hhmm(date) {
-  return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
 // ---- conversations ---------------------------------------------------
@@ -101,7 +101,7 @@ function buffer(name, create = true) {
   const kind = isChannel(name) ? 'channel' : 'query';
   const label = el('span', { class: 'label' }, name);
   const badge = el('span', { class: 'badge', 'aria-label': 'unread' });
-  const tab = el('button', { type: 'button', role: 'tab', class: 'tab', 'aria-selected': 'false' }, label, badge);
+  const tab = el('button', { type: 'button', role: 'tab', class: 'tab', 'data-name': name, 'aria-selected': 'false' }, label, badge);
   const list = el('ol', { class: 'lines', hidden: true, 'aria-label': name });
   b = { key, name, kind, tab, label, badge, list, members: new Map(), pending: null, topic: '', unread: 0, seen: new Set(), joined: false, namesAt: 0, historyHeader: null };
   tab.addEventListener('click', () => activate(b));
@@ -212,9 +212,9 @@ function addLine(b, line) {
   li.append(el('time', { datetime: time.toISOString(), title: time.toLocaleString() }, hhmm(time)));
   if (line.kind === 'msg' || line.kind === 'notice') {
     const who = line.kind === 'notice' ? `-${line.nick}-` : line.nick;
-    li.append(el('span', { class: 'nick' }, who), ' ');
+    li.append(el('span', { class: nickClass(line.nick) }, who), ' ');
   } else if (line.kind === 'action') {
-    li.append(el('span', { class: 'nick' }, `* ${line.nick}`), ' ');
+    li.append(el('span', { class: nickClass(line.nick) }, `* ${line.nick}`), ' ');
   }
   li.append(el('span', { class: 'text' }, richText(line.text)));
   const atBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 60;
@@ -232,7 +232,15 @@ function addLine(b, line) {
 
 /** A line for whichever conversation is in front (errors, server notices). */
 function info(text, kind = 'info') {
-  addLine(state.active || buffer('(server)'), { kind, text });
+  if (!state.active && !state.registered) ui.loginError.textContent = text;
+  else addLine(state.active || buffer('(server)'), { kind, text });
+}
+
+/** One of eight colours for a nick, the same every time. */
+function nickClass(nick) {
+  let h = 0;
+  for (const c of fold(nick)) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return `nick c${h % 8}`;
 }
 
 // ---- connection ------------------------------------------------------
@@ -378,6 +386,7 @@ function handle(msg) {
         query.key = fold(to);
         query.name = to;
         query.label.textContent = to;
+        query.tab.dataset.name = to;
         state.buffers.set(query.key, query);
         if (query === state.active) renderTopic();
       }
@@ -473,6 +482,8 @@ function handle(msg) {
       break;
     case 'FAIL':
       info(last, 'error');
+      break;
+    case '422': // no MOTD: nothing to say
       break;
     default:
       if (/^[45]\d\d$/.test(msg.command)) {
@@ -727,6 +738,9 @@ ui.login.addEventListener('submit', (event) => {
 ui.retry.addEventListener('click', () => connect());
 ui.close.addEventListener('click', () => state.active && closeBuffer(state.active));
 ui.membersToggle.addEventListener('click', () => showMembers(!ui.body.classList.contains('members-open')));
+window.addEventListener('resize', () => {
+  ui.log.scrollTop = ui.log.scrollHeight;
+});
 window.addEventListener('pagehide', () => {
   state.quitting = true;
   send('QUIT', 'Page closed');
