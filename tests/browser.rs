@@ -415,3 +415,48 @@ async fn two_people_chat_in_browsers_beside_a_terminal_client() {
     alice.close().await.expect("close");
     bob.close().await.expect("close");
 }
+
+/// In a large channel the server sends counts instead of each join and
+/// quit, and only a count on joining: the page asks for NAMES and keeps its
+/// member list right all the same.
+#[tokio::test(flavor = "current_thread")]
+async fn member_list_follows_presence_summaries_in_a_large_channel() {
+    if !have_browser() {
+        return;
+    }
+    let daemon = Daemon::start(&format!(
+        "{NO_FLOOD_CONTROL}{WEB}[limits]\nlarge_channel = 2\npresence_interval = 1\n"
+    ));
+    let url = web_url(&daemon);
+    let driver = Driver::start();
+    let _carol = daemon.register("carol");
+    let _dave = daemon.register("dave");
+    let _erin = daemon.register("erin");
+
+    // Three are here already: the join gets a count, not the names.
+    let alice = driver.browser(1100, 700, false).await;
+    open_as(&alice, &url, "alice").await;
+    wait_connected(&alice, "alice").await;
+    wait_text(&alice, "#log .line.presence", "people are here").await;
+    for nick in ["carol", "dave", "erin", "alice"] {
+        wait_text(&alice, "#member-list", nick).await;
+    }
+
+    // Frank's join is only counted in a summary; so is Dave's leaving.
+    let mut frank = daemon.register("frank");
+    wait_text(&alice, "#log .line.presence", "joined").await;
+    wait_text(&alice, "#member-list", "frank").await;
+    frank.send("QUIT :bye");
+    frank.read_to_close();
+    wait_text(&alice, "#log .line.presence", "1 left").await;
+    wait_js(
+        &alice,
+        "frank gone from the member list",
+        "return !document.querySelector(\"#member-list [data-nick='frank']\")",
+        vec![],
+    )
+    .await;
+    assert_eq!(count(&alice, "#member-list li").await, 4);
+    shot(&alice, "12-large-channel-summaries").await;
+    alice.close().await.expect("close");
+}

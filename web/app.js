@@ -7,7 +7,7 @@ import { action, build, channelName, fold, isChannel, nickProblem, parse, stripF
 const WANTED_CAPS = ['message-tags', 'server-time', 'batch', 'echo-message', 'draft/chathistory', 'labeled-response'];
 const MAX_LINES = 1000;
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
-const NAMES_EVERY_MS = 10000;
+const NAMES_EVERY_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 const ui = {
@@ -103,7 +103,7 @@ function buffer(name, create = true) {
   const badge = el('span', { class: 'badge', 'aria-label': 'unread' });
   const tab = el('button', { type: 'button', role: 'tab', class: 'tab', 'data-name': name, 'aria-selected': 'false' }, label, badge);
   const list = el('ol', { class: 'lines', hidden: true, 'aria-label': name });
-  b = { key, name, kind, tab, label, badge, list, members: new Map(), pending: null, topic: '', unread: 0, seen: new Set(), joined: false, namesAt: 0, historyHeader: null };
+  b = { key, name, kind, tab, label, badge, list, members: new Map(), pending: null, topic: '', unread: 0, seen: new Set(), joined: false, namesAt: 0, namesTimer: 0, historyHeader: null };
   tab.addEventListener('click', () => activate(b));
   state.buffers.set(key, b);
   ui.tabs.append(tab);
@@ -545,7 +545,8 @@ function onMessage(msg, meta, fromMe) {
   if (msg.command === 'NOTICE' && fromServer && isChannel(target) && PRESENCE.test(text)) {
     // A large channel sends counts instead of each join and part: show
     // them, and ask for the list again now and then to keep it right.
-    addLine(b, { ...meta, kind: 'presence', text });
+    // (The terminal's hint to type /NAMES is done for the person here.)
+    addLine(b, { ...meta, kind: 'presence', text: text.replace(/; \/NAMES \S+ lists them$/, '') });
     refreshNames(b);
     return;
   }
@@ -556,10 +557,19 @@ function onMessage(msg, meta, fromMe) {
   else addLine(b, { ...meta, kind: msg.command === 'NOTICE' ? 'notice' : 'msg', nick: msg.nick, text });
 }
 
+/** NAMES for `b`, at most once per NAMES_EVERY_MS; one asked for sooner is
+ * sent when that time is up, so the last change is never missed. */
 function refreshNames(b) {
-  const now = Date.now();
-  if (now - b.namesAt < NAMES_EVERY_MS) return;
-  b.namesAt = now;
+  const wait = b.namesAt + NAMES_EVERY_MS - Date.now();
+  if (b.namesTimer) return;
+  if (wait > 0) {
+    b.namesTimer = setTimeout(() => {
+      b.namesTimer = 0;
+      refreshNames(b);
+    }, wait);
+    return;
+  }
+  b.namesAt = Date.now();
   send('NAMES', b.name);
 }
 
