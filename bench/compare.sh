@@ -15,6 +15,7 @@
 #   RUNS=1 PEERS="ngircd" bench/compare.sh
 #   OUT=/tmp/results bench/compare.sh   # keep the JSON of every run
 #   TLS=1 bench/compare.sh           # the same over TLS (see below)
+#   HISTORY=1 bench/compare.sh       # groupchatd with history on vs off (below)
 set -euo pipefail
 # InspIRCd dumps core when stopped after its TLS runs; no core files in the tree.
 ulimit -c 0
@@ -53,6 +54,23 @@ TLS=${TLS:-0}
 if ((TLS)); then
     PEERS=${PEERS/floor/}
 fi
+# HISTORY=1: no peers; the same groupchatd twice, "groupchatd-on" with
+# [history] kept in a fresh SQLite file per run and "groupchatd-off" with
+# history off, alternately, for the rows of issue 12: the fan-out at max
+# rate and at 10 msg/s (max, paced), CHATHISTORY LATEST answered while a
+# fan-out runs (history), RECONNECT members dropping and fetching what they
+# missed (reconnect), and the store's size after STORE_MESSAGES messages
+# (store). history, reconnect and store run on groupchatd-on only: with
+# history off there is nothing to ask.
+HISTORY=${HISTORY:-0}
+QUERIERS=${QUERIERS:-10}
+RECONNECT=${RECONNECT:-1000}
+RECONNECT_OBSERVERS=${RECONNECT_OBSERVERS:-10}
+STORE_MESSAGES=${STORE_MESSAGES:-1000000}
+if ((HISTORY)); then
+    PEERS=""
+    SCENARIOS=${HISTORY_SCENARIOS:-"max paced history reconnect store"}
+fi
 
 log() { echo "== $*" >&2; }
 
@@ -78,9 +96,10 @@ install_peers() {
 build() {
     log "building groupchatd and groupchat-bench (release)"
     (cd "$repo" && cargo build --release --quiet --bin groupchatd --bin groupchat-bench \
-        --example floor)
+        --bin groupchatctl --example floor)
     local target=${CARGO_TARGET_DIR:-$repo/target}
     GROUPCHATD=$target/release/groupchatd
+    GROUPCHATCTL=$target/release/groupchatctl
     BENCH=$target/release/groupchat-bench
     FLOOR=$target/release/examples/floor
 }
@@ -125,9 +144,18 @@ start_server() {
     mkdir -p "$dir"
     chmod 777 "$dir"
     case $name in
-    groupchatd)
+    groupchatd | groupchatd-on | groupchatd-off)
         cp "$here/groupchatd.toml" "$dir/groupchatd.toml"
         ((TLS)) && groupchatd_tls "$port" >>"$dir/groupchatd.toml"
+        if [[ $name == groupchatd-on ]]; then
+            # A fresh store each time, otherwise the defaults (playback on
+            # join included: reconnecting members get it too).
+            rm -f "$dir"/history.sqlite3*
+            printf '\n[history]\nenabled = true\npath = "%s"\n' \
+                "$dir/history.sqlite3" >>"$dir/groupchatd.toml"
+        elif [[ $name == groupchatd-off ]]; then
+            printf '\n[history]\nenabled = false\n' >>"$dir/groupchatd.toml"
+        fi
         "$GROUPCHATD" --listen "127.0.0.1:$plain" --config "$dir/groupchatd.toml" \
             --admin-socket "$dir/admin.sock" 2>"$dir/log" &
         SERVER_PID=$!
@@ -218,6 +246,68 @@ concurrency() { [[ $1 == ngircd ]] && echo 10 || echo 1000; }
 
 wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
+# status NAME RUN WHAT: keeps groupchatctl's view (history health among it).
+status() {
+    "$GROUPCHATCTL" --socket "$work/$1/admin.sock" --json status \
+        >"$OUT/$1-$2-$3-status.json" 2>/dev/null || true
+}
+
+# history_rows NAME RUN: the scenarios only a server keeping history can run.
+history_rows() {
+    local name=$1 run=$2 port=$((17000 + run))
+    [[ $name == groupchatd-on ]] || return 0
+    local common=(--server "127.0.0.1:$port" --json --quiet 10)
+    if wants history; then
+        start_server "$name" "$port"
+        log "run $run: $name, $QUERIERS clients asking CHATHISTORY during a fan-out"
+        bench "${common[@]}" --server-pid "$SERVER_PID" history -n "$MEMBERS" -k "$SENDERS" \
+            -m "$PACED_MESSAGES" --size 100 --rate 10 -q "$QUERIERS" --concurrency 1000 \
+            >"$OUT/$name-$run-history.json" || true
+        status "$name" "$run" history
+        stop_server
+    fi
+    if wants reconnect; then
+        start_server "$name" "$port"
+        log "run $run: $name, $RECONNECT members reconnecting at once"
+        bench "${common[@]}" --server-pid "$SERVER_PID" reconnect \
+            -n $((RECONNECT + RECONNECT_OBSERVERS + 100)) -r "$RECONNECT" \
+            --observers "$RECONNECT_OBSERVERS" --concurrency 1000 \
+            >"$OUT/$name-$run-reconnect.json" || true
+        status "$name" "$run" reconnect
+        stop_server
+    fi
+    if wants store; then
+        start_server "$name" "$port"
+        log "run $run: $name, $STORE_MESSAGES messages into the store"
+        bench "${common[@]}" --server-pid "$SERVER_PID" fanout -n 2 -k 1 \
+            -m "$STORE_MESSAGES" --size 100 >"$OUT/$name-$run-store-fanout.json" || true
+        # Until everything is committed, if the daemon says (at most 60 s).
+        for _ in $(seq 120); do
+            status "$name" "$run" store
+            python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["status"]["history"]["queued"] != 0)' \
+                "$OUT/$name-$run-store-status.json" 2>/dev/null && break
+            sleep 0.5
+        done
+        stop_server
+        # The files after a clean stop, and what the daemon said before it.
+        python3 - "$work/$name/history.sqlite3" "$OUT/$name-$run-store-fanout.json" \
+            "$OUT/$name-$run-store-status.json" >"$OUT/$name-$run-store.json" <<'PY' || true
+import json, os, sys
+db, fanout = sys.argv[1], json.load(open(sys.argv[2]))
+try:
+    daemon = json.load(open(sys.argv[3]))["status"].get("history")
+except (OSError, ValueError, KeyError):
+    daemon = None
+files = {f: os.path.getsize(f) for f in (db, db + "-wal") if os.path.exists(f)}
+sent = fanout["fanout"]["sent"]
+total = sum(files.values())
+print(json.dumps({"store": {"messages": sent, "files": files, "bytes": total,
+                            "bytes_per_1m": total * 1e6 / sent if sent else None,
+                            "daemon": daemon}}))
+PY
+    fi
+}
+
 run_one() {
     local name=$1 run=$2 port=$((17000 + run)) c
     c=$(concurrency "$name")
@@ -244,7 +334,7 @@ run_one() {
         # groupchatd joins every client to its default channel; the others
         # are asked to. Either way a client is done at its JOIN and 366.
         local how=--join
-        [[ $name == groupchatd ]] && how=--auto-join
+        [[ $name == groupchatd* ]] && how=--auto-join
         start_server "$name" "$port"
         log "run $run: $name, $JOIN_CLIENTS clients into #lobby (pid $SERVER_PID)"
         bench --server "127.0.0.1:$port" --server-pid "$SERVER_PID" --json --quiet 10 \
@@ -253,6 +343,7 @@ run_one() {
             >"$OUT/$name-$run-join.json" || true
         stop_server
     fi
+    history_rows "$name" "$run"
 }
 
 if [[ ${1:-} != --in-netns ]]; then
@@ -263,7 +354,7 @@ if [[ ${1:-} != --in-netns ]]; then
     install_peers
     build
     ((TLS)) && make_cert
-    export work GROUPCHATD BENCH FLOOR
+    export work GROUPCHATD GROUPCHATCTL BENCH FLOOR
     # Phase 2, in a namespace with only loopback.
     exec unshare --net --mount "$0" --in-netns
 fi
@@ -289,6 +380,7 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 servers="groupchatd $PEERS"
+((HISTORY)) && servers="groupchatd-on groupchatd-off"
 if ((TLS)) && ! groupchatd_has_tls; then
     log "this groupchatd has no [tls] listener: skipped"
     servers=$PEERS
@@ -298,5 +390,5 @@ for run in $(seq "$RUNS"); do
         run_one "$name" "$run"
     done
 done
-python3 "$here/summarize.py" "$OUT" "$RUNS" groupchatd $PEERS
+python3 "$here/summarize.py" "$OUT" "$RUNS" $servers
 echo "JSON of every run: $OUT" >&2

@@ -21,7 +21,19 @@ METRICS = [
     ("connect+register all clients", "connect", "connect.total_ms", "ms", True),
     ("all clients joined to #lobby", "join", "connect.total_ms", "ms", True),
     ("server RSS after the joins", "join", "server_usage.rss_after_connect_kib", "KiB", True),
+    # HISTORY=1 (groupchatd-on only).
+    ("CHATHISTORY LATEST answers/s during a fan-out", "history", "history.answers_per_s", "/s", False),
+    ("CHATHISTORY LATEST answer p99", "history", "history.latency.p99_ms", "ms", True),
+    ("fan-out p99 while queried, 10 msg/s/sender", "history", "fanout.latency.p99_us", "µs", True),
+    ("reconnect: observers' p99, normal", "reconnect", "reconnect.normal.p99_us", "µs", True),
+    ("reconnect: observers' p99, storm", "reconnect", "reconnect.storm.p99_us", "µs", True),
+    ("reconnect: storm p99 / normal p99", "reconnect", "reconnect.storm_p99_ratio", "×", True),
+    ("reconnect: all caught up", "reconnect", "reconnect.all_caught_up_ms", "ms", True),
+    ("reconnect: messages missed after catching up", "reconnect", "reconnect.gaps", "", True),
+    ("store size per 1M messages (db + WAL)", "store", "store.bytes_per_1m", "B", True),
 ]
+SUFFIXES = ("connect", "max", "paced", "join", "history", "reconnect")
+HISTORY_ONLY = ("history", "reconnect", "store")
 
 
 def unfinished(doc):
@@ -55,7 +67,10 @@ for server in servers:
         for run in range(1, runs + 1):
             doc = load(server, run, suffix)
             if doc is None:
-                if any(out.glob(f"*-{suffix}.json")):  # else: not run at all
+                # Not run at all, or not for this server (HISTORY=1's
+                # history-only rows on groupchatd-off).
+                ran = suffix not in HISTORY_ONLY or any(out.glob(f"{server}-*-{suffix}.json"))
+                if ran and any(out.glob(f"*-{suffix}.json")):
                     problems.append(f"{server} run {run} {suffix}: no result")
                 continue
             if suffix == "join" and unfinished(doc):
@@ -66,7 +81,7 @@ for server in servers:
                 values.append(float(v))
         medians[(server, label)] = statistics.median(values) if values else None
     for run in range(1, runs + 1):
-        for suffix in ("connect", "max", "paced", "join"):
+        for suffix in SUFFIXES:
             doc = load(server, run, suffix)
             if doc is None:
                 continue
@@ -76,6 +91,8 @@ for server in servers:
                 problems.append(f"{server} run {run} join: {unfinished(doc)}")
             elif failed or lost or doc.get("silent_loss"):
                 problems.append(f"{server} run {run} {suffix}: {failed} connect failures, {lost} lost")
+            elif doc.get("verdict", "ok") != "ok":
+                problems.append(f"{server} run {run} {suffix}: {doc['verdict']}")
 
 base, peers = servers[0], servers[1:]
 header = ["metric (median of %d)" % runs, base] + [x for p in peers for x in (p, f"{base}/{p}")]
@@ -85,7 +102,11 @@ def cell(server, label, unit):
     v = medians[(server, label)]
     if text and unit == "ms":
         return text, None
-    return ("n/a" if v is None else f"{v:,.0f} {unit}"), v
+    if v is None:
+        return "n/a", v
+    if unit == "×":
+        return f"{v:.2f}×", v
+    return (f"{v:,.2f} ms" if unit == "ms" and v < 100 else f"{v:,.0f} {unit}".rstrip()), v
 
 
 for label, _suffix, _path, unit, _lower in METRICS:
@@ -101,5 +122,5 @@ for label, _suffix, _path, unit, _lower in METRICS:
 widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
 for r in [header, ["-" * w for w in widths]] + rows:
     print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
-for p in problems:
+for p in dict.fromkeys(problems):
     print(f"note: {p}")

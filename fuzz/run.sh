@@ -9,6 +9,8 @@
 # Targets (fuzz/fuzz_targets/):
 #   parse_line   LineFramer + Message::parse on arbitrary bytes
 #   connection   two clients' byte streams through LineFramer into one Hub
+#   web_input    an HTTP request, then WebSocket frames, through WebSession
+#                into lines, and lines back out as frames
 #   tls_glue     a TLS session between a rustls client and our TlsSession,
 #                over a socket the input cuts anywhere, with garbage
 #
@@ -39,7 +41,7 @@ shift || true
 cd "$(dirname "$0")"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(parse_line connection tls_glue)
+    targets=(parse_line connection tls_glue web_input)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -96,7 +96,8 @@ impl Wants {
 /// recipient, never once per recipient.
 pub struct Tagged<'a> {
     untagged: Line,
-    msgid: &'a str,
+    /// The msgid, as a number.
+    seq: u64,
     time_ms: i64,
     client_tags: &'a str,
     variants: [Option<Line>; 4],
@@ -104,10 +105,10 @@ pub struct Tagged<'a> {
 
 impl<'a> Tagged<'a> {
     /// `untagged` is the line as a client without tags sees it.
-    pub fn new(untagged: Line, msgid: &'a str, time_ms: i64, client_tags: &'a str) -> Tagged<'a> {
+    pub fn new(untagged: Line, seq: u64, time_ms: i64, client_tags: &'a str) -> Tagged<'a> {
         Tagged {
             untagged,
-            msgid,
+            seq,
             time_ms,
             client_tags,
             variants: [None, None, None, None],
@@ -124,26 +125,18 @@ impl<'a> Tagged<'a> {
                 tags.push_str(&format_iso(self.time_ms));
             }
             if wants.message_tags {
-                for tag in [self.msgid_tag().as_str(), self.client_tags] {
-                    if !tag.is_empty() {
-                        if !tags.is_empty() {
-                            tags.push(';');
-                        }
-                        tags.push_str(tag);
-                    }
+                if !tags.is_empty() {
+                    tags.push(';');
+                }
+                tags.push_str(&format!("msgid={}", self.seq));
+                if !self.client_tags.is_empty() {
+                    tags.push(';');
+                    tags.push_str(self.client_tags);
                 }
             }
             self.variants[i] = Some(with_tags(&tags, &self.untagged));
         }
         self.variants[i].get_or_insert_with(|| Rc::clone(&self.untagged))
-    }
-
-    fn msgid_tag(&self) -> String {
-        if self.msgid.is_empty() {
-            String::new()
-        } else {
-            format!("msgid={}", self.msgid)
-        }
     }
 }
 
@@ -200,7 +193,7 @@ mod tests {
     #[test]
     fn variants_are_built_once_each_and_shared() {
         let line = build("a!u@h", "PRIVMSG", &["#c", "hi"]);
-        let mut tagged = Tagged::new(line.clone(), "42", 1_764_062_043_250, "+x=1");
+        let mut tagged = Tagged::new(line.clone(), 42, 1_764_062_043_250, "+x=1");
         let plain = tagged.line(Wants::default()).clone();
         assert!(Rc::ptr_eq(&plain, &line));
         let both = Wants {

@@ -412,3 +412,124 @@ fn tls_clients_connect_and_get_every_message() {
     let json = bench_tls_ok(&daemon, tls, "fanout -n 20 -k 4 -m 10 --rate 50");
     assert_clean_fanout(&json, 20, 4, 10);
 }
+
+/// `CONFIG` with history kept, in the daemon's own directory.
+fn history_config(enabled: bool) -> String {
+    format!("{CONFIG}\n[history]\nenabled = {enabled}\n")
+}
+
+#[test]
+fn history_queries_are_answered_while_a_fanout_runs() {
+    let daemon = Daemon::start(&history_config(true));
+    let json = bench_ok(
+        &daemon,
+        "history -n 20 -k 2 -m 100 --rate 100 --size 100 -q 3",
+    );
+    // Queriers connect and join too, but are no members of the round.
+    assert_eq!(num(&json, "/connect/registered"), 23, "{json:#}");
+    assert_eq!(num(&json, "/fanout/members"), 20, "{json:#}");
+    let expected = 2 * 100 * 19;
+    assert_eq!(num(&json, "/fanout/expected"), expected, "{json:#}");
+    assert_eq!(num(&json, "/fanout/received"), expected, "{json:#}");
+    assert_eq!(num(&json, "/fanout/lost"), 0, "{json:#}");
+    assert_eq!(num(&json, "/fanout/stray"), 0, "{json:#}");
+    let h = &json["history"];
+    assert_eq!(num(&json, "/history/queriers"), 3, "{json:#}");
+    assert!(num(&json, "/history/answered") > 0, "{json:#}");
+    // A full channel answers 100 lines; early ones may find fewer.
+    assert!(num(&json, "/history/lines") > 100, "{json:#}");
+    assert!(
+        h["answers_per_s"].as_f64().is_some_and(|r| r > 0.0),
+        "{h:#}"
+    );
+    assert!(
+        h["latency"]["p50_ms"].as_f64() <= h["latency"]["max_ms"].as_f64(),
+        "{h:#}"
+    );
+    assert!(
+        h["failures"].as_object().is_some_and(|m| m.is_empty()),
+        "{h:#}"
+    );
+    assert_eq!(json["verdict"], "ok");
+}
+
+#[test]
+fn history_refused_by_the_server_fails_the_run() {
+    let daemon = Daemon::start(&history_config(false));
+    let (out, json) = bench(
+        &daemon,
+        &["history", "-n", "5", "-k", "1", "-m", "5", "-q", "2"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{json:#}");
+    assert_eq!(num(&json, "/history/answered"), 0, "{json:#}");
+    let failures = json["history"]["failures"].as_object().expect("failures");
+    assert!(
+        failures.keys().all(|f| f.starts_with("FAIL CHATHISTORY")),
+        "{failures:?}"
+    );
+    assert!(
+        json["verdict"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("FAIL")),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn history_needs_the_batch_capability() {
+    let server = withholding::start(u32::MAX, None);
+    let out = Command::new(env!("CARGO_BIN_EXE_groupchat-bench"))
+        .args(["--server", &server.to_string(), "--json"])
+        .args(["history", "-n", "4", "-k", "1", "-m", "2", "-q", "1"])
+        .output()
+        .expect("run groupchat-bench");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("batch capability"), "{err}");
+}
+
+#[test]
+fn reconnecting_members_fetch_everything_they_missed() {
+    let daemon = Daemon::start(&history_config(true));
+    let json = bench_ok(
+        &daemon,
+        "reconnect -n 30 -r 20 --observers 3 --rate 200 --before 0.5 --away 0.5 --after 0.3",
+    );
+    let r = &json["reconnect"];
+    assert_eq!(num(&json, "/reconnect/reconnecting"), 20, "{r:#}");
+    assert_eq!(num(&json, "/reconnect/caught_up"), 20, "{r:#}");
+    assert_eq!(num(&json, "/reconnect/gaps"), 0, "{r:#}");
+    assert_eq!(num(&json, "/reconnect/members_with_gaps"), 0, "{r:#}");
+    assert_eq!(num(&json, "/reconnect/observers_lost"), 0, "{r:#}");
+    // Away for half a second at 200 messages/s: each one fetched some.
+    assert!(num(&json, "/reconnect/fetched") >= 20, "{r:#}");
+    assert!(num(&json, "/reconnect/requests") >= 20, "{r:#}");
+    assert!(num(&json, "/reconnect/normal_samples") > 0, "{r:#}");
+    // A storm too short for any message to be sent in it has no ratio.
+    let storm = num(&json, "/reconnect/storm_samples");
+    assert_eq!(r["storm_p99_ratio"].is_number(), storm > 0, "{r:#}");
+    assert!(
+        r["all_caught_up_ms"].as_f64().is_some_and(|t| t > 0.0),
+        "{r:#}"
+    );
+    assert!(
+        r["failures"].as_object().is_some_and(|m| m.is_empty()),
+        "{r:#}"
+    );
+    assert_eq!(json["verdict"], "ok");
+}
+
+#[test]
+fn reconnect_pages_through_more_than_one_answer() {
+    let daemon = Daemon::start(&history_config(true));
+    // 1.5 s away at 200 messages/s: about 300 missed, three answers or more.
+    let json = bench_ok(
+        &daemon,
+        "reconnect -n 8 -r 4 --observers 2 --rate 200 --before 0.3 --away 1.5 --after 0.2",
+    );
+    let r = &json["reconnect"];
+    assert_eq!(num(&json, "/reconnect/caught_up"), 4, "{r:#}");
+    assert_eq!(num(&json, "/reconnect/gaps"), 0, "{r:#}");
+    assert!(num(&json, "/reconnect/requests") >= 4 * 3, "{r:#}");
+    assert_eq!(json["verdict"], "ok");
+}

@@ -6,6 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::Instant;
 
@@ -435,7 +436,20 @@ fn joining_shows_the_earlier_lines_marked_as_history() {
 
 #[test]
 fn a_reconnect_loses_nothing_said_while_away() {
-    let daemon = Daemon::start("");
+    loses_nothing_said_while_away("");
+}
+
+/// Without a playback on joining, the first history batch after the
+/// rejoin is the answer: it still shows as the missed lines.
+#[test]
+fn a_reconnect_without_join_playback_still_shows_the_missed_lines() {
+    loses_nothing_said_while_away("[history]\njoin_playback = 0\n");
+}
+
+/// piper is cut off while peer talks in #lobby, then comes back: what
+/// peer said shows once each, among the missed lines.
+fn loses_nothing_said_while_away(config: &str) {
+    let daemon = Daemon::start(config);
     let relay = Relay::start(daemon.addr);
     let mut peer = daemon.register("peer");
     let mut client = groupchat(&relay.addr.to_string(), &["--nick", "piper"])
@@ -505,6 +519,51 @@ fn a_reconnect_loses_nothing_said_while_away() {
     );
 }
 
+#[test]
+fn a_private_message_sent_into_a_dead_connection_is_shown_after_the_reconnect() {
+    let daemon = Daemon::start("");
+    let relay = Relay::start(daemon.addr);
+    let mut peer = daemon.register("peer");
+    let mut client = groupchat(&relay.addr.to_string(), &["--nick", "piper"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start groupchat on pipes");
+    let input = client.stdin.take().expect("stdin");
+    let mut out = Lines::of(client.stdout.take().expect("stdout"));
+    peer.expect(":piper!");
+    peer.send("PRIVMSG piper :before the cut");
+    out.wait_for("[private] <peer> before the cut");
+
+    // The network fails and the daemon does not notice at once: what it
+    // sends piper meanwhile is lost on the way.
+    relay.lose();
+    peer.send("PRIVMSG piper :whispered into the void");
+    peer.send("PING :sync");
+    peer.expect("PONG");
+    relay.cut();
+    peer.expect(":piper!");
+    relay.reopen();
+
+    out.wait_for("* private messages from peer missed while disconnected:");
+    out.wait_for("* end of missed lines");
+    drop(input);
+    let status = wait_exit(&mut client);
+    assert!(status.success(), "exit status {status:?}");
+    let lines = out.rest();
+    let header = position(&lines, "private messages from peer missed");
+    let missed = position(&lines, "whispered into the void");
+    let end = position(&lines, "* end of missed lines");
+    assert!(header < missed && missed < end, "{lines:#?}");
+    assert!(
+        lines[missed].starts_with('[')
+            && lines[missed].ends_with("] [private] <peer> whispered into the void"),
+        "shown with the time it was said: {lines:#?}"
+    );
+    position(&lines, "before the cut");
+}
+
 /// The index of the only line containing `text`.
 fn position(lines: &[String], text: &str) -> usize {
     let found: Vec<usize> = (0..lines.len())
@@ -568,8 +627,11 @@ impl Lines {
 /// (accepted, but not passed on) until the relay is reopened.
 struct Relay {
     addr: SocketAddr,
-    /// Both sockets of every relayed connection, to cut them.
+    /// Both sockets of every relayed connection (client's first), to cut
+    /// them.
     open: Arc<Mutex<Vec<TcpStream>>>,
+    /// Set: a client that goes leaves its daemon side open.
+    losing: Arc<AtomicBool>,
     /// Whether new connections go through now.
     gate: Arc<(Mutex<bool>, Condvar)>,
 }
@@ -580,7 +642,9 @@ impl Relay {
         let addr = listener.local_addr().expect("relay address");
         let open = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new((Mutex::new(true), Condvar::new()));
+        let losing = Arc::new(AtomicBool::new(false));
         let (sockets, through) = (Arc::clone(&open), Arc::clone(&gate));
+        let leave_open = Arc::clone(&losing);
         std::thread::spawn(move || {
             for client in listener.incoming().map_while(Result::ok) {
                 let (lock, opened) = &*through;
@@ -593,19 +657,43 @@ impl Relay {
                 let mut list = sockets.lock().expect("relay lock");
                 list.push(client.try_clone().expect("clone"));
                 list.push(server.try_clone().expect("clone"));
-                pipe(
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                );
+                let mut to_server = server.try_clone().expect("clone");
+                let mut from_client = client.try_clone().expect("clone");
+                let leave_open = Arc::clone(&leave_open);
+                std::thread::spawn(move || {
+                    drop(std::io::copy(&mut from_client, &mut to_server));
+                    if !leave_open.load(Ordering::SeqCst) {
+                        drop(to_server.shutdown(Shutdown::Both));
+                    }
+                });
                 pipe(server, client);
             }
         });
-        Relay { addr, open, gate }
+        Relay {
+            addr,
+            open,
+            gate,
+            losing,
+        }
+    }
+
+    /// Cuts the clients off as a failing network would, before the daemon
+    /// notices: their daemon sides stay open, and what the daemon sends
+    /// there is lost, until [`Relay::cut`]. New connections are held until
+    /// [`Relay::reopen`].
+    fn lose(&self) {
+        *self.gate.0.lock().expect("gate lock") = false;
+        self.losing.store(true, Ordering::SeqCst);
+        let open = self.open.lock().expect("relay lock");
+        for client in open.iter().step_by(2) {
+            drop(client.shutdown(Shutdown::Both));
+        }
     }
 
     /// Closes every connection, and holds new ones until [`Relay::reopen`].
     fn cut(&self) {
         *self.gate.0.lock().expect("gate lock") = false;
+        self.losing.store(false, Ordering::SeqCst);
         for socket in self.open.lock().expect("relay lock").drain(..) {
             drop(socket.shutdown(Shutdown::Both));
         }

@@ -25,15 +25,21 @@ fn tag<'a>(line: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|t| t.strip_prefix(name)?.strip_prefix('='))
 }
 
-/// Sends a CHATHISTORY request and returns the message lines of its batch.
+/// Sends a labelled CHATHISTORY request (the client has CAPS) and returns
+/// the message lines of the batch that answers it, whatever else comes.
 fn chathistory(client: &mut Client, request: &str) -> Vec<String> {
-    client.send(&format!("CHATHISTORY {request}"));
-    let start = client.expect(" chathistory ");
+    static LABELS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let label = format!(
+        "q{}",
+        LABELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    client.send(&format!("@label={label} CHATHISTORY {request}"));
+    let start = client.expect(&format!("@label={label} "));
     let reference = start
         .split(" BATCH +")
         .nth(1)
         .and_then(|r| r.split(' ').next())
-        .expect("a batch reference")
+        .unwrap_or_else(|| panic!("a batch: {start}"))
         .to_string();
     let lines = client.collect_until(&format!("BATCH :-{reference}"));
     lines[..lines.len() - 1].to_vec()
@@ -385,4 +391,69 @@ fn history_off_offers_nothing() {
     client.send("CHATHISTORY LATEST #lobby * 10");
     client.expect("FAIL CHATHISTORY MESSAGE_ERROR");
     assert_eq!(daemon.status()["history"]["state"], "off");
+}
+
+#[test]
+fn a_reload_keeps_the_running_store_and_applies_what_it_can() {
+    let daemon = Daemon::start(NO_FLOOD_CONTROL);
+    let mut alice = join_with(&daemon, "alice", CAPS);
+    alice.send("PRIVMSG #lobby :kept across the reload");
+    std::fs::write(
+        &daemon.config_path,
+        format!("{NO_FLOOD_CONTROL}[history]\nenabled = false\njoin_playback = 0\n"),
+    )
+    .expect("write config");
+    let out = daemon.ctl(&["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    daemon.expect_log("take effect after a restart");
+    assert_eq!(
+        texts(&chathistory(&mut alice, "LATEST #lobby * 5")),
+        ["kept across the reload"]
+    );
+    // join_playback = 0 applies at once: a newcomer gets no earlier lines.
+    let mut bob = daemon.connect();
+    bob.send("CAP REQ :batch server-time\r\nCAP END\r\nNICK bob\r\nUSER b 0 * :b\r\nPING done");
+    let lines = bob.collect_until("PONG");
+    assert!(
+        lines.iter().all(|l| !l.contains("chathistory")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn chathistory_counts_against_flood_control() {
+    let daemon = Daemon::start("[flood]\nburst = 5\nlines_per_second = 1\n");
+    let mut alice = join_with(&daemon, "alice", CAPS);
+    for _ in 0..30 {
+        alice.send("CHATHISTORY LATEST #lobby * 100");
+    }
+    let status = daemon.wait_status(|s| s["throttled_clients"] == 1);
+    assert_eq!(status["clients"]["registered"], 1);
+}
+
+#[test]
+fn after_a_restart_history_joins_what_is_on_disk_with_what_is_new() {
+    let daemon = Daemon::start(NO_FLOOD_CONTROL);
+    let mut alice = daemon.register("alice");
+    for n in 1..=5 {
+        alice.send(&format!("PRIVMSG #lobby :old {n}"));
+    }
+    alice.send("PING x");
+    alice.expect("PONG");
+    let daemon = daemon.restart();
+    let mut alice = daemon.register("alice");
+    alice.send("PRIVMSG #lobby :new 1");
+    let mut bob = join_with(&daemon, "bob", CAPS);
+    assert_eq!(
+        texts(&chathistory(&mut bob, "LATEST #lobby * 10")),
+        ["old 1", "old 2", "old 3", "old 4", "old 5", "new 1"]
+    );
+    assert_eq!(
+        texts(&chathistory(&mut bob, "LATEST #lobby * 2")),
+        ["old 5", "new 1"]
+    );
 }

@@ -6,7 +6,7 @@
 //! from the reports, so the hot path shares no mutex with the worker.
 
 use super::worker::{self, Job, Report};
-use super::{Backend, Entry, Query, TargetActivity};
+use super::{Backend, Entry, Query, TargetActivity, TargetsQuery};
 use log::error;
 use mio::Waker;
 use std::collections::{HashMap, VecDeque};
@@ -180,24 +180,9 @@ impl History {
     }
 
     /// Asks for CHATHISTORY TARGETS, as [`Done::Targets`] with this ticket.
-    pub fn targets(
-        &mut self,
-        ticket: u64,
-        channels: Vec<String>,
-        nick: String,
-        from_ms: i64,
-        to_ms: i64,
-        limit: usize,
-    ) {
+    pub fn targets(&mut self, ticket: u64, q: TargetsQuery) {
         self.asked.insert(ticket, Asked::Targets);
-        self.send(Job::Targets {
-            ticket,
-            channels,
-            nick,
-            from_ms,
-            to_ms,
-            limit,
-        });
+        self.send(Job::Targets { ticket, q });
     }
 
     /// Asks for a purge, as [`Done::Purged`] with this ticket. It runs after

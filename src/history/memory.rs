@@ -7,7 +7,7 @@
 //! [`MemoryBackend::try_answer`].
 
 use super::select::{self, End, Lower, Pick};
-use super::{Backend, Entry, Query, Selector, StoreError, TargetActivity, is_party};
+use super::{Backend, Entry, Query, Selector, StoreError, TargetActivity, TargetsQuery, is_party};
 use std::collections::{HashMap, VecDeque};
 
 /// Entries per target, each target's sorted by seq.
@@ -188,15 +188,9 @@ impl Backend for MemoryBackend {
         select::run(q, |p| Ok(self.pick(p)))
     }
 
-    fn targets(
-        &mut self,
-        channels: &[String],
-        nick: &str,
-        from_ms: i64,
-        to_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<TargetActivity>, StoreError> {
-        let range = from_ms.min(to_ms)..=from_ms.max(to_ms);
+    fn targets(&mut self, q: &TargetsQuery) -> Result<Vec<TargetActivity>, StoreError> {
+        let range = q.from_ms.min(q.to_ms)..=q.from_ms.max(q.to_ms);
+        let (channels, nick) = (&q.channels, q.nick.as_str());
         let mut found: Vec<TargetActivity> = self
             .targets
             .iter()
@@ -215,7 +209,7 @@ impl Backend for MemoryBackend {
             })
             .collect();
         found.sort_by(|a, b| (a.latest_ms, &a.target).cmp(&(b.latest_ms, &b.target)));
-        found.truncate(limit);
+        found.truncate(q.limit);
         Ok(found)
     }
 

@@ -186,6 +186,18 @@ impl Query {
     }
 }
 
+/// A CHATHISTORY TARGETS request: conversations among `channels` (channel
+/// keys the client is in) and the private keys containing `nick`, with
+/// activity in [from_ms, to_ms] (either way round).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetsQuery {
+    pub channels: Vec<String>,
+    pub nick: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub limit: usize,
+}
+
 /// A conversation with activity in a time range (CHATHISTORY TARGETS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetActivity {
@@ -227,19 +239,10 @@ pub trait Backend: Send {
     fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError>;
     /// Answers one query as [`select::run`] defines it.
     fn query(&mut self, q: &Query) -> Result<Vec<Entry>, StoreError>;
-    /// Conversations among `channels` (channel keys the client is in) and
-    /// the private keys containing `nick`, with activity in [from_ms,
-    /// to_ms] (either way round), ordered by latest activity ascending (ties
-    /// by key), at most `limit`: the oldest activity first, as the
-    /// CHATHISTORY TARGETS spec lists them.
-    fn targets(
-        &mut self,
-        channels: &[String],
-        nick: &str,
-        from_ms: i64,
-        to_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<TargetActivity>, StoreError>;
+    /// The conversations `q` asks for, ordered by latest activity
+    /// ascending (ties by key), at most `q.limit`: the oldest activity
+    /// first, as the CHATHISTORY TARGETS spec lists them.
+    fn targets(&mut self, q: &TargetsQuery) -> Result<Vec<TargetActivity>, StoreError>;
     /// Deletes everything `nick` said and every private conversation it is
     /// a party of; returns how many entries went.
     fn purge_nick(&mut self, nick: &str) -> Result<u64, StoreError>;

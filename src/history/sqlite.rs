@@ -6,7 +6,10 @@
 //! never reused after purges or retention emptied the top of the table.
 
 use super::select::{self, End, Lower, Pick};
-use super::{Backend, Entry, Kind, Query, RETAIN_PER_CALL, Selector, StoreError, TargetActivity};
+use super::{
+    Backend, Entry, Kind, Query, RETAIN_PER_CALL, Selector, StoreError, TargetActivity,
+    TargetsQuery,
+};
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
 use std::path::{Path, PathBuf};
@@ -275,15 +278,9 @@ impl Backend for SqliteBackend {
             .map_err(|e| self.fail(&format!("cannot read {}", q.target()), e))
     }
 
-    fn targets(
-        &mut self,
-        channels: &[String],
-        nick: &str,
-        from_ms: i64,
-        to_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<TargetActivity>, StoreError> {
-        let (lo, hi) = (from_ms.min(to_ms), from_ms.max(to_ms));
+    fn targets(&mut self, q: &TargetsQuery) -> Result<Vec<TargetActivity>, StoreError> {
+        let (lo, hi) = (q.from_ms.min(q.to_ms), q.from_ms.max(q.to_ms));
+        let (channels, nick, limit) = (&q.channels, q.nick.as_str(), q.limit);
         let read = || -> Result<Vec<TargetActivity>, rusqlite::Error> {
             let mut found = Vec::new();
             // One indexed look per channel.

@@ -216,9 +216,16 @@ fn targets_lists_channels_and_own_private_conversations_by_activity() {
         entry(6, 900, "#a", "x"),
         entry(7, 150, "#c", "x"),
     ];
+    let ask = |channels: &[&str], nick: &str, from_ms, to_ms, limit| TargetsQuery {
+        channels: channels.iter().map(|c| c.to_string()).collect(),
+        nick: nick.to_string(),
+        from_ms,
+        to_ms,
+        limit,
+    };
     on_both(&entries, |b| {
-        let chans = ["#a".to_string(), "#b".to_string()];
-        let found = b.targets(&chans, "bob", 0, 500, 10).expect("targets");
+        let chans = ["#a", "#b"];
+        let found = b.targets(&ask(&chans, "bob", 0, 500, 10)).expect("targets");
         let names: Vec<(&str, i64)> = found
             .iter()
             .map(|t| (t.target.as_str(), t.latest_ms))
@@ -227,10 +234,11 @@ fn targets_lists_channels_and_own_private_conversations_by_activity() {
             names,
             [("al bob", 200), ("#a", 250), ("#b", 300), ("bob cy", 400)]
         );
-        let found = b.targets(&chans, "bob", 500, 0, 2).expect("targets");
+        let found = b.targets(&ask(&chans, "bob", 500, 0, 2)).expect("targets");
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].target, "al bob");
-        assert!(b.targets(&[], "al", 201, 1000, 10).expect("t").is_empty());
+        let none = b.targets(&ask(&[], "al", 201, 1000, 10)).expect("t");
+        assert!(none.is_empty());
     });
 }
 
@@ -626,15 +634,8 @@ impl Backend for Flaky {
     fn query(&mut self, _: &Query) -> Result<Vec<Entry>, StoreError> {
         panic!("a bug in a query");
     }
-    fn targets(
-        &mut self,
-        c: &[String],
-        n: &str,
-        f: i64,
-        t: i64,
-        l: usize,
-    ) -> Result<Vec<TargetActivity>, StoreError> {
-        self.inner.targets(c, n, f, t, l)
+    fn targets(&mut self, q: &TargetsQuery) -> Result<Vec<TargetActivity>, StoreError> {
+        self.inner.targets(q)
     }
     fn purge_nick(&mut self, nick: &str) -> Result<u64, StoreError> {
         self.inner.purge_nick(nick)

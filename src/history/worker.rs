@@ -8,7 +8,7 @@
 //! then every minute, between jobs.
 
 use super::handle::{Done, Purge, Retention};
-use super::{Backend, Entry, Query, StoreError};
+use super::{Backend, Entry, Query, StoreError, TargetsQuery};
 use log::{error, warn};
 use mio::Waker;
 use std::any::Any;
@@ -23,22 +23,9 @@ const RETAIN_EVERY: Duration = Duration::from_secs(60);
 /// What the loop asks of the worker.
 pub(super) enum Job {
     Append(Vec<Entry>),
-    Query {
-        ticket: u64,
-        q: Query,
-    },
-    Targets {
-        ticket: u64,
-        channels: Vec<String>,
-        nick: String,
-        from_ms: i64,
-        to_ms: i64,
-        limit: usize,
-    },
-    Purge {
-        ticket: u64,
-        what: Purge,
-    },
+    Query { ticket: u64, q: Query },
+    Targets { ticket: u64, q: TargetsQuery },
+    Purge { ticket: u64, what: Purge },
 }
 
 /// What the worker tells the loop: the [`Done`]s it hands on, and what only
@@ -137,15 +124,8 @@ pub(super) fn run(
                 let result = worker.call(|b| b.query(&q));
                 worker.report(Report::Done(Done::Answer { ticket, result }));
             }
-            Job::Targets {
-                ticket,
-                channels,
-                nick,
-                from_ms,
-                to_ms,
-                limit,
-            } => {
-                let result = worker.call(|b| b.targets(&channels, &nick, from_ms, to_ms, limit));
+            Job::Targets { ticket, q } => {
+                let result = worker.call(|b| b.targets(&q));
                 worker.report(Report::Done(Done::Targets { ticket, result }));
             }
             Job::Purge { ticket, what } => {

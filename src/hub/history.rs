@@ -8,7 +8,9 @@
 
 use super::{Cap, ClientId, Hub, Outbox};
 use crate::clock::{format_hh_mm, format_iso, parse_iso};
-use crate::history::{Entry, Kind, Query, Selector, TargetActivity, private_key, private_parties};
+use crate::history::{
+    Entry, Kind, Query, Selector, TargetActivity, TargetsQuery, private_key, private_parties,
+};
 use crate::message::{Line, build};
 use crate::names::fold;
 use crate::tags::{Tagged, with_tags};
@@ -20,15 +22,7 @@ pub const MAX_CHATHISTORY: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ask {
     Query(Query),
-    /// Conversations among `channels` and those of `nick` with activity
-    /// between the two times (CHATHISTORY TARGETS).
-    Targets {
-        channels: Vec<String>,
-        nick: String,
-        from_ms: i64,
-        to_ms: i64,
-        limit: usize,
-    },
+    Targets(TargetsQuery),
 }
 
 /// How the answer is to be shown, kept with the question until it comes.
@@ -225,13 +219,13 @@ impl Hub {
             .filter_map(|&c| self.channels.get(c))
             .map(|c| fold(&c.name))
             .collect();
-        let ask = Ask::Targets {
+        let ask = Ask::Targets(TargetsQuery {
             channels,
             nick: fold(&client.nick),
             from_ms: a.min(b),
             to_ms: a.max(b),
             limit,
-        };
+        });
         Ok((ask, Form::Targets))
     }
 
@@ -393,8 +387,7 @@ impl Hub {
             _ => vec![&e.to, &e.text],
         };
         let untagged = build(&e.prefix, e.kind.as_str(), &params);
-        let msgid = e.seq.to_string();
-        Tagged::new(untagged, &msgid, e.time_ms, &e.tags)
+        Tagged::new(untagged, e.seq, e.time_ms, &e.tags)
             .line(wants)
             .clone()
     }

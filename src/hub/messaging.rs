@@ -110,24 +110,13 @@ impl Hub {
             self.refuse(id, said.quiet(), ERR_CANNOTSENDTOCHAN, &params, out);
             return;
         }
-        let time_ms = now_ms();
-        let seq = self.next_seq(time_ms);
+        let name = self.channels[chan].name.clone();
+        let Some(mut line) = self.accept(id, Some(folded), &name, said, out) else {
+            return;
+        };
         let (Some(sender), Some(channel)) = (self.client(id), self.channels.get(chan)) else {
             return;
         };
-        let entry = self.entry(id, seq, time_ms, folded, &channel.name, said);
-        let msgid = seq.to_string();
-        let untagged = build(
-            &sender.prefix,
-            said.kind.as_str(),
-            &said.params(&channel.name),
-        );
-        let mut line = Tagged::new(untagged, &msgid, time_ms, &said.client_tags);
-        // Recorded first: the reactor holds output queued after it until
-        // history has it.
-        if let Some(entry) = entry {
-            out.record(entry);
-        }
         let mut delivered = 0;
         for &member in &channel.members {
             let Some(recipient) = self.client(member) else {
@@ -156,27 +145,18 @@ impl Hub {
             self.refuse(id, said.quiet(), ERR_NOSUCHNICK, &params, out);
             return;
         };
-        let time_ms = now_ms();
-        let seq = self.next_seq(time_ms);
         let (Some(sender), Some(recipient)) = (self.client(id), self.client(to)) else {
             return;
         };
         let key = private_key(&fold(&sender.nick), &fold(&recipient.nick));
-        let entry = self
-            .config
-            .keep_private
-            .then(|| self.entry(id, seq, time_ms, key, &recipient.nick, said))
-            .flatten();
-        let msgid = seq.to_string();
-        let untagged = build(
-            &sender.prefix,
-            said.kind.as_str(),
-            &said.params(&recipient.nick),
-        );
-        let mut line = Tagged::new(untagged, &msgid, time_ms, &said.client_tags);
-        if let Some(entry) = entry {
-            out.record(entry);
-        }
+        let nick = recipient.nick.clone();
+        let key = self.config.keep_private.then_some(key);
+        let Some(mut line) = self.accept(id, key, &nick, said, out) else {
+            return;
+        };
+        let (Some(sender), Some(recipient)) = (self.client(id), self.client(to)) else {
+            return;
+        };
         if said.kind != Kind::Tagmsg || recipient.caps.has(Cap::MessageTags) {
             out.send(to, line.line(recipient.caps.wants()));
         }
@@ -190,28 +170,36 @@ impl Hub {
         self.stats.deliveries += 1;
     }
 
-    /// The history entry for a message to `target` (a history key), sent
-    /// on the wire to `to`; none when history is off.
-    fn entry(
-        &self,
+    /// Accepts a message from `id` to `to` (as written on the wire): gives
+    /// it its msgid and time, records it in history under `key` (unless
+    /// history is off or there is no key), and builds its line. Recorded
+    /// before anything is sent: the reactor holds output queued after a
+    /// record until history has it.
+    fn accept<'s>(
+        &mut self,
         id: ClientId,
-        seq: u64,
-        time_ms: i64,
-        target: String,
+        key: Option<String>,
         to: &str,
-        said: &Said,
-    ) -> Option<Entry> {
-        let sender = self.client(id).filter(|_| self.config.history)?;
-        Some(Entry {
-            seq,
-            time_ms,
-            target,
-            kind: said.kind,
-            prefix: sender.prefix.clone(),
-            nick: fold(&sender.nick),
-            to: to.to_string(),
-            text: said.text.to_string(),
-            tags: said.client_tags.clone(),
-        })
+        said: &'s Said,
+        out: &mut dyn Outbox,
+    ) -> Option<Tagged<'s>> {
+        let time_ms = now_ms();
+        let seq = self.next_seq(time_ms);
+        let sender = self.client(id)?;
+        if let Some(target) = key.filter(|_| self.config.history) {
+            out.record(Entry {
+                seq,
+                time_ms,
+                target,
+                kind: said.kind,
+                prefix: sender.prefix.clone(),
+                nick: fold(&sender.nick),
+                to: to.to_string(),
+                text: said.text.to_string(),
+                tags: said.client_tags.clone(),
+            });
+        }
+        let untagged = build(&sender.prefix, said.kind.as_str(), &said.params(to));
+        Some(Tagged::new(untagged, seq, time_ms, &said.client_tags))
     }
 }

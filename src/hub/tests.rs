@@ -77,15 +77,7 @@ impl World {
         for (id, ask, answering) in std::mem::take(&mut self.out.asked) {
             let found = match ask {
                 Ask::Query(q) => store.query(&q).map(Found::Entries),
-                Ask::Targets {
-                    channels,
-                    nick,
-                    from_ms,
-                    to_ms,
-                    limit,
-                } => store
-                    .targets(&channels, &nick, from_ms, to_ms, limit)
-                    .map(Found::Targets),
+                Ask::Targets(q) => store.targets(&q).map(Found::Targets),
             };
             let found = found.map_err(|e| e.to_string());
             self.hub.history_answer(id, answering, found, &mut self.out);

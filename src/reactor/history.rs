@@ -159,13 +159,7 @@ impl HistoryLink {
                 }
                 store.query(ticket, query);
             }
-            Ask::Targets {
-                channels,
-                nick,
-                from_ms,
-                to_ms,
-                limit,
-            } => store.targets(ticket, channels, nick, from_ms, to_ms, limit),
+            Ask::Targets(q) => store.targets(ticket, q),
         }
         self.next_ticket += 1;
         self.waiting.insert(ticket, Asker::Client(id, answering));

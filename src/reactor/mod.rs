@@ -453,7 +453,20 @@ impl Server {
     }
 
     /// Applies a new config live: limits, timeouts, MOTD and listeners.
-    fn apply_config(&mut self, config: Config, motd: Option<Vec<String>>) {
+    fn apply_config(&mut self, mut config: Config, motd: Option<Vec<String>>) {
+        let (old, new) = (&self.config.history, &mut config.history);
+        if (old.enabled, &old.path, &old.max_age, old.max_messages)
+            != (new.enabled, &new.path, &new.max_age, new.max_messages)
+        {
+            warn!(
+                "history.enabled, path, max_age and max_messages changes take effect after a restart"
+            );
+            // The running store stays as it is, and what the hub offers with it.
+            new.enabled = old.enabled;
+            new.path.clone_from(&old.path);
+            new.max_age.clone_from(&old.max_age);
+            new.max_messages = old.max_messages;
+        }
         if let Ok(level) = config.log.level.parse() {
             log::set_max_level(level);
         }
@@ -550,6 +563,12 @@ impl Server {
             let _ = self.net.write(id, |conn| {
                 conn.queue.drop_unstarted();
                 conn.queue.push(&conn.closing_line(reason.text()));
+                if conn.transport.is_websocket() {
+                    // A close frame after the ERROR line, if the socket
+                    // takes both now.
+                    conn.transport.set_close_reason(reason);
+                    conn.transport.close(&mut conn.queue);
+                }
             });
             self.net.stats.count_disconnect(reason);
         }

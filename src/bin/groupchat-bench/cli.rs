@@ -91,6 +91,11 @@ pub enum Scenario {
     Slow(SlowArgs),
     /// Clients continuously connect, chat a little and leave.
     Churn(ChurnArgs),
+    /// A fan-out round while Q clients ask CHATHISTORY LATEST back to back.
+    History(HistoryArgs),
+    /// R members drop at once, come back at once and fetch what they missed
+    /// (CHATHISTORY AFTER), while observers watch a sender's latency.
+    Reconnect(ReconnectArgs),
 }
 
 #[derive(Args)]
@@ -181,4 +186,45 @@ pub struct ChurnArgs {
     /// Percentage of sessions that leave by reset (SO_LINGER 0) instead of QUIT.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub reset_percent: u8,
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub fanout: FanoutArgs,
+    /// Clients (besides the members) that ask `CHATHISTORY LATEST <channel>
+    /// * 100`, each waiting for the end of its answer before the next.
+    #[arg(short = 'q', long, default_value_t = 10)]
+    pub queriers: u32,
+}
+
+#[derive(Args)]
+pub struct ReconnectArgs {
+    /// Channel members, sender and observers included.
+    #[arg(short = 'n', long, default_value_t = 1100)]
+    pub members: u32,
+    /// Members (the last ones) that drop at once and come back at once.
+    #[arg(short = 'r', long, default_value_t = 1000)]
+    pub reconnecting: u32,
+    /// Members that stay and whose latency is watched.
+    #[arg(long, default_value_t = 10)]
+    pub observers: u32,
+    /// Messages per second the one sender keeps sending; the storm may be
+    /// short, and only messages sent during it measure it.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Message text size in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// Seconds of talk before the drop: the observers' normal latency.
+    #[arg(long, default_value_t = 5.0)]
+    pub before: f64,
+    /// Seconds the dropped members stay away while the talk goes on.
+    #[arg(long, default_value_t = 3.0)]
+    pub away: f64,
+    /// Seconds of talk after the last one caught up.
+    #[arg(long, default_value_t = 1.0)]
+    pub after: f64,
+    #[command(flatten)]
+    pub pace: Pace,
 }

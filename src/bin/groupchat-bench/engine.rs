@@ -2,11 +2,12 @@
 //! through a handful of calls and react to the [`Note`]s it produces; all
 //! protocol chores (registration, PING, JOIN, counting deliveries) happen here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
@@ -24,6 +25,112 @@ const WRITE_BUDGET: usize = 256 * 1024;
 /// A max-rate sender generates messages only while less than this is queued,
 /// so a message's timestamp is taken just before the kernel gets it.
 const FILL_TARGET: usize = 16 * 1024;
+
+/// Lines asked for per CHATHISTORY request (groupchatd's `CHATHISTORY=100`).
+pub const HISTORY_LIMIT: u32 = 100;
+
+/// IRCv3 capabilities the harness can ask for, as a bit set.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Caps(u8);
+
+impl Caps {
+    pub const NONE: Caps = Caps(0);
+    /// `BATCH +ref` / `BATCH -ref` around a CHATHISTORY answer.
+    pub const BATCH: Caps = Caps(1);
+    /// A `msgid` on every relayed line.
+    pub const MESSAGE_TAGS: Caps = Caps(2);
+    pub const SERVER_TIME: Caps = Caps(4);
+    pub const CHATHISTORY: Caps = Caps(8);
+    /// The answer to a request is the batch carrying its label, not the
+    /// join playback that may arrive while it waits.
+    pub const LABELED_RESPONSE: Caps = Caps(16);
+    const NAMES: [(Caps, &'static str); 5] = [
+        (Caps::BATCH, "batch"),
+        (Caps::MESSAGE_TAGS, "message-tags"),
+        (Caps::SERVER_TIME, "server-time"),
+        (Caps::CHATHISTORY, "draft/chathistory"),
+        (Caps::LABELED_RESPONSE, "labeled-response"),
+    ];
+
+    pub const fn with(self, other: Caps) -> Caps {
+        Caps(self.0 | other.0)
+    }
+
+    pub fn has(self, other: Caps) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    fn both(self, other: Caps) -> Caps {
+        Caps(self.0 & other.0)
+    }
+
+    /// The ones of a `CAP LS` or `CAP ACK` list (`name[=value] ...`) that
+    /// the harness knows.
+    fn from_list(list: &[u8]) -> Caps {
+        list.split(|&b| b == b' ')
+            .map(|item| item.split(|&b| b == b'=').next().unwrap_or(item))
+            .filter_map(|name| {
+                Caps::NAMES
+                    .iter()
+                    .find(|(_, n)| n.as_bytes() == name)
+                    .map(|&(c, _)| c)
+            })
+            .fold(Caps::NONE, Caps::with)
+    }
+
+    fn names(self) -> String {
+        let names: Vec<&str> = Caps::NAMES
+            .iter()
+            .filter(|&&(c, _)| self.has(c))
+            .map(|&(_, n)| n)
+            .collect();
+        names.join(" ")
+    }
+}
+
+/// How one client is set up.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Spawn {
+    /// Fixed receive buffer (slow readers), so that the server, not the
+    /// kernel, has to hold what the client does not read.
+    pub rcvbuf: Option<usize>,
+    /// Capabilities to ask for (those the server offers) before registering.
+    pub caps: Caps,
+}
+
+/// A `chathistory` batch being received.
+struct OpenBatch {
+    reference: Vec<u8>,
+    /// It began while a request was waiting: it is that request's answer.
+    answer: bool,
+    lines: u32,
+    last_msgid: Option<u64>,
+}
+
+/// What the querying clients (see [`Engine::start_queries`]) got.
+pub struct Queries {
+    pub answered: u64,
+    pub lines: u64,
+    /// Request to the end of its batch, in nanoseconds.
+    pub latency: Histogram<u64>,
+    pub failures: BTreeMap<String, u64>,
+    started: Option<Instant>,
+    /// From the first request to [`Engine::stop_queries`].
+    pub span: Duration,
+}
+
+impl Queries {
+    fn new() -> Queries {
+        Queries {
+            answered: 0,
+            lines: 0,
+            latency: Histogram::new(3).expect("3 significant digits is a valid precision"),
+            failures: BTreeMap::new(),
+            started: None,
+            span: Duration::ZERO,
+        }
+    }
+}
 
 /// Whether and how clients get into the channel after registering.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -77,6 +184,18 @@ struct Client {
     out_pos: usize,
     sender: Option<SenderState>,
     error_line: Option<String>,
+    /// Capabilities to ask for, those offered so far, those acknowledged.
+    want: Caps,
+    offered: Caps,
+    caps: Caps,
+    /// Asks CHATHISTORY LATEST again as soon as an answer ends; its live
+    /// deliveries are nobody's to track.
+    querier: bool,
+    /// When the CHATHISTORY request in flight was sent.
+    request: Option<Instant>,
+    /// Requests sent, the last one's number being its label.
+    requests: u32,
+    batch: Option<OpenBatch>,
 }
 
 impl Client {
@@ -113,6 +232,24 @@ pub enum Note {
         /// The reason came from the server itself (its ERROR line).
         server_said: bool,
     },
+    /// A benchmark message arrived (only with [`Engine::collect`]).
+    Message {
+        id: u32,
+        payload: Payload,
+        msgid: Option<u64>,
+        /// It came inside a batch: history, not a live delivery.
+        history: bool,
+        at_ns: u64,
+    },
+    /// The batch answering a CHATHISTORY request ended.
+    History {
+        id: u32,
+        key: usize,
+        lines: u32,
+        last_msgid: Option<u64>,
+    },
+    /// The server refused a CHATHISTORY request (421 or FAIL).
+    HistoryFailed { id: u32, reason: String },
 }
 
 /// How the senders of a round pace themselves.
@@ -156,6 +293,9 @@ pub struct Engine {
     /// QUIT reasons other members saw, by client id: the server's word for a
     /// member that could not read its own ERROR line.
     pub quit_reasons: HashMap<u32, String>,
+    /// Turn every benchmark message into a [`Note::Message`].
+    pub collect: bool,
+    pub queries: Queries,
     notes: Vec<Note>,
 }
 
@@ -190,6 +330,8 @@ impl Engine {
             read_again: Vec::new(),
             write_again: Vec::new(),
             quit_reasons: HashMap::new(),
+            collect: false,
+            queries: Queries::new(),
             notes: Vec::new(),
         })
     }
@@ -204,12 +346,10 @@ impl Engine {
     }
 
     /// Starts one client connecting; failures arrive as a `Closed` note.
-    /// `rcvbuf` fixes the receive buffer (slow readers), so that the server,
-    /// not the kernel, has to hold what the client does not read.
-    pub fn spawn(&mut self, rcvbuf: Option<usize>) -> u32 {
+    pub fn spawn(&mut self, how: Spawn) -> u32 {
         let id = self.next_id;
         self.next_id += self.id_step;
-        if let Err(e) = self.try_spawn(id, rcvbuf) {
+        if let Err(e) = self.try_spawn(id, how) {
             self.notes.push(Note::Closed {
                 id,
                 intentional: false,
@@ -220,7 +360,7 @@ impl Engine {
         id
     }
 
-    fn try_spawn(&mut self, id: u32, rcvbuf: Option<usize>) -> io::Result<()> {
+    fn try_spawn(&mut self, id: u32, how: Spawn) -> io::Result<()> {
         let transport = match &self.tls {
             Some(tls) => tls.transport().map_err(io::Error::other)?,
             None => Transport::Plain,
@@ -228,7 +368,7 @@ impl Engine {
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
         socket.set_tcp_nodelay(true)?;
-        if let Some(size) = rcvbuf {
+        if let Some(size) = how.rcvbuf {
             socket.set_recv_buffer_size(size)?;
         }
         if !self.sources.is_empty() {
@@ -267,6 +407,13 @@ impl Engine {
             out_pos: 0,
             sender: None,
             error_line: None,
+            want: how.caps,
+            offered: Caps::NONE,
+            caps: Caps::NONE,
+            querier: false,
+            request: None,
+            requests: 0,
+            batch: None,
         });
         Ok(())
     }
@@ -334,6 +481,10 @@ impl Engine {
             c.state = State::Registering;
             c.waiting_since = Instant::now();
             let nick = format!("{}{}", self.nick_prefix, c.id);
+            if c.want != Caps::NONE {
+                // The server holds registration until CAP END.
+                c.out.extend_from_slice(b"CAP LS 302\r\n");
+            }
             let _ = write!(c.out, "NICK {nick}\r\nUSER {nick} 0 * :groupchat-bench\r\n");
         }
         self.pump(key);
@@ -422,11 +573,97 @@ impl Engine {
                 self.pump(key);
             }
             b"PRIVMSG" => {
-                if let Some(p) = irc::parse_payload(irc::last_param(msg.params)) {
-                    let (id, now) = (c.id, self.now_ns());
-                    if let Some(t) = &mut self.tracker {
-                        t.record(id, p, now);
+                let Some(p) = irc::parse_payload(irc::last_param(msg.params)) else {
+                    return;
+                };
+                // self.now_ns(), with `c` still borrowed.
+                let (id, now) = (c.id, self.epoch.elapsed().as_nanos() as u64);
+                let msgid = irc::msgid(msg.tags);
+                let history = irc::tag(msg.tags, b"batch").is_some();
+                if history {
+                    if let Some(b) = &mut c.batch {
+                        b.lines += 1;
+                        b.last_msgid = msgid.or(b.last_msgid);
                     }
+                } else if !c.querier
+                    && let Some(t) = &mut self.tracker
+                {
+                    t.record(id, p, now);
+                }
+                if self.collect {
+                    self.notes.push(Note::Message {
+                        id,
+                        payload: p,
+                        msgid,
+                        history,
+                        at_ns: now,
+                    });
+                }
+            }
+            b"CAP" if c.state == State::Registering => {
+                let rest = irc::rest_params(msg.params);
+                let list = irc::last_param(rest);
+                let reply = match irc::first_param(rest) {
+                    b"LS" => {
+                        c.offered = c.offered.with(Caps::from_list(list));
+                        // `CAP * LS * :...`: more lines follow.
+                        let more = irc::first_param(irc::rest_params(rest)) == b"*";
+                        let ask = c.want.both(c.offered);
+                        match (more, ask) {
+                            (true, _) => None,
+                            (false, Caps::NONE) => Some("CAP END".to_owned()),
+                            (false, ask) => Some(format!("CAP REQ :{}", ask.names())),
+                        }
+                    }
+                    b"ACK" => {
+                        c.caps = c.caps.with(Caps::from_list(list));
+                        Some("CAP END".to_owned())
+                    }
+                    b"NAK" => Some("CAP END".to_owned()),
+                    _ => None,
+                };
+                if let Some(reply) = reply {
+                    self.send_line(key, &reply);
+                }
+            }
+            b"BATCH" => {
+                let reference = irc::first_param(msg.params);
+                if let Some(r) = reference.strip_prefix(b"+") {
+                    let kind = irc::first_param(irc::rest_params(msg.params));
+                    if kind.ends_with(b"chathistory") {
+                        let answer = c.request.is_some()
+                            && (!c.caps.has(Caps::LABELED_RESPONSE)
+                                || irc::tag(msg.tags, b"label")
+                                    == Some(c.requests.to_string().as_bytes()));
+                        c.batch = Some(OpenBatch {
+                            reference: r.to_vec(),
+                            answer,
+                            lines: 0,
+                            last_msgid: None,
+                        });
+                    }
+                } else if let Some(r) = reference.strip_prefix(b"-")
+                    && c.batch.as_ref().is_some_and(|b| b.reference == r)
+                    && let Some(b) = c.batch.take()
+                    && b.answer
+                    && let Some(sent) = c.request.take()
+                {
+                    self.answered(key, b, sent.elapsed());
+                }
+            }
+            b"FAIL" | b"421" if c.request.is_some() => {
+                let params = match msg.command {
+                    b"FAIL" => msg.params,
+                    _ => irc::rest_params(msg.params),
+                };
+                if irc::first_param(params).eq_ignore_ascii_case(b"CHATHISTORY") {
+                    let text = String::from_utf8_lossy(params);
+                    let reason = format!("{} {text}", String::from_utf8_lossy(msg.command));
+                    c.request = None;
+                    c.querier = false;
+                    let id = c.id;
+                    *self.queries.failures.entry(reason.clone()).or_default() += 1;
+                    self.notes.push(Note::HistoryFailed { id, reason });
                 }
             }
             b"001" if c.state == State::Registering => {
@@ -493,11 +730,87 @@ impl Engine {
         }
     }
 
+    /// The end of a CHATHISTORY answer: a note, and for a querier the
+    /// figures and its next request.
+    fn answered(&mut self, key: usize, b: OpenBatch, elapsed: Duration) {
+        let Some(c) = self.clients.get(key) else {
+            return;
+        };
+        self.notes.push(Note::History {
+            id: c.id,
+            key,
+            lines: b.lines,
+            last_msgid: b.last_msgid,
+        });
+        if c.querier {
+            let q = &mut self.queries;
+            q.answered += 1;
+            q.lines += u64::from(b.lines);
+            let _ = q.latency.record((elapsed.as_nanos() as u64).max(1));
+            self.request_history(key, "LATEST", "*");
+        }
+    }
+
+    /// Sends `CHATHISTORY <subcommand> <channel> <point> 100`; its answer
+    /// arrives as a [`Note::History`] (with the batch capability).
+    pub fn request_history(&mut self, key: usize, subcommand: &str, point: &str) {
+        if let Some(c) = self.clients.get_mut(key) {
+            c.request = Some(Instant::now());
+            c.requests += 1;
+            let label = match c.caps.has(Caps::LABELED_RESPONSE) {
+                true => format!("@label={} ", c.requests),
+                false => String::new(),
+            };
+            let line = format!(
+                "{label}CHATHISTORY {subcommand} {} {point} {HISTORY_LIMIT}",
+                self.channel
+            );
+            self.send_line(key, &line);
+        }
+    }
+
+    /// The capabilities the server acknowledged for this client.
+    pub fn caps(&self, key: usize) -> Caps {
+        self.clients.get(key).map_or(Caps::NONE, |c| c.caps)
+    }
+
+    /// Makes these clients ask `CHATHISTORY LATEST <channel> * 100` back to
+    /// back, each waiting for the end of its answer, until
+    /// [`Engine::stop_queries`]; their live deliveries are not tracked.
+    pub fn start_queries(&mut self, keys: &[usize]) {
+        self.queries = Queries::new();
+        self.queries.started = Some(Instant::now());
+        for &key in keys {
+            if let Some(c) = self.clients.get_mut(key) {
+                c.querier = true;
+                self.request_history(key, "LATEST", "*");
+            }
+        }
+    }
+
+    /// Stops asking; answers still in flight are not counted.
+    pub fn stop_queries(&mut self) -> Queries {
+        for (_, c) in self.clients.iter_mut() {
+            c.querier = false;
+        }
+        let mut q = std::mem::replace(&mut self.queries, Queries::new());
+        q.span = q.started.map_or(Duration::ZERO, |s| s.elapsed());
+        q
+    }
+
     /// Queues one line and writes what the socket takes.
     pub fn send_line(&mut self, key: usize, line: &str) {
         if let Some(c) = self.clients.get_mut(key) {
             c.out.extend_from_slice(line.as_bytes());
             c.out.extend_from_slice(b"\r\n");
+            self.pump(key);
+        }
+    }
+
+    /// Sends one benchmark message now.
+    pub fn send_payload(&mut self, key: usize, p: Payload, size: usize) {
+        if let Some(c) = self.clients.get_mut(key) {
+            irc::write_privmsg(&mut c.out, &self.channel, p, size);
             self.pump(key);
         }
     }

@@ -6,18 +6,25 @@ use std::io::Write;
 /// One server line split into its parts; `params` keeps the trailing part
 /// unsplit because only PRIVMSG/QUIT/ERROR texts are ever looked into.
 pub struct Line<'a> {
+    /// IRCv3 message tags, without the `@` (empty when there are none).
+    pub tags: &'a [u8],
     pub prefix: &'a [u8],
     pub command: &'a [u8],
     pub params: &'a [u8],
 }
 
 pub fn parse(line: &[u8]) -> Line<'_> {
+    let (tags, line) = match line.strip_prefix(b"@") {
+        Some(t) => split_word(t),
+        None => (&b""[..], line),
+    };
     let (prefix, rest) = match line.strip_prefix(b":") {
         Some(p) => split_word(p),
         None => (&b""[..], line),
     };
     let (command, params) = split_word(rest);
     Line {
+        tags,
         prefix,
         command,
         params,
@@ -68,6 +75,23 @@ pub fn rest_params(params: &[u8]) -> &[u8] {
 pub fn first_param(params: &[u8]) -> &[u8] {
     let p = params.strip_prefix(b":").unwrap_or(params);
     split_word(p).0
+}
+
+/// The value of tag `key` (escapes left as they are: the harness only
+/// reads msgids and batch references, which have none), or `None`.
+pub fn tag<'a>(tags: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    tags.split(|&b| b == b';').find_map(|t| {
+        let (k, v) = match t.iter().position(|&b| b == b'=') {
+            Some(i) => (&t[..i], &t[i + 1..]),
+            None => (t, &b""[..]),
+        };
+        (k == key).then_some(v)
+    })
+}
+
+/// A decimal msgid (groupchatd's form) as a number.
+pub fn msgid(tags: &[u8]) -> Option<u64> {
+    tag(tags, b"msgid").and_then(parse_u64)
 }
 
 /// What every benchmark message carries in its text, so that each receiver
@@ -157,6 +181,21 @@ mod tests {
         assert_eq!(first_param(b":#bench"), b"#bench");
         let end = parse(b":srv 366 gb1 #lobby :End of /NAMES list");
         assert_eq!(first_param(rest_params(end.params)), b"#lobby");
+    }
+
+    #[test]
+    fn splits_off_tags() {
+        let l = parse(b"@batch=7;msgid=42;time=x :n!u@h PRIVMSG #b :hi there");
+        assert_eq!(l.prefix, b"n!u@h");
+        assert_eq!(l.command, b"PRIVMSG");
+        assert_eq!(tag(l.tags, b"batch"), Some(&b"7"[..]));
+        assert_eq!(msgid(l.tags), Some(42));
+        assert_eq!(tag(l.tags, b"label"), None);
+        assert_eq!(last_param(l.params), b"hi there");
+        let l = parse(b"@draft/x :srv BATCH -7");
+        assert_eq!(tag(l.tags, b"draft/x"), Some(&b""[..]));
+        assert_eq!(l.command, b"BATCH");
+        assert_eq!(parse(b"PING :x").tags, b"");
     }
 
     #[test]

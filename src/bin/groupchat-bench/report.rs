@@ -20,6 +20,8 @@ pub struct Report {
     pub baseline: Option<FanoutReport>,
     pub slow: Option<SlowReport>,
     pub churn: Option<ChurnReport>,
+    pub history: Option<HistoryReport>,
+    pub reconnect: Option<ReconnectReport>,
     pub server_usage: Option<ServerUsage>,
     /// Deliveries went missing at members the server never disconnected, or
     /// disconnected without saying why; this makes the exit status non-zero.
@@ -123,6 +125,57 @@ pub struct ChurnReport {
     pub sessions_per_s: f64,
     pub registration: Option<Percentiles>,
     pub errors: BTreeMap<String, u64>,
+}
+
+/// CHATHISTORY LATEST asked back to back during a fan-out round.
+#[derive(Serialize, Default)]
+pub struct HistoryReport {
+    pub queriers: u64,
+    /// Answers (whole batches) that ended while the round ran.
+    pub answered: u64,
+    pub answers_per_s: f64,
+    pub lines: u64,
+    pub lines_per_s: f64,
+    /// Request to the end of its batch.
+    pub latency: Option<Percentiles>,
+    pub duration_s: f64,
+    /// Requests the server refused (421, FAIL), by reply.
+    pub failures: BTreeMap<String, u64>,
+}
+
+/// R members dropping and coming back to fetch what they missed.
+#[derive(Serialize, Default)]
+pub struct ReconnectReport {
+    pub members: u64,
+    pub reconnecting: u64,
+    pub observers: u64,
+    /// Messages the sender sent, in all.
+    pub sent: u64,
+    /// Observers' delivery latency for messages sent before the drop, and
+    /// for those sent from the reconnect until the last one caught up.
+    pub normal: Option<Latency>,
+    pub storm: Option<Latency>,
+    pub storm_p99_ratio: Option<f64>,
+    /// Observer deliveries behind `normal` and `storm`.
+    pub normal_samples: u64,
+    pub storm_samples: u64,
+    /// Reconnected and fetched until an answer came back short.
+    pub caught_up: u64,
+    /// From the reconnect to the last one caught up.
+    pub all_caught_up_ms: f64,
+    /// From the reconnect to each one caught up.
+    pub catch_up: Option<Percentiles>,
+    pub requests: u64,
+    /// Messages the reconnecting members saw only through history.
+    pub fetched: u64,
+    /// Messages some reconnecting member never saw, live or fetched, and
+    /// how many members missed something.
+    pub gaps: u64,
+    pub members_with_gaps: u64,
+    /// Observer deliveries that never came.
+    pub observers_lost: u64,
+    /// Why reconnecting members failed (could not reconnect, request refused).
+    pub failures: BTreeMap<String, u64>,
 }
 
 #[derive(Serialize, Default)]
@@ -287,6 +340,71 @@ impl Report {
                 );
             }
             reasons(&mut out, "error", &c.errors);
+        }
+        if let Some(h) = &self.history {
+            let _ = writeln!(out, "chathistory (LATEST * 100, back to back)");
+            row(&mut out, "queriers", h.queriers);
+            row(&mut out, "answers", h.answered);
+            row(&mut out, "answers/s", format!("{:.0}", h.answers_per_s));
+            row(&mut out, "lines/s", format!("{:.0}", h.lines_per_s));
+            if let Some(p) = h.latency {
+                row(
+                    &mut out,
+                    "answer p50/p99/max",
+                    format!("{:.2} / {:.2} / {:.2} ms", p.p50_ms, p.p99_ms, p.max_ms),
+                );
+            }
+            reasons(&mut out, "refused", &h.failures);
+        }
+        if let Some(r) = &self.reconnect {
+            let _ = writeln!(out, "reconnect");
+            row(
+                &mut out,
+                "members / reconnecting",
+                format!("{} / {}", r.members, r.reconnecting),
+            );
+            row(&mut out, "observers", r.observers);
+            row(&mut out, "sent", r.sent);
+            for (name, l, n) in [
+                ("normal", r.normal, r.normal_samples),
+                ("storm", r.storm, r.storm_samples),
+            ] {
+                if let Some(l) = l {
+                    row(
+                        &mut out,
+                        &format!("observers {name} p50/p99/max"),
+                        format!(
+                            "{:.0} / {:.0} / {:.0} µs ({n} deliveries)",
+                            l.p50_us, l.p99_us, l.max_us
+                        ),
+                    );
+                }
+            }
+            if let Some(x) = r.storm_p99_ratio {
+                row(&mut out, "storm p99 vs normal", format!("{x:.2}×"));
+            }
+            row(&mut out, "caught up", r.caught_up);
+            row(
+                &mut out,
+                "all caught up after",
+                format!("{:.1} ms", r.all_caught_up_ms),
+            );
+            if let Some(p) = r.catch_up {
+                row(
+                    &mut out,
+                    "catch-up p50/p99/max",
+                    format!("{:.2} / {:.2} / {:.2} ms", p.p50_ms, p.p99_ms, p.max_ms),
+                );
+            }
+            row(&mut out, "requests", r.requests);
+            row(&mut out, "fetched", r.fetched);
+            row(
+                &mut out,
+                "gaps (members with gaps)",
+                format!("{} ({})", r.gaps, r.members_with_gaps),
+            );
+            row(&mut out, "observer deliveries lost", r.observers_lost);
+            reasons(&mut out, "failure", &r.failures);
         }
         if let Some(u) = &self.server_usage {
             let _ = writeln!(out, "server pid {}", u.pid);

@@ -1,7 +1,7 @@
 //! The scenarios: each drives the engine through its phases and fills the
 //! report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -10,14 +10,19 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{Engine, JoinMode, Note, SendPlan};
+use crate::engine::{Caps, Engine, HISTORY_LIMIT, JoinMode, Note, SendPlan, Spawn};
+use crate::irc::Payload;
 use crate::report::{
-    ChurnReport, ConnectReport, FanoutReport, Percentiles, Report, ServerUsage, SlowReport,
+    ChurnReport, ConnectReport, FanoutReport, HistoryReport, Latency, Percentiles, ReconnectReport,
+    Report, ServerUsage, SlowReport,
 };
 use crate::sys;
 use crate::tracker::{Departure, Tracker};
 use crate::transport::TlsClient;
-use crate::{ChurnArgs, Cli, Common, ConnectArgs, Error, FanoutArgs, Pace, Scenario, SlowArgs};
+use crate::{
+    ChurnArgs, Cli, Common, ConnectArgs, Error, FanoutArgs, HistoryArgs, Pace, ReconnectArgs,
+    Scenario, SlowArgs,
+};
 
 /// How often stuck clients are looked for.
 const EXPIRE_EVERY: Duration = Duration::from_millis(500);
@@ -26,6 +31,14 @@ const FANOUT_MESSAGES: u32 = 100;
 const SLOW_MESSAGES: u32 = 10_000;
 /// Longest single wait in the loop, so progress and deadlines are checked.
 const TICK: Duration = Duration::from_millis(20);
+/// What clients that read history ask for: the end of an answer (batch),
+/// which batch answers (labeled-response), msgids (message-tags), and what
+/// real clients take along.
+const HISTORY_CAPS: Caps = Caps::BATCH
+    .with(Caps::LABELED_RESPONSE)
+    .with(Caps::MESSAGE_TAGS)
+    .with(Caps::SERVER_TIME)
+    .with(Caps::CHATHISTORY);
 
 pub struct Outcome {
     pub report: Report,
@@ -73,12 +86,45 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
         Scenario::Churn(a) => {
             seconds("--duration", a.duration)?;
         }
+        Scenario::History(a) => check_rate(a.fanout.rate)?,
+        Scenario::Reconnect(a) => {
+            for (option, v) in [
+                ("--before", a.before),
+                ("--away", a.away),
+                ("--after", a.after),
+            ] {
+                seconds(option, v)?;
+            }
+            if a.rate <= 0.0 {
+                return Err("reconnect: --rate must be positive".into());
+            }
+            check_rate(a.rate)?;
+            if a.observers == 0 || a.reconnecting == 0 {
+                return Err("reconnect: --observers and --reconnecting must be positive".into());
+            }
+            if u64::from(a.members) < 1 + u64::from(a.observers) + u64::from(a.reconnecting) {
+                return Err("reconnect: -n must cover the sender, --observers and \
+                            --reconnecting"
+                    .into());
+            }
+        }
+    }
+    if c.threads > 1 && matches!(cli.scenario, Scenario::History(_) | Scenario::Reconnect(_)) {
+        return Err("history and reconnect: --threads is not supported".into());
     }
     let (concurrent, members, senders) = match &cli.scenario {
         Scenario::Connect(a) => (a.clients, a.clients, 0),
         Scenario::Fanout(a) => (a.members, a.members, a.senders.min(a.members)),
         Scenario::Slow(a) => (a.fanout.members, a.fanout.members, 0),
         Scenario::Churn(a) => (a.concurrency, 0, 0),
+        Scenario::History(a) => (
+            a.fanout.members + a.queriers,
+            a.fanout.members,
+            a.fanout.senders.min(a.fanout.members),
+        ),
+        // The dropped connections may linger server-side while the same
+        // number connect again.
+        Scenario::Reconnect(a) => (a.members + a.reconnecting, 0, 0),
     };
     let sources = sys::plan_sources(u64::from(concurrent), c.sources)?;
     let tls = match c.tls {
@@ -127,6 +173,30 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
         let errors: u64 = c.errors.values().sum();
         if errors > 0 {
             problems.push(format!("{errors} churn sessions ended in errors"));
+        }
+    }
+    if let Some(h) = &r.history {
+        if h.answered == 0 {
+            problems.push("no CHATHISTORY request was answered".to_owned());
+        }
+        let refused: u64 = h.failures.values().sum();
+        if refused > 0 {
+            problems.push(format!("{refused} CHATHISTORY requests refused"));
+        }
+    }
+    if let Some(x) = &r.reconnect {
+        let failed: u64 = x.failures.values().sum();
+        if failed > 0 {
+            problems.push(format!("{failed} reconnecting members did not catch up"));
+        }
+        if x.gaps > 0 {
+            problems.push(format!(
+                "{} members missed {} messages after catching up",
+                x.members_with_gaps, x.gaps
+            ));
+        }
+        if x.observers_lost > 0 {
+            problems.push(format!("observers lost {} deliveries", x.observers_lost));
         }
     }
     out.failed = !problems.is_empty();
@@ -196,6 +266,8 @@ fn run_part(
         Scenario::Fanout(a) => bench.fanout(a),
         Scenario::Slow(a) => bench.slow(a),
         Scenario::Churn(a) => bench.churn(a),
+        Scenario::History(a) => bench.history(a),
+        Scenario::Reconnect(a) => bench.reconnect(a),
     };
     engine.shutdown();
     out.report.tls = engine.tls_session.take();
@@ -504,15 +576,16 @@ impl Bench<'_> {
     }
 
     /// Connects `n` clients (this loop's share of them, joining the channel
-    /// as `join` says), paced by `pace`, and fills the connect report. Gives
-    /// up on clients not done after `deadline`. Measures server RSS around it.
+    /// as `join` says, each set up as `how` says for its id), paced by
+    /// `pace`, and fills the connect report. Gives up on clients not done
+    /// after `deadline`. Measures server RSS around it.
     fn establish(
         &mut self,
         n: u32,
         pace: Pace,
         join: JoinMode,
         deadline: Option<Duration>,
-        rcvbuf: impl Fn(u32) -> Option<usize>,
+        how: impl Fn(u32) -> Spawn,
     ) -> Result<Members, Error> {
         self.engine.join = join;
         self.sync()?;
@@ -556,7 +629,7 @@ impl Bench<'_> {
                 u64::from(done) + u64::from(concurrency)
             };
             while spawned < mine && u64::from(spawned) < allowed {
-                self.engine.spawn(rcvbuf(self.index + spawned * threads));
+                self.engine.spawn(how(self.index + spawned * threads));
                 spawned += 1;
             }
             self.engine.turn(TICK)?;
@@ -589,6 +662,7 @@ impl Bench<'_> {
                         }
                         continue;
                     }
+                    _ => continue,
                 }
                 done += 1;
                 bar.inc(1);
@@ -627,7 +701,8 @@ impl Bench<'_> {
         };
         let deadline = seconds("--deadline", a.deadline)?;
         let deadline = (!deadline.is_zero()).then_some(deadline);
-        let mut members = self.establish(a.clients, a.pace, join, deadline, |_| None)?;
+        let mut members =
+            self.establish(a.clients, a.pace, join, deadline, |_| Spawn::default())?;
         if a.hold > 0.0 {
             let bar = self.progress(a.hold.ceil() as u64, "hold (s)");
             let start = Instant::now();
@@ -734,8 +809,13 @@ impl Bench<'_> {
                     ..
                 } = note
                 {
-                    members.keys[id as usize] = None;
                     let (reason, said) = self.departure(id, reason, server_said);
+                    // Not a member of the round (a querier of `history`).
+                    let Some(key) = members.keys.get_mut(id as usize) else {
+                        self.warn(format!("client {id} went away: {reason}"));
+                        continue;
+                    };
+                    *key = None;
                     let explained = said || slow[id as usize];
                     if let Some(t) = &mut self.engine.tracker {
                         t.depart(id, Departure { reason, explained });
@@ -840,7 +920,9 @@ impl Bench<'_> {
 
     fn fanout(&mut self, a: &FanoutArgs) -> Result<(), Error> {
         self.out.report.scenario = "fanout".into();
-        let mut members = self.establish(a.members, a.pace, JoinMode::Send, None, |_| None)?;
+        let mut members = self.establish(a.members, a.pace, JoinMode::Send, None, |_| {
+            Spawn::default()
+        })?;
         let slow = vec![false; a.members as usize];
         let (report, tracker) = self.round(1, a, &mut members, &slow, None)?;
         self.out.report.fanout = Some(report);
@@ -859,8 +941,9 @@ impl Bench<'_> {
             .saturating_sub(a.slow)
             .max(f.senders.min(f.members));
         let rcvbuf = a.slow_rcvbuf;
-        let mut members = self.establish(f.members, f.pace, JoinMode::Send, None, |id| {
-            (id >= first_slow).then_some(rcvbuf)
+        let mut members = self.establish(f.members, f.pace, JoinMode::Send, None, |id| Spawn {
+            rcvbuf: (id >= first_slow).then_some(rcvbuf),
+            caps: Caps::NONE,
         })?;
         let slow: Vec<bool> = (0..f.members).map(|id| id >= first_slow).collect();
         let (base, _) = self.round(1, f, &mut members, &slow, None)?;
@@ -922,7 +1005,7 @@ impl Bench<'_> {
         loop {
             let running = start.elapsed() < duration;
             while running && live < concurrency {
-                self.engine.spawn(None);
+                self.engine.spawn(Spawn::default());
                 live += 1;
                 report.sessions_started += 1;
             }
@@ -971,6 +1054,7 @@ impl Bench<'_> {
                             *report.errors.entry(reason).or_default() += 1;
                         }
                     }
+                    _ => {}
                 }
             }
         }
@@ -987,5 +1071,473 @@ impl Bench<'_> {
         }
         self.out.report.churn = Some(report);
         Ok(())
+    }
+
+    fn history(&mut self, a: &HistoryArgs) -> Result<(), Error> {
+        self.out.report.scenario = "history".into();
+        let f = &a.fanout;
+        // Members 0..N, as in `fanout`; queriers after them, in the
+        // channel too (a server may keep a channel's history to members).
+        let first_querier = f.members;
+        let all = self.establish(f.members + a.queriers, f.pace, JoinMode::Send, None, |id| {
+            Spawn {
+                rcvbuf: None,
+                caps: if id >= first_querier {
+                    HISTORY_CAPS
+                } else {
+                    Caps::NONE
+                },
+            }
+        })?;
+        let (members, queriers) = all.keys.split_at(f.members as usize);
+        let queriers: Vec<usize> = queriers.iter().flatten().copied().collect();
+        let mut members = Members {
+            keys: members.to_vec(),
+        };
+        if queriers
+            .iter()
+            .any(|&k| !self.engine.caps(k).has(Caps::BATCH))
+        {
+            return Err(
+                "history: the server did not grant the batch capability, so \
+                        the end of a CHATHISTORY answer cannot be told"
+                    .into(),
+            );
+        }
+        if queriers
+            .iter()
+            .any(|&k| !self.engine.caps(k).has(Caps::CHATHISTORY))
+        {
+            self.warn("the server does not offer draft/chathistory".to_owned());
+        }
+        self.engine.start_queries(&queriers);
+        let slow = vec![false; f.members as usize];
+        let round = self.round(1, f, &mut members, &slow, None);
+        let q = self.engine.stop_queries();
+        let (report, tracker) = round?;
+        let span = q.span.as_secs_f64().max(1e-9);
+        self.out.report.history = Some(HistoryReport {
+            queriers: queriers.len() as u64,
+            answered: q.answered,
+            answers_per_s: q.answered as f64 / span,
+            lines: q.lines,
+            lines_per_s: q.lines as f64 / span,
+            latency: percentiles(&q.latency),
+            duration_s: span,
+            failures: q.failures,
+        });
+        self.out.report.fanout = Some(report);
+        self.out.tracker = Some(tracker);
+        Ok(())
+    }
+
+    fn reconnect(&mut self, a: &ReconnectArgs) -> Result<(), Error> {
+        self.out.report.scenario = "reconnect".into();
+        let members = self.establish(a.members, a.pace, JoinMode::Send, None, |_| Spawn {
+            rcvbuf: None,
+            caps: HISTORY_CAPS,
+        })?;
+        let sender = members.keys[0].ok_or("reconnect: the sender could not join")?;
+        let needed = Caps::BATCH.with(Caps::MESSAGE_TAGS);
+        if !self.engine.caps(sender).has(needed) {
+            return Err(
+                "reconnect: the server did not grant batch and message-tags, \
+                        needed to learn msgids and where a CHATHISTORY answer ends"
+                    .into(),
+            );
+        }
+        if !self.engine.caps(sender).has(Caps::CHATHISTORY) {
+            self.warn("the server does not offer draft/chathistory".to_owned());
+        }
+        let mut storm = Storm::new(a);
+        let interval = seconds("interval of --rate", 1.0 / a.rate)?;
+        let timeout = seconds("--timeout", self.c.timeout)?;
+        let quiet = seconds("--quiet", self.c.quiet)?;
+        let phases = [
+            seconds("--before", a.before)?,
+            seconds("--away", a.away)?,
+            seconds("--after", a.after)?,
+        ];
+        self.engine.collect = true;
+        self.sync()?;
+        let cpu_before = self.server_cpu();
+        let mut phase = Phase::Before;
+        let mut phase_start = Instant::now();
+        let mut next_send = phase_start;
+        let mut next_expire = phase_start + EXPIRE_EVERY;
+        let mut progress_at = phase_start;
+        let bar = self.progress(u64::from(a.reconnecting), "reconnect");
+        loop {
+            self.engine.turn(TICK)?;
+            let now = Instant::now();
+            while phase != Phase::Settle && next_send <= now {
+                let p = Payload {
+                    round: 1,
+                    sender: 0,
+                    seq: storm.sent,
+                    sent_ns: self.engine.now_ns(),
+                };
+                self.engine.send_payload(sender, p, a.size);
+                storm.sent += 1;
+                next_send += interval;
+            }
+            if now >= next_expire {
+                self.engine.expire(timeout);
+                next_expire = now + EXPIRE_EVERY;
+            }
+            for note in self.engine.take_notes() {
+                if storm.note(note, self.engine) {
+                    progress_at = Instant::now();
+                }
+            }
+            bar.set_position(storm.settled());
+            let elapsed = phase_start.elapsed();
+            let next = match phase {
+                Phase::Before if elapsed >= phases[0] => {
+                    storm.drop_ns = self.engine.now_ns();
+                    for &key in members.keys[storm.first_returning as usize..]
+                        .iter()
+                        .flatten()
+                    {
+                        self.engine.reset(key);
+                    }
+                    Some(Phase::Away)
+                }
+                Phase::Away if elapsed >= phases[1] => {
+                    storm.storm_ns = self.engine.now_ns();
+                    for r in 0..storm.returning.len() {
+                        let id = self.engine.spawn(Spawn {
+                            rcvbuf: None,
+                            caps: HISTORY_CAPS,
+                        });
+                        storm.back.insert(id, r);
+                    }
+                    Some(Phase::Storm)
+                }
+                Phase::Storm if storm.settled() == u64::from(a.reconnecting) => {
+                    storm.end_ns = Some(self.engine.now_ns());
+                    Some(Phase::After)
+                }
+                Phase::Storm if elapsed >= timeout => {
+                    storm.end_ns = Some(self.engine.now_ns());
+                    storm.give_up("not caught up before --timeout");
+                    Some(Phase::After)
+                }
+                Phase::After if elapsed >= phases[2] => Some(Phase::Settle),
+                Phase::Settle if storm.complete() => break,
+                Phase::Settle if progress_at.elapsed() > quiet => {
+                    self.warn(format!(
+                        "no progress for {:.1} s, stopped waiting for deliveries",
+                        quiet.as_secs_f64()
+                    ));
+                    break;
+                }
+                _ => None,
+            };
+            if let Some(next) = next {
+                phase = next;
+                phase_start = Instant::now();
+                progress_at = phase_start;
+            }
+        }
+        bar.finish_and_clear();
+        self.engine.collect = false;
+        let cpu_after = self.server_cpu();
+        if let (Some(b), Some(a), Some(u)) = (cpu_before, cpu_after, self.usage()) {
+            u.cpu_ms = Some(a.saturating_sub(b) as f64 / 1e6);
+        }
+        let report = storm.report(a);
+        if report.storm.is_none() {
+            self.warn(
+                "no observer delivery of a message sent during the storm: raise --rate".into(),
+            );
+        }
+        self.out.report.reconnect = Some(report);
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Everyone present: the observers' normal latency.
+    Before,
+    /// The reconnecting members are gone.
+    Away,
+    /// They are back, fetching.
+    Storm,
+    /// All caught up; the talk goes on a little.
+    After,
+    /// The talk has stopped; waiting for the last deliveries.
+    Settle,
+}
+
+/// The sequence numbers one member has seen, live or fetched.
+#[derive(Default)]
+struct Seen {
+    bits: Vec<u64>,
+    count: u64,
+}
+
+impl Seen {
+    /// True when `seq` is new.
+    fn insert(&mut self, seq: u32) -> bool {
+        let (word, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
+        if self.bits.len() <= word {
+            self.bits.resize(word + 1, 0);
+        }
+        let new = self.bits[word] & bit == 0;
+        self.bits[word] |= bit;
+        self.count += u64::from(new);
+        new
+    }
+}
+
+/// One reconnecting member, across its two connections.
+#[derive(Default)]
+struct Returning {
+    seen: Seen,
+    /// The last msgid its first connection saw live.
+    last_msgid: Option<u64>,
+    /// Messages first seen in a CHATHISTORY answer.
+    fetched: u64,
+    caught_up_ns: Option<u64>,
+    failed: Option<String>,
+}
+
+/// The reconnect scenario's bookkeeping. Client ids: 0 sends, 1..=O
+/// observe, `first_returning..N` drop and come back under new ids (`back`).
+struct Storm {
+    observers: Vec<Seen>,
+    first_returning: u32,
+    returning: Vec<Returning>,
+    back: HashMap<u32, usize>,
+    sent: u32,
+    requests: u64,
+    drop_ns: u64,
+    storm_ns: u64,
+    end_ns: Option<u64>,
+    normal: Histogram<u64>,
+    during: Histogram<u64>,
+}
+
+impl Storm {
+    fn new(a: &ReconnectArgs) -> Storm {
+        let mut returning = Vec::new();
+        returning.resize_with(a.reconnecting as usize, Returning::default);
+        let mut observers = Vec::new();
+        observers.resize_with(a.observers as usize, Seen::default);
+        Storm {
+            observers,
+            first_returning: a.members - a.reconnecting,
+            returning,
+            back: HashMap::new(),
+            sent: 0,
+            requests: 0,
+            drop_ns: u64::MAX,
+            storm_ns: u64::MAX,
+            end_ns: None,
+            normal: new_histogram(),
+            during: new_histogram(),
+        }
+    }
+
+    /// The reconnecting member a client id stands for, on either connection.
+    fn returning(&mut self, id: u32) -> Option<&mut Returning> {
+        let r = match self.back.get(&id) {
+            Some(&r) => r,
+            None => id.checked_sub(self.first_returning)? as usize,
+        };
+        self.returning.get_mut(r)
+    }
+
+    /// Takes in one note; true when it is progress.
+    fn note(&mut self, note: Note, engine: &mut Engine) -> bool {
+        match note {
+            Note::Message {
+                id,
+                payload: p,
+                msgid,
+                history,
+                at_ns,
+            } => {
+                if p.round != 1 || p.sender != 0 || p.seq >= self.sent {
+                    return false;
+                }
+                if let Some(o) = self.observers.get_mut((id as usize).wrapping_sub(1)) {
+                    if !o.insert(p.seq) || history {
+                        return false;
+                    }
+                    let latency = at_ns.saturating_sub(p.sent_ns).max(1);
+                    if p.sent_ns < self.drop_ns {
+                        let _ = self.normal.record(latency);
+                    } else if p.sent_ns >= self.storm_ns
+                        && self.end_ns.is_none_or(|end| p.sent_ns <= end)
+                    {
+                        let _ = self.during.record(latency);
+                    }
+                    return true;
+                }
+                let first_connection = !self.back.contains_key(&id);
+                let Some(r) = self.returning(id) else {
+                    return false;
+                };
+                if first_connection && !history {
+                    r.last_msgid = msgid.or(r.last_msgid);
+                }
+                let new = r.seen.insert(p.seq);
+                if new && history {
+                    r.fetched += 1;
+                }
+                new
+            }
+            Note::Joined { id, key, .. } => {
+                let Some(r) = self.back.get(&id).and_then(|&r| self.returning.get(r)) else {
+                    return false;
+                };
+                match r.last_msgid {
+                    Some(m) => engine.request_history(key, "AFTER", &format!("msgid={m}")),
+                    None => engine.request_history(key, "LATEST", "*"),
+                }
+                self.requests += 1;
+                true
+            }
+            Note::History {
+                id,
+                key,
+                lines,
+                last_msgid,
+                ..
+            } => {
+                let now = engine.now_ns();
+                let Some(r) = self
+                    .back
+                    .contains_key(&id)
+                    .then(|| self.returning(id))
+                    .flatten()
+                else {
+                    return false;
+                };
+                match last_msgid {
+                    // A full page: there may be more.
+                    Some(m) if lines >= HISTORY_LIMIT => {
+                        engine.request_history(key, "AFTER", &format!("msgid={m}"));
+                        self.requests += 1;
+                    }
+                    _ => r.caught_up_ns = Some(now),
+                }
+                true
+            }
+            Note::HistoryFailed { id, reason } => {
+                if self.back.contains_key(&id)
+                    && let Some(r) = self.returning(id)
+                {
+                    r.failed.get_or_insert(reason);
+                }
+                true
+            }
+            Note::Closed {
+                id,
+                intentional: false,
+                reason,
+                ..
+            } => {
+                if self.back.contains_key(&id)
+                    && let Some(r) = self.returning(id)
+                {
+                    r.failed.get_or_insert(reason);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Reconnecting members caught up or failed.
+    fn settled(&self) -> u64 {
+        self.returning
+            .iter()
+            .filter(|r| r.caught_up_ns.is_some() || r.failed.is_some())
+            .count() as u64
+    }
+
+    fn give_up(&mut self, reason: &str) {
+        for r in &mut self.returning {
+            if r.caught_up_ns.is_none() {
+                r.failed.get_or_insert_with(|| reason.to_owned());
+            }
+        }
+    }
+
+    /// Every observer and every member that caught up has seen all.
+    fn complete(&self) -> bool {
+        let all = u64::from(self.sent);
+        self.observers.iter().all(|o| o.count >= all)
+            && self
+                .returning
+                .iter()
+                .filter(|r| r.failed.is_none())
+                .all(|r| r.seen.count >= all)
+    }
+
+    fn report(&self, a: &ReconnectArgs) -> ReconnectReport {
+        let all = u64::from(self.sent);
+        let latency = |h: &Histogram<u64>| {
+            let q = |v: f64| h.value_at_quantile(v) as f64 / 1000.0;
+            (!h.is_empty()).then(|| Latency {
+                p50_us: q(0.5),
+                p99_us: q(0.99),
+                p999_us: q(0.999),
+                max_us: h.max() as f64 / 1000.0,
+            })
+        };
+        let (normal, during) = (latency(&self.normal), latency(&self.during));
+        let mut catch_up = new_histogram();
+        let mut failures: BTreeMap<String, u64> = BTreeMap::new();
+        let (mut gaps, mut members_with_gaps) = (0, 0);
+        for r in &self.returning {
+            if let Some(f) = &r.failed {
+                *failures.entry(f.clone()).or_default() += 1;
+                continue;
+            }
+            if let Some(t) = r.caught_up_ns {
+                let _ = catch_up.record(t.saturating_sub(self.storm_ns).max(1));
+            }
+            let missing = all.saturating_sub(r.seen.count);
+            gaps += missing;
+            members_with_gaps += u64::from(missing > 0);
+        }
+        ReconnectReport {
+            members: u64::from(a.members),
+            reconnecting: u64::from(a.reconnecting),
+            observers: u64::from(a.observers),
+            sent: all,
+            normal,
+            storm: during,
+            storm_p99_ratio: normal
+                .zip(during)
+                .filter(|(n, _)| n.p99_us > 0.0)
+                .map(|(n, d)| d.p99_us / n.p99_us),
+            normal_samples: self.normal.len(),
+            storm_samples: self.during.len(),
+            caught_up: self
+                .returning
+                .iter()
+                .filter(|r| r.failed.is_none() && r.caught_up_ns.is_some())
+                .count() as u64,
+            all_caught_up_ms: self
+                .end_ns
+                .map_or(0.0, |e| e.saturating_sub(self.storm_ns) as f64 / 1e6),
+            catch_up: percentiles(&catch_up),
+            requests: self.requests,
+            fetched: self.returning.iter().map(|r| r.fetched).sum(),
+            gaps,
+            members_with_gaps,
+            observers_lost: self
+                .observers
+                .iter()
+                .map(|o| all.saturating_sub(o.count))
+                .sum(),
+            failures,
+        }
     }
 }

@@ -10,13 +10,15 @@ use crate::irc::Message;
 /// What the client makes use of, in the order it asks for them:
 /// tags carry the msgid and time that history is built on, `batch` frames
 /// played-back history, `echo-message` shows our own lines as the server
-/// delivered them, `draft/chathistory` fetches what was missed.
-const WANTED: [&str; 5] = [
+/// delivered them, `draft/chathistory` fetches what was missed, and
+/// `labeled-response` tells its answers from the playback on joining.
+const WANTED: [&str; 6] = [
     "message-tags",
     "server-time",
     "batch",
     "echo-message",
     "draft/chathistory",
+    "labeled-response",
 ];
 
 /// The capabilities in force on one connection, and the negotiation's

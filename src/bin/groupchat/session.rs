@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use groupchatd::clock::parse_iso;
+use groupchatd::clock::{self, parse_iso};
 use groupchatd::tags;
 
 use crate::caps::Caps;
@@ -56,6 +56,8 @@ pub struct Session {
     caps: Caps,
     /// What history has been seen, and what is still to fetch.
     playback: Playback,
+    /// The wall clock, in Unix milliseconds.
+    now: fn() -> i64,
 }
 
 impl Session {
@@ -73,6 +75,7 @@ impl Session {
             who: Vec::new(),
             caps: Caps::default(),
             playback: Playback::new(),
+            now: clock::now_ms,
         }
     }
 
@@ -151,9 +154,10 @@ impl Session {
             return self.past_line(msg, reference);
         }
         if let Some(id) = msgid(msg)
-            && irc::is_channel(msg.param(0))
+            && let Some(with) = conversation(msg, from_me)
         {
-            self.playback.live(msg.param(0), id);
+            let ms = tags::get(msg.tags, "time").and_then(parse_iso);
+            self.playback.live(with, id, ms);
         }
         match msg.command {
             "CAP" => {
@@ -169,7 +173,9 @@ impl Session {
             "BATCH" => return self.on_batch(msg),
             "FAIL" if msg.param(0) == "CHATHISTORY" => {
                 effects.extend(self.show(msg));
-                effects.extend(self.playback.failed().into_iter().map(Effect::Show));
+                let label = tags::get(msg.tags, "label");
+                let ended = self.playback.failed(label);
+                effects.extend(ended.into_iter().map(Effect::Show));
                 return effects;
             }
             "005" => {
@@ -207,6 +213,10 @@ impl Session {
                         .iter()
                         .map(|c| Effect::Send(irc::build("JOIN", &[c]))),
                 );
+                let labels = self.caps.has("labeled-response") && self.caps.has("batch");
+                let chathistory = self.caps.has("draft/chathistory");
+                let targets = self.playback.registered(labels, chathistory, (self.now)());
+                effects.extend(targets.map(Effect::Send));
             }
             "431" | "432" | "433" | "436" if !self.registered => {
                 effects.push(Effect::Show(Shown::Error(render::error_text(msg))));
@@ -273,17 +283,24 @@ impl Session {
     fn on_batch(&mut self, msg: &Message) -> Vec<Effect> {
         let reference = msg.param(0);
         if let Some(started) = reference.strip_prefix('+') {
-            self.playback.start(started, msg.param(1), msg.param(2));
+            let label = tags::get(msg.tags, "label");
+            self.playback
+                .start(started, msg.param(1), msg.param(2), label);
             return Vec::new();
         }
-        let (shown, request) = self.playback.end(reference.trim_start_matches('-'));
+        let (shown, requests) = self.playback.end(reference.trim_start_matches('-'));
         let mut effects: Vec<Effect> = shown.into_iter().map(Effect::Show).collect();
-        effects.extend(request.map(Effect::Send));
+        effects.extend(requests.into_iter().map(Effect::Send));
         effects
     }
 
-    /// A line of a `chathistory` batch: said earlier, shown as such.
+    /// A line of a history batch: said earlier, shown as such (or, in a
+    /// `CHATHISTORY TARGETS` answer, a conversation to catch up).
     fn past_line(&mut self, msg: &Message, reference: &str) -> Vec<Effect> {
+        if msg.command == "CHATHISTORY" && msg.param(0) == "TARGETS" {
+            self.playback.target(reference, msg.param(1));
+            return Vec::new();
+        }
         let ms = tags::get(msg.tags, "time").and_then(parse_iso);
         let shown = self.render(msg);
         self.playback
@@ -459,6 +476,18 @@ impl Session {
     }
 }
 
+/// The conversation a line belongs to: its channel, or for a private
+/// message the other person.
+fn conversation<'a>(msg: &Message<'a>, from_me: bool) -> Option<&'a str> {
+    let to = msg.param(0);
+    match msg.command {
+        _ if irc::is_channel(to) => Some(to),
+        "PRIVMSG" | "NOTICE" if from_me => Some(to),
+        "PRIVMSG" | "NOTICE" => Some(msg.source()),
+        _ => None,
+    }
+}
+
 /// The `msgid` tag of a line, when it has one the client can compare
 /// (groupchatd's are decimal and grow over the whole server).
 fn msgid(msg: &Message) -> Option<u64> {
@@ -531,12 +560,9 @@ mod tests {
     fn with_caps() -> Session {
         let mut s = Session::new("alice".into(), None);
         s.register();
-        let all = "message-tags server-time batch echo-message draft/chathistory";
+        let all = "message-tags server-time batch echo-message draft/chathistory labeled-response";
         assert_eq!(
-            sent(&feed(
-                &mut s,
-                &format!(":srv CAP * LS :labeled-response {all}")
-            )),
+            sent(&feed(&mut s, &format!(":srv CAP * LS :sts {all}"))),
             [format!("CAP REQ :{all}")]
         );
         assert_eq!(
@@ -592,6 +618,88 @@ mod tests {
         assert_eq!(
             sent(&feed(&mut s, ":alice!a@h JOIN #lobby")),
             ["CHATHISTORY AFTER #lobby msgid=9 50"]
+        );
+    }
+
+    fn shown(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Show(Shown::Event(t)) => Some(t.clone()),
+                Effect::Show(Shown::Past { line, .. }) => Some(format!("past {line:?}")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_labelled_reconnect_finds_its_answers_without_a_playback() {
+        let mut s = with_caps();
+        s.now = || 1_796_280_400_000;
+        feed(
+            &mut s,
+            "@time=2026-12-03T06:45:19.123Z;msgid=4 :bob!b@h PRIVMSG #lobby :seen",
+        );
+        s.lost();
+        s.register();
+        let all = "batch server-time message-tags draft/chathistory labeled-response";
+        feed(&mut s, &format!(":srv CAP * LS :{all}"));
+        feed(&mut s, &format!(":srv CAP * ACK :{all}"));
+        assert_eq!(
+            sent(&feed(&mut s, ":srv 001 alice :again")),
+            [
+                "JOIN :#lobby",
+                "@label=gc1 CHATHISTORY TARGETS timestamp=2026-12-03T06:45:19.123Z \
+                 timestamp=2026-12-03T06:46:40.000Z 50"
+            ]
+        );
+        assert_eq!(
+            sent(&feed(&mut s, ":alice!a@h JOIN #lobby")),
+            ["@label=gc2 CHATHISTORY AFTER #lobby msgid=4 50"]
+        );
+        // No playback (join_playback = 0): the first batch is the answer.
+        let mut effects = feed(&mut s, "@label=gc2 :srv BATCH +b7 chathistory :#lobby");
+        effects.extend(feed(
+            &mut s,
+            "@batch=b7;msgid=6 :bob!b@h PRIVMSG #lobby :while away",
+        ));
+        effects.extend(feed(&mut s, ":srv BATCH :-b7"));
+        assert_eq!(
+            shown(&effects)
+                .iter()
+                .map(|l| l.split(" {").next().unwrap_or(l))
+                .collect::<Vec<_>>(),
+            [
+                "missed while disconnected:",
+                "past Chat",
+                "end of missed lines"
+            ]
+        );
+        // The private conversations active meanwhile are caught up too.
+        feed(&mut s, "@label=gc1 :srv BATCH +t draft/chathistory-targets");
+        feed(
+            &mut s,
+            "@batch=t :srv CHATHISTORY TARGETS #lobby timestamp=2026-12-03T06:46:00.000Z",
+        );
+        feed(
+            &mut s,
+            "@batch=t :srv CHATHISTORY TARGETS carol :timestamp=2026-12-03T06:46:01.000Z",
+        );
+        assert_eq!(
+            sent(&feed(&mut s, ":srv BATCH -t")),
+            ["@label=gc3 CHATHISTORY AFTER carol timestamp=2026-12-03T06:45:19.122Z 50"]
+        );
+        feed(&mut s, "@label=gc3 :srv BATCH +p chathistory carol");
+        let private = feed(&mut s, "@batch=p;msgid=7 :carol!c@h PRIVMSG alice :psst");
+        assert!(
+            matches!(
+                &private[..],
+                [
+                    Effect::Show(Shown::Event(_)),
+                    Effect::Show(Shown::Past { line, .. })
+                ] if matches!(**line, Shown::Private { .. })
+            ),
+            "{private:?}"
         );
     }
 
