@@ -87,6 +87,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("cargo::rerun-if-changed={path}");
     }
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR unset")?);
+    web_assets(Path::new("web"), &out_dir.join("web"))?;
     // OUT_DIR is <target>/<profile>/build/<package>-<hash>/out.
     let profile_dir = out_dir.ancestors().nth(3).ok_or("unexpected OUT_DIR")?;
     let generated = profile_dir.join("gen");
@@ -143,6 +144,22 @@ fn completions(mut cmd: clap::Command, dir: &Path) -> Result<(), Box<dyn Error>>
 }
 
 /// Gzip with no name and a zero time stamp, so builds are reproducible.
+/// Each file of the web client, gzip-compressed into `<OUT_DIR>/web/NAME.gz`
+/// for `src/web/assets.rs` to embed beside the file itself.
+fn web_assets(source: &Path, out: &Path) -> Result<(), Box<dyn Error>> {
+    println!("cargo::rerun-if-changed={}", source.display());
+    fs::create_dir_all(out)?;
+    for entry in fs::read_dir(source)? {
+        let path = entry?.path();
+        if path.is_file() {
+            println!("cargo::rerun-if-changed={}", path.display());
+            let name = path.file_name().ok_or("no file name")?.to_string_lossy();
+            write_gzipped(&out.join(format!("{name}.gz")), &fs::read(&path)?)?;
+        }
+    }
+    Ok(())
+}
+
 fn write_gzipped(path: &Path, data: &[u8]) -> Result<(), Box<dyn Error>> {
     let mut gz = GzBuilder::new()
         .mtime(0)

@@ -9,7 +9,8 @@
 //! - [`message`], [`numeric`], [`names`], [`framing`]: the protocol, pure.
 //! - [`hub`]: nicks, channels, membership and who receives what, pure.
 //! - [`history`]: what was said, kept on a helper thread's SQLite file.
-//! - [`web`]: HTTP endpoints and IRC over WebSocket, for the web listeners.
+//! - [`web`]: HTTP endpoints and IRC over WebSocket, for the web listeners,
+//!   and the browser client's files.
 
 pub mod admin;
 pub mod clock;
