@@ -16,9 +16,15 @@ use crate::history::{
 use crate::hub::{Answering, Ask, ClientId, Found, MAX_CHATHISTORY};
 use log::{error, info};
 use mio::{Registry, Token, Waker};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// History lines handed to clients per loop turn. A thousand clients
+/// catching up at once ask for hundreds of thousands of lines; handed on a
+/// slice a turn, they go out between everybody else's messages instead of
+/// in front of them.
+const LINES_PER_TURN: usize = 2_000;
 
 /// Whoever is waiting for an answer from the worker.
 #[derive(Debug)]
@@ -63,8 +69,9 @@ pub(super) struct HistoryLink {
     recorded: u64,
     waiting: HashMap<u64, Asker>,
     next_ticket: u64,
-    /// Answered without the worker; handed on after the current hub call.
-    ready: Vec<Finished>,
+    /// Answers waiting to be handed on, oldest first: at most
+    /// [`LINES_PER_TURN`] of their lines a turn.
+    ready: VecDeque<Finished>,
 }
 
 impl HistoryLink {
@@ -84,7 +91,7 @@ impl HistoryLink {
             recorded: 0,
             waiting: HashMap::new(),
             next_ticket: 0,
-            ready: Vec::new(),
+            ready: VecDeque::new(),
         }
     }
 
@@ -144,7 +151,8 @@ impl HistoryLink {
     pub(super) fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering) {
         let Some(store) = &mut self.store else {
             let why = "history is not available".to_string();
-            self.ready.push(Finished::Client(id, answering, Err(why)));
+            self.ready
+                .push_back(Finished::Client(id, answering, Err(why)));
             return;
         };
         let ticket = self.next_ticket;
@@ -154,7 +162,7 @@ impl HistoryLink {
                     && let Some(entries) = self.window.try_answer(&query)
                 {
                     let found = Ok(Found::Entries(entries));
-                    self.ready.push(Finished::Client(id, answering, found));
+                    self.ready.push_back(Finished::Client(id, answering, found));
                     return;
                 }
                 store.query(ticket, query);
@@ -212,13 +220,37 @@ impl HistoryLink {
         }
     }
 
-    /// What is ready to hand on: answers made without the worker, then what
-    /// the worker finished. Commits only move `committed` on.
+    /// What to hand on this turn: answers made without the worker and what
+    /// the worker finished, oldest first, up to [`LINES_PER_TURN`] lines
+    /// (and at least one answer). Commits only move `committed` on.
     pub(super) fn take_finished(&mut self) -> Vec<Finished> {
-        let mut finished = std::mem::take(&mut self.ready);
+        self.collect();
+        let mut lines = 0;
+        let mut finished = Vec::new();
+        while lines < LINES_PER_TURN
+            && let Some(next) = self.ready.pop_front()
+        {
+            lines += match &next {
+                Finished::Client(_, _, Ok(Found::Entries(e))) => e.len(),
+                Finished::Admin(_, Ok(AdminAnswer::Entries(e))) => e.len(),
+                _ => 1,
+            };
+            finished.push(next);
+        }
+        finished
+    }
+
+    /// Answers are waiting for a later turn.
+    pub(super) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Moves what the worker reported into `ready`.
+    fn collect(&mut self) {
         let Some(store) = &mut self.store else {
-            return finished;
+            return;
         };
+        let finished = &mut self.ready;
         for done in store.take_done() {
             let (ticket, result) = match done {
                 Done::Committed(_) => continue,
@@ -230,26 +262,25 @@ impl HistoryLink {
                 Done::Targets { ticket, result } => (ticket, result.map(Found::Targets)),
                 Done::Purged { ticket, result } => {
                     if let Some(Asker::Admin(key)) = self.waiting.remove(&ticket) {
-                        finished.push(Finished::Admin(key, result.map(AdminAnswer::Purged)));
+                        finished.push_back(Finished::Admin(key, result.map(AdminAnswer::Purged)));
                     }
                     continue;
                 }
             };
             match self.waiting.remove(&ticket) {
                 Some(Asker::Client(id, answering)) => {
-                    finished.push(Finished::Client(id, answering, result));
+                    finished.push_back(Finished::Client(id, answering, result));
                 }
                 Some(Asker::Admin(key)) => {
                     let result = result.and_then(|found| match found {
                         Found::Entries(entries) => Ok(AdminAnswer::Entries(entries)),
                         Found::Targets(_) => Err("unexpected answer".to_string()),
                     });
-                    finished.push(Finished::Admin(key, result));
+                    finished.push_back(Finished::Admin(key, result));
                 }
                 None => {}
             }
         }
-        finished
     }
 
     /// Applies retention to the window too (the worker does the store), so

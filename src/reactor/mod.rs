@@ -279,7 +279,8 @@ impl Server {
                 }
             }
             let input_waiting = !self.read_list.is_empty() && self.may_read();
-            let timeout = if !input_waiting && self.net.flush_list.is_empty() {
+            let busy = !self.net.flush_list.is_empty() || self.net.history.has_ready();
+            let timeout = if !input_waiting && !busy {
                 [self.next_watchdog, self.next_resume, self.accept_retry_at]
                     .into_iter()
                     .flatten()
