@@ -4,6 +4,9 @@ use super::*;
 use crate::history::Query;
 use std::net::Ipv4Addr;
 
+mod base;
+mod chanops;
+
 #[derive(Default)]
 struct Recorder {
     lines: Vec<(ClientId, String)>,
