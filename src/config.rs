@@ -816,6 +816,9 @@ mod tests {
         let err = parse("[server]\ndefault_channel = \"lobby\"\n").expect_err("invalid");
         assert_eq!(err.key.as_deref(), Some("server.default_channel"));
         assert_eq!(err.line, Some(2));
+        // Empty is allowed: no auto-join.
+        let config = parse("[server]\ndefault_channel = \"\"\n").expect("valid");
+        assert_eq!(config.server.default_channel, "");
         let err = parse("[log]\nlevel = \"loud\"\n").expect_err("invalid");
         assert_eq!(err.key.as_deref(), Some("log.level"));
     }
