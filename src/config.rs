@@ -33,7 +33,8 @@ pub struct ServerConfig {
     pub network: String,
     /// Addresses to accept clients on (IPv4 and IPv6).
     pub listen: Vec<SocketAddr>,
-    /// Every client joins this channel right after registering.
+    /// Every client joins this channel right after registering (empty:
+    /// none). It exists from the start, without operators.
     pub default_channel: String,
     /// Message of the day, one line per line of the file.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,6 +44,12 @@ pub struct ServerConfig {
     pub password: Option<String>,
     /// Nicks nobody may take (compared case-insensitively).
     pub reserved_nicks: Vec<String>,
+    /// Where the server is, for ADMIN (unset: the network name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_location: Option<String>,
+    /// Whom to contact, for ADMIN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -396,6 +403,8 @@ impl Default for ServerConfig {
             motd_file: None,
             password: None,
             reserved_nicks: Vec::new(),
+            admin_location: None,
+            admin_email: None,
         }
     }
 }
@@ -590,10 +599,11 @@ impl Config {
                 "must be one word".into(),
             ),
             (
-                crate::names::valid_channel(&self.server.default_channel, l.channel_len),
+                self.server.default_channel.is_empty()
+                    || crate::names::valid_channel(&self.server.default_channel, l.channel_len),
                 "server.default_channel",
                 format!(
-                    "{:?} is not a valid channel name (`#` then up to {} characters, no spaces or commas)",
+                    "{:?} is not a valid channel name (`#` then up to {} characters, no spaces or commas; \"\" for none)",
                     self.server.default_channel,
                     l.channel_len.saturating_sub(1)
                 ),
@@ -806,6 +816,9 @@ mod tests {
         let err = parse("[server]\ndefault_channel = \"lobby\"\n").expect_err("invalid");
         assert_eq!(err.key.as_deref(), Some("server.default_channel"));
         assert_eq!(err.line, Some(2));
+        // Empty is allowed: no auto-join.
+        let config = parse("[server]\ndefault_channel = \"\"\n").expect("valid");
+        assert_eq!(config.server.default_channel, "");
         let err = parse("[log]\nlevel = \"loud\"\n").expect_err("invalid");
         assert_eq!(err.key.as_deref(), Some("log.level"));
     }

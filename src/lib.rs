@@ -23,6 +23,7 @@ pub mod hub;
 pub mod limits;
 pub mod listener;
 pub mod logging;
+pub mod mask;
 pub mod message;
 pub mod names;
 pub mod numeric;

@@ -22,8 +22,14 @@ fn status_clients_and_channels_describe_the_live_daemon() {
     let mut alice = daemon.register("alice");
     let mut bob = daemon.register("bob");
     alice.expect(":bob!");
-    alice.send("TOPIC #lobby :all about tests");
-    bob.expect("TOPIC #lobby");
+    // #lobby is +t without operators: the topic is set where alice, who
+    // made the channel, is its operator.
+    alice.send("JOIN #dev");
+    alice.expect(" 366 ");
+    bob.send("JOIN #dev");
+    alice.expect(":bob!bob@127.0.0.1 JOIN :#dev");
+    alice.send("TOPIC #dev :all about tests");
+    bob.expect("TOPIC #dev");
     bob.send("PRIVMSG #lobby :hello alice");
     alice.expect("hello alice");
 
@@ -33,7 +39,7 @@ fn status_clients_and_channels_describe_the_live_daemon() {
     assert_eq!(s["clients"]["connected"], 2);
     assert_eq!(s["clients"]["registered"], 2);
     assert_eq!(s["clients"]["peak"], 2);
-    assert_eq!(s["channels"], 1);
+    assert_eq!(s["channels"], 2);
     assert_eq!(s["messages_in"], 1);
     assert_eq!(s["messages_out"], 1);
     assert_eq!(s["pid"], daemon.child.id());
@@ -70,12 +76,14 @@ fn status_clients_and_channels_describe_the_live_daemon() {
     );
 
     let channels = daemon.ctl_json(&["channels"]);
-    assert_eq!(channels["channels"][0]["name"], "#lobby");
+    assert_eq!(channels["channels"][0]["name"], "#dev");
     assert_eq!(channels["channels"][0]["members"], 2);
     assert_eq!(channels["channels"][0]["topic"], "all about tests");
+    assert_eq!(channels["channels"][1]["name"], "#lobby");
+    assert_eq!(channels["channels"][1]["members"], 2);
     let (human, _) = text(&daemon.ctl(&["channels"]));
     assert!(
-        human.contains("#lobby   2        all about tests"),
+        human.contains("#dev     2        all about tests"),
         "{human}"
     );
 }

@@ -5,7 +5,9 @@
 //! A counting global allocator (per thread, so that tests running in
 //! parallel do not count each other) watches one PRIVMSG to a channel of
 //! 1,000 members and one to a channel of 100, pushed through the real hub
-//! into real `OutQueue`s.
+//! into real `OutQueue`s; and one to a channel with 200 bans against one
+//! with none, since whether a member is banned is a flag kept up to date,
+//! not a match per message.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -110,11 +112,12 @@ struct Broadcast {
     holders: usize,
 }
 
-/// `members` clients registered (and auto-joined to the default channel),
-/// one warm-up message, then client 0 says one line to the channel.
-fn broadcast(members: usize) -> Broadcast {
+/// `members` clients registered and in `#big` (client 0 made it, so it is
+/// its operator and sets `bans` bans that match nobody), one warm-up
+/// message, then client 0 says one line to the channel.
+fn broadcast(members: usize, bans: usize) -> Broadcast {
     let mut hub = Hub::new(HubConfig::new(&Config::default(), None));
-    let channel = Config::default().server.default_channel;
+    let channel = "#big";
     let now = Instant::now();
     let mut out = Queues {
         queues: (0..members).map(|_| OutQueue::default()).collect(),
@@ -126,6 +129,11 @@ fn broadcast(members: usize) -> Broadcast {
         hub.connect(id, IpAddr::V4(Ipv4Addr::LOCALHOST), false, now);
         hub.handle_line(id, format!("NICK m{id}").as_bytes(), now, &mut out);
         hub.handle_line(id, format!("USER m{id} 0 * :M").as_bytes(), now, &mut out);
+        hub.handle_line(id, format!("JOIN {channel}").as_bytes(), now, &mut out);
+    }
+    for ban in 0..bans {
+        let line = format!("MODE {channel} +b nobody{ban}*!*@*");
+        hub.handle_line(0, line.as_bytes(), now, &mut out);
     }
     // The welcome burst leaves big queues, which a drain frees; the warm-up
     // message gives every queue the small capacity it keeps between lines.
@@ -149,8 +157,8 @@ fn broadcast(members: usize) -> Broadcast {
 
 #[test]
 fn a_channel_message_allocates_the_same_for_100_and_1000_recipients() {
-    let small = broadcast(100);
-    let large = broadcast(1000);
+    let small = broadcast(100, 0);
+    let large = broadcast(1000, 0);
     assert_eq!(small.sends, 99);
     assert_eq!(large.sends, 999);
     assert_eq!(
@@ -165,8 +173,20 @@ fn a_channel_message_allocates_the_same_for_100_and_1000_recipients() {
 
 #[test]
 fn every_recipient_queues_the_same_bytes() {
-    let b = broadcast(1000);
+    let b = broadcast(1000, 0);
     // One shared allocation held by all 999 queues (the hub keeps none):
     // had any recipient been given a copy, fewer would hold this one.
     assert_eq!(b.holders, 999);
+}
+
+#[test]
+fn a_channel_message_allocates_the_same_with_200_bans_as_with_none() {
+    let open = broadcast(1000, 0);
+    let guarded = broadcast(1000, 200);
+    assert_eq!(guarded.sends, 999);
+    assert_eq!(
+        open.allocations, guarded.allocations,
+        "bans cost allocations per message: {} without, {} with 200",
+        open.allocations, guarded.allocations
+    );
 }

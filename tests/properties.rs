@@ -8,7 +8,9 @@ use groupchatd::config::Config;
 use groupchatd::framing::{Frame, LineFramer};
 use groupchatd::history::Entry;
 use groupchatd::hub::{Answering, Ask, ClientId, Hub, HubConfig, Outbox};
+use groupchatd::mask::{Mask, Subject};
 use groupchatd::message::{Line, MAX_LINE, Message, build, numeric};
+use groupchatd::names::fold;
 use groupchatd::stats::DisconnectReason;
 use proptest::prelude::*;
 use std::net::IpAddr;
@@ -296,7 +298,8 @@ fn client_line() -> impl Strategy<Value = Vec<u8>> {
         3 => prop::sample::select(vec![
             "PRIVMSG", "NOTICE", "JOIN", "PART", "QUIT", "NICK", "TOPIC", "MODE", "PING", "PONG",
             "CAP", "PASS", "USER", "NAMES", "LIST", "WHO", "WHOIS", "MOTD", "LUSERS", "AWAY",
-            "USERHOST", "ISON", "privmsg", ":x", "",
+            "USERHOST", "ISON", "privmsg", ":x", "", "KICK", "INVITE", "WHOWAS", "TIME",
+            "VERSION", "INFO", "ADMIN",
         ])
         .prop_map(|c| c.as_bytes().to_vec()),
         1 => prop::collection::vec(any::<u8>(), 0..12),
@@ -304,7 +307,8 @@ fn client_line() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![
         4 => prop::sample::select(vec![
             " ", " :", ":", ",", "#lobby", "#a", "#b", "c0", "c1", "c2", "LS", "END", "REQ", "+i",
-            "0", "\r", "\0", "\x01", "\x1b[2J", "\u{fffd}", "é",
+            "0", "\r", "\0", "\x01", "\x1b[2J", "\u{fffd}", "é", "+ov", "+bbbb", "-b", "+e",
+            "+kl", "+imnt", "*!*@*", "c0!*@*",
         ])
         .prop_map(|p| p.as_bytes().to_vec()),
         1 => prop::collection::vec(any::<u8>(), 1..6),
@@ -385,5 +389,83 @@ proptest! {
         for &(who, sent) in &out.closed {
             prop_assert!(out.lines[sent..].iter().all(|(to, _)| *to != who));
         }
+    }
+}
+
+/// The meaning of a mask written out the slow, obvious way: `*` tries every
+/// split, `?` takes one character, anything else must be equal once both
+/// sides are folded as the server folds nicks.
+fn model_matches(mask: &[char], text: &[char]) -> bool {
+    match mask.split_first() {
+        None => text.is_empty(),
+        Some(('*', rest)) => (0..=text.len()).any(|i| model_matches(rest, &text[i..])),
+        Some((&m, rest)) => text.split_first().is_some_and(|(&t, tail)| {
+            (m == '?' || m.eq_ignore_ascii_case(&t)) && model_matches(rest, tail)
+        }),
+    }
+}
+
+/// Masks and prefixes from a small alphabet, so that matches are common.
+fn mask_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec!['a', 'A', 'b', 'B', '[', '{', '*', '?', '!', '@', '.']),
+        1..10,
+    )
+    .prop_map(|c| c.into_iter().collect())
+}
+
+fn prefix_text() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(
+            prop::sample::select(vec!['a', 'A', 'b', 'B', '[', '{']),
+            1..5,
+        ),
+        prop::collection::vec(prop::sample::select(vec!['a', 'b', 'B']), 1..4),
+        prop::collection::vec(prop::sample::select(vec!['a', 'A', '.', '1']), 1..5),
+    )
+        .prop_map(|(n, u, h)| {
+            let s = |v: Vec<char>| v.into_iter().collect::<String>();
+            format!("{}!{}@{}", s(n), s(u), s(h))
+        })
+}
+
+fn flip_case(text: &str, flips: &[bool]) -> String {
+    text.chars()
+        .zip(flips.iter().cycle())
+        .map(|(c, &f)| {
+            if f {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    /// A ban mask matches exactly what the model says, after the server
+    /// completes it to `nick!user@host`; and case (as the server folds it)
+    /// never matters on either side.
+    #[test]
+    fn ban_masks_match_like_the_model(
+        mask in mask_text(),
+        prefix in prefix_text(),
+        flips in prop::collection::vec(any::<bool>(), 1..8),
+    ) {
+        let Some(parsed) = Mask::parse(&mask) else {
+            return Err(TestCaseError::reject("not a mask"));
+        };
+        let folded = fold(&prefix);
+        let who = Subject { folded_prefix: &folded };
+        let want = model_matches(
+            &parsed.text().chars().collect::<Vec<_>>(),
+            &prefix.chars().collect::<Vec<_>>(),
+        );
+        prop_assert_eq!(parsed.matches(who), want, "{} against {}", parsed.text(), prefix);
+        let flipped = Mask::parse(&flip_case(&mask, &flips)).expect("still a mask");
+        let refolded = fold(&flip_case(&prefix, &flips));
+        let who = Subject { folded_prefix: &refolded };
+        prop_assert_eq!(flipped.matches(who), want);
+        prop_assert!(flipped.same_as(&parsed));
     }
 }

@@ -33,18 +33,22 @@ pub enum Cap {
     LabeledResponse,
     /// `CHATHISTORY` (offered while history is kept).
     Chathistory,
-    /// NAMES and WHO show every prefix a member has (there is at most one).
+    /// NAMES, WHO and WHOIS show every prefix a member has (`@+`), not
+    /// only the highest.
     MultiPrefix,
+    /// Told when a member of one's channel invites someone into it.
+    InviteNotify,
     /// Told when someone in a shared channel changes their real name.
     Setname,
 }
 
-const OFFERED: [(Cap, &str); 12] = [
+const OFFERED: [(Cap, &str); 13] = [
     (Cap::Notify, "cap-notify"),
     (Cap::AwayNotify, "away-notify"),
     (Cap::Batch, "batch"),
     (Cap::Chathistory, "draft/chathistory"),
     (Cap::EchoMessage, "echo-message"),
+    (Cap::InviteNotify, "invite-notify"),
     (Cap::LabeledResponse, "labeled-response"),
     (Cap::MessageTags, "message-tags"),
     (Cap::MultiPrefix, "multi-prefix"),

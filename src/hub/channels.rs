@@ -1,22 +1,16 @@
-//! Channels: JOIN, PART, TOPIC, NAMES, LIST, WHO, channel MODE, and the
+//! Channels: JOIN (and who may), PART, TOPIC, NAMES, LIST, WHO, and the
 //! presence summaries that replace per-event lines in large channels.
 
-use super::{Cap, Channel, ChannelId, ClientId, Hub, Outbox, Topic, unix_now};
+use super::channel::Topic;
+use super::{Cap, Channel, ChannelId, ClientId, Hub, Member, Outbox, unix_now};
+use crate::mask::Subject;
 use crate::message::{Message, build};
 use crate::names::{fold, valid_channel};
 use crate::numeric::*;
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// Longest `353` line body, leaving room for the prefix within 512 bytes.
 const NAMES_LINE_BUDGET: usize = 400;
-
-impl Channel {
-    /// Large channels do not relay joins, parts and quits one by one.
-    fn is_large(&self, threshold: usize) -> bool {
-        self.members.len() > threshold
-    }
-}
 
 impl Hub {
     pub(super) fn join_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
@@ -33,14 +27,27 @@ impl Hub {
             self.part_all(id, out);
             return;
         }
-        for name in targets.split(',').filter(|n| !n.is_empty()) {
-            self.join(id, name, out);
+        // `JOIN #a,#b key_a,key_b`: keys go with channels by position.
+        let mut keys = msg.param(1).unwrap_or_default().split(',');
+        for name in targets.split(',') {
+            let key = keys.next().filter(|k| !k.is_empty());
+            if !name.is_empty() {
+                self.join(id, name, key, out);
+            }
         }
     }
 
-    /// Joins one channel, creating it on first join, and sends the joiner the
-    /// JOIN, the topic and the names (or the member count when large).
-    pub(super) fn join(&mut self, id: ClientId, name: &str, out: &mut dyn Outbox) {
+    /// Joins one channel, creating it on first join (the creator becomes its
+    /// operator), and sends the joiner the JOIN, the topic and the names (or
+    /// the member count when large). An existing channel's modes, bans and
+    /// invitations decide who gets in.
+    pub(super) fn join(
+        &mut self,
+        id: ClientId,
+        name: &str,
+        key: Option<&str>,
+        out: &mut dyn Outbox,
+    ) {
         if !valid_channel(name, self.config.channel_len) {
             self.reply(id, ERR_NOSUCHCHANNEL, &[name, "Illegal channel name"], out);
             return;
@@ -62,42 +69,52 @@ impl Hub {
             );
             return;
         }
-        let chan = match existing {
-            Some(chan) => chan,
-            None => {
-                let chan = self.channels.insert(Channel {
-                    name: name.to_string(),
-                    members: BTreeSet::new(),
-                    topic: None,
-                    created: unix_now(),
-                    joined_since: 0,
-                    left_since: 0,
-                    last_summary: Instant::now(),
-                });
-                self.channel_ids.insert(folded, chan);
-                chan
-            }
+        let folded_prefix = fold(&client.prefix);
+        let who = Subject {
+            folded_prefix: &folded_prefix,
         };
+        let member = match existing {
+            Some(chan) => {
+                let channel = &self.channels[chan];
+                let invited = client.invites.contains(&(chan, channel.serial));
+                let banned = channel.is_banned(who);
+                if let Err((code, text)) = may_join(channel, invited, banned, key) {
+                    self.reply(id, code, &[&channel.name, text], out);
+                    return;
+                }
+                Member {
+                    banned,
+                    ..Member::default()
+                }
+            }
+            None => Member {
+                op: true,
+                ..Member::default()
+            },
+        };
+        let chan = existing.unwrap_or_else(|| self.create_channel(name));
         let Some(client) = self.clients.get_mut(id).and_then(Option::as_mut) else {
             return;
         };
         let channel = &mut self.channels[chan];
-        if !channel.members.insert(id) {
+        if channel.members.contains_key(&id) {
             return;
         }
+        channel.members.insert(id, member);
         client.channels.push(chan);
+        client.invites.retain(|&(c, _)| c != chan);
         let line = build(&client.prefix, "JOIN", &[&channel.name]);
         if channel.is_large(self.config.large_channel) {
             channel.joined_since += 1;
             out.send(id, &line);
         } else {
-            for &member in &channel.members {
+            for &member in channel.members.keys() {
                 out.send(member, &line);
             }
             // away-notify: whoever joins away is shown away at once.
             if let Some(away) = &client.away {
                 let line = build(&client.prefix, "AWAY", &[away]);
-                for &member in channel.members.iter().filter(|&&m| m != id) {
+                for &member in channel.members.keys().filter(|&&m| m != id) {
                     if self
                         .clients
                         .get(member)
@@ -113,6 +130,32 @@ impl Hub {
         self.names(id, chan, true, out);
         let name = self.channels[chan].name.clone();
         self.play_back(id, &name, out);
+    }
+
+    /// A new, empty channel named `name`, with the modes new channels get.
+    fn create_channel(&mut self, name: &str) -> ChannelId {
+        self.channel_serial += 1;
+        let channel = Channel::new(name, self.channel_serial, unix_now(), Instant::now());
+        let chan = self.channels.insert(channel);
+        self.channel_ids.insert(fold(name), chan);
+        chan
+    }
+
+    /// The default channel exists from the start, without operators, and
+    /// stays when empty: it is where everyone meets, and nobody becomes its
+    /// operator just by arriving first. (Naming its operators is for the
+    /// host, once there are accounts.)
+    pub(super) fn ensure_default_channel(&mut self) {
+        let name = self.config.default_channel.clone();
+        if valid_channel(&name, self.config.channel_len)
+            && !self.channel_ids.contains_key(&fold(&name))
+        {
+            self.create_channel(&name);
+        }
+    }
+
+    fn is_default_channel(&self, name: &str) -> bool {
+        fold(name) == fold(&self.config.default_channel)
     }
 
     pub(super) fn part(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
@@ -177,28 +220,40 @@ impl Hub {
         id: ClientId,
         notify: &mut Vec<ClientId>,
     ) {
-        let Some(channel) = self.channels.get_mut(chan) else {
+        let Some(keep) = self
+            .channels
+            .get(chan)
+            .map(|c| self.is_default_channel(&c.name))
+        else {
             return;
         };
+        let channel = &mut self.channels[chan];
         let was_large = channel.is_large(self.config.large_channel);
         channel.members.remove(&id);
         if channel.members.is_empty() {
-            let channel = self.channels.remove(chan);
-            self.channel_ids.remove(&fold(&channel.name));
+            if !keep {
+                let channel = self.channels.remove(chan);
+                self.channel_ids.remove(&fold(&channel.name));
+            }
         } else if was_large {
             channel.left_since += 1;
         } else {
-            notify.extend(channel.members.iter().copied());
+            notify.extend(channel.members.keys().copied());
         }
     }
 
     /// The channel `name` if the client is in it; otherwise replies 403/442.
-    fn member_channel(&self, id: ClientId, name: &str, out: &mut dyn Outbox) -> Option<ChannelId> {
+    pub(super) fn member_channel(
+        &self,
+        id: ClientId,
+        name: &str,
+        out: &mut dyn Outbox,
+    ) -> Option<ChannelId> {
         let Some(&chan) = self.channel_ids.get(&fold(name)) else {
             self.reply(id, ERR_NOSUCHCHANNEL, &[name, "No such channel"], out);
             return None;
         };
-        if !self.channels[chan].members.contains(&id) {
+        if !self.channels[chan].members.contains_key(&id) {
             self.reply(
                 id,
                 ERR_NOTONCHANNEL,
@@ -230,10 +285,15 @@ impl Hub {
         let Some(client) = self.client(id) else {
             return;
         };
-        let text = truncate(text, self.config.topic_len);
         let channel = &self.channels[chan];
+        if channel.modes.topic_ops && !channel.is_op(id) {
+            let params = [&*channel.name, "You're not channel operator"];
+            self.reply(id, ERR_CHANOPRIVSNEEDED, &params, out);
+            return;
+        }
+        let text = truncate(text, self.config.topic_len);
         let line = build(&client.prefix, "TOPIC", &[&channel.name, text]);
-        for &member in &channel.members {
+        for &member in channel.members.keys() {
             out.send(member, &line);
         }
         let topic = (!text.is_empty()).then(|| Topic {
@@ -294,20 +354,25 @@ impl Hub {
                 &build(&self.config.server_name, "NOTICE", &[&channel.name, &text]),
             );
         } else {
-            let full = self
-                .client(id)
-                .is_some_and(|c| c.caps.has(Cap::UserhostInNames));
+            let caps = self.client(id).map(|c| c.caps).unwrap_or_default();
+            let full = caps.has(Cap::UserhostInNames);
+            let multi = caps.has(Cap::MultiPrefix);
             let mut line = String::new();
-            for member in channel.members.iter().filter_map(|&m| self.client(m)) {
+            for (&m, status) in &channel.members {
+                let Some(member) = self.client(m) else {
+                    continue;
+                };
                 // `prefix` is `nick!user@host`.
                 let name = if full { &member.prefix } else { &member.nick };
-                if line.len() + name.len() >= NAMES_LINE_BUDGET {
+                let prefixes = status.prefixes(multi);
+                if line.len() + prefixes.len() + name.len() >= NAMES_LINE_BUDGET {
                     self.reply(id, RPL_NAMREPLY, &["=", &channel.name, &line], out);
                     line.clear();
                 }
                 if !line.is_empty() {
                     line.push(' ');
                 }
+                line.push_str(prefixes);
                 line.push_str(name);
             }
             if !line.is_empty() {
@@ -343,70 +408,41 @@ impl Hub {
         let mask = msg.param(0).unwrap_or("*");
         if let Some(&chan) = self.channel_ids.get(&fold(mask)) {
             let channel = &self.channels[chan];
-            for &member in &channel.members {
-                self.who_reply(id, member, &channel.name, out);
+            for (&member, &status) in &channel.members {
+                self.who_reply(id, member, &channel.name, status, out);
             }
         } else if let Some(target) = self.find_nick(mask) {
-            self.who_reply(id, target, "*", out);
+            self.who_reply(id, target, "*", Member::default(), out);
         }
         self.reply(id, RPL_ENDOFWHO, &[mask, "End of /WHO list"], out);
     }
 
-    fn who_reply(&self, id: ClientId, target: ClientId, channel: &str, out: &mut dyn Outbox) {
+    /// One `352`; its flags are `H` (here) or `G` (gone, away), then the
+    /// member's prefixes in `channel`.
+    fn who_reply(
+        &self,
+        id: ClientId,
+        target: ClientId,
+        channel: &str,
+        status: Member,
+        out: &mut dyn Outbox,
+    ) {
         let Some(t) = self.client(target) else {
             return;
         };
-        let here = if t.away.is_some() { "G" } else { "H" };
+        let multi = self
+            .client(id)
+            .is_some_and(|c| c.caps.has(Cap::MultiPrefix));
+        let away = if t.away.is_some() { "G" } else { "H" };
+        let here = format!("{away}{}", status.prefixes(multi));
         let real = format!("0 {}", t.realname);
         let server = &self.config.server_name;
         self.reply(
             id,
             RPL_WHOREPLY,
-            &[channel, &t.user, &t.host, server, &t.nick, here, &real],
+            &[channel, &t.user, &t.host, server, &t.nick, &here, &real],
             out,
         );
-    }
-
-    /// Channel modes are fixed at `+nt`: queries are answered, list queries
-    /// come back empty, and changes are refused.
-    pub(super) fn channel_mode(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
-        let name = msg.params[0];
-        let Some(&chan) = self.channel_ids.get(&fold(name)) else {
-            self.reply(id, ERR_NOSUCHCHANNEL, &[name, "No such channel"], out);
-            return;
-        };
-        let channel = &self.channels[chan];
-        match msg.param(1) {
-            None => {
-                self.reply(id, RPL_CHANNELMODEIS, &[&channel.name, "+nt"], out);
-                let created = channel.created.to_string();
-                self.reply(id, RPL_CREATIONTIME, &[&channel.name, &created], out);
-            }
-            Some("b" | "+b") => self.reply(
-                id,
-                RPL_ENDOFBANLIST,
-                &[&channel.name, "End of channel ban list"],
-                out,
-            ),
-            Some("e" | "+e") => self.reply(
-                id,
-                RPL_ENDOFEXCEPTLIST,
-                &[&channel.name, "End of channel exception list"],
-                out,
-            ),
-            Some("I" | "+I") => self.reply(
-                id,
-                RPL_ENDOFINVITELIST,
-                &[&channel.name, "End of channel invite list"],
-                out,
-            ),
-            Some(_) => self.reply(
-                id,
-                ERR_CHANOPRIVSNEEDED,
-                &[&channel.name, "You're not channel operator"],
-                out,
-            ),
-        }
     }
 
     /// Sends each large channel a summary of the joins and parts it did not
@@ -427,7 +463,7 @@ impl Hub {
                 group_digits(channel.members.len())
             );
             let line = build(&self.config.server_name, "NOTICE", &[&channel.name, &text]);
-            for &member in &channel.members {
+            for &member in channel.members.keys() {
                 out.send(member, &line);
             }
             channel.joined_since = 0;
@@ -435,6 +471,31 @@ impl Hub {
             channel.last_summary = now;
         }
     }
+}
+
+/// Whether a client may join an existing channel, and if not the numeric
+/// and text that say why. An invitation lets one past `+i`, `+l` and bans,
+/// never past the key.
+fn may_join(
+    channel: &Channel,
+    invited: bool,
+    banned: bool,
+    key: Option<&str>,
+) -> Result<(), (u16, &'static str)> {
+    let modes = &channel.modes;
+    if banned && !invited {
+        return Err((ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"));
+    }
+    if modes.invite_only && !invited {
+        return Err((ERR_INVITEONLYCHAN, "Cannot join channel (+i)"));
+    }
+    if modes.key.as_deref().is_some_and(|k| Some(k) != key) {
+        return Err((ERR_BADCHANNELKEY, "Cannot join channel (+k)"));
+    }
+    if modes.limit.is_some_and(|l| channel.members.len() >= l) && !invited {
+        return Err((ERR_CHANNELISFULL, "Cannot join channel (+l)"));
+    }
+    Ok(())
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary.

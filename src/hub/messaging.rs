@@ -2,9 +2,10 @@
 //! nick. Each accepted message gets a msgid and a time, goes to history,
 //! and reaches each recipient in the variant its capabilities ask for.
 
-use super::{Cap, ClientId, Hub, Outbox};
+use super::{Cap, ChannelId, ClientId, Hub, Outbox};
 use crate::clock::now_ms;
 use crate::history::{Entry, Kind, private_key};
+use crate::mask::Subject;
 use crate::message::{Message, build};
 use crate::names::fold;
 use crate::numeric::*;
@@ -105,7 +106,7 @@ impl Hub {
             self.refuse(id, said.quiet(), ERR_NOSUCHCHANNEL, &params, out);
             return;
         };
-        if !self.channels[chan].members.contains(&id) {
+        if !self.may_speak(id, chan) {
             let params = [target, "Cannot send to channel"];
             self.refuse(id, said.quiet(), ERR_CANNOTSENDTOCHAN, &params, out);
             return;
@@ -118,7 +119,7 @@ impl Hub {
             return;
         };
         let mut delivered = 0;
-        for &member in &channel.members {
+        for &member in channel.members.keys() {
             let Some(recipient) = self.client(member) else {
                 continue;
             };
@@ -134,6 +135,24 @@ impl Hub {
         }
         self.stats.messages += 1;
         self.stats.deliveries += delivered;
+    }
+
+    /// Members speak unless the channel is moderated or they are banned,
+    /// where only ops and voiced members do: one lookup of the member's
+    /// flags, whatever the lists hold. Outsiders speak only to a `-n`,
+    /// `-m` channel that does not ban them.
+    fn may_speak(&self, id: ClientId, chan: ChannelId) -> bool {
+        let channel = &self.channels[chan];
+        match channel.members.get(&id) {
+            Some(member) => member.privileged() || !(member.banned || channel.modes.moderated),
+            None => {
+                let folded = self.client(id).map(|c| fold(&c.prefix)).unwrap_or_default();
+                let who = Subject {
+                    folded_prefix: &folded,
+                };
+                !channel.modes.no_external && !channel.modes.moderated && !channel.is_banned(who)
+            }
+        }
     }
 
     fn message_nick(&mut self, id: ClientId, target: &str, said: &Said, out: &mut dyn Outbox) {

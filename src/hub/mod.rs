@@ -6,20 +6,27 @@
 //! outbox by reference for each of them: the hub never formats per recipient.
 //! Time comes in as an argument so timeouts can be tested without waiting.
 
+mod bans;
 mod caps;
+mod channel;
 mod channels;
+mod chanops;
 mod history;
 mod labels;
 mod messaging;
+mod modes;
 mod overview;
 mod queries;
 mod registration;
+mod server_info;
 mod timeouts;
+mod whowas;
 
 use crate::history::{Entry, Kind};
 use crate::message::{Line, Message, build, numeric};
 pub use caps::StsPolicy;
 use caps::{Cap, Caps};
+use channel::{Channel, Member};
 pub use history::{Answering, Ask, Found, MAX_CHATHISTORY};
 pub use overview::{ChannelSummary, ClientSummary};
 
@@ -28,7 +35,7 @@ use crate::numeric::*;
 use crate::stats::DisconnectReason;
 use crate::tags::TagError;
 use slab::Slab;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -67,6 +74,10 @@ pub struct HubConfig {
     pub channel_len: usize,
     pub max_channels: usize,
     pub topic_len: usize,
+    /// ADMIN's location line (`server.admin_location`).
+    pub admin_location: Option<String>,
+    /// ADMIN's contact line (`server.admin_email`).
+    pub admin_email: Option<String>,
     pub large_channel: usize,
     pub presence_interval: Duration,
     pub registration_timeout: Duration,
@@ -105,6 +116,8 @@ impl HubConfig {
             channel_len: l.channel_len,
             max_channels: l.max_channels,
             topic_len: l.topic_len,
+            admin_location: config.server.admin_location.clone(),
+            admin_email: config.server.admin_email.clone(),
             large_channel: l.large_channel,
             presence_interval: Duration::from_secs(l.presence_interval),
             registration_timeout: t.registration(),
@@ -148,6 +161,12 @@ struct Client {
     caps: Caps,
     password: Option<String>,
     invisible: bool,
+    /// User mode `+w`: recorded for when WALLOPS exists (it needs server
+    /// operators).
+    wallops: bool,
+    /// Channels an op invited this client to, each with its channel's
+    /// serial so that the invitation dies with the channel.
+    invites: Vec<(ChannelId, u64)>,
     /// Connected over TLS.
     secure: bool,
     away: Option<String>,
@@ -173,24 +192,6 @@ impl Client {
 
 type ChannelId = usize;
 
-struct Channel {
-    name: String,
-    /// Ordered so that every listing and every broadcast is deterministic.
-    members: BTreeSet<ClientId>,
-    topic: Option<Topic>,
-    created: u64,
-    /// Presence events not relayed one by one while the channel is large.
-    joined_since: u32,
-    left_since: u32,
-    last_summary: Instant,
-}
-
-struct Topic {
-    text: String,
-    set_by: String,
-    set_at: u64,
-}
-
 /// The chat state of one server.
 pub struct Hub {
     config: HubConfig,
@@ -207,6 +208,10 @@ pub struct Hub {
     last_seq: u64,
     /// Batch references given out.
     batches: u64,
+    /// Channels created so far, to give each its serial.
+    channel_serial: u64,
+    /// Nicks that left, for WHOWAS.
+    whowas: whowas::Whowas,
 }
 
 fn unix_now() -> u64 {
@@ -217,7 +222,7 @@ fn unix_now() -> u64 {
 
 impl Hub {
     pub fn new(config: HubConfig) -> Hub {
-        Hub {
+        let mut hub = Hub {
             config,
             created: crate::clock::format_date(unix_now() as i64),
             clients: Vec::new(),
@@ -230,7 +235,11 @@ impl Hub {
             checks: timeouts::CheckQueue::new(),
             last_seq: 0,
             batches: 0,
-        }
+            channel_serial: 0,
+            whowas: whowas::Whowas::default(),
+        };
+        hub.ensure_default_channel();
+        hub
     }
 
     /// Msgids from now on are above `seq`, the highest one in history.
@@ -241,6 +250,7 @@ impl Hub {
     /// Applies a reloaded configuration; it takes effect for what happens next.
     pub fn set_config(&mut self, config: HubConfig) {
         self.config = config;
+        self.ensure_default_channel();
     }
 
     pub fn stats(&self) -> HubStats {
@@ -295,6 +305,8 @@ impl Hub {
             caps: Caps::default(),
             password: None,
             invisible: false,
+            wallops: false,
+            invites: Vec::new(),
             secure,
             away: None,
             channels: Vec::new(),
@@ -388,6 +400,8 @@ impl Hub {
             "PING" => self.ping(id, msg, out),
             "PONG" => {}
             "JOIN" => self.join_command(id, msg, out),
+            "KICK" => self.kick_command(id, msg, out),
+            "INVITE" => self.invite_command(id, msg, out),
             "PART" => self.part(id, msg, out),
             "PRIVMSG" => self.message(id, msg, Kind::Privmsg, now, out),
             "NOTICE" => self.message(id, msg, Kind::Notice, now, out),
@@ -397,8 +411,13 @@ impl Hub {
             "LIST" => self.list(id, msg, out),
             "WHO" => self.who(id, msg, out),
             "WHOIS" => self.whois(id, msg, now, out),
+            "WHOWAS" => self.whowas_command(id, msg, out),
             "MODE" => self.mode(id, msg, out),
             "MOTD" => self.motd(id, out),
+            "TIME" => self.time(id, out),
+            "VERSION" => self.version(id, out),
+            "INFO" => self.info(id, out),
+            "ADMIN" => self.admin(id, out),
             "LUSERS" => self.lusers(id, out),
             "AWAY" => self.away(id, msg, out),
             "USERHOST" => self.userhost(id, msg, out),
@@ -466,6 +485,7 @@ impl Hub {
             return true;
         }
         self.registered -= 1;
+        self.whowas.remember(&client, unix_now());
         let quit = build(&client.prefix, "QUIT", &[reason]);
         let mut peers = Vec::new();
         for &chan in &client.channels {
@@ -503,7 +523,7 @@ impl Hub {
             .channels
             .iter()
             .filter_map(|&c| self.channels.get(c))
-            .flat_map(|c| c.members.iter().copied())
+            .flat_map(|c| c.members.keys().copied())
             .filter(|&m| m != id)
             .filter(|&m| only.is_none_or(|cap| self.client(m).is_some_and(|c| c.caps.has(cap))))
             .collect();

@@ -6,6 +6,9 @@ use crate::message::{Message, build};
 use crate::numeric::*;
 use std::time::Instant;
 
+/// Longest `319` line body, leaving room for the rest within 512 bytes.
+const WHOIS_CHANNELS_BUDGET: usize = 400;
+
 /// Longest real name SETNAME takes.
 const MAX_REALNAME: usize = 200;
 
@@ -33,9 +36,9 @@ impl Hub {
         };
         let found = self
             .find_nick(nick)
-            .and_then(|t| self.client(t))
-            .filter(|t| t.registered);
-        let Some(t) = found else {
+            .and_then(|target| Some((target, self.client(target)?)))
+            .filter(|(_, t)| t.registered);
+        let Some((target, t)) = found else {
             self.reply(id, ERR_NOSUCHNICK, &[nick, "No such nick/channel"], out);
             self.reply(id, RPL_ENDOFWHOIS, &[nick, "End of /WHOIS list"], out);
             return;
@@ -46,15 +49,7 @@ impl Hub {
             &[&t.nick, &t.user, &t.host, "*", &t.realname],
             out,
         );
-        let channels: Vec<&str> = t
-            .channels
-            .iter()
-            .filter_map(|&c| self.channels.get(c))
-            .map(|c| c.name.as_str())
-            .collect();
-        if !channels.is_empty() {
-            self.reply(id, RPL_WHOISCHANNELS, &[&t.nick, &channels.join(" ")], out);
-        }
+        self.whois_channels(id, target, out);
         let server = &self.config.server_name;
         self.reply(id, RPL_WHOISSERVER, &[&t.nick, server, "groupchatd"], out);
         if let Some(away) = &t.away {
@@ -77,6 +72,35 @@ impl Hub {
             out,
         );
         self.reply(id, RPL_ENDOFWHOIS, &[&t.nick, "End of /WHOIS list"], out);
+    }
+
+    /// `319` lines: the target's channels, each with its prefixes there
+    /// (all of them for `multi-prefix` clients), cut into lines that fit.
+    fn whois_channels(&self, id: ClientId, target: ClientId, out: &mut dyn Outbox) {
+        let Some(t) = self.client(target) else {
+            return;
+        };
+        let multi = self
+            .client(id)
+            .is_some_and(|c| c.caps.has(Cap::MultiPrefix));
+        let mut line = String::new();
+        for channel in t.channels.iter().filter_map(|&c| self.channels.get(c)) {
+            let member = channel.members.get(&target);
+            let prefixes = member.map_or("", |m| m.prefixes(multi));
+            let len = prefixes.len() + channel.name.len();
+            if !line.is_empty() && line.len() + len >= WHOIS_CHANNELS_BUDGET {
+                self.reply(id, RPL_WHOISCHANNELS, &[&t.nick, &line], out);
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(prefixes);
+            line.push_str(&channel.name);
+        }
+        if !line.is_empty() {
+            self.reply(id, RPL_WHOISCHANNELS, &[&t.nick, &line], out);
+        }
     }
 
     pub(super) fn motd(&self, id: ClientId, out: &mut dyn Outbox) {
@@ -153,8 +177,9 @@ impl Hub {
         }
     }
 
-    /// Only `+i` exists, and it changes nothing anyone can see: WHO and NAMES
-    /// list everyone in a shared group anyway. Unknown flags get 501.
+    /// `+i` and `+w` exist and change nothing anyone can see yet: WHO and
+    /// NAMES list everyone in a shared group anyway, and WALLOPS (which
+    /// `+w` asks for) needs server operators. Unknown flags get 501.
     fn user_mode(
         &mut self,
         id: ClientId,
@@ -176,8 +201,13 @@ impl Hub {
             return;
         }
         let Some(change) = change else {
-            let invisible = self.client(id).is_some_and(|c| c.invisible);
-            self.reply(id, RPL_UMODEIS, &[if invisible { "+i" } else { "+" }], out);
+            let (invisible, wallops) = self
+                .client(id)
+                .map_or((false, false), |c| (c.invisible, c.wallops));
+            let mut modes = String::from("+");
+            modes.extend(invisible.then_some('i'));
+            modes.extend(wallops.then_some('w'));
+            self.reply(id, RPL_UMODEIS, &[&modes], out);
             return;
         };
         let mut adding = true;
@@ -186,13 +216,18 @@ impl Hub {
         for flag in change.chars() {
             match flag {
                 '+' | '-' => adding = flag == '+',
-                'i' => {
-                    if let Some(client) = self.client_mut(id)
-                        && client.invisible != adding
-                    {
-                        client.invisible = adding;
-                        applied.push(if adding { '+' } else { '-' });
-                        applied.push('i');
+                'i' | 'w' => {
+                    if let Some(client) = self.client_mut(id) {
+                        let mode = if flag == 'i' {
+                            &mut client.invisible
+                        } else {
+                            &mut client.wallops
+                        };
+                        if *mode != adding {
+                            *mode = adding;
+                            applied.push(if adding { '+' } else { '-' });
+                            applied.push(flag);
+                        }
                     }
                 }
                 _ => unknown = true,

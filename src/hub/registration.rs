@@ -1,6 +1,9 @@
 //! Registration: CAP, PASS, NICK, USER, the welcome burst, and QUIT.
 
-use super::{ClientId, Hub, Outbox};
+use super::channel::MAX_LIST;
+use super::modes::{KEY_LEN, MAX_MODES};
+use super::server_info::VERSION;
+use super::{ClientId, Hub, Outbox, unix_now};
 use crate::message::{Message, build};
 use crate::names::{clean_user, fold, valid_nick};
 use crate::numeric::*;
@@ -62,12 +65,22 @@ impl Hub {
             );
             return;
         }
-        let Some(client) = self.client_mut(id) else {
+        if let Some(channel) = self.banned_in(id) {
+            let params = [
+                nick,
+                &channel,
+                "Cannot change nickname while banned on channel",
+            ];
+            self.reply(id, ERR_BANNICKCHANGE, &params, out);
+            return;
+        }
+        let Some(client) = self.clients.get_mut(id).and_then(Option::as_mut) else {
             return;
         };
         if client.nick == nick {
             return;
         }
+        self.whowas.remember(client, unix_now());
         let old_prefix = std::mem::take(&mut client.prefix);
         let old_folded = fold(&client.nick);
         client.nick = nick.to_string();
@@ -78,6 +91,7 @@ impl Hub {
         }
         self.nicks.insert(folded, id);
         if registered {
+            self.refresh_banned_member(id);
             let line = build(&old_prefix, "NICK", &[nick]);
             self.send_to_peers(id, &line, true, None, out);
         } else {
@@ -86,7 +100,7 @@ impl Hub {
     }
 
     pub(super) fn user(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
-        if msg.params.len() < 4 {
+        if msg.params.len() < 4 || msg.params[3].is_empty() {
             self.reply(
                 id,
                 ERR_NEEDMOREPARAMS,
@@ -147,7 +161,9 @@ impl Hub {
         self.stats.peak_registered = self.stats.peak_registered.max(self.registered);
         self.welcome(id, out);
         let default_channel = self.config.default_channel.clone();
-        self.join(id, &default_channel, out);
+        if !default_channel.is_empty() {
+            self.join(id, &default_channel, None, out);
+        }
     }
 
     fn welcome(&self, id: ClientId, out: &mut dyn Outbox) {
@@ -155,35 +171,50 @@ impl Hub {
             return;
         };
         let c = &self.config;
-        let version = concat!("groupchatd-", env!("CARGO_PKG_VERSION"));
         let welcome = format!("Welcome to the {} IRC Network {}", c.network, client.prefix);
-        let your_host = format!("Your host is {}, running version {version}", c.server_name);
+        let your_host = format!("Your host is {}, running version {VERSION}", c.server_name);
         let created = format!("This server was created {}", self.created);
         self.reply(id, RPL_WELCOME, &[&welcome], out);
         self.reply(id, RPL_YOURHOST, &[&your_host], out);
         self.reply(id, RPL_CREATED, &[&created], out);
-        self.reply(id, RPL_MYINFO, &[&c.server_name, version, "i", "nt"], out);
+        let params = [&*c.server_name, VERSION, "iw", "beiklmnotv", "beklov"];
+        self.reply(id, RPL_MYINFO, &params, out);
+        self.isupport(id, out);
+        self.lusers(id, out);
+        self.motd(id, out);
+    }
+
+    /// The `005` tokens: what the server does, and only that.
+    pub(super) fn isupport(&self, id: ClientId, out: &mut dyn Outbox) {
+        let c = &self.config;
         let tokens = [
             "CHANTYPES=#".to_string(),
-            "CHANMODES=b,,,nt".to_string(),
-            "PREFIX=(o)@".to_string(),
+            "CHANMODES=be,k,l,imnt".to_string(),
+            "PREFIX=(ov)@+".to_string(),
+            format!("MAXLIST=be:{MAX_LIST}"),
+            format!("MODES={MAX_MODES}"),
+            "EXCEPTS=e".to_string(),
+            format!("KEYLEN={KEY_LEN}"),
             "CASEMAPPING=ascii".to_string(),
             format!("NICKLEN={}", c.nick_len),
             format!("CHANNELLEN={}", c.channel_len),
             format!("CHANLIMIT=#:{}", c.max_channels),
             format!("TOPICLEN={}", c.topic_len),
             format!("NETWORK={}", c.network),
-            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,LIST:".to_string(),
+            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,LIST:,KICK:".to_string(),
         ];
         let history = [
             format!("CHATHISTORY={}", super::MAX_CHATHISTORY),
             "MSGREFTYPES=msgid,timestamp".to_string(),
         ];
         let history = if c.history { &history[..] } else { &[] };
-        let mut params: Vec<&str> = tokens.iter().chain(history).map(String::as_str).collect();
-        params.push("are supported by this server");
-        self.reply(id, RPL_ISUPPORT, &params, out);
-        self.lusers(id, out);
-        self.motd(id, out);
+        // At most 13 tokens a line, so that the line stays within 15
+        // parameters with its target and trailing text.
+        let all: Vec<&str> = tokens.iter().chain(history).map(String::as_str).collect();
+        for chunk in all.chunks(13) {
+            let mut params = chunk.to_vec();
+            params.push("are supported by this server");
+            self.reply(id, RPL_ISUPPORT, &params, out);
+        }
     }
 }

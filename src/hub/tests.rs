@@ -4,6 +4,9 @@ use super::*;
 use crate::history::Query;
 use std::net::Ipv4Addr;
 
+mod base;
+mod chanops;
+
 #[derive(Default)]
 struct Recorder {
     lines: Vec<(ClientId, String)>,
@@ -172,11 +175,12 @@ fn cap_negotiation_holds_registration_until_end() {
         lines,
         [
             ":groupchatd CAP * LS :cap-notify away-notify batch draft/chathistory echo-message \
-             labeled-response message-tags multi-prefix server-time setname userhost-in-names"
+             invite-notify labeled-response message-tags multi-prefix server-time setname \
+             userhost-in-names"
         ]
     );
-    w.send(1, "CAP REQ :invite-notify");
-    assert_eq!(w.take(1), [":groupchatd CAP a NAK :invite-notify"]);
+    w.send(1, "CAP REQ :account-notify");
+    assert_eq!(w.take(1), [":groupchatd CAP a NAK :account-notify"]);
     w.send(1, "CAP END");
     assert_eq!(codes(&w.take(1))[0], "001");
 }
@@ -513,7 +517,8 @@ fn channels_vanish_when_empty() {
     w.send(1, "PART #x");
     assert_eq!(w.hub.channel_count(), 2);
     w.send(1, "JOIN 0");
-    assert_eq!(w.hub.channel_count(), 0);
+    // The default channel stays, empty.
+    assert_eq!(w.hub.channel_count(), 1);
     w.send(1, "PART #x");
     assert_eq!(codes(&w.take(1)).last(), Some(&"403"));
 }
@@ -523,32 +528,44 @@ fn topic_names_list_who_whois() {
     let mut w = World::new(config());
     w.register(1, "a");
     w.register(2, "b");
-    w.send(1, "TOPIC #lobby");
+    // #lobby is +t without ops: nobody sets its topic.
+    w.send(1, "TOPIC #lobby :mine");
+    assert_eq!(codes(&w.take(1)), ["482"]);
+    w.send(1, "JOIN #t");
+    w.send(2, "JOIN #t");
+    w.out.lines.clear();
+    w.send(1, "TOPIC #t");
     assert_eq!(codes(&w.take(1)), ["331"]);
-    w.send(1, "TOPIC #lobby :welcome all");
-    assert_eq!(w.take(2), [":a!a@127.0.0.1 TOPIC #lobby :welcome all"]);
+    w.send(1, "TOPIC #t :welcome all");
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 TOPIC #t :welcome all"]);
     w.take(1);
-    w.send(2, "TOPIC #lobby");
+    w.send(2, "TOPIC #t");
     assert_eq!(codes(&w.take(2)), ["332", "333"]);
-    w.send(1, "NAMES #lobby");
+    w.send(1, "NAMES #t");
     assert_eq!(
         w.take(1),
         [
-            ":groupchatd 353 a = #lobby :a b",
-            ":groupchatd 366 a #lobby :End of /NAMES list"
+            ":groupchatd 353 a = #t :@a b",
+            ":groupchatd 366 a #t :End of /NAMES list"
         ]
     );
-    w.send(1, "LIST");
-    assert_eq!(w.take(1)[1], ":groupchatd 322 a #lobby 2 :welcome all");
-    w.send(1, "WHO #lobby");
+    w.send(1, "LIST #t");
+    assert_eq!(w.take(1)[1], ":groupchatd 322 a #t 2 :welcome all");
+    w.send(1, "WHO #t");
     let who = w.take(1);
     assert_eq!(codes(&who), ["352", "352", "315"]);
     assert_eq!(
-        who[1],
-        ":groupchatd 352 a #lobby b 127.0.0.1 groupchatd b H :0 Real b"
+        who[0],
+        ":groupchatd 352 a #t a 127.0.0.1 groupchatd a H@ :0 Real a"
     );
-    w.send(1, "WHOIS b");
-    assert_eq!(codes(&w.take(1)), ["311", "319", "312", "317", "318"]);
+    assert_eq!(
+        who[1],
+        ":groupchatd 352 a #t b 127.0.0.1 groupchatd b H :0 Real b"
+    );
+    w.send(2, "WHOIS a");
+    let whois = w.take(2);
+    assert_eq!(codes(&whois), ["311", "319", "312", "317", "318"]);
+    assert_eq!(whois[1], ":groupchatd 319 b a :#lobby @#t");
     w.send(1, "WHOIS nobody");
     assert_eq!(codes(&w.take(1)), ["401", "318"]);
 }

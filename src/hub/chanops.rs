@@ -1,0 +1,131 @@
+//! What channel operators do to people: KICK, and INVITE (which any member
+//! may do, unless the channel is `+i`), with the list of one's invitations
+//! (`INVITE` alone) and IRCv3 `invite-notify`.
+
+use super::{Cap, ClientId, Hub, Outbox};
+use crate::message::{Message, build};
+use crate::numeric::*;
+
+/// Invitations one client keeps at most; the oldest go first.
+const MAX_INVITES: usize = 20;
+
+impl Hub {
+    /// `KICK #chan nick[,nick…] [:reason]`: ops only; everyone in the
+    /// channel, the kicked included, sees each KICK.
+    pub(super) fn kick_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let (Some(name), Some(targets)) = (msg.param(0), msg.param(1)) else {
+            let params = ["KICK", "Not enough parameters"];
+            self.reply(id, ERR_NEEDMOREPARAMS, &params, out);
+            return;
+        };
+        let Some(chan) = self.member_channel(id, name, out) else {
+            return;
+        };
+        let Some(kicker) = self.client(id) else {
+            return;
+        };
+        let reason = msg.param(2).unwrap_or(&kicker.nick).to_string();
+        if !self.channels[chan].is_op(id) {
+            let params = [&*self.channels[chan].name, "You're not channel operator"];
+            self.reply(id, ERR_CHANOPRIVSNEEDED, &params, out);
+            return;
+        }
+        for nick in targets.split(',').filter(|n| !n.is_empty()) {
+            let channel = &self.channels[chan];
+            let target = self
+                .find_nick(nick)
+                .filter(|t| channel.members.contains_key(t));
+            let (Some(target), Some(kicker)) = (target, self.client(id)) else {
+                let params = [nick, &*channel.name, "They aren't on that channel"];
+                self.reply(id, ERR_USERNOTINCHANNEL, &params, out);
+                continue;
+            };
+            let shown = self.client(target).map_or(nick, |t| t.nick.as_str());
+            let line = build(&kicker.prefix, "KICK", &[&channel.name, shown, &reason]);
+            for &member in channel.members.keys() {
+                out.send(member, &line);
+            }
+            // Everyone was told above, so nobody is left to notify.
+            self.leave_channel(chan, target, &mut Vec::new());
+            if let Some(client) = self.client_mut(target) {
+                client.channels.retain(|&c| c != chan);
+            }
+            if !self.channels.contains(chan) {
+                return;
+            }
+        }
+    }
+
+    /// `INVITE nick #chan`, or `INVITE` alone for the list of one's own
+    /// invitations (`336`…, `337`).
+    pub(super) fn invite_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let (Some(nick), Some(name)) = (msg.param(0), msg.param(1)) else {
+            if msg.params.is_empty() {
+                self.invite_list(id, out);
+            } else {
+                let params = ["INVITE", "Not enough parameters"];
+                self.reply(id, ERR_NEEDMOREPARAMS, &params, out);
+            }
+            return;
+        };
+        let Some(target) = self
+            .find_nick(nick)
+            .filter(|&t| self.client(t).is_some_and(|c| c.registered))
+        else {
+            self.reply(id, ERR_NOSUCHNICK, &[nick, "No such nick/channel"], out);
+            return;
+        };
+        let Some(chan) = self.member_channel(id, name, out) else {
+            return;
+        };
+        let channel = &self.channels[chan];
+        let (Some(inviter), Some(invitee)) = (self.client(id), self.client(target)) else {
+            return;
+        };
+        if channel.modes.invite_only && !channel.is_op(id) {
+            let params = [&*channel.name, "You're not channel operator"];
+            self.reply(id, ERR_CHANOPRIVSNEEDED, &params, out);
+            return;
+        }
+        if channel.members.contains_key(&target) {
+            let params = [&*invitee.nick, &channel.name, "is already on channel"];
+            self.reply(id, ERR_USERONCHANNEL, &params, out);
+            return;
+        }
+        self.reply(id, RPL_INVITING, &[&invitee.nick, &channel.name], out);
+        let line = build(&inviter.prefix, "INVITE", &[&invitee.nick, &channel.name]);
+        out.send(target, &line);
+        // invite-notify: the members who could have invited too (only ops
+        // on a `+i` channel) and asked to know.
+        for (&member, status) in &channel.members {
+            let notify = member != id
+                && (status.op || !channel.modes.invite_only)
+                && self
+                    .client(member)
+                    .is_some_and(|c| c.caps.has(Cap::InviteNotify));
+            if notify {
+                out.send(member, &line);
+            }
+        }
+        let invite = (chan, channel.serial);
+        if let Some(invitee) = self.client_mut(target)
+            && !invitee.invites.contains(&invite)
+        {
+            if invitee.invites.len() >= MAX_INVITES {
+                invitee.invites.remove(0);
+            }
+            invitee.invites.push(invite);
+        }
+    }
+
+    /// The channels this client is invited to and that still exist.
+    fn invite_list(&self, id: ClientId, out: &mut dyn Outbox) {
+        let invites = self.client(id).map(|c| c.invites.as_slice());
+        for &(chan, serial) in invites.unwrap_or_default() {
+            if let Some(channel) = self.channels.get(chan).filter(|c| c.serial == serial) {
+                self.reply(id, RPL_INVITELIST, &[&channel.name], out);
+            }
+        }
+        self.reply(id, RPL_ENDOFINVITELIST, &["End of /INVITE list"], out);
+    }
+}
