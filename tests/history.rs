@@ -100,7 +100,9 @@ fn messages_carry_msgid_and_time_and_history_answers_by_msgid() {
     let since = chathistory(&mut bob, &format!("AFTER #lobby timestamp={time} 10"));
     assert_eq!(texts(&since).last().map(String::as_str), Some("line 6"));
     assert!(
-        since.iter().all(|l| tag(l, "time").is_some_and(|t| *t > *time)),
+        since
+            .iter()
+            .all(|l| tag(l, "time").is_some_and(|t| *t > *time)),
         "{since:?}"
     );
 }

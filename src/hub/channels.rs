@@ -143,14 +143,16 @@ impl Hub {
 
     /// The default channel exists from the start, without operators, and
     /// stays when empty: it is where everyone meets, and nobody becomes its
-    /// operator just by arriving first. (Naming its operators is for the
-    /// host, once there are accounts.)
+    /// operator just by arriving first. Naming its operators is for the
+    /// host, once there are accounts; until then it is `+n` without `+t`,
+    /// or nobody could ever set its topic.
     pub(super) fn ensure_default_channel(&mut self) {
         let name = self.config.default_channel.clone();
         if valid_channel(&name, self.config.channel_len)
             && !self.channel_ids.contains_key(&fold(&name))
         {
-            self.create_channel(&name);
+            let chan = self.create_channel(&name);
+            self.channels[chan].modes.topic_ops = false;
         }
     }
 

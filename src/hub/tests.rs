@@ -528,9 +528,9 @@ fn topic_names_list_who_whois() {
     let mut w = World::new(config());
     w.register(1, "a");
     w.register(2, "b");
-    // #lobby is +t without ops: nobody sets its topic.
+    // #lobby has no ops and no +t: any member sets its topic.
     w.send(1, "TOPIC #lobby :mine");
-    assert_eq!(codes(&w.take(1)), ["482"]);
+    assert_eq!(w.take(2), [":a!a@127.0.0.1 TOPIC #lobby :mine"]);
     w.send(1, "JOIN #t");
     w.send(2, "JOIN #t");
     w.out.lines.clear();

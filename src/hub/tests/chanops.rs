@@ -35,7 +35,7 @@ fn the_first_member_of_a_new_channel_is_its_operator_and_the_lobby_has_none() {
         ":groupchatd 353 a = #lobby :a b c"
     );
     w.send(1, "MODE #lobby");
-    assert_eq!(w.take(1)[0], ":groupchatd 324 a #lobby :+nt");
+    assert_eq!(w.take(1)[0], ":groupchatd 324 a #lobby :+n");
     w.send(1, "MODE #c");
     let modes = w.take(1);
     assert_eq!(modes[0], ":groupchatd 324 a #c :+nt");
