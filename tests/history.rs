@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Client, Daemon, NO_FLOOD_CONTROL};
+use groupchatd::clock::{format_iso, parse_iso};
 use std::io::Write;
 
 const CAPS: &str = "batch server-time message-tags draft/chathistory labeled-response";
@@ -95,15 +96,20 @@ fn messages_carry_msgid_and_time_and_history_answers_by_msgid() {
     assert!(texts(&around).contains(&"line 3".to_string()), "{around:?}");
     let latest = chathistory(&mut bob, "LATEST #lobby * 3");
     assert_eq!(texts(&latest), ["line 4", "line 5", "line 6"]);
-    let time = tag(&latest[0], "time").expect("time").to_string();
-    // Strictly after line 4's millisecond: line 5 may share it.
-    let since = chathistory(&mut bob, &format!("AFTER #lobby timestamp={time} 10"));
-    assert_eq!(texts(&since).last().map(String::as_str), Some("line 6"));
-    assert!(
-        since
-            .iter()
-            .all(|l| tag(l, "time").is_some_and(|t| *t > *time)),
-        "{since:?}"
+    // Timestamps: lines may share a millisecond, so the bounds are taken
+    // a millisecond outside the first and last line's.
+    let ms = |line: &String| tag(line, "time").and_then(parse_iso).expect("time");
+    let all = chathistory(&mut bob, "LATEST #lobby * 10");
+    let first = format_iso(ms(&all[0]) - 1);
+    let last = format_iso(ms(&all[5]) + 1);
+    let after = chathistory(&mut bob, &format!("AFTER #lobby timestamp={first} 10"));
+    assert_eq!(texts(&after), texts(&all));
+    let before = chathistory(&mut bob, &format!("BEFORE #lobby timestamp={last} 2"));
+    assert_eq!(texts(&before), ["line 5", "line 6"]);
+    let between = format!("BETWEEN #lobby timestamp={first} timestamp={last} 3");
+    assert_eq!(
+        texts(&chathistory(&mut bob, &between)),
+        ["line 1", "line 2", "line 3"]
     );
 }
 
