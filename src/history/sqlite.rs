@@ -13,6 +13,8 @@ use super::{
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The schema this code writes, kept in `PRAGMA user_version`: a later
@@ -61,9 +63,67 @@ const IS_PARTY: &str = "(instr(target, ' ') > 0 AND \
 /// transactions since the WAL was last synced (at checkpoints), but never
 /// leaves the database inconsistent. That trade buys commits without an
 /// fsync each, which is what lets one worker keep up with a busy server.
+/// Checkpoints (and their fsync) run on a thread of their own, see
+/// [`Checkpointer`].
 pub struct SqliteBackend {
     conn: Connection,
     path: PathBuf,
+    _checkpointer: Checkpointer,
+}
+
+/// How often the WAL is checkpointed into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Copies the WAL into the database on its own thread and connection.
+///
+/// SQLite's automatic checkpoint runs inside the commit that crosses its
+/// threshold, fsync included, and every client's output waits for commits
+/// (the durability promise): a checkpoint there shows as a latency spike
+/// for everybody. A passive checkpoint from another connection never
+/// blocks the writer, so commits stay a write into the WAL and nothing else.
+struct Checkpointer {
+    /// Dropped to stop the thread, which then checkpoints one last time.
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, String> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| format!("cannot open a checkpoint connection: {e}"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| format!("cannot set busy_timeout: {e}"))?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let name = path.display().to_string();
+        let thread = std::thread::Builder::new()
+            .name("history-checkpoint".into())
+            .spawn(move || {
+                let checkpoint = |mode: &str| {
+                    let sql = format!("PRAGMA wal_checkpoint({mode})");
+                    if let Err(e) = conn.query_row(&sql, [], |_| Ok(())) {
+                        log::warn!("history {name}: checkpoint failed: {e}");
+                    }
+                };
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    checkpoint("PASSIVE");
+                }
+                checkpoint("TRUNCATE");
+            })
+            .map_err(|e| format!("cannot start the checkpoint thread: {e}"))?;
+        Ok(Checkpointer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl SqliteBackend {
@@ -99,7 +159,7 @@ impl SqliteBackend {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(fail("cannot switch to WAL mode, journal mode is", &mode));
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL")
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
             .map_err(|e| fail("cannot set synchronous", &e))?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -116,9 +176,11 @@ impl SqliteBackend {
         .map_err(|e| fail("cannot create the schema", &e))?;
         // Every pick shape (bounds x direction) has its own statement.
         conn.set_prepared_statement_cache_capacity(64);
+        let checkpointer = Checkpointer::start(path).map_err(|e| fail("checkpoints", &e))?;
         Ok(SqliteBackend {
             conn,
             path: path.to_owned(),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -808,3 +808,19 @@ fn writes_overtake_waiting_queries_and_keep_their_own_order() {
     };
     assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
 }
+
+#[test]
+fn checkpoints_run_apart_from_commits_and_leave_no_wal_behind() {
+    let dir = TempDir::new();
+    let mut db = SqliteBackend::open(&dir.db()).expect("open");
+    for e in fixture() {
+        db.append(std::slice::from_ref(&e)).expect("append");
+    }
+    let wal = PathBuf::from(format!("{}-wal", dir.db().display()));
+    assert!(wal.exists(), "commits go to the WAL");
+    drop(db);
+    let left = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    assert_eq!(left, 0, "the last checkpoint empties the WAL");
+    let mut db = SqliteBackend::open(&dir.db()).expect("reopen");
+    assert_eq!(db.size().expect("size").0, fixture().len() as u64);
+}
