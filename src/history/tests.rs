@@ -615,51 +615,13 @@ fn worker_commits_answers_and_closes_with_everything_sent() {
     assert_eq!(db.size().expect("size").0, 15);
 }
 
-/// A backend whose appends fail while `failing` is set and whose queries
-/// panic: what a full disk and a bug look like to the worker.
-struct Flaky {
-    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    inner: MemoryBackend,
-}
-
-impl Backend for Flaky {
-    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(StoreError::new(
-                "history test.sqlite3: database or disk is full",
-            ));
-        }
-        self.inner.append(batch)
-    }
-    fn query(&mut self, _: &Query) -> Result<Vec<Entry>, StoreError> {
-        panic!("a bug in a query");
-    }
-    fn targets(&mut self, q: &TargetsQuery) -> Result<Vec<TargetActivity>, StoreError> {
-        self.inner.targets(q)
-    }
-    fn purge_nick(&mut self, nick: &str) -> Result<u64, StoreError> {
-        self.inner.purge_nick(nick)
-    }
-    fn purge_target(&mut self, target: &str) -> Result<u64, StoreError> {
-        self.inner.purge_target(target)
-    }
-    fn retain(&mut self, now: i64, age: i64, count: usize) -> Result<u64, StoreError> {
-        self.inner.retain(now, age, count)
-    }
-    fn max_seq(&mut self) -> Result<u64, StoreError> {
-        self.inner.max_seq()
-    }
-    fn size(&mut self) -> Result<(u64, u64), StoreError> {
-        self.inner.size()
-    }
-}
-
 #[test]
 fn a_failing_batch_is_reported_and_the_next_good_one_recovers() {
     let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let backend = Flaky {
+    let backend = Scripted {
         failing: failing.clone(),
-        inner: MemoryBackend::new(),
+        panics: true,
+        ..Scripted::default()
     };
     let (mut history, mut poll) = spawn(Box::new(backend));
     history.append(entry(1, 1, "#a", "n"));
@@ -707,30 +669,41 @@ fn a_failing_batch_is_reported_and_the_next_good_one_recovers() {
     history.close();
 }
 
-/// A memory backend that logs its calls, and whose first query waits for
-/// the test's go-ahead: the worker is then busy while the test queues more.
-struct Gated {
+/// A memory backend with the faults and the timing the worker's tests
+/// need: appends fail while `failing` is set (a full disk), queries panic
+/// when `panics` (a bug), the first query waits for `go` when given (a
+/// busy worker), and calls are logged in order.
+#[derive(Default)]
+struct Scripted {
     inner: MemoryBackend,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    panics: bool,
     calls: std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
-    entered: std::sync::mpsc::Sender<()>,
-    go: Option<std::sync::mpsc::Receiver<()>>,
+    /// Told when the first query starts, which then waits for the second.
+    gate: Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>,
 }
 
-impl Gated {
+impl Scripted {
     fn log(&self, call: &'static str) {
         self.calls.lock().expect("calls").push(call);
     }
 }
 
-impl Backend for Gated {
+impl Backend for Scripted {
     fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
         self.log("append");
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::new(
+                "history test.sqlite3: database or disk is full",
+            ));
+        }
         self.inner.append(batch)
     }
     fn query(&mut self, q: &Query) -> Result<Vec<Entry>, StoreError> {
         self.log("query");
-        if let Some(go) = self.go.take() {
-            let _ = self.entered.send(());
+        assert!(!self.panics, "a bug in a query");
+        if let Some((entered, go)) = self.gate.take() {
+            let _ = entered.send(());
             let _ = go.recv();
         }
         self.inner.query(q)
@@ -761,11 +734,10 @@ fn writes_overtake_waiting_queries_and_keep_their_own_order() {
     let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (entered_tx, entered) = std::sync::mpsc::channel();
     let (go, go_rx) = std::sync::mpsc::channel();
-    let backend = Gated {
-        inner: MemoryBackend::new(),
+    let backend = Scripted {
         calls: calls.clone(),
-        entered: entered_tx,
-        go: Some(go_rx),
+        gate: Some((entered_tx, go_rx)),
+        ..Scripted::default()
     };
     let (mut history, mut poll) = spawn(Box::new(backend));
     let latest = || Query::Latest {

@@ -34,6 +34,34 @@ pub struct Transport {
     web: Option<Box<WebSession>>,
 }
 
+/// Bytes a layer decoded ahead of the framer (TLS plaintext, WebSocket
+/// lines) and has not handed out yet. Freed once all is handed out, so an
+/// idle connection holds no buffer.
+#[derive(Default)]
+pub struct Unread {
+    bytes: Vec<u8>,
+    taken: usize,
+}
+
+impl Unread {
+    /// Where decoded bytes are appended.
+    pub fn bytes(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// Copies as much as fits into `buf`; `None` when nothing is left.
+    pub fn take_into(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let left = self.bytes.get(self.taken..).filter(|l| !l.is_empty())?;
+        let n = buf.len().min(left.len());
+        buf[..n].copy_from_slice(&left[..n]);
+        self.taken += n;
+        if self.taken == self.bytes.len() {
+            *self = Unread::default();
+        }
+        Some(n)
+    }
+}
+
 /// What one write pass did: the bytes the socket took (for the traffic
 /// counters) and the first error other than would-block. Both are kept,
 /// because a pass can take bytes and then fail.

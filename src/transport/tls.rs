@@ -9,7 +9,7 @@
 //! socket has taken it, so the bytes held below the write queue are known
 //! exactly (the output limits count them).
 
-use super::Plaintext;
+use super::{Plaintext, Unread};
 use rustls::ServerConfig;
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
@@ -39,9 +39,8 @@ pub struct TlsSession {
     conn: UnbufferedServerConnection,
     /// The start of a record not complete yet; empty between records.
     incoming: Vec<u8>,
-    /// Plaintext decrypted and not handed out yet; `plain[taken..]` is left.
-    plain: Vec<u8>,
-    taken: usize,
+    /// Plaintext decrypted and not handed out yet.
+    plain: Unread,
     /// The peer sent close_notify: the end of its stream.
     peer_closed: bool,
     /// Ciphertext waiting for the socket; `out[sent..]` is still to go.
@@ -81,8 +80,7 @@ impl TlsSession {
         Ok(TlsSession {
             conn: UnbufferedServerConnection::new(config)?,
             incoming: Vec::new(),
-            plain: Vec::new(),
-            taken: 0,
+            plain: Unread::default(),
             peer_closed: false,
             out: Vec::new(),
             sent: 0,
@@ -94,14 +92,7 @@ impl TlsSession {
     /// the socket would block (`WouldBlock`, and only then).
     pub fn read(&mut self, socket: &mut (impl Read + Write), buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            if self.taken < self.plain.len() {
-                let n = buf.len().min(self.plain.len() - self.taken);
-                buf[..n].copy_from_slice(&self.plain[self.taken..self.taken + n]);
-                self.taken += n;
-                if self.taken == self.plain.len() {
-                    self.plain = Vec::new();
-                    self.taken = 0;
-                }
+            if let Some(n) = self.plain.take_into(buf) {
                 return Ok(n);
             }
             if self.peer_closed {
@@ -162,7 +153,7 @@ impl TlsSession {
                 ConnectionState::ReadTraffic(mut records) => {
                     while let Some(record) = records.next_record() {
                         let record = record?;
-                        self.plain.extend_from_slice(record.payload);
+                        self.plain.bytes().extend_from_slice(record.payload);
                         *used += record.discard;
                     }
                 }

@@ -10,7 +10,7 @@
 //! `sendmsg`. Only a frame the socket cut short is copied (its rest waits
 //! in `out`), and lines a text frame cannot carry as they are.
 
-use super::Plaintext;
+use super::{Plaintext, Unread};
 use crate::outqueue::OutQueue;
 use crate::stats::DisconnectReason;
 use crate::web::http::{self, HeadError, Request};
@@ -57,9 +57,8 @@ struct Socket {
     binary: bool,
     /// Raw input that came with the request head, decoded first.
     rest: Vec<u8>,
-    /// Decoded lines not handed out yet; `lines[taken..]` is left.
-    lines: Vec<u8>,
-    taken: usize,
+    /// Decoded lines not handed out yet.
+    lines: Unread,
     /// The peer sent a close frame.
     peer_closed: bool,
     /// Our close frame's code, sent once the queue is out.
@@ -109,15 +108,7 @@ impl WebSession {
                     }
                 }
                 Phase::Socket(socket) => {
-                    if socket.taken < socket.lines.len() {
-                        let left = &socket.lines[socket.taken..];
-                        let n = buf.len().min(left.len());
-                        buf[..n].copy_from_slice(&left[..n]);
-                        socket.taken += n;
-                        if socket.taken == socket.lines.len() {
-                            socket.lines = Vec::new();
-                            socket.taken = 0;
-                        }
+                    if let Some(n) = socket.lines.take_into(buf) {
                         return Ok(n);
                     }
                     if socket.peer_closed {
@@ -126,7 +117,10 @@ impl WebSession {
                     let decoded = if socket.rest.is_empty() {
                         let mut decoded = Ok(Decoded::Open);
                         let n = read_raw(lower, READ_SIZE, |data| {
-                            decoded = socket.decoder.feed(data, &mut socket.lines, &mut self.out);
+                            decoded =
+                                socket
+                                    .decoder
+                                    .feed(data, socket.lines.bytes(), &mut self.out);
                         })?;
                         if n == 0 {
                             return Ok(0);
@@ -134,7 +128,9 @@ impl WebSession {
                         decoded
                     } else {
                         let rest = std::mem::take(&mut socket.rest);
-                        socket.decoder.feed(&rest, &mut socket.lines, &mut self.out)
+                        socket
+                            .decoder
+                            .feed(&rest, socket.lines.bytes(), &mut self.out)
                     };
                     match decoded {
                         Ok(Decoded::Open) => {}
@@ -199,8 +195,7 @@ impl WebSession {
             decoder: Decoder::new(self.max_message),
             binary: subprotocol == Subprotocol::Binary,
             rest,
-            lines: Vec::new(),
-            taken: 0,
+            lines: Unread::default(),
             peer_closed: false,
             close: None,
             close_code: websocket::NORMAL,
