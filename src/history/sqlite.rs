@@ -93,6 +93,10 @@ impl Checkpointer {
             .map_err(|e| format!("cannot open a checkpoint connection: {e}"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| format!("cannot set busy_timeout: {e}"))?;
+        // A first checkpoint now opens the files this connection uses, so
+        // the daemon's descriptors are all taken at start-up.
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| format!("cannot checkpoint: {e}"))?;
         let (stop, stopped) = mpsc::channel::<()>();
         let name = path.display().to_string();
         let thread = std::thread::Builder::new()

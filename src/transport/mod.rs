@@ -62,6 +62,51 @@ impl Unread {
     }
 }
 
+/// Bytes a layer made for the socket (TLS records, HTTP responses,
+/// WebSocket control frames) and the socket has not taken yet. Freed once
+/// sent, so an idle connection holds no output buffer, and always known
+/// exactly (the output limits count it).
+#[derive(Default)]
+pub struct Unsent {
+    bytes: Vec<u8>,
+    sent: usize,
+}
+
+impl Unsent {
+    /// Where new bytes are appended.
+    pub fn bytes(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// Bytes not sent yet.
+    pub fn held(&self) -> usize {
+        self.bytes.len() - self.sent
+    }
+
+    /// Moves what is held to the end of `buf` (to go out through another
+    /// layer, e.g. sealed by TLS).
+    pub fn move_into(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.bytes[self.sent..]);
+        *self = Unsent::default();
+    }
+
+    /// Sends what is held; true once all is gone, false if the socket would
+    /// block first.
+    pub fn send(&mut self, socket: &mut impl Write) -> io::Result<bool> {
+        while self.sent < self.bytes.len() {
+            match socket.write(&self.bytes[self.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        *self = Unsent::default();
+        Ok(true)
+    }
+}
+
 /// What one write pass did: the bytes the socket took (for the traffic
 /// counters) and the first error other than would-block. Both are kept,
 /// because a pass can take bytes and then fail.

@@ -9,7 +9,7 @@
 //! socket has taken it, so the bytes held below the write queue are known
 //! exactly (the output limits count them).
 
-use super::{Plaintext, Unread};
+use super::{Plaintext, Unread, Unsent};
 use rustls::ServerConfig;
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
@@ -44,8 +44,7 @@ pub struct TlsSession {
     /// The peer sent close_notify: the end of its stream.
     peer_closed: bool,
     /// Ciphertext waiting for the socket; `out[sent..]` is still to go.
-    out: Vec<u8>,
-    sent: usize,
+    out: Unsent,
 }
 
 /// A TLS protocol failure, as the error of a read or write.
@@ -82,8 +81,7 @@ impl TlsSession {
             incoming: Vec::new(),
             plain: Unread::default(),
             peer_closed: false,
-            out: Vec::new(),
-            sent: 0,
+            out: Unsent::default(),
         })
     }
 
@@ -158,7 +156,7 @@ impl TlsSession {
                     }
                 }
                 ConnectionState::EncodeTlsData(mut message) => {
-                    append(&mut self.out, RECORD_OVERHEAD, |buf| {
+                    append(self.out.bytes(), RECORD_OVERHEAD, |buf| {
                         message.encode(buf).map_err(|e| match e {
                             EncodeError::InsufficientSize(size) => Some(size.required_size),
                             EncodeError::AlreadyEncoded => None,
@@ -206,12 +204,12 @@ impl TlsSession {
         };
         SCRATCH.with(|scratch| {
             let (_, lines) = &mut *scratch.borrow_mut();
-            while self.out.len() < SEAL_AHEAD && !queue.is_empty() {
+            while self.out.held() < SEAL_AHEAD && !queue.is_empty() {
                 lines.clear();
                 queue.take_into(lines)?;
                 let records = lines.len() / (16 * 1024) + 1;
                 let sealed = append(
-                    &mut self.out,
+                    self.out.bytes(),
                     lines.len() + records * RECORD_OVERHEAD,
                     |buf| traffic.encrypt(&lines[..], buf).map_err(room_needed),
                 );
@@ -226,22 +224,11 @@ impl TlsSession {
     /// Sends sealed bytes; true once all are gone, false if the socket
     /// would block first.
     fn send(&mut self, socket: &mut impl Write) -> io::Result<bool> {
-        while self.sent < self.out.len() {
-            match socket.write(&self.out[self.sent..]) {
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        // Freed, not kept: an idle client holds no output buffer.
-        self.out = Vec::new();
-        self.sent = 0;
-        Ok(true)
+        self.out.send(socket)
     }
 
     pub fn held(&self) -> usize {
-        self.out.len() - self.sent
+        self.out.held()
     }
 
     pub fn is_handshaking(&self) -> bool {
@@ -253,7 +240,7 @@ impl TlsSession {
         if let Ok(ConnectionState::WriteTraffic(mut traffic)) =
             self.conn.process_tls_records(&mut []).state
         {
-            append(&mut self.out, RECORD_OVERHEAD, |buf| {
+            append(self.out.bytes(), RECORD_OVERHEAD, |buf| {
                 traffic.queue_close_notify(buf).map_err(room_needed)
             });
         }

@@ -10,7 +10,7 @@
 //! `sendmsg`. Only a frame the socket cut short is copied (its rest waits
 //! in `out`), and lines a text frame cannot carry as they are.
 
-use super::{Plaintext, Unread};
+use super::{Plaintext, Unread, Unsent};
 use crate::outqueue::OutQueue;
 use crate::stats::DisconnectReason;
 use crate::web::http::{self, HeadError, Request};
@@ -72,8 +72,7 @@ pub struct WebSession {
     max_message: usize,
     /// Bytes that go before the queue's next line: the HTTP response,
     /// pongs, close frames, the rest of a frame a write cut short.
-    out: Vec<u8>,
-    sent: usize,
+    out: Unsent,
 }
 
 impl WebSession {
@@ -81,8 +80,7 @@ impl WebSession {
         WebSession {
             phase: Phase::Request { head: Vec::new() },
             max_message,
-            out: Vec::new(),
-            sent: 0,
+            out: Unsent::default(),
         }
     }
 
@@ -120,7 +118,7 @@ impl WebSession {
                             decoded =
                                 socket
                                     .decoder
-                                    .feed(data, socket.lines.bytes(), &mut self.out);
+                                    .feed(data, socket.lines.bytes(), self.out.bytes());
                         })?;
                         if n == 0 {
                             return Ok(0);
@@ -130,7 +128,7 @@ impl WebSession {
                         let rest = std::mem::take(&mut socket.rest);
                         socket
                             .decoder
-                            .feed(&rest, socket.lines.bytes(), &mut self.out)
+                            .feed(&rest, socket.lines.bytes(), self.out.bytes())
                     };
                     match decoded {
                         Ok(Decoded::Open) => {}
@@ -180,7 +178,7 @@ impl WebSession {
 
     /// Sends a whole HTTP response; the connection then only closes.
     pub fn respond(&mut self, response: &[u8]) {
-        self.out.extend_from_slice(response);
+        self.out.bytes().extend_from_slice(response);
         self.phase = Phase::Responded;
     }
 
@@ -190,7 +188,7 @@ impl WebSession {
             Phase::Arrived { rest, .. } => std::mem::take(rest),
             _ => Vec::new(),
         };
-        self.out.extend_from_slice(response);
+        self.out.bytes().extend_from_slice(response);
         self.phase = Phase::Socket(Box::new(Socket {
             decoder: Decoder::new(self.max_message),
             binary: subprotocol == Subprotocol::Binary,
@@ -221,24 +219,7 @@ impl WebSession {
 
     /// Bytes waiting below the queue.
     pub fn held(&self) -> usize {
-        self.out.len() - self.sent
-    }
-
-    /// Sends `out`; true once it is all gone, false if the socket would
-    /// block first.
-    fn send_out(&mut self, socket: &mut impl Write) -> io::Result<bool> {
-        while self.sent < self.out.len() {
-            match socket.write(&self.out[self.sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.out = Vec::new();
-        self.sent = 0;
-        Ok(true)
+        self.out.held()
     }
 
     /// Writes straight to the socket (no TLS): what `out` holds, then the
@@ -246,7 +227,7 @@ impl WebSession {
     /// one is due; until the socket would block or all is sent.
     pub fn write(&mut self, socket: &mut impl Write, queue: &mut OutQueue) -> io::Result<()> {
         loop {
-            if !self.send_out(socket)? {
+            if !self.out.send(socket)? {
                 return Ok(());
             }
             let Phase::Socket(state) = &mut self.phase else {
@@ -254,13 +235,13 @@ impl WebSession {
             };
             if queue.is_empty() {
                 match state.close.take() {
-                    Some(code) => websocket::close_frame(code, "", &mut self.out),
+                    Some(code) => websocket::close_frame(code, "", self.out.bytes()),
                     None => return Ok(()),
                 }
                 continue;
             }
             let binary = state.binary;
-            match write_frames(socket, queue, binary, &mut self.out) {
+            match write_frames(socket, queue, binary, self.out.bytes()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -364,11 +345,7 @@ impl Plaintext for Framed<'_> {
 
     fn take_into(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
         let web = &mut *self.web;
-        if web.held() > 0 {
-            buf.extend_from_slice(&web.out[web.sent..]);
-            web.out = Vec::new();
-            web.sent = 0;
-        }
+        web.out.move_into(buf);
         let Phase::Socket(socket) = &mut web.phase else {
             return Ok(());
         };
