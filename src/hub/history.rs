@@ -72,11 +72,11 @@ impl Hub {
         out: &mut dyn Outbox,
     ) {
         let Some(sub) = msg.param(0).map(str::to_ascii_uppercase) else {
-            self.fail(id, &["NEED_MORE_PARAMS", "Missing parameters"], out);
+            self.fail_chathistory(id, &["NEED_MORE_PARAMS", "Missing parameters"], out);
             return;
         };
         if !self.config.history {
-            self.fail(
+            self.fail_chathistory(
                 id,
                 &[
                     "MESSAGE_ERROR",
@@ -97,16 +97,16 @@ impl Hub {
             Ok((ask, form)) => out.ask(id, ask, Answering { form, label: None }),
             Err(fail) => {
                 let fail: Vec<&str> = fail.iter().map(String::as_str).collect();
-                self.fail(id, &fail, out);
+                self.fail_chathistory(id, &fail, out);
             }
         }
     }
 
     /// `FAIL CHATHISTORY <code> [<context>…] :<description>`.
-    fn fail(&self, id: ClientId, params: &[&str], out: &mut dyn Outbox) {
+    fn fail_chathistory(&self, id: ClientId, params: &[&str], out: &mut dyn Outbox) {
         let mut all = vec!["CHATHISTORY"];
         all.extend_from_slice(params);
-        out.send(id, &build(&self.config.server_name, "FAIL", &all));
+        self.fail(id, &all, out);
     }
 
     fn query_request(
@@ -283,15 +283,11 @@ impl Hub {
             Ok(found) => found,
             Err(error) => {
                 log::warn!("history could not answer {}: {error}", client.nick);
-                let line = build(
-                    &server,
-                    "FAIL",
-                    &[
-                        "CHATHISTORY",
-                        "MESSAGE_ERROR",
-                        "Messages could not be retrieved",
-                    ],
-                );
+                let line = self.fail_line(&[
+                    "CHATHISTORY",
+                    "MESSAGE_ERROR",
+                    "Messages could not be retrieved",
+                ]);
                 out.send(id, &labelled(line));
                 return;
             }

@@ -347,7 +347,7 @@ impl Hub {
             }
             Err(TagError::Malformed) => {
                 let params = [msg.command, "INVALID_TAGS", "Message tags are malformed"];
-                out.send(id, &build(&self.config.server_name, "FAIL", &params));
+                self.fail(id, &params, out);
                 return;
             }
         }
@@ -497,6 +497,16 @@ impl Hub {
             out.send(peer, &quit);
         }
         true
+    }
+
+    /// An IRCv3 standard reply: `FAIL <command> <code> [context…]
+    /// :<description>`.
+    fn fail_line(&self, params: &[&str]) -> Line {
+        build(&self.config.server_name, "FAIL", params)
+    }
+
+    fn fail(&self, id: ClientId, params: &[&str], out: &mut dyn Outbox) {
+        out.send(id, &self.fail_line(params));
     }
 
     /// Sends a numeric reply to one client.

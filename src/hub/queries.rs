@@ -276,7 +276,6 @@ impl Hub {
 
     /// IRCv3 setname: a new real name, told to peers that asked for it.
     pub(super) fn setname(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
-        let server = self.config.server_name.clone();
         let name = msg.param(0).unwrap_or_default();
         if name.is_empty() || name.len() > MAX_REALNAME {
             let params = [
@@ -284,7 +283,7 @@ impl Hub {
                 "INVALID_REALNAME",
                 "Real name is empty or too long",
             ];
-            out.send(id, &build(&server, "FAIL", &params));
+            self.fail(id, &params, out);
             return;
         }
         let Some(client) = self.client_mut(id) else {

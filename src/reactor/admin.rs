@@ -457,7 +457,7 @@ impl Server {
                 .iter()
                 .filter_map(|l| {
                     let addr = l.socket.local_addr().ok()?;
-                    Some(match (l.web, l.tls) {
+                    Some(match (l.endpoint.web, l.endpoint.tls) {
                         (false, false) => addr.to_string(),
                         (false, true) => format!("{addr} (TLS)"),
                         (true, false) => format!("{addr} (web)"),

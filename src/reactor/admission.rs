@@ -27,7 +27,7 @@ impl Server {
             let Some(listener) = self.listeners.get(index) else {
                 return;
             };
-            let (tls, web) = (listener.tls, listener.web);
+            let (tls, web) = (listener.endpoint.tls, listener.endpoint.web);
             let (stream, peer) = match listener.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

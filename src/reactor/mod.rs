@@ -91,17 +91,15 @@ impl Limits {
     }
 }
 
-/// A listening socket: whether its clients speak TLS, and whether they
-/// speak HTTP (and IRC over WebSocket) rather than IRC.
+/// A listening socket and what it serves.
 struct Listener {
-    /// As configured (the port may be 0).
-    addr: SocketAddr,
-    tls: bool,
-    web: bool,
+    endpoint: Endpoint,
     socket: TcpListener,
 }
 
-/// What a listener serves, as the config asks for it.
+/// What a listener serves, as the config asks for it: an address (the port
+/// may be 0), whether its clients speak TLS, and whether they speak HTTP
+/// (and IRC over WebSocket) rather than IRC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Endpoint {
     addr: SocketAddr,
@@ -229,17 +227,10 @@ impl Server {
             (true, false) => info!("listening for web on {bound}"),
             (true, true) => info!("listening for web over TLS on {bound}"),
         }
-        self.listeners.push(Listener {
-            addr,
-            tls,
-            web,
-            socket,
-        });
+        self.listeners.push(Listener { endpoint, socket });
         Ok(())
     }
 
-    /// Runs until shut down by a signal; returns once every client is gone
-    /// or the shutdown grace has passed.
     /// Serves until shut down, then commits what history still holds.
     pub fn run(&mut self) -> io::Result<()> {
         let result = self.serve();
@@ -247,6 +238,8 @@ impl Server {
         result
     }
 
+    /// Runs until shut down by a signal; returns once every client is gone
+    /// or the shutdown grace has passed.
     fn serve(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         self.notify("READY=1");
@@ -480,11 +473,11 @@ impl Server {
         let wanted = listen_addresses(&config);
         let mut kept = Vec::new();
         for mut listener in self.listeners.drain(..) {
-            if wanted.contains(&listener.endpoint()) {
+            if wanted.contains(&listener.endpoint) {
                 kept.push(listener);
             } else {
                 let _ = self.poll.registry().deregister(&mut listener.socket);
-                info!("stopped listening on {}", listener.addr);
+                info!("stopped listening on {}", listener.endpoint.addr);
             }
         }
         for mut listener in kept {
@@ -494,13 +487,13 @@ impl Server {
                     .registry()
                     .reregister(&mut listener.socket, token, Interest::READABLE)
             {
-                error!("cannot keep listening on {}: {e}", listener.addr);
+                error!("cannot keep listening on {}: {e}", listener.endpoint.addr);
                 continue;
             }
             self.listeners.push(listener);
         }
         for endpoint in wanted {
-            if !self.listeners.iter().any(|l| l.endpoint() == endpoint)
+            if !self.listeners.iter().any(|l| l.endpoint == endpoint)
                 && let Err(e) = self.listen(endpoint)
             {
                 error!("{e}");
@@ -731,16 +724,6 @@ fn admin_socket_path(config: &Config) -> std::path::PathBuf {
         .socket
         .clone()
         .unwrap_or_else(crate::admin::path::for_daemon)
-}
-
-impl Listener {
-    fn endpoint(&self) -> Endpoint {
-        Endpoint {
-            addr: self.addr,
-            tls: self.tls,
-            web: self.web,
-        }
-    }
 }
 
 /// Every address to listen on, with what it serves.
