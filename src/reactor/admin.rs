@@ -5,7 +5,7 @@
 //! and is answered in the same turn its line arrives, except for history
 //! requests, answered when the store has done them.
 
-use super::history::{AdminAnswer, State};
+use super::history::{AdminAnswer, Store};
 use super::tokens::Source;
 use super::{Server, ShutdownGrace};
 use crate::admin::access::{self, Access};
@@ -421,8 +421,9 @@ impl Server {
             path: link.path().display().to_string(),
             ..HistoryStatus::default()
         };
-        match (link.state(), link.health()) {
-            (State::Open, Some(health)) => {
+        match link.store() {
+            Store::Open(store) => {
+                let health = store.health();
                 status.state = if health.ok { "ok" } else { "failing" }.into();
                 status.error = health.last_error.clone();
                 status.stored = health.stored;
@@ -431,11 +432,11 @@ impl Server {
                 status.entries = health.db_entries;
                 status.bytes = health.db_bytes;
             }
-            (State::Unavailable(error), _) => {
+            Store::Unavailable(error) => {
                 status.state = "unavailable".into();
                 status.error = Some(error.clone());
             }
-            _ => status.state = "off".into(),
+            Store::Off => status.state = "off".into(),
         }
         status
     }

@@ -11,7 +11,7 @@
 use crate::clock::now_ms;
 use crate::config::HistoryConfig;
 use crate::history::{
-    Backend, Done, Entry, Health, History, MemoryBackend, Purge, Query, Retention, SqliteBackend,
+    Backend, Done, Entry, History, MemoryBackend, Purge, Query, Retention, SqliteBackend,
 };
 use crate::hub::{Answering, Ask, ClientId, Found, MAX_CHATHISTORY};
 use log::{error, info};
@@ -46,20 +46,19 @@ pub(super) enum AdminAnswer {
     Purged(u64),
 }
 
-/// Whether history is kept, for status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum State {
-    /// `history.enabled = false`.
+/// Whether history is kept.
+pub(super) enum Store {
+    /// `history.enabled = false`, or not started yet.
     Off,
-    /// The store is open (its health tells how it is doing).
-    Open,
+    /// The store is open (its health tells how it is doing). Boxed: the
+    /// other states are small, and there is one of these per server.
+    Open(Box<History>),
     /// The store could not be opened: chat goes on without history.
     Unavailable(String),
 }
 
 pub(super) struct HistoryLink {
-    store: Option<History>,
-    state: State,
+    store: Store,
     path: PathBuf,
     retention: Retention,
     /// Recent lines of each channel (private conversations are read from
@@ -80,8 +79,7 @@ impl HistoryLink {
     /// [`start`]: HistoryLink::start
     pub(super) fn new(config: &HistoryConfig) -> HistoryLink {
         HistoryLink {
-            store: None,
-            state: State::Off,
+            store: Store::Off,
             path: absolute(config.resolved_path()),
             retention: Retention {
                 max_age_ms: config.max_age_ms(),
@@ -111,14 +109,13 @@ impl HistoryLink {
         match start(&self.path, registry, token, self.retention) {
             Ok((store, max_seq)) => {
                 info!("history kept in {}", self.path.display());
-                self.store = Some(store);
-                self.state = State::Open;
+                self.store = Store::Open(Box::new(store));
                 self.window = MemoryBackend::with_cap(MAX_CHATHISTORY, max_seq + 1);
                 max_seq
             }
             Err(e) => {
                 error!("{e}; chatting without history");
-                self.state = State::Unavailable(e);
+                self.store = Store::Unavailable(e);
                 0
             }
         }
@@ -127,7 +124,7 @@ impl HistoryLink {
     /// Keeps an entry: in the window now, in the store with this turn's
     /// group commit.
     pub(super) fn record(&mut self, entry: Entry) {
-        let Some(store) = &mut self.store else {
+        let Store::Open(store) = &mut self.store else {
             return;
         };
         self.recorded = entry.seq;
@@ -145,11 +142,14 @@ impl HistoryLink {
 
     /// Everything up to this seq is committed (or given up on).
     pub(super) fn committed(&self) -> u64 {
-        self.store.as_ref().map_or(u64::MAX, History::committed)
+        match &self.store {
+            Store::Open(store) => store.committed(),
+            _ => u64::MAX,
+        }
     }
 
     pub(super) fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering) {
-        let Some(store) = &mut self.store else {
+        let Store::Open(store) = &mut self.store else {
             let why = "history is not available".to_string();
             self.ready
                 .push_back(Finished::Client(id, answering, Err(why)));
@@ -194,7 +194,7 @@ impl HistoryLink {
     }
 
     fn admin_job(&mut self, key: usize, send: impl FnOnce(&mut History, u64)) -> bool {
-        let Some(store) = &mut self.store else {
+        let Store::Open(store) = &mut self.store else {
             return false;
         };
         let ticket = self.next_ticket;
@@ -215,7 +215,7 @@ impl HistoryLink {
 
     /// Sends this turn's appends as one batch.
     pub(super) fn flush(&mut self) {
-        if let Some(store) = &mut self.store {
+        if let Store::Open(store) = &mut self.store {
             store.flush();
         }
     }
@@ -247,7 +247,7 @@ impl HistoryLink {
 
     /// Moves what the worker reported into `ready`.
     fn collect(&mut self) {
-        let Some(store) = &mut self.store else {
+        let Store::Open(store) = &mut self.store else {
             return;
         };
         let finished = &mut self.ready;
@@ -286,27 +286,24 @@ impl HistoryLink {
     /// Applies retention to the window too (the worker does the store), so
     /// an expired line is not served from memory; about once a second.
     pub(super) fn tick(&mut self) {
-        if self.store.is_some() {
+        if let Store::Open(_) = self.store {
             let r = self.retention;
             let _ = self.window.retain(now_ms(), r.max_age_ms, r.max_messages);
         }
     }
 
-    pub(super) fn state(&self) -> &State {
-        &self.state
+    pub(super) fn store(&self) -> &Store {
+        &self.store
     }
 
     pub(super) fn path(&self) -> &std::path::Path {
         &self.path
     }
 
-    pub(super) fn health(&self) -> Option<&Health> {
-        self.store.as_ref().map(History::health)
-    }
-
     /// Commits what was sent and stops the worker (at shutdown).
     pub(super) fn close(&mut self) {
-        if let Some(mut store) = self.store.take() {
+        if let Store::Open(store) = std::mem::replace(&mut self.store, Store::Off) {
+            let mut store = *store;
             store.flush();
             let queued = store.health().queued;
             store.close();
