@@ -114,7 +114,8 @@ struct Broadcast {
 
 /// `members` clients registered and in `#big` (client 0 made it, so it is
 /// its operator and sets `bans` bans that match nobody), one warm-up
-/// message, then client 0 says one line to the channel.
+/// message, then client 1 says one line to the channel: a member who is
+/// not an operator, so whether it may speak depends on the bans.
 fn broadcast(members: usize, bans: usize) -> Broadcast {
     let mut hub = Hub::new(HubConfig::new(&Config::default(), None));
     let channel = "#big";
@@ -139,12 +140,12 @@ fn broadcast(members: usize, bans: usize) -> Broadcast {
     // message gives every queue the small capacity it keeps between lines.
     out.drain();
     let line = format!("PRIVMSG {channel} :{}", "x".repeat(100));
-    hub.handle_line(0, line.as_bytes(), now, &mut out);
+    hub.handle_line(1, line.as_bytes(), now, &mut out);
     out.drain();
 
     out.watching = true;
     let before = allocations();
-    hub.handle_line(0, line.as_bytes(), now, &mut out);
+    hub.handle_line(1, line.as_bytes(), now, &mut out);
     let allocations = allocations() - before;
     out.watching = false;
     let first = out.first.take().expect("the message reached someone");

@@ -473,3 +473,25 @@ fn kicks_are_for_ops_and_seen_by_everyone() {
         Some(":a!a@127.0.0.1 KICK #c b :a")
     );
 }
+
+#[test]
+fn whether_a_member_may_speak_is_read_from_its_flag_not_from_the_ban_list() {
+    let mut w = channel();
+    // A ban put in the list without the flag being worked out: a message
+    // that matched the list would be refused, one that reads the flag goes.
+    let chan = w.hub.channel_ids[&crate::names::fold("#c")];
+    let mask = crate::mask::Mask::parse("b!*@*").expect("a mask");
+    w.hub.channels[chan].bans.push(super::channel::ListEntry {
+        mask,
+        set_by: "test".into(),
+        set_at: 0,
+    });
+    w.send(2, "PRIVMSG #c :still heard");
+    assert_eq!(w.take(1), [":b!b@127.0.0.1 PRIVMSG #c :still heard"]);
+    // Set the way MODE sets it, the flag is worked out and the ban holds.
+    w.send(1, "MODE #c +b b*!*@*");
+    w.out.lines.clear();
+    w.send(2, "PRIVMSG #c :silenced");
+    assert_eq!(codes(&w.take(2)), ["404"]);
+    assert_eq!(w.take(1), Vec::<String>::new());
+}
