@@ -2,7 +2,7 @@
 //! nick. Each accepted message gets a msgid and a time, goes to history,
 //! and reaches each recipient in the variant its capabilities ask for.
 
-use super::{Cap, ChannelId, ClientId, Hub, Outbox};
+use super::{Cap, ChannelId, Client, ClientId, Hub, Outbox};
 use crate::clock::now_ms;
 use crate::history::{Entry, Kind, private_key};
 use crate::mask::Subject;
@@ -30,12 +30,12 @@ impl Said<'_> {
         self.kind != Kind::Privmsg
     }
 
-    fn params<'p>(&'p self, to: &'p str) -> Vec<&'p str> {
-        if self.kind == Kind::Tagmsg {
-            vec![to]
-        } else {
-            vec![to, self.text]
-        }
+    /// The line's parameters, as many of `[to, text]` as the kind has.
+    fn params<'p>(&'p self, to: &'p str) -> ([&'p str; 2], usize) {
+        (
+            [to, self.text],
+            if self.kind == Kind::Tagmsg { 1 } else { 2 },
+        )
     }
 }
 
@@ -111,13 +111,18 @@ impl Hub {
             self.refuse(id, said.quiet(), ERR_CANNOTSENDTOCHAN, &params, out);
             return;
         }
-        let name = self.channels[chan].name.clone();
-        let Some(mut line) = self.accept(id, Some(folded), &name, said, out) else {
-            return;
-        };
+        let (time_ms, seq) = self.stamp();
         let (Some(sender), Some(channel)) = (self.client(id), self.channels.get(chan)) else {
             return;
         };
+        let mut line = self.accept(
+            sender,
+            (time_ms, seq),
+            Some(folded),
+            &channel.name,
+            said,
+            out,
+        );
         let mut delivered = 0;
         for &member in channel.members.keys() {
             let Some(recipient) = self.client(member) else {
@@ -164,18 +169,15 @@ impl Hub {
             self.refuse(id, said.quiet(), ERR_NOSUCHNICK, &params, out);
             return;
         };
+        let stamp = self.stamp();
         let (Some(sender), Some(recipient)) = (self.client(id), self.client(to)) else {
             return;
         };
-        let key = private_key(&fold(&sender.nick), &fold(&recipient.nick));
-        let nick = recipient.nick.clone();
-        let key = self.config.keep_private.then_some(key);
-        let Some(mut line) = self.accept(id, key, &nick, said, out) else {
-            return;
-        };
-        let (Some(sender), Some(recipient)) = (self.client(id), self.client(to)) else {
-            return;
-        };
+        let key = self
+            .config
+            .keep_private
+            .then(|| private_key(&fold(&sender.nick), &fold(&recipient.nick)));
+        let mut line = self.accept(sender, stamp, key, &recipient.nick, said, out);
         if said.kind != Kind::Tagmsg || recipient.caps.has(Cap::MessageTags) {
             out.send(to, line.line(recipient.caps.wants()));
         }
@@ -189,22 +191,26 @@ impl Hub {
         self.stats.deliveries += 1;
     }
 
-    /// Accepts a message from `id` to `to` (as written on the wire): gives
-    /// it its msgid and time, records it in history under `key` (unless
+    /// The time and msgid of a message accepted now.
+    fn stamp(&mut self) -> (i64, u64) {
+        let time_ms = now_ms();
+        (time_ms, self.next_seq(time_ms))
+    }
+
+    /// Accepts a message from `sender` to `to` (as written on the wire),
+    /// stamped by [`Hub::stamp`]: records it in history under `key` (unless
     /// history is off or there is no key), and builds its line. Recorded
     /// before anything is sent: the reactor holds output queued after a
     /// record until history has it.
     fn accept<'s>(
-        &mut self,
-        id: ClientId,
+        &self,
+        sender: &Client,
+        (time_ms, seq): (i64, u64),
         key: Option<String>,
         to: &str,
         said: &'s Said,
         out: &mut dyn Outbox,
-    ) -> Option<Tagged<'s>> {
-        let time_ms = now_ms();
-        let seq = self.next_seq(time_ms);
-        let sender = self.client(id)?;
+    ) -> Tagged<'s> {
         if let Some(target) = key.filter(|_| self.config.history) {
             out.record(Entry {
                 seq,
@@ -218,7 +224,8 @@ impl Hub {
                 tags: said.client_tags.clone(),
             });
         }
-        let untagged = build(&sender.prefix, said.kind.as_str(), &said.params(to));
-        Some(Tagged::new(untagged, seq, time_ms, &said.client_tags))
+        let (params, count) = said.params(to);
+        let untagged = build(&sender.prefix, said.kind.as_str(), &params[..count]);
+        Tagged::new(untagged, seq, time_ms, &said.client_tags)
     }
 }
