@@ -152,13 +152,17 @@ impl MemoryBackend {
     fn insert(&mut self, entry: Entry) {
         let start_seq = self.start_seq;
         self.max_seq = self.max_seq.max(entry.seq);
-        let window = self
-            .targets
-            .entry(entry.target.clone())
-            .or_insert_with(|| Window {
+        // The key is cloned only for a target seen for the first time.
+        if !self.targets.contains_key(&entry.target) {
+            let window = Window {
                 entries: VecDeque::new(),
                 complete_from: start_seq,
-            });
+            };
+            self.targets.insert(entry.target.clone(), window);
+        }
+        let Some(window) = self.targets.get_mut(&entry.target) else {
+            return;
+        };
         // Older than what the window vouches for: keeping it would break
         // "everything here is newer than anything missing".
         if entry.seq < window.complete_from {

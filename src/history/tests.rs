@@ -782,7 +782,7 @@ fn writes_overtake_waiting_queries_and_keep_their_own_order() {
 }
 
 #[test]
-fn checkpoints_run_apart_from_commits_and_leave_no_wal_behind() {
+fn the_last_checkpoint_leaves_no_wal_behind() {
     let dir = TempDir::new();
     let mut db = SqliteBackend::open(&dir.db()).expect("open");
     for e in fixture() {

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How often retention runs.
 const RETAIN_EVERY: Duration = Duration::from_secs(60);
@@ -185,9 +185,7 @@ impl Worker {
             max_age_ms,
             max_messages,
         } = self.retention;
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let now_ms = crate::clock::now_ms();
         let gone = match self.call(|b| b.retain(now_ms, max_age_ms, max_messages)) {
             Ok(gone) => gone,
             Err(e) => {
