@@ -104,7 +104,7 @@ impl Server {
         let now = Instant::now();
         if web {
             // Tags come on top of the line, as for the line framer.
-            let max_message = self.net.limits.max_line + crate::tags::MAX_CLIENT_TAGS;
+            let max_message = self.net.limits.max_input();
             let transport = transport.with_web(WebSession::new(max_message));
             let phase = Phase::Http { since: now };
             entry.insert(Connection::starting(stream, peer, transport, phase));

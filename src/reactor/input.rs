@@ -107,8 +107,7 @@ impl Server {
             return;
         }
         let mut framer = std::mem::take(&mut conn.framer);
-        // Tags come on top of the line (the hub checks both parts).
-        let max_line = self.net.limits.max_line + crate::tags::MAX_CLIENT_TAGS;
+        let max_line = self.net.limits.max_input();
         let flood = self.net.limits.flood;
         let now = Instant::now();
         let now_ms = self.millis(now);

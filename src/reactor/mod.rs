@@ -69,6 +69,12 @@ struct Limits {
 }
 
 impl Limits {
+    /// The longest input line: `limits.max_line` and, on top, the client
+    /// tags IRCv3 allows (the hub checks both parts).
+    fn max_input(&self) -> usize {
+        self.max_line + crate::tags::MAX_CLIENT_TAGS
+    }
+
     fn new(config: &Config) -> Limits {
         let l = &config.limits;
         let descriptors =
