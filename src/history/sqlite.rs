@@ -71,6 +71,28 @@ pub struct SqliteBackend {
     _checkpointer: Checkpointer,
 }
 
+/// The database's directory exists and is writable: SQLite creates the
+/// file and its `-wal`/`-shm` files there, and says only "unable to open
+/// database file" when it cannot.
+pub fn check_dir(path: &Path) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let (name, shown) = (path.display(), dir.display());
+    if !dir.is_dir() {
+        return Err(StoreError::new(format!(
+            "history {name}: directory {shown} does not exist"
+        )));
+    }
+    let writable = nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK;
+    nix::unistd::access(dir, writable).map_err(|e| {
+        StoreError::new(format!(
+            "history {name}: directory {shown} is not writable: {e}"
+        ))
+    })
+}
+
 /// How often the WAL is checkpointed into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -138,17 +160,7 @@ impl SqliteBackend {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             StoreError::new(format!("history {}: {what}: {e}", path.display()))
         };
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        if !dir.is_dir() {
-            return Err(StoreError::new(format!(
-                "history {}: directory {} does not exist",
-                path.display(),
-                dir.display()
-            )));
-        }
+        check_dir(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

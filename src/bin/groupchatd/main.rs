@@ -5,11 +5,10 @@ mod cli;
 use clap::Parser;
 use cli::Args;
 use groupchatd::config::{Config, ConfigSource};
-use groupchatd::history::SqliteBackend;
+use groupchatd::history::{SqliteBackend, sqlite};
 use groupchatd::reactor::Server;
 use groupchatd::transport::certs::Identity;
 use log::{error, info};
-use nix::unistd::{AccessFlags, access};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -99,23 +98,8 @@ fn check_config(config: &Config) -> ExitCode {
 /// the file and its `-wal`/`-shm` files there), and an existing file opens
 /// as a history database.
 fn check_history(path: &Path) -> Result<(), String> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    sqlite::check_dir(path).map_err(|e| e.to_string())?;
     let name = path.display();
-    if !dir.is_dir() {
-        return Err(format!(
-            "history {name}: directory {} does not exist",
-            dir.display()
-        ));
-    }
-    if let Err(e) = access(dir, AccessFlags::W_OK | AccessFlags::X_OK) {
-        return Err(format!(
-            "history {name}: directory {} is not writable: {e}",
-            dir.display()
-        ));
-    }
     if path.exists() {
         SqliteBackend::open(path).map_err(|e| e.to_string())?;
         eprintln!("groupchatd: history {name}: opens");
