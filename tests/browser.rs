@@ -375,7 +375,31 @@ async fn two_people_chat_in_browsers_beside_a_terminal_client() {
     wait_connected(&bob, "bob").await;
     wait_text(&bob, "#log .line.history", "hello from the terminal").await;
     wait_text(&bob, "#member-list", "alice").await;
+    // His private conversation with Alice is back too, behind #lobby, with
+    // what they said.
+    wait_text(&bob, "#tabs .tab[data-name='alice']", "alice").await;
+    assert_eq!(count(&bob, "#tabs .tab.active[data-name='#lobby']").await, 1);
     shot(&bob, "08-after-reload").await;
+    bob.find(Locator::Css("#tabs .tab[data-name='alice']"))
+        .await
+        .expect("alice's tab")
+        .click()
+        .await
+        .expect("click");
+    wait_text(
+        &bob,
+        "#log .lines:not([hidden]) .line.history",
+        "psst, just for you",
+    )
+    .await;
+    wait_text(&bob, "#log .lines:not([hidden]) .line.history", "got it").await;
+    shot(&bob, "08b-private-conversation-after-reload").await;
+    bob.find(Locator::Css("#tabs .tab[data-name='#lobby']"))
+        .await
+        .expect("#lobby tab")
+        .click()
+        .await
+        .expect("click");
 
     // Cut off by the server: Bob's page says it is reconnecting, keeps
     // what he was typing, and gets back in by itself.

@@ -8,6 +8,10 @@ const WANTED_CAPS = ['message-tags', 'server-time', 'batch', 'echo-message', 'dr
 const MAX_LINES = 1000;
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const NAMES_EVERY_MS = 5000;
+// Lines of each private conversation fetched again after a reload or a
+// reconnect, and most conversations asked for at once.
+const QUERY_LINES = 50;
+const MAX_QUERIES = 50;
 const $ = (id) => document.getElementById(id);
 
 const ui = {
@@ -47,6 +51,9 @@ const state = {
   batches: new Map(),
   sent: [],
   sentAt: 0,
+  // The server time of the last live line: private conversations begun
+  // after it are fetched on coming back.
+  seenAt: sessionStorage.getItem('groupchat.seenAt') || '',
 };
 
 // ---- DOM helpers -----------------------------------------------------
@@ -220,6 +227,7 @@ function addLine(b, line) {
   const atBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 60;
   b.list.append(li);
   while (b.list.childElementCount > MAX_LINES) b.list.firstElementChild.remove();
+  if (line.time && !line.history && line.time > state.seenAt) state.seenAt = line.time;
   if (b !== state.active) {
     if (['msg', 'action', 'notice'].includes(line.kind) && !line.history) {
       b.unread += 1;
@@ -367,6 +375,7 @@ function handle(msg) {
       // in its default channel by itself).
       setTimeout(() => {
         for (const b of state.buffers.values()) if (b.kind === 'channel' && !b.joined) send('JOIN', b.name);
+        catchUpQueries();
       }, 800);
       break;
     case '432':
@@ -443,6 +452,10 @@ function handle(msg) {
     case 'PRIVMSG':
     case 'NOTICE':
       onMessage(msg, meta, fromMe);
+      break;
+    case 'CHATHISTORY':
+      // A conversation active while this page was away.
+      if (p[0] === 'TARGETS' && p[1] && !isChannel(p[1]) && fold(p[1]) !== fold(state.nick) && !buffer(p[1], false)) fetchQuery(p[1]);
       break;
     case 'TOPIC': {
       const b = buffer(p[0]);
@@ -555,6 +568,41 @@ function onMessage(msg, meta, fromMe) {
   else if (text.startsWith('\x01')) return; // other CTCP: not shown
   else if (fromServer) addLine(b, { ...meta, kind: 'info', text });
   else addLine(b, { ...meta, kind: msg.command === 'NOTICE' ? 'notice' : 'msg', nick: msg.nick, text });
+}
+
+/**
+ * Back after a reload or a cut connection: the private conversations this
+ * tab had (kept in sessionStorage across a reload) get their last lines
+ * again, and those begun since the last line seen are asked for (TARGETS).
+ * Lines already shown are skipped by their msgid.
+ */
+function catchUpQueries() {
+  if (!state.caps.has('draft/chathistory') || !state.caps.has('batch')) return;
+  let names = [];
+  try {
+    names = JSON.parse(sessionStorage.getItem('groupchat.queries') || '[]');
+  } catch {
+    names = [];
+  }
+  if (!Array.isArray(names)) names = [];
+  for (const b of state.buffers.values()) if (b.kind === 'query') names.push(b.name);
+  const asked = new Set();
+  for (const name of names) {
+    if (typeof name !== 'string' || isChannel(name) || asked.has(fold(name)) || asked.size >= MAX_QUERIES) continue;
+    asked.add(fold(name));
+    fetchQuery(name);
+  }
+  if (state.seenAt) {
+    const until = new Date(Date.now() + 60_000).toISOString();
+    send('CHATHISTORY', 'TARGETS', `timestamp=${state.seenAt}`, `timestamp=${until}`, String(MAX_QUERIES));
+  }
+}
+
+/** Opens (without switching to) the private conversation with `nick`, and
+ * asks for its last lines. */
+function fetchQuery(nick) {
+  buffer(nick);
+  send('CHATHISTORY', 'LATEST', nick, '*', String(QUERY_LINES));
 }
 
 /** NAMES for `b`, at most once per NAMES_EVERY_MS; one asked for sooner is
@@ -752,6 +800,10 @@ window.addEventListener('resize', () => {
   ui.log.scrollTop = ui.log.scrollHeight;
 });
 window.addEventListener('pagehide', () => {
+  // What a reload needs to come back to the same conversations.
+  const queries = [...state.buffers.values()].filter((b) => b.kind === 'query').map((b) => b.name);
+  sessionStorage.setItem('groupchat.queries', JSON.stringify(queries));
+  if (state.seenAt) sessionStorage.setItem('groupchat.seenAt', state.seenAt);
   state.quitting = true;
   send('QUIT', 'Page closed');
 });
