@@ -7,7 +7,9 @@
 //! [`MemoryBackend::try_answer`].
 
 use super::select::{self, End, Lower, Pick};
-use super::{Backend, Entry, Query, Selector, StoreError, TargetActivity, TargetsQuery, is_party};
+use super::{
+    Backend, Entry, Query, Scope, Selector, StoreError, TargetActivity, TargetsQuery, is_party,
+};
 use std::collections::{HashMap, VecDeque};
 
 /// Entries per target, each target's sorted by seq.
@@ -244,15 +246,16 @@ impl Backend for MemoryBackend {
         now_ms: i64,
         max_age_ms: i64,
         max_messages: usize,
+        scope: Scope<'_>,
     ) -> Result<u64, StoreError> {
         let cutoff = (max_age_ms > 0).then(|| now_ms.saturating_sub(max_age_ms));
         let mut gone = 0;
-        for window in self.targets.values_mut() {
+        for (target, window) in &mut self.targets {
             let before = window.entries.len();
             if let Some(cutoff) = cutoff {
                 window.entries.retain(|e| e.time_ms >= cutoff);
             }
-            if max_messages > 0 && window.entries.len() > max_messages {
+            if max_messages > 0 && window.entries.len() > max_messages && scope.includes(target) {
                 let excess = window.entries.len() - max_messages;
                 window.entries.drain(..excess);
             }
@@ -265,13 +268,17 @@ impl Backend for MemoryBackend {
         Ok(self.max_seq)
     }
 
-    fn size(&mut self) -> Result<(u64, u64), StoreError> {
+    fn count(&mut self) -> Result<u64, StoreError> {
+        Ok(self.targets.values().map(|w| w.entries.len() as u64).sum())
+    }
+
+    fn bytes(&mut self) -> Result<u64, StoreError> {
         let entries = self.targets.values().flat_map(|w| w.entries.iter());
-        let (count, bytes) = entries.fold((0, 0), |(n, bytes), e| {
-            let text = e.target.len() + e.prefix.len() + e.nick.len() + e.to.len();
-            let text = text + e.text.len() + e.tags.len();
-            (n + 1, bytes + ENTRY_OVERHEAD + text as u64)
-        });
-        Ok((count, bytes))
+        Ok(entries
+            .map(|e| {
+                let text = e.target.len() + e.prefix.len() + e.nick.len() + e.to.len();
+                ENTRY_OVERHEAD + (text + e.text.len() + e.tags.len()) as u64
+            })
+            .sum())
     }
 }

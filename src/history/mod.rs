@@ -27,6 +27,7 @@ pub use handle::{Done, Health, History, Purge, Retention};
 pub use memory::MemoryBackend;
 pub use sqlite::SqliteBackend;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -249,8 +250,10 @@ pub trait Backend: Send {
     /// Deletes a whole conversation; returns how many entries went.
     fn purge_target(&mut self, target: &str) -> Result<u64, StoreError>;
     /// Retention: drops entries older than `max_age_ms` before `now_ms`, and
-    /// all but the newest `max_messages` of each target (0 for either:
-    /// no such limit); returns how many went. Works in bounded chunks and
+    /// all but the newest `max_messages` of each target in `scope` (0 for
+    /// either: no such limit); returns how many went. Neither part reads
+    /// the whole store: the age limit looks at the oldest entries only, and
+    /// the count limit at the targets in scope. Works in bounded chunks and
     /// stops after about [`RETAIN_PER_CALL`] entries, returning at least
     /// that many when more may be left: the worker then commits waiting
     /// appends before it calls again, so a large backlog (a first start
@@ -260,11 +263,33 @@ pub trait Backend: Send {
         now_ms: i64,
         max_age_ms: i64,
         max_messages: usize,
+        scope: Scope<'_>,
     ) -> Result<u64, StoreError>;
     /// The highest seq ever stored (0 when empty), read once at start. It
     /// survives purges and retention, so seqs are never reused.
     fn max_seq(&mut self) -> Result<u64, StoreError>;
-    /// Entries and bytes on disk, for status ("store size per 1M
-    /// messages").
-    fn size(&mut self) -> Result<(u64, u64), StoreError>;
+    /// How many entries are stored: read once at start (it may read the
+    /// whole store); the worker keeps the figure up to date from there.
+    fn count(&mut self) -> Result<u64, StoreError>;
+    /// Bytes on disk, for status ("store size per 1M messages"); cheap.
+    fn bytes(&mut self) -> Result<u64, StoreError>;
+}
+
+/// The targets whose `max_messages` limit a retention pass enforces.
+#[derive(Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every target: the first pass after start, when the limit may have
+    /// been lowered.
+    All,
+    /// The targets appended to since the last pass: no other has grown.
+    Only(&'a HashSet<String>),
+}
+
+impl Scope<'_> {
+    fn includes(&self, target: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only(targets) => targets.contains(target),
+        }
+    }
 }

@@ -7,11 +7,11 @@
 
 use super::select::{self, End, Lower, Pick};
 use super::{
-    Backend, Entry, Kind, Query, RETAIN_PER_CALL, Selector, StoreError, TargetActivity,
+    Backend, Entry, Kind, Query, RETAIN_PER_CALL, Scope, Selector, StoreError, TargetActivity,
     TargetsQuery,
 };
 use rusqlite::types::{Type, Value};
-use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -241,33 +241,52 @@ impl SqliteBackend {
     }
 
     /// Removes up to `budget` entries older than `cutoff`, a chunk per
-    /// statement.
+    /// statement. Entries are stored in seq order with the time they were
+    /// stamped at, so the oldest are the first by seq: each statement looks
+    /// at the oldest chunk only (by the primary key) and the pass stops at
+    /// the first chunk with a younger entry in it, never reading the rest
+    /// of the store. (Should the clock have stepped back, an old entry
+    /// behind a younger one goes a pass or a few later.)
     fn retain_age(&self, cutoff: i64, budget: u64) -> Result<u64, rusqlite::Error> {
         let mut stmt = self.conn.prepare_cached(
             "DELETE FROM entries WHERE seq IN \
-             (SELECT seq FROM entries WHERE time_ms < ?1 ORDER BY seq LIMIT ?2)",
+             (SELECT seq FROM entries ORDER BY seq LIMIT ?2) AND time_ms < ?1",
         )?;
         chunked(budget, |chunk| stmt.execute(params![cutoff, chunk]))
     }
 
     /// Removes up to `budget` entries beyond the newest `keep` of each
-    /// target, a chunk per statement.
-    fn retain_count(&self, keep: usize, budget: u64) -> Result<u64, rusqlite::Error> {
+    /// target in `scope`, a chunk per statement. Only [`Scope::All`] (once,
+    /// at start) lists the targets from the whole store.
+    fn retain_count(
+        &self,
+        keep: usize,
+        budget: u64,
+        scope: Scope<'_>,
+    ) -> Result<u64, rusqlite::Error> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let over: Vec<String> = self
-            .conn
-            .prepare_cached("SELECT target FROM entries GROUP BY target HAVING count(*) > ?1")?
-            .query_map([keep], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
+        let targets: Vec<String> = match scope {
+            Scope::All => self
+                .conn
+                .prepare_cached("SELECT target FROM entries GROUP BY target HAVING count(*) > ?1")?
+                .query_map([keep], |row| row.get(0))?
+                .collect::<Result<_, _>>()?,
+            Scope::Only(targets) => targets.iter().cloned().collect(),
+        };
         let mut gone = 0;
-        for target in over {
-            // The newest entry that has to go.
-            let cut: i64 = self
+        for target in targets {
+            // The newest entry that has to go, if any (by the target's
+            // index: `keep` steps, not the table).
+            let cut: Option<i64> = self
                 .conn
                 .prepare_cached(
                     "SELECT seq FROM entries WHERE target = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2",
                 )?
-                .query_row(params![target, keep], |row| row.get(0))?;
+                .query_row(params![target, keep], |row| row.get(0))
+                .optional()?;
+            let Some(cut) = cut else {
+                continue;
+            };
             let mut stmt = self.conn.prepare_cached(
                 "DELETE FROM entries WHERE seq IN \
                  (SELECT seq FROM entries WHERE target = ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3)",
@@ -420,6 +439,7 @@ impl Backend for SqliteBackend {
         now_ms: i64,
         max_age_ms: i64,
         max_messages: usize,
+        scope: Scope<'_>,
     ) -> Result<u64, StoreError> {
         let mut gone = 0;
         if max_age_ms > 0 {
@@ -429,7 +449,7 @@ impl Backend for SqliteBackend {
         }
         if max_messages > 0 && gone < RETAIN_PER_CALL {
             gone += self
-                .retain_count(max_messages, RETAIN_PER_CALL - gone)
+                .retain_count(max_messages, RETAIN_PER_CALL - gone, scope)
                 .map_err(|e| self.fail("cannot drop excess entries", e))?;
         }
         Ok(gone)
@@ -443,11 +463,13 @@ impl Backend for SqliteBackend {
             .map_err(|e| self.fail("cannot read the highest seq", e))
     }
 
-    fn size(&mut self) -> Result<(u64, u64), StoreError> {
-        let entries: u64 = self
-            .conn
+    fn count(&mut self) -> Result<u64, StoreError> {
+        self.conn
             .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
-            .map_err(|e| self.fail("cannot count entries", e))?;
+            .map_err(|e| self.fail("cannot count entries", e))
+    }
+
+    fn bytes(&mut self) -> Result<u64, StoreError> {
         let (pages, page_size): (u64, u64) = self
             .conn
             .query_row(
@@ -459,6 +481,6 @@ impl Backend for SqliteBackend {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         let wal = std::fs::metadata(wal).map_or(0, |m| m.len());
-        Ok((entries, pages * page_size + wal))
+        Ok(pages * page_size + wal)
     }
 }

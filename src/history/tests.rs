@@ -201,7 +201,7 @@ fn purge_by_nick_takes_what_it_said_and_its_private_conversations() {
         assert_eq!(left, [2, 5, 7]);
         assert_eq!(b.purge_target("bob cy").expect("purge"), 1);
         assert_eq!(b.purge_target("bob cy").expect("purge"), 0);
-        assert_eq!(b.size().expect("size").0, 2);
+        assert_eq!(b.count().expect("count"), 2);
     });
 }
 
@@ -249,19 +249,45 @@ fn retention_by_age_and_by_count() {
         .collect();
     on_both(&entries, |b| {
         // Older than 300 - 100 = 200 ms: seqs 1..=19 go.
-        assert_eq!(b.retain(300, 100, 0).expect("retain"), 19);
-        assert_eq!(b.size().expect("size").0, 11);
+        assert_eq!(b.retain(300, 100, 0, Scope::All).expect("retain"), 19);
+        assert_eq!(b.count().expect("count"), 11);
         // Keep 4 per target: #a has 1 left, #b 10 → 6 go.
-        assert_eq!(b.retain(300, 0, 4).expect("retain"), 6);
+        assert_eq!(b.retain(300, 0, 4, Scope::All).expect("retain"), 6);
         let q = Query::Latest {
             target: "#b".into(),
             after: None,
             limit: 100,
         };
         assert_eq!(seqs(b, q), [27, 28, 29, 30]);
-        assert_eq!(b.retain(300, 0, 0).expect("retain"), 0);
+        assert_eq!(b.retain(300, 0, 0, Scope::All).expect("retain"), 0);
         // Retention never lowers the seq high-water mark.
         assert_eq!(b.max_seq().expect("max_seq"), 30);
+    });
+}
+
+#[test]
+fn the_count_limit_trims_only_the_targets_in_scope() {
+    let entries: Vec<Entry> = (1..=20)
+        .map(|s| entry(s, s as i64, if s % 2 == 0 { "#a" } else { "#b" }, "n"))
+        .collect();
+    on_both(&entries, |b| {
+        let written: std::collections::HashSet<String> = ["#a".to_string()].into();
+        assert_eq!(
+            b.retain(100, 0, 4, Scope::Only(&written)).expect("retain"),
+            6
+        );
+        let latest = |target: &str| Query::Latest {
+            target: target.into(),
+            after: None,
+            limit: 100,
+        };
+        assert_eq!(seqs(b, latest("#a")), [14, 16, 18, 20]);
+        assert_eq!(seqs(b, latest("#b")).len(), 10);
+        // A target in scope with nothing stored is no error.
+        let gone: std::collections::HashSet<String> = ["#gone".to_string()].into();
+        assert_eq!(b.retain(100, 0, 4, Scope::Only(&gone)).expect("retain"), 0);
+        assert_eq!(b.retain(100, 0, 4, Scope::All).expect("retain"), 6);
+        assert_eq!(b.count().expect("count"), 8);
     });
 }
 
@@ -272,9 +298,12 @@ fn sqlite_retention_works_in_bounded_calls() {
     let n = RETAIN_PER_CALL + 500;
     let entries: Vec<Entry> = (1..=n).map(|s| entry(s, 1, "#a", "n")).collect();
     db.append(&entries).expect("append");
-    assert_eq!(db.retain(1000, 10, 0).expect("retain"), RETAIN_PER_CALL);
-    assert_eq!(db.retain(1000, 10, 0).expect("retain"), 500);
-    assert_eq!(db.size().expect("size").0, 0);
+    assert_eq!(
+        db.retain(1000, 10, 0, Scope::All).expect("retain"),
+        RETAIN_PER_CALL
+    );
+    assert_eq!(db.retain(1000, 10, 0, Scope::All).expect("retain"), 500);
+    assert_eq!(db.count().expect("count"), 0);
 }
 
 #[test]
@@ -288,8 +317,8 @@ fn max_seq_survives_reopen_and_purges() {
     }
     let mut db = SqliteBackend::open(&dir.db()).expect("reopen");
     assert_eq!(db.max_seq().expect("max_seq"), 20);
-    assert_eq!(db.size().expect("size").0, 10);
-    let (_, bytes) = db.size().expect("size");
+    assert_eq!(db.count().expect("count"), 10);
+    let bytes = db.bytes().expect("bytes");
     assert!(bytes > 0);
 }
 
@@ -303,7 +332,7 @@ fn a_batch_is_stored_whole_or_not_at_all() {
         .append(&[entry(2, 2, "#a", "n"), entry(1, 1, "#a", "n")])
         .expect_err("duplicate seq");
     assert!(err.to_string().contains(&dir.db().display().to_string()));
-    assert_eq!(db.size().expect("size").0, 1);
+    assert_eq!(db.count().expect("count"), 1);
     assert_eq!(db.max_seq().expect("max_seq"), 1);
 }
 
@@ -612,7 +641,7 @@ fn worker_commits_answers_and_closes_with_everything_sent() {
     history.close();
     let mut db = SqliteBackend::open(&dir.db()).expect("reopen");
     assert_eq!(db.max_seq().expect("max_seq"), 20);
-    assert_eq!(db.size().expect("size").0, 15);
+    assert_eq!(db.count().expect("count"), 15);
 }
 
 #[test]
@@ -718,14 +747,23 @@ impl Backend for Scripted {
         self.log("purge");
         self.inner.purge_target(target)
     }
-    fn retain(&mut self, now: i64, age: i64, count: usize) -> Result<u64, StoreError> {
-        self.inner.retain(now, age, count)
+    fn retain(
+        &mut self,
+        now: i64,
+        age: i64,
+        count: usize,
+        scope: Scope<'_>,
+    ) -> Result<u64, StoreError> {
+        self.inner.retain(now, age, count, scope)
     }
     fn max_seq(&mut self) -> Result<u64, StoreError> {
         self.inner.max_seq()
     }
-    fn size(&mut self) -> Result<(u64, u64), StoreError> {
-        self.inner.size()
+    fn count(&mut self) -> Result<u64, StoreError> {
+        self.inner.count()
+    }
+    fn bytes(&mut self) -> Result<u64, StoreError> {
+        self.inner.bytes()
     }
 }
 
@@ -794,5 +832,5 @@ fn the_last_checkpoint_leaves_no_wal_behind() {
     let left = std::fs::metadata(&wal).map_or(0, |m| m.len());
     assert_eq!(left, 0, "the last checkpoint empties the WAL");
     let mut db = SqliteBackend::open(&dir.db()).expect("reopen");
-    assert_eq!(db.size().expect("size").0, fixture().len() as u64);
+    assert_eq!(db.count().expect("count"), fixture().len() as u64);
 }

@@ -8,11 +8,11 @@
 //! [`sort`]). Retention runs at start and then every minute, between jobs.
 
 use super::handle::{Done, Purge, Retention};
-use super::{Backend, Entry, Query, StoreError, TargetsQuery};
+use super::{Backend, Entry, Query, Scope, StoreError, TargetsQuery};
 use log::{error, warn};
 use mio::Waker;
 use std::any::Any;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -48,6 +48,14 @@ struct Worker {
     reports: Sender<Report>,
     waker: Arc<Waker>,
     retention: Retention,
+    /// Targets appended to since the last complete retention pass: the
+    /// only ones `max_messages` can have been crossed in.
+    written: HashSet<String>,
+    /// A retention pass has completed: the first one covers every target.
+    swept: bool,
+    /// Entries in the store: counted once, then kept up to date from what
+    /// appends, purges and retention report, so status never recounts.
+    entries: Option<u64>,
 }
 
 /// Tells the loop when the thread unwinds, so it stops waiting for answers
@@ -84,6 +92,9 @@ pub(super) fn run(
         reports,
         waker,
         retention,
+        written: HashSet::new(),
+        swept: false,
+        entries: None,
     };
     let mut next_retain = Instant::now();
     let mut writes = VecDeque::new();
@@ -125,6 +136,9 @@ pub(super) fn run(
                     Purge::Nick(nick) => b.purge_nick(nick),
                     Purge::Target(target) => b.purge_target(target),
                 });
+                if let Ok(gone) = result {
+                    worker.removed(gone);
+                }
                 worker.report(Report::Done(Done::Purged { ticket, result }));
             }
             Job::Query { ticket, q } => {
@@ -169,13 +183,32 @@ impl Worker {
             return;
         };
         let done = match self.call(|b| b.append(batch)) {
-            Ok(()) => Done::Committed(through),
+            Ok(()) => {
+                if self.retention.max_messages > 0 {
+                    for e in batch {
+                        if !self.written.contains(&e.target) {
+                            self.written.insert(e.target.clone());
+                        }
+                    }
+                }
+                if let Some(n) = &mut self.entries {
+                    *n += batch.len() as u64;
+                }
+                Done::Committed(through)
+            }
             Err(error) => {
                 error!("{error}");
                 Done::Failed { through, error }
             }
         };
         self.report(Report::Done(done));
+    }
+
+    /// `gone` entries left the store.
+    fn removed(&mut self, gone: u64) {
+        if let Some(n) = &mut self.entries {
+            *n = n.saturating_sub(gone);
+        }
     }
 
     /// One retention call, then the size for status; true when it stopped
@@ -186,19 +219,43 @@ impl Worker {
             max_messages,
         } = self.retention;
         let now_ms = crate::clock::now_ms();
-        let gone = match self.call(|b| b.retain(now_ms, max_age_ms, max_messages)) {
-            Ok(gone) => gone,
-            Err(e) => {
-                warn!("history retention: {e}");
-                self.report(Report::RetainFailed(e));
-                return false;
+        let mut written = std::mem::take(&mut self.written);
+        let scope = match self.swept {
+            true => Scope::Only(&written),
+            false => Scope::All,
+        };
+        let result = self.call(|b| b.retain(now_ms, max_age_ms, max_messages, scope));
+        let gone = match result {
+            Ok(gone) if gone < super::RETAIN_PER_CALL => gone,
+            done => {
+                // Stopped at its budget, or failed: the targets written so
+                // far stay in scope for the next call.
+                written.extend(self.written.drain());
+                self.written = written;
+                return match done {
+                    Ok(gone) => {
+                        self.removed(gone);
+                        true
+                    }
+                    Err(e) => {
+                        warn!("history retention: {e}");
+                        self.report(Report::RetainFailed(e));
+                        false
+                    }
+                };
             }
         };
-        if gone >= super::RETAIN_PER_CALL {
-            return true;
-        }
-        match self.call(|b| b.size()) {
-            Ok((entries, bytes)) => self.report(Report::Size(entries, bytes)),
+        self.swept = true;
+        self.removed(gone);
+        let entries = match self.entries {
+            Some(n) => Ok(n),
+            None => self.call(|b| b.count()),
+        };
+        match entries.and_then(|n| Ok((n, self.call(|b| b.bytes())?))) {
+            Ok((entries, bytes)) => {
+                self.entries = Some(entries);
+                self.report(Report::Size(entries, bytes));
+            }
             Err(e) => {
                 warn!("history size: {e}");
                 self.report(Report::RetainFailed(e));

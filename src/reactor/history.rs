@@ -11,7 +11,7 @@
 use crate::clock::now_ms;
 use crate::config::HistoryConfig;
 use crate::history::{
-    Backend, Done, Entry, History, MemoryBackend, Purge, Query, Retention, SqliteBackend,
+    Backend, Done, Entry, History, MemoryBackend, Purge, Query, Retention, Scope, SqliteBackend,
 };
 use crate::hub::{Answering, Ask, ClientId, Found, MAX_CHATHISTORY};
 use log::{error, info};
@@ -288,7 +288,9 @@ impl HistoryLink {
     pub(super) fn tick(&mut self) {
         if let Store::Open(_) = self.store {
             let r = self.retention;
-            let _ = self.window.retain(now_ms(), r.max_age_ms, r.max_messages);
+            let _ = self
+                .window
+                .retain(now_ms(), r.max_age_ms, r.max_messages, Scope::All);
         }
     }
 
