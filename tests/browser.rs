@@ -378,7 +378,10 @@ async fn two_people_chat_in_browsers_beside_a_terminal_client() {
     // His private conversation with Alice is back too, behind #lobby, with
     // what they said.
     wait_text(&bob, "#tabs .tab[data-name='alice']", "alice").await;
-    assert_eq!(count(&bob, "#tabs .tab.active[data-name='#lobby']").await, 1);
+    assert_eq!(
+        count(&bob, "#tabs .tab.active[data-name='#lobby']").await,
+        1
+    );
     shot(&bob, "08-after-reload").await;
     bob.find(Locator::Css("#tabs .tab[data-name='alice']"))
         .await

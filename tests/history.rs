@@ -343,7 +343,8 @@ fn groupchatctl_reads_and_purges_history() {
     let out = daemon.ctl(&["history", "alice,bob"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("(to bob) <alice> private"));
     let purged = daemon.ctl_json(&["history", "purge", "--nick", "ALICE"]);
-    assert_eq!(purged["message"], "purged 2 entries");
+    // Her two messages and her join: presence is hers to erase too.
+    assert_eq!(purged["message"], "purged 3 entries");
     let left = daemon.ctl_json(&["history", "#lobby"]);
     assert_eq!(left["history"].as_array().map(Vec::len), Some(1));
     assert_eq!(
@@ -466,5 +467,48 @@ fn after_a_restart_history_joins_what_is_on_disk_with_what_is_new() {
     assert_eq!(
         texts(&chathistory(&mut bob, "LATEST #lobby * 2")),
         ["old 5", "new 1"]
+    );
+}
+
+#[test]
+fn event_playback_shows_joins_parts_and_quits_from_the_store() {
+    let daemon = Daemon::start(NO_FLOOD_CONTROL);
+    let mut alice = daemon.register("alice");
+    let mut bob = daemon.register("bob");
+    let mut carol = daemon.register("carol");
+    carol.send("PART #lobby :back soon");
+    carol.expect("PART #lobby");
+    alice.send("PRIVMSG #lobby :while carol is out");
+    carol.send("JOIN #lobby");
+    carol.expect("JOIN");
+    carol.send("QUIT :done");
+    alice.expect("QUIT");
+    // Events hold no output back, messages do: once bob has a message
+    // said after the quit, everything before it is committed too.
+    alice.send("PRIVMSG #lobby :after");
+    bob.expect(":after");
+    // SIGKILL and restart: the events come from the store.
+    let daemon = daemon.restart();
+    let mut events = join_with(&daemon, "ev", &format!("{CAPS} draft/event-playback"));
+    let lines = chathistory(&mut events, "LATEST #lobby * 6");
+    let bodies: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_once(' ').map_or(l.as_str(), |(_, body)| body))
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            ":carol!carol@127.0.0.1 PART #lobby :back soon",
+            ":alice!alice@127.0.0.1 PRIVMSG #lobby :while carol is out",
+            ":carol!carol@127.0.0.1 JOIN :#lobby",
+            ":carol!carol@127.0.0.1 QUIT :Quit: done",
+            ":alice!alice@127.0.0.1 PRIVMSG #lobby :after",
+            ":ev!ev@127.0.0.1 JOIN :#lobby",
+        ]
+    );
+    let mut plain = join_with(&daemon, "plain", CAPS);
+    assert_eq!(
+        texts(&chathistory(&mut plain, "LATEST #lobby * 2")),
+        ["while carol is out", "after"]
     );
 }

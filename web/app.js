@@ -4,7 +4,7 @@
 
 import { action, build, channelName, fold, isChannel, nickProblem, parse, stripFormatting } from './irc.js';
 
-const WANTED_CAPS = ['message-tags', 'server-time', 'batch', 'echo-message', 'draft/chathistory', 'labeled-response'];
+const WANTED_CAPS = ['message-tags', 'server-time', 'batch', 'echo-message', 'draft/chathistory', 'draft/event-playback', 'labeled-response'];
 const MAX_LINES = 1000;
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const NAMES_EVERY_MS = 5000;

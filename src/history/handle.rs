@@ -173,10 +173,11 @@ impl History {
         self.committed
     }
 
-    /// Asks for a query's answer, as [`Done::Answer`] with this ticket.
-    pub fn query(&mut self, ticket: u64, q: Query) {
+    /// Asks for a query's answer (with joins, parts and quits when
+    /// `events`), as [`Done::Answer`] with this ticket.
+    pub fn query(&mut self, ticket: u64, q: Query, events: bool) {
         self.asked.insert(ticket, Asked::Query);
-        self.send(Job::Query { ticket, q });
+        self.send(Job::Query { ticket, q, events });
     }
 
     /// Asks for CHATHISTORY TARGETS, as [`Done::Targets`] with this ticket.

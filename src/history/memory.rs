@@ -85,8 +85,8 @@ impl MemoryBackend {
     /// A time bound never rules missing entries out: their times are
     /// unknown here, and clocks step back. A query is certain when each of
     /// its picks is (see [`select::run`]).
-    pub fn try_answer(&self, q: &Query) -> Option<Vec<Entry>> {
-        select::run(q, |p| {
+    pub fn try_answer(&self, q: &Query, events: bool) -> Option<Vec<Entry>> {
+        select::run(q, events, |p| {
             let found = self.pick(p);
             if self.certain(p, found.len()) {
                 Ok(found)
@@ -190,8 +190,8 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    fn query(&mut self, q: &Query) -> Result<Vec<Entry>, StoreError> {
-        select::run(q, |p| Ok(self.pick(p)))
+    fn query(&mut self, q: &Query, events: bool) -> Result<Vec<Entry>, StoreError> {
+        select::run(q, events, |p| Ok(self.pick(p)))
     }
 
     fn targets(&mut self, q: &TargetsQuery) -> Result<Vec<TargetActivity>, StoreError> {

@@ -43,6 +43,12 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// A join, part or quit: history only `draft/event-playback` clients
+    /// see.
+    pub fn is_event(self) -> bool {
+        matches!(self, Kind::Join | Kind::Part | Kind::Quit)
+    }
+
     /// The IRC command, which is also how the SQLite engine stores the kind
     /// (readable with the `sqlite3` shell, stable across versions).
     pub fn as_str(self) -> &'static str {
@@ -238,8 +244,9 @@ pub trait Backend: Send {
     /// committed (written to the WAL, so a SIGKILL of the process cannot
     /// lose it).
     fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError>;
-    /// Answers one query as [`select::run`] defines it.
-    fn query(&mut self, q: &Query) -> Result<Vec<Entry>, StoreError>;
+    /// Answers one query as [`select::run`] defines it, with joins, parts
+    /// and quits when `events`.
+    fn query(&mut self, q: &Query, events: bool) -> Result<Vec<Entry>, StoreError>;
     /// The conversations `q` asks for, ordered by latest activity
     /// ascending (ties by key), at most `q.limit`: the oldest activity
     /// first, as the CHATHISTORY TARGETS spec lists them.

@@ -32,10 +32,14 @@ pub enum Lower {
 }
 
 /// One read of one target: the `limit` entries at `end` among those within
-/// `lower` and `before`, returned oldest first.
+/// `lower` and `before` (and of the kinds `events` admits), returned
+/// oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pick<'a> {
     pub target: &'a str,
+    /// Joins, parts and quits count too (`draft/event-playback`); else
+    /// only messages do, so a limit is a number of messages.
+    pub events: bool,
     pub lower: Option<Lower>,
     /// The upper bound, always exclusive.
     pub before: Option<Selector>,
@@ -62,7 +66,9 @@ impl Pick<'_> {
             Some(Lower::After(sel)) => sel.compare(entry) == Greater,
             Some(Lower::From(sel)) => sel.compare(entry) != Less,
         };
-        lower && self.before.is_none_or(|sel| sel.compare(entry) == Less)
+        lower
+            && self.before.is_none_or(|sel| sel.compare(entry) == Less)
+            && (self.events || !entry.kind.is_event())
     }
 }
 
@@ -81,13 +87,16 @@ impl Pick<'_> {
 ///   by definition, when from > to the first is. It also gives mixed kinds
 ///   (a msgid and a timestamp) a meaning without comparing them.
 ///
-/// `limit` 0 gives nothing. An unknown target gives nothing.
+/// `limit` 0 gives nothing. An unknown target gives nothing. Without
+/// `events`, joins, parts and quits are left out before the limit counts.
 pub fn run<E>(
     q: &Query,
+    events: bool,
     mut pick: impl FnMut(&Pick<'_>) -> Result<Vec<Entry>, E>,
 ) -> Result<Vec<Entry>, E> {
     let newest = |target, lower, before, limit| Pick {
         target,
+        events,
         lower,
         before,
         end: End::Newest,
@@ -95,6 +104,7 @@ pub fn run<E>(
     };
     let oldest = |target, lower, before, limit| Pick {
         target,
+        events,
         lower,
         before,
         end: End::Oldest,

@@ -42,6 +42,9 @@ const SCHEMA: &str = "
 
 const COLUMNS: &str = "seq, time_ms, target, kind, prefix, nick, recipient, text, tags";
 
+/// The condition that leaves joins, parts and quits out of a pick.
+const MESSAGES_ONLY: &str = " AND kind IN ('PRIVMSG', 'NOTICE', 'TAGMSG')";
+
 /// Rows one DELETE of a retention pass removes: small enough that the
 /// write lock and the WAL growth of one statement stay short.
 const RETAIN_CHUNK: i64 = 1000;
@@ -225,6 +228,9 @@ impl SqliteBackend {
         if let Some(sel) = p.before {
             bound("<", sel);
         }
+        if !p.events {
+            sql.push_str(MESSAGES_ONLY);
+        }
         let order = match p.end {
             End::Oldest => "ASC",
             End::Newest => "DESC",
@@ -370,8 +376,8 @@ impl Backend for SqliteBackend {
             .map_err(|e| self.fail(&format!("cannot store {} entries", batch.len()), e))
     }
 
-    fn query(&mut self, q: &Query) -> Result<Vec<Entry>, StoreError> {
-        select::run(q, |p| self.pick(p))
+    fn query(&mut self, q: &Query, events: bool) -> Result<Vec<Entry>, StoreError> {
+        select::run(q, events, |p| self.pick(p))
             .map_err(|e| self.fail(&format!("cannot read {}", q.target()), e))
     }
 

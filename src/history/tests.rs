@@ -76,7 +76,7 @@ fn on_both(entries: &[Entry], check: impl Fn(&mut dyn Backend)) {
 }
 
 fn seqs(backend: &mut dyn Backend, q: Query) -> Vec<u64> {
-    let found = backend.query(&q).expect("query");
+    let found = backend.query(&q, false).expect("query");
     found.iter().map(|e| e.seq).collect()
 }
 
@@ -142,7 +142,7 @@ fn each_query_on_both_engines() {
         };
         assert_eq!(seqs(b, unknown), Vec::<u64>::new());
         // Everything comes back as it went in.
-        let all = b.query(&latest(None, 1)).expect("query");
+        let all = b.query(&latest(None, 1), false).expect("query");
         assert_eq!(all, [fixture()[18].clone()]);
     });
 }
@@ -369,49 +369,54 @@ fn a_window_answers_only_what_it_knows() {
         limit,
     };
     // Nothing since start: older history may be on disk.
-    assert_eq!(window.try_answer(&latest(1)), None);
-    assert_eq!(window.try_answer(&latest(0)), Some(vec![]));
+    assert_eq!(window.try_answer(&latest(1), false), None);
+    assert_eq!(window.try_answer(&latest(0), false), Some(vec![]));
     let batch: Vec<Entry> = (101..=105).map(|s| entry(s, 1, "#a", "n")).collect();
     window.append(&batch).expect("append");
-    let found = window.try_answer(&latest(3)).expect("certain");
+    let found = window.try_answer(&latest(3), false).expect("certain");
     assert_eq!(
         found.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [103, 104, 105]
     );
     // Asking for more than it keeps needs the store.
-    assert_eq!(window.try_answer(&latest(4)), None);
+    assert_eq!(window.try_answer(&latest(4), false), None);
     // After a seq it holds everything past: certain.
     let after = |s| Query::After {
         target: "#a".into(),
         sel: Selector::Seq(s),
         limit: 10,
     };
-    assert!(window.try_answer(&after(102)).is_some());
-    assert_eq!(window.try_answer(&after(101)), None);
+    assert!(window.try_answer(&after(102), false).is_some());
+    assert_eq!(window.try_answer(&after(101), false), None);
     // A target never seen: it could have history from before start.
     let other = Query::Latest {
         target: "#b".into(),
         after: Some(Selector::Seq(100)),
         limit: 5,
     };
-    assert_eq!(window.try_answer(&other), Some(vec![]));
+    assert_eq!(window.try_answer(&other, false), Some(vec![]));
     // Time bounds cannot rule out older entries.
     let by_time = Query::After {
         target: "#a".into(),
         sel: Selector::Time(0),
         limit: 1,
     };
-    assert_eq!(window.try_answer(&by_time), None);
+    assert_eq!(window.try_answer(&by_time, false), None);
     // An uncapped memory store knows everything.
     let mut full = MemoryBackend::new();
     full.append(&batch).expect("append");
-    assert!(full.try_answer(&by_time).is_some());
+    assert!(full.try_answer(&by_time, false).is_some());
 }
 
 /// The model: every entry in a sorted Vec, each query as plain filters.
-fn model(all: &[Entry], q: &Query) -> Vec<Entry> {
+fn model(all: &[Entry], q: &Query, events: bool) -> Vec<Entry> {
     use std::cmp::Ordering::*;
-    let of = |t: &str| -> Vec<Entry> { all.iter().filter(|e| e.target == t).cloned().collect() };
+    let of = |t: &str| -> Vec<Entry> {
+        all.iter()
+            .filter(|e| e.target == t && (events || !e.kind.is_event()))
+            .cloned()
+            .collect()
+    };
     let newest = |v: Vec<Entry>, n: usize| v[v.len().saturating_sub(n)..].to_vec();
     let oldest = |v: Vec<Entry>, n: usize| v.into_iter().take(n).collect::<Vec<_>>();
     let after = |v: &[Entry], s: Selector| -> Vec<Entry> {
@@ -507,22 +512,31 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// Random batches over three targets (times mostly rising, sometimes
-    /// stepping back), random queries: the engines and the model agree, and
-    /// a capped window, when it answers, agrees too.
+    /// stepping back; some channel entries joins, parts or quits), random
+    /// queries with and without events: the engines and the model agree,
+    /// and a capped window of the messages, when it answers, agrees too.
     #[test]
     fn engines_agree_with_the_model(
-        old in prop::collection::vec((0usize..3, -20i64..30), 0..20),
-        batches in prop::collection::vec(prop::collection::vec((0usize..3, -20i64..30), 1..8), 1..6),
+        old in prop::collection::vec((0usize..3, -20i64..30, 0usize..6), 0..20),
+        batches in prop::collection::vec(
+            prop::collection::vec((0usize..3, -20i64..30, 0usize..6), 1..8),
+            1..6,
+        ),
         cap in 1usize..6,
-        queries in prop::collection::vec(query(), 1..30),
+        queries in prop::collection::vec((query(), any::<bool>()), 1..30),
     ) {
         let targets = ["#a", "#b", "al bob"];
+        let kinds = [Kind::Join, Kind::Part, Kind::Quit];
         let mut time = 0i64;
         let mut seq = 0u64;
-        let mut make = |(t, step): (usize, i64)| {
+        let mut make = |(t, step, kind): (usize, i64, usize)| {
             seq += 1;
             time += step;
-            entry(seq, time, targets[t], "n")
+            let mut e = entry(seq, time, targets[t], "n");
+            if t < 2 && kind < kinds.len() {
+                e.kind = kinds[kind];
+            }
+            e
         };
         // Entries stored before the window started.
         let old: Vec<Entry> = old.into_iter().map(&mut make).collect();
@@ -542,14 +556,17 @@ proptest! {
         for batch in &batches {
             sqlite.append(batch).expect("append");
             memory.append(batch).expect("append");
-            window.append(batch).expect("append");
+            // As the reactor does: the window holds messages only.
+            let messages: Vec<Entry> =
+                batch.iter().filter(|e| !e.kind.is_event()).cloned().collect();
+            window.append(&messages).expect("append");
             all.extend(batch.iter().cloned());
         }
-        for q in &queries {
-            let want = model(&all, q);
-            prop_assert_eq!(&memory.query(q).expect("memory"), &want, "memory {:?}", q);
-            prop_assert_eq!(&sqlite.query(q).expect("sqlite"), &want, "sqlite {:?}", q);
-            if let Some(got) = window.try_answer(q) {
+        for (q, events) in &queries {
+            let want = model(&all, q, *events);
+            prop_assert_eq!(&memory.query(q, *events).expect("memory"), &want, "memory {:?}", q);
+            prop_assert_eq!(&sqlite.query(q, *events).expect("sqlite"), &want, "sqlite {:?}", q);
+            if !events && let Some(got) = window.try_answer(q, false) {
                 prop_assert_eq!(&got, &want, "window {:?}", q);
             }
         }
@@ -612,7 +629,7 @@ fn worker_commits_answers_and_closes_with_everything_sent() {
         after: None,
         limit: 2,
     };
-    history.query(7, q);
+    history.query(7, q, false);
     let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
     let want: Vec<Entry> = fixture()
         .into_iter()
@@ -674,7 +691,7 @@ fn a_failing_batch_is_reported_and_the_next_good_one_recovers() {
         after: None,
         limit: 1,
     };
-    history.query(1, q);
+    history.query(1, q, false);
     let done = wait_for(&mut history, &mut poll, |d| !d.is_empty());
     let [
         Done::Answer {
@@ -728,14 +745,14 @@ impl Backend for Scripted {
         }
         self.inner.append(batch)
     }
-    fn query(&mut self, q: &Query) -> Result<Vec<Entry>, StoreError> {
+    fn query(&mut self, q: &Query, events: bool) -> Result<Vec<Entry>, StoreError> {
         self.log("query");
         assert!(!self.panics, "a bug in a query");
         if let Some((entered, go)) = self.gate.take() {
             let _ = entered.send(());
             let _ = go.recv();
         }
-        self.inner.query(q)
+        self.inner.query(q, events)
     }
     fn targets(&mut self, q: &TargetsQuery) -> Result<Vec<TargetActivity>, StoreError> {
         self.inner.targets(q)
@@ -783,12 +800,12 @@ fn writes_overtake_waiting_queries_and_keep_their_own_order() {
         after: None,
         limit: 5,
     };
-    history.query(0, latest());
+    history.query(0, latest(), false);
     entered
         .recv_timeout(std::time::Duration::from_secs(10))
         .expect("the first query started");
     for ticket in 1..=3 {
-        history.query(ticket, latest());
+        history.query(ticket, latest(), false);
     }
     history.append(entry(1, 1, "#a", "n"));
     history.flush();

@@ -24,7 +24,7 @@ const RETAIN_EVERY: Duration = Duration::from_secs(60);
 /// What the loop asks of the worker.
 pub(super) enum Job {
     Append(Vec<Entry>),
-    Query { ticket: u64, q: Query },
+    Query { ticket: u64, q: Query, events: bool },
     Targets { ticket: u64, q: TargetsQuery },
     Purge { ticket: u64, what: Purge },
 }
@@ -141,8 +141,8 @@ pub(super) fn run(
                 }
                 worker.report(Report::Done(Done::Purged { ticket, result }));
             }
-            Job::Query { ticket, q } => {
-                let result = worker.call(|b| b.query(&q));
+            Job::Query { ticket, q, events } => {
+                let result = worker.call(|b| b.query(&q, events));
                 worker.report(Report::Done(Done::Answer { ticket, result }));
             }
             Job::Targets { ticket, q } => {

@@ -40,13 +40,17 @@ pub enum Cap {
     InviteNotify,
     /// Told when someone in a shared channel changes their real name.
     Setname,
+    /// History includes joins, parts and quits (offered while history is
+    /// kept).
+    EventPlayback,
 }
 
-const OFFERED: [(Cap, &str); 13] = [
+const OFFERED: [(Cap, &str); 14] = [
     (Cap::Notify, "cap-notify"),
     (Cap::AwayNotify, "away-notify"),
     (Cap::Batch, "batch"),
     (Cap::Chathistory, "draft/chathistory"),
+    (Cap::EventPlayback, "draft/event-playback"),
     (Cap::EchoMessage, "echo-message"),
     (Cap::InviteNotify, "invite-notify"),
     (Cap::LabeledResponse, "labeled-response"),
@@ -60,7 +64,7 @@ const OFFERED: [(Cap, &str); 13] = [
 
 /// The capabilities a client has enabled, as a bit set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Caps(u16);
+pub struct Caps(u32);
 
 impl Caps {
     pub fn has(self, cap: Cap) -> bool {
@@ -84,7 +88,7 @@ impl Caps {
     }
 }
 
-fn bit(cap: Cap) -> u16 {
+fn bit(cap: Cap) -> u32 {
     1 << OFFERED.iter().position(|(c, _)| *c == cap).unwrap_or(0)
 }
 
@@ -165,11 +169,7 @@ impl Hub {
                         };
                         OFFERED
                             .iter()
-                            .find(|(cap, n)| {
-                                *n == name
-                                    && *cap != Cap::Sts
-                                    && (history || *cap != Cap::Chathistory)
-                            })
+                            .find(|(cap, n)| *n == name && requestable(*cap, history))
                             .map(|(cap, _)| (*cap, on))
                     })
                     .collect();
@@ -213,10 +213,20 @@ impl Hub {
                     format!("sts=port={}", policy.port)
                 }),
                 (Cap::Sts, Some(_)) => None,
-                (Cap::Chathistory, _) if !self.config.history => None,
+                _ if !requestable(*cap, self.config.history) => None,
                 _ => Some((*name).to_string()),
             })
             .collect()
+    }
+}
+
+/// Whether a client may request `cap`: `sts` is a policy, never requested;
+/// the history capabilities exist while history is kept.
+fn requestable(cap: Cap, history: bool) -> bool {
+    match cap {
+        Cap::Sts => false,
+        Cap::Chathistory | Cap::EventPlayback => history,
+        _ => true,
     }
 }
 

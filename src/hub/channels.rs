@@ -3,6 +3,7 @@
 
 use super::channel::Topic;
 use super::{Cap, Channel, ChannelId, ClientId, Hub, Member, Outbox, unix_now};
+use crate::history::Kind;
 use crate::mask::Subject;
 use crate::message::{Message, build};
 use crate::names::{fold, valid_channel};
@@ -130,6 +131,10 @@ impl Hub {
         self.names(id, chan, true, out);
         let name = self.channels[chan].name.clone();
         self.play_back(id, &name, out);
+        // After the playback was asked: its own join is not played back.
+        if let Some(prefix) = self.client(id).map(|c| c.prefix.clone()) {
+            self.record_event(&prefix, Kind::Join, &name, "", out);
+        }
     }
 
     /// A new, empty channel named `name`, with the modes new channels get.
@@ -202,12 +207,14 @@ impl Hub {
         let mut params = vec![channel.name.as_str()];
         params.extend(reason);
         let line = build(&client.prefix, "PART", &params);
+        let (prefix, name) = (client.prefix.clone(), channel.name.clone());
         out.send(id, &line);
         let mut peers = Vec::new();
         self.leave_channel(chan, id, &mut peers);
         for peer in peers {
             out.send(peer, &line);
         }
+        self.record_event(&prefix, Kind::Part, &name, reason.unwrap_or_default(), out);
         if let Some(client) = self.client_mut(id) {
             client.channels.retain(|&c| c != chan);
         }

@@ -21,7 +21,12 @@ pub const MAX_CHATHISTORY: usize = 100;
 /// A question for history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ask {
-    Query(Query),
+    /// Entries of one conversation; joins, parts and quits too when
+    /// `events` (the client has `draft/event-playback`).
+    Query {
+        query: Query,
+        events: bool,
+    },
     Targets(TargetsQuery),
 }
 
@@ -183,8 +188,11 @@ impl Hub {
                 limit,
             },
         };
+        let events = self
+            .client(id)
+            .is_some_and(|c| c.caps.has(Cap::EventPlayback));
         Ok((
-            Ask::Query(query),
+            Ask::Query { query, events },
             Form::Batch {
                 target: name.to_string(),
             },
@@ -258,7 +266,44 @@ impl Hub {
         let form = Form::Playback {
             channel: channel.to_string(),
         };
-        out.ask(id, Ask::Query(query), Answering { form, label: None });
+        // Events only in a batch: framed NOTICEs show messages alone.
+        let events = self.client(id).is_some_and(|c| {
+            let caps = c.caps;
+            caps.has(Cap::EventPlayback) && caps.has(Cap::Batch) && caps.has(Cap::ServerTime)
+        });
+        out.ask(
+            id,
+            Ask::Query { query, events },
+            Answering { form, label: None },
+        );
+    }
+
+    /// Records a join, part or quit (`kind`) of `prefix` in `channel`'s
+    /// history, for `draft/event-playback`. Unlike a message it holds no
+    /// output back: the durability promise is about what was said.
+    pub(super) fn record_event(
+        &mut self,
+        prefix: &str,
+        kind: Kind,
+        channel: &str,
+        reason: &str,
+        out: &mut dyn Outbox,
+    ) {
+        if !self.config.history {
+            return;
+        }
+        let (time_ms, seq) = self.stamp();
+        out.record(Entry {
+            seq,
+            time_ms,
+            target: fold(channel),
+            kind,
+            prefix: prefix.to_string(),
+            nick: fold(prefix.split('!').next().unwrap_or_default()),
+            to: channel.to_string(),
+            text: reason.to_string(),
+            tags: String::new(),
+        });
     }
 
     /// History's answer to what `id` asked, shown to it as `answering` says.

@@ -192,7 +192,7 @@ impl Hub {
     }
 
     /// The time and msgid of a message accepted now.
-    fn stamp(&mut self) -> (i64, u64) {
+    pub(super) fn stamp(&mut self) -> (i64, u64) {
         let time_ms = now_ms();
         (time_ms, self.next_seq(time_ms))
     }

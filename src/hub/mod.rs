@@ -489,6 +489,9 @@ impl Hub {
         let quit = build(&client.prefix, "QUIT", &[reason]);
         let mut peers = Vec::new();
         for &chan in &client.channels {
+            if let Some(name) = self.channels.get(chan).map(|c| c.name.clone()) {
+                self.record_event(&client.prefix, Kind::Quit, &name, reason, out);
+            }
             self.leave_channel(chan, id, &mut peers);
         }
         peers.sort_unstable();

@@ -11,7 +11,10 @@ mod chanops;
 struct Recorder {
     lines: Vec<(ClientId, String)>,
     closed: Vec<(ClientId, DisconnectReason, String)>,
+    /// Messages recorded for history.
     history: Vec<Entry>,
+    /// Joins, parts and quits recorded for history.
+    events: Vec<Entry>,
     asked: Vec<(ClientId, Ask, Answering)>,
 }
 
@@ -21,7 +24,10 @@ impl Outbox for Recorder {
         self.lines.push((to, text.trim_end().to_string()));
     }
     fn record(&mut self, entry: Entry) {
-        self.history.push(entry);
+        match entry.kind.is_event() {
+            true => self.events.push(entry),
+            false => self.history.push(entry),
+        }
     }
     fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering) {
         self.asked.push((id, ask, answering));
@@ -76,10 +82,18 @@ impl World {
     fn answer_history(&mut self) {
         use crate::history::{Backend, MemoryBackend};
         let mut store = MemoryBackend::new();
-        store.append(&self.out.history).expect("memory append");
+        let mut all: Vec<Entry> = self
+            .out
+            .history
+            .iter()
+            .chain(&self.out.events)
+            .cloned()
+            .collect();
+        all.sort_by_key(|e| e.seq);
+        store.append(&all).expect("memory append");
         for (id, ask, answering) in std::mem::take(&mut self.out.asked) {
             let found = match ask {
-                Ask::Query(q) => store.query(&q).map(Found::Entries),
+                Ask::Query { query, events } => store.query(&query, events).map(Found::Entries),
                 Ask::Targets(q) => store.targets(&q).map(Found::Targets),
             };
             let found = found.map_err(|e| e.to_string());
@@ -174,7 +188,7 @@ fn cap_negotiation_holds_registration_until_end() {
     assert_eq!(
         lines,
         [
-            ":groupchatd CAP * LS :cap-notify away-notify batch draft/chathistory echo-message \
+            ":groupchatd CAP * LS :cap-notify away-notify batch draft/chathistory draft/event-playback echo-message \
              invite-notify labeled-response message-tags multi-prefix server-time setname \
              userhost-in-names"
         ]
@@ -1051,6 +1065,50 @@ fn chathistory_answers_in_a_batch_with_the_lines_as_they_were() {
 }
 
 #[test]
+fn event_playback_adds_joins_parts_and_quits_to_history_for_those_who_ask() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register_with(2, "events", "batch server-time draft/event-playback");
+    w.register_with(3, "plain", "batch server-time");
+    w.send(1, "PRIVMSG #lobby :one");
+    w.register(4, "x");
+    w.send(4, "PART #lobby :off for lunch");
+    w.send(1, "PRIVMSG #lobby :two");
+    w.send(4, "JOIN #lobby");
+    w.send(4, "QUIT :bye");
+    w.answer_history();
+    let kinds: Vec<&str> = w.out.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(&kinds[kinds.len() - 4..], ["JOIN", "PART", "JOIN", "QUIT"]);
+    w.out.lines.clear();
+    let bodies = |lines: Vec<String>| -> Vec<String> {
+        let inside = &lines[1..lines.len() - 1];
+        inside.iter().map(|l| split_tags(l).1.to_string()).collect()
+    };
+    w.send(2, "CHATHISTORY LATEST #lobby * 5");
+    w.answer_history();
+    assert_eq!(
+        bodies(w.take(2)),
+        [
+            ":x!x@127.0.0.1 JOIN :#lobby",
+            ":x!x@127.0.0.1 PART #lobby :off for lunch",
+            ":a!a@127.0.0.1 PRIVMSG #lobby :two",
+            ":x!x@127.0.0.1 JOIN :#lobby",
+            ":x!x@127.0.0.1 QUIT :Quit: bye",
+        ]
+    );
+    // Without the capability: messages only, and the limit counts them.
+    w.send(3, "CHATHISTORY LATEST #lobby * 2");
+    w.answer_history();
+    assert_eq!(
+        bodies(w.take(3)),
+        [
+            ":a!a@127.0.0.1 PRIVMSG #lobby :one",
+            ":a!a@127.0.0.1 PRIVMSG #lobby :two",
+        ]
+    );
+}
+
+#[test]
 fn chathistory_refuses_bad_requests_with_fail() {
     let mut w = World::new(config());
     w.register(1, "a");
@@ -1119,7 +1177,7 @@ fn chathistory_limits_are_capped_and_private_history_is_for_its_two_parties() {
     w.answer_history();
     w.out.lines.clear();
     w.send(2, "CHATHISTORY LATEST alice * 99999");
-    let (_, Ask::Query(query), _) = &w.out.asked[0] else {
+    let (_, Ask::Query { query, .. }, _) = &w.out.asked[0] else {
         panic!("a query");
     };
     assert_eq!(

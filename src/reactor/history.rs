@@ -121,12 +121,18 @@ impl HistoryLink {
         }
     }
 
-    /// Keeps an entry: in the window now, in the store with this turn's
-    /// group commit.
+    /// Keeps an entry: in the window now (a channel's message), in the
+    /// store with this turn's group commit. Output queued after a message
+    /// waits for that commit; after a join, part or quit it does not (see
+    /// `Hub::record_event`).
     pub(super) fn record(&mut self, entry: Entry) {
         let Store::Open(store) = &mut self.store else {
             return;
         };
+        if entry.kind.is_event() {
+            store.append(entry);
+            return;
+        }
         self.recorded = entry.seq;
         if entry.target.starts_with('#') {
             // The window's append cannot fail.
@@ -157,15 +163,18 @@ impl HistoryLink {
         };
         let ticket = self.next_ticket;
         match ask {
-            Ask::Query(query) => {
+            Ask::Query { query, events } => {
+                // The window holds messages only: history with events is
+                // the store's to answer.
                 if query.target().starts_with('#')
-                    && let Some(entries) = self.window.try_answer(&query)
+                    && !events
+                    && let Some(entries) = self.window.try_answer(&query, false)
                 {
                     let found = Ok(Found::Entries(entries));
                     self.ready.push_back(Finished::Client(id, answering, found));
                     return;
                 }
-                store.query(ticket, query);
+                store.query(ticket, query, events);
             }
             Ask::Targets(q) => store.targets(ticket, q),
         }
@@ -173,14 +182,14 @@ impl HistoryLink {
         self.waiting.insert(ticket, Asker::Client(id, answering));
     }
 
-    /// `groupchatctl history`: the latest `limit` of a target.
+    /// `groupchatctl history`: the latest `limit` messages of a target.
     pub(super) fn admin_query(&mut self, key: usize, target: String, limit: usize) -> bool {
         let query = Query::Latest {
             target,
             after: None,
             limit,
         };
-        self.admin_job(key, |store, ticket| store.query(ticket, query))
+        self.admin_job(key, |store, ticket| store.query(ticket, query, false))
     }
 
     /// `groupchatctl history purge`: from the window now, from the store in
