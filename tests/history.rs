@@ -512,3 +512,29 @@ fn event_playback_shows_joins_parts_and_quits_from_the_store() {
         ["while carol is out", "after"]
     );
 }
+
+#[test]
+fn check_config_beside_a_running_daemon_leaves_its_database_alone() {
+    let daemon = Daemon::start(NO_FLOOD_CONTROL);
+    let mut alice = daemon.register("alice");
+    let mut bob = daemon.register("bob");
+    alice.send("PRIVMSG #lobby :in the log");
+    bob.expect("in the log");
+    let wal = daemon.dir.path.join("groupchatd-history.sqlite3-wal");
+    let before = std::fs::metadata(&wal).map(|m| m.len()).expect("a WAL");
+    assert!(before > 0);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_groupchatd"))
+        .arg("--config")
+        .arg(&daemon.config_path)
+        .arg("--check-config")
+        .current_dir(&daemon.dir.path)
+        .output()
+        .expect("run");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("opens"), "{said}");
+    // Read only: no checkpoint truncated the daemon's WAL.
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).ok(), Some(before));
+    alice.send("PRIVMSG #lobby :still fine");
+    bob.expect("still fine");
+}

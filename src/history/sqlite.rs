@@ -96,6 +96,24 @@ pub fn check_dir(path: &Path) -> Result<(), StoreError> {
     })
 }
 
+/// Reads the schema version (the first read of the file: a file that is
+/// not a database fails here) and refuses a newer one.
+fn check_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::new(format!("history {}: {what}: {e}", path.display()))
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| fail("cannot read the schema version", &e))?;
+    if version > SCHEMA_VERSION {
+        return Err(fail(
+            "written by a newer groupchatd, schema version",
+            &version,
+        ));
+    }
+    Ok(())
+}
+
 /// How often the WAL is checkpointed into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -180,15 +198,7 @@ impl SqliteBackend {
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
             .map_err(|e| fail("cannot set synchronous", &e))?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(|e| fail("cannot read the schema version", &e))?;
-        if version > SCHEMA_VERSION {
-            return Err(fail(
-                "written by a newer groupchatd, schema version",
-                &version,
-            ));
-        }
+        check_version(&conn, path)?;
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
@@ -201,6 +211,17 @@ impl SqliteBackend {
             path: path.to_owned(),
             _checkpointer: checkpointer,
         })
+    }
+
+    /// Whether the existing database at `path` is one this groupchatd can
+    /// use, read only: `--check-config` may run beside a daemon that has
+    /// the file open, and must neither write to it nor checkpoint it.
+    pub fn check(path: &Path) -> Result<(), StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+            StoreError::new(format!("history {}: cannot open: {e}", path.display()))
+        })?;
+        check_version(&conn, path)
     }
 
     /// A StoreError naming the file and what failed.

@@ -101,7 +101,7 @@ fn check_history(path: &Path) -> Result<(), String> {
     sqlite::check_dir(path).map_err(|e| e.to_string())?;
     let name = path.display();
     if path.exists() {
-        SqliteBackend::open(path).map_err(|e| e.to_string())?;
+        SqliteBackend::check(path).map_err(|e| e.to_string())?;
         eprintln!("groupchatd: history {name}: opens");
     }
     Ok(())
