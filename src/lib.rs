@@ -18,6 +18,7 @@ pub mod config;
 pub mod connection;
 pub mod flood;
 pub mod framing;
+pub mod helper;
 pub mod history;
 pub mod hub;
 pub mod limits;
