@@ -12,6 +12,7 @@
 //! - [`web`]: HTTP endpoints and IRC over WebSocket, for the web listeners,
 //!   and the browser client's files.
 
+pub mod accounts;
 pub mod admin;
 pub mod clock;
 pub mod config;
