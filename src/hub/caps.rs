@@ -40,18 +40,34 @@ pub enum Cap {
     InviteNotify,
     /// Told when someone in a shared channel changes their real name.
     Setname,
+    /// SASL logins (`AUTHENTICATE`), with the value `PLAIN` for 302
+    /// clients (offered while accounts are on).
+    Sasl,
+    /// Told when someone in a shared channel logs in or out (`ACCOUNT`).
+    AccountNotify,
+    /// An `account` tag on lines from logged-in users.
+    AccountTag,
+    /// `JOIN` lines carry the joiner's account and real name.
+    ExtendedJoin,
+    /// `REGISTER` and `VERIFY` (offered while clients may register).
+    AccountRegistration,
 }
 
-const OFFERED: [(Cap, &str); 13] = [
+const OFFERED: [(Cap, &str); 18] = [
+    (Cap::AccountNotify, "account-notify"),
+    (Cap::AccountTag, "account-tag"),
     (Cap::Notify, "cap-notify"),
     (Cap::AwayNotify, "away-notify"),
     (Cap::Batch, "batch"),
+    (Cap::AccountRegistration, "draft/account-registration"),
     (Cap::Chathistory, "draft/chathistory"),
     (Cap::EchoMessage, "echo-message"),
+    (Cap::ExtendedJoin, "extended-join"),
     (Cap::InviteNotify, "invite-notify"),
     (Cap::LabeledResponse, "labeled-response"),
     (Cap::MessageTags, "message-tags"),
     (Cap::MultiPrefix, "multi-prefix"),
+    (Cap::Sasl, "sasl"),
     (Cap::ServerTime, "server-time"),
     (Cap::Setname, "setname"),
     (Cap::UserhostInNames, "userhost-in-names"),
@@ -60,7 +76,7 @@ const OFFERED: [(Cap, &str); 13] = [
 
 /// The capabilities a client has enabled, as a bit set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Caps(u16);
+pub struct Caps(u32);
 
 impl Caps {
     pub fn has(self, cap: Cap) -> bool {
@@ -80,11 +96,26 @@ impl Caps {
         Wants {
             message_tags: self.has(Cap::MessageTags),
             server_time: self.has(Cap::ServerTime),
+            account: self.has(Cap::AccountTag),
         }
     }
 }
 
-fn bit(cap: Cap) -> u16 {
+impl Cap {
+    /// Offered only while accounts are on (`accounts.enabled`).
+    fn needs_accounts(self) -> bool {
+        matches!(
+            self,
+            Cap::Sasl
+                | Cap::AccountNotify
+                | Cap::AccountTag
+                | Cap::ExtendedJoin
+                | Cap::AccountRegistration
+        )
+    }
+}
+
+fn bit(cap: Cap) -> u32 {
     1 << OFFERED.iter().position(|(c, _)| *c == cap).unwrap_or(0)
 }
 
@@ -117,6 +148,8 @@ impl Hub {
         let target = client.nick_or_star().to_string();
         let server = self.config.server_name.clone();
         let history = self.config.history;
+        let accounts = self.config.accounts.enabled;
+        let registration = accounts && self.config.accounts.open_registration;
         match sub.as_str() {
             "LS" => {
                 let version: u32 = msg.param(1).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -169,6 +202,8 @@ impl Hub {
                                 *n == name
                                     && *cap != Cap::Sts
                                     && (history || *cap != Cap::Chathistory)
+                                    && (accounts || !cap.needs_accounts())
+                                    && (registration || *cap != Cap::AccountRegistration)
                             })
                             .map(|(cap, _)| (*cap, on))
                     })
@@ -214,6 +249,11 @@ impl Hub {
                 }),
                 (Cap::Sts, Some(_)) => None,
                 (Cap::Chathistory, _) if !self.config.history => None,
+                (cap, _) if cap.needs_accounts() && !self.config.accounts.enabled => None,
+                (Cap::AccountRegistration, _) if !self.config.accounts.open_registration => None,
+                // REGISTER works before registration; no e-mail is asked for.
+                (Cap::AccountRegistration, _) if values => Some(format!("{name}=before-connect")),
+                (Cap::Sasl, _) if values => Some(format!("{name}=PLAIN")),
                 _ => Some((*name).to_string()),
             })
             .collect()

@@ -316,7 +316,7 @@ impl HistoryLink {
 
 /// The path as the logs and status show it: absolute, so that an operator
 /// finds the file whatever the daemon's working directory was.
-fn absolute(path: PathBuf) -> PathBuf {
+pub(super) fn absolute(path: PathBuf) -> PathBuf {
     std::path::absolute(&path).unwrap_or(path)
 }
 

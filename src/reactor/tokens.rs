@@ -18,6 +18,8 @@ pub(super) enum Source {
     Signals,
     /// The history worker's waker: it has finished something.
     History,
+    /// The accounts worker's waker: it has answered something.
+    Accounts,
 }
 
 /// Clients take the tokens from 0 up, as slab keys; the rest live far
@@ -27,6 +29,7 @@ const LISTENER_BASE: usize = usize::MAX / 2;
 const ADMIN_LISTENER: usize = usize::MAX - 2;
 const SIGNALS: usize = usize::MAX - 1;
 const HISTORY: usize = usize::MAX - 3;
+const ACCOUNTS: usize = usize::MAX - 4;
 
 impl Source {
     pub(super) fn token(self) -> Token {
@@ -37,6 +40,7 @@ impl Source {
             Source::AdminListener => ADMIN_LISTENER,
             Source::Signals => SIGNALS,
             Source::History => HISTORY,
+            Source::Accounts => ACCOUNTS,
         })
     }
 
@@ -44,6 +48,7 @@ impl Source {
         match token.0 {
             SIGNALS => Source::Signals,
             HISTORY => Source::History,
+            ACCOUNTS => Source::Accounts,
             ADMIN_LISTENER => Source::AdminListener,
             t if t >= LISTENER_BASE => Source::Listener(t - LISTENER_BASE),
             t if t >= ADMIN_BASE => Source::Admin(t - ADMIN_BASE),
@@ -64,6 +69,7 @@ mod tests {
             Source::Listener(0),
             Source::Listener(7),
             Source::History,
+            Source::Accounts,
             Source::AdminListener,
             Source::Admin(0),
             Source::Admin(42),
