@@ -168,12 +168,12 @@ impl Hub {
         }
         let folded = fold(&nick);
         if self.nick_protected_from(id, &folded) {
-            self.refuse_protected_nick(id, &nick, out);
             // The client chooses another nick, and registration goes on then.
             self.nicks.remove(&folded);
             if let Some(client) = self.client_mut(id) {
                 client.nick.clear();
             }
+            self.refuse_protected_nick(id, &nick, out);
             return;
         }
         let Some(client) = self.client(id) else {

@@ -6,7 +6,7 @@ use crate::accounts::{AccountError, AccountStore, Accounts, Answer, Hashing, Req
 use crate::config::Config;
 use crate::hub::ClientId;
 use log::{error, info};
-use mio::{Registry, Token, Waker};
+use mio::Waker;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,12 +59,7 @@ impl AccountsLink {
     /// returns every account's name (read here, once, so the hub can
     /// protect nicks without asking the disk). On failure the server runs
     /// without accounts, and says so.
-    pub(super) fn start(
-        &mut self,
-        config: &Config,
-        registry: &Registry,
-        token: Token,
-    ) -> Vec<String> {
+    pub(super) fn start(&mut self, config: &Config, waker: Arc<Waker>) -> Vec<String> {
         if !config.accounts.enabled {
             info!("accounts are off (accounts.enabled = false)");
             return Vec::new();
@@ -73,7 +68,7 @@ impl AccountsLink {
             memory_kib: config.accounts.hash_memory_kib,
             passes: config.accounts.hash_passes,
         };
-        match start(&self.path, hashing, registry, token) {
+        match start(&self.path, hashing, waker) {
             Ok((accounts, names)) => {
                 info!("{} account(s) kept in {}", names.len(), self.path.display());
                 self.state = State::Open(accounts);
@@ -173,14 +168,11 @@ fn finished(asker: Asker, answer: Answer) -> Finished {
 fn start(
     path: &Path,
     hashing: Hashing,
-    registry: &Registry,
-    token: Token,
+    waker: Arc<Waker>,
 ) -> Result<(Accounts, Vec<String>), String> {
     let mut store = AccountStore::open(path)?;
     let names = store.names().map_err(|e| e.to_string())?;
-    let waker =
-        Waker::new(registry, token).map_err(|e| format!("accounts: cannot make a waker: {e}"))?;
-    let accounts = Accounts::spawn(store, hashing, Arc::new(waker))
+    let accounts = Accounts::spawn(store, hashing, waker)
         .map_err(|e| format!("accounts: cannot start their thread: {e}"))?;
     Ok((accounts, names))
 }

@@ -32,7 +32,7 @@ use admin::AdminSocket;
 use history::{Finished, HistoryLink};
 use log::{error, info, warn};
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll};
+use mio::{Events, Interest, Poll, Waker};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
@@ -40,6 +40,7 @@ use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokens::Source;
 
@@ -213,17 +214,15 @@ impl Server {
             server.listen(endpoint)?;
         }
         // Last, so that a server that cannot start leaves no store behind.
-        let max_seq = server.net.history.start(
-            &server.config.history,
-            server.poll.registry(),
-            Source::History.token(),
-        );
+        // One waker for every helper thread: mio allows one per `Poll`, and
+        // the loop asks each of them what is done every turn anyway.
+        let waker = Arc::new(Waker::new(server.poll.registry(), Source::Workers.token())?);
+        let max_seq = server
+            .net
+            .history
+            .start(&server.config.history, Arc::clone(&waker));
         server.hub.set_seq_floor(max_seq);
-        let names = server.net.accounts.start(
-            &server.config,
-            server.poll.registry(),
-            Source::Accounts.token(),
-        );
+        let names = server.net.accounts.start(&server.config, waker);
         server.hub.set_accounts(names);
         Ok(server)
     }
@@ -317,7 +316,7 @@ impl Server {
                     Source::Listener(index) => self.accept(index),
                     Source::Admin(key) => self.admin_ready(key),
                     // Handled below, every turn.
-                    Source::History | Source::Accounts => {}
+                    Source::Workers => {}
                     Source::Client(id) => {
                         let Some(conn) = self.net.conns.get_mut(id) else {
                             continue;
