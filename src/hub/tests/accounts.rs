@@ -6,6 +6,7 @@ use super::*;
 use crate::accounts::{AccountError, Outcome, Request};
 use base64::Engine;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// Accounts by folded name: (name as registered, password).
 type Store = HashMap<String, (String, String)>;
@@ -40,15 +41,13 @@ impl World {
                         .filter(|(_, p)| p == password.expose())
                         .map(|(n, _)| n.clone()),
                 )),
-                Request::Create { name, password } => {
-                    if store.contains_key(&fold(&name)) {
-                        Err(AccountError::Exists(name))
-                    } else {
-                        let entry = (name.clone(), password.expose().to_string());
-                        store.insert(fold(&name), entry);
+                Request::Create { name, password } => match store.entry(fold(&name)) {
+                    Entry::Occupied(_) => Err(AccountError::Exists(name)),
+                    Entry::Vacant(slot) => {
+                        slot.insert((name.clone(), password.expose().to_string()));
                         Ok(Outcome::Created(name))
                     }
-                }
+                },
                 other => panic!("clients do not ask {other:?}"),
             };
             self.hub.account_answer(id, answer, self.now, &mut self.out);
@@ -165,7 +164,7 @@ fn long_messages_come_in_chunks_of_400() {
             ),
         );
     }
-    if encoded.len() % 400 == 0 {
+    if encoded.len().is_multiple_of(400) {
         w.send(1, "AUTHENTICATE +");
     }
     w.answer_accounts(&mut accounts);
