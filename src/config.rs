@@ -973,6 +973,27 @@ mod tests {
     }
 
     #[test]
+    fn accounts_defaults_and_checks() {
+        let config = parse("").expect("valid");
+        let a = &config.accounts;
+        assert!(a.enabled && a.protect_nicks && !config.server.require_account);
+        assert_eq!(a.registration, Registration::Open);
+        assert_eq!((a.hash_memory_kib, a.hash_passes), (19 * 1024, 2));
+        let closed = parse("[accounts]\nregistration = \"closed\"\n").expect("valid");
+        assert_eq!(closed.accounts.registration, Registration::Closed);
+        let err = parse("[accounts]\nregistration = \"invite\"\n").expect_err("invalid");
+        assert_eq!(
+            (err.line, err.key.as_deref()),
+            (Some(2), Some("registration"))
+        );
+        let err = parse("[accounts]\nhash_memory_kib = 4\n").expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("accounts.hash_memory_kib"));
+        let err = parse("[server]\nrequire_account = true\n[accounts]\nenabled = false\n")
+            .expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("server.require_account"));
+    }
+
+    #[test]
     fn history_path_comes_from_config_then_state_directory() {
         let mut history = HistoryConfig::default();
         assert_eq!(
