@@ -198,7 +198,9 @@ fn failed_logins_are_logged_counted_and_locked_out() {
 
 #[test]
 fn register_creates_an_account_that_outlives_a_restart() {
-    let daemon = Daemon::start(&config(""));
+    // Trace level logs every line a client sends, but not credentials.
+    let daemon =
+        Daemon::start(&config("").replace("[accounts]", "[log]\nlevel = \"trace\"\n\n[accounts]"));
     let mut carol = daemon.connect();
     carol.send("CAP LS 302");
     let ls = carol.expect(" LS ");
@@ -217,11 +219,17 @@ fn register_creates_an_account_that_outlives_a_restart() {
     let mut dave = daemon.register("dave");
     dave.send("NICK carol");
     dave.expect(" 433 dave carol :Nickname is registered to an account");
-    assert!(!everything_logged(&daemon).contains(PASSWORD));
+    let logged = everything_logged(&daemon);
+    assert!(logged.contains("REGISTER <hidden>"), "{logged}");
+    assert!(!logged.contains(PASSWORD), "{logged}");
 
     let daemon = daemon.restart();
     let (_carol, lines) = log_in(&daemon, "carol", PASSWORD, "");
     assert!(lines.iter().any(|l| l.contains(" 903 ")), "{lines:#?}");
+    daemon.expect_log("AUTHENTICATE <hidden>");
+    let logged = everything_logged(&daemon);
+    assert!(!logged.contains(PASSWORD), "{logged}");
+    assert!(!logged.contains(&plain("carol", PASSWORD)), "{logged}");
 }
 
 #[test]

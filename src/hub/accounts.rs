@@ -197,9 +197,17 @@ impl Hub {
             self.reply(id, ERR_SASLTOOLONG, &["SASL message too long"], out);
             return;
         }
-        if matches!(client.waiting, Some(Waiting::Login { aborted: false, .. })) {
-            // One login at a time: the answer to the last one is coming.
-            return;
+        match client.waiting {
+            // One login at a time: the answer to this one is coming.
+            Some(Waiting::Login { aborted: false, .. }) => return,
+            // An answer is due to an aborted login or a REGISTER: one
+            // request at a time, so that answers cannot be mistaken.
+            Some(_) => {
+                let text = "SASL authentication failed: a previous request is still being answered; try again";
+                self.reply(id, ERR_SASLFAIL, &[text], out);
+                return;
+            }
+            None => {}
         }
         let Sasl::Plain(so_far) = &mut client.sasl else {
             return self.start_sasl(id, param, now, out);

@@ -406,6 +406,37 @@ fn others_see_the_account_in_joins_whois_notifications_and_tags() {
 }
 
 #[test]
+fn one_request_at_a_time_so_that_answers_cannot_be_mistaken() {
+    let mut accounts = store(&[("alice", "correct horse")]);
+    let mut w = World::with_accounts(accounts_config(), &accounts);
+    w.connect(1);
+    w.send(1, "NICK carol");
+    w.send(1, "REGISTER * * longenough");
+    w.send(1, "AUTHENTICATE PLAIN");
+    let busy = w.take(1);
+    assert!(
+        busy[0].contains(" 904 carol :SASL authentication failed: a previous request"),
+        "{busy:?}"
+    );
+    w.answer_accounts(&mut accounts);
+    assert_eq!(w.hub.account(1), Some("carol"));
+    // An aborted login still has its answer due: a new one waits for it.
+    w.connect(2);
+    w.send(2, "AUTHENTICATE PLAIN");
+    w.send(
+        2,
+        &format!("AUTHENTICATE {}", plain("alice", "correct horse")),
+    );
+    w.send(2, "AUTHENTICATE *");
+    w.send(2, "AUTHENTICATE PLAIN");
+    assert_eq!(codes(&w.take(2))[1..], ["906", "904"]);
+    w.answer_accounts(&mut accounts);
+    assert_eq!(w.hub.account(2), None, "the aborted login does not count");
+    w.send(2, "AUTHENTICATE PLAIN");
+    assert_eq!(w.take(2), ["AUTHENTICATE +"]);
+}
+
+#[test]
 fn a_login_after_registration_notifies_shared_channels() {
     let mut accounts = store(&[("alice", "correct horse")]);
     let mut w = World::with_accounts(accounts_config(), &accounts);
