@@ -467,7 +467,8 @@ impl Hub {
                 self.accounts.insert(fold(&account));
                 log::info!("{} registered the account {account}", self.describe(id));
                 let text = "Account created; you are logged in to it";
-                self.reply_as_standard(id, "REGISTER", &["SUCCESS", &account, text], out);
+                let success = ["SUCCESS", account.as_str(), text];
+                out.send(id, &build(&self.config.server_name, "REGISTER", &success));
                 self.logged_in(id, &account, out);
             }
             Err(AccountError::Exists(_)) => {
@@ -494,18 +495,6 @@ impl Hub {
                 );
             }
         }
-    }
-
-    /// `<command> <params…>` from the server, in the shape of a standard
-    /// reply (`REGISTER SUCCESS …`).
-    fn reply_as_standard(
-        &self,
-        id: ClientId,
-        command: &str,
-        params: &[&str],
-        out: &mut dyn Outbox,
-    ) {
-        out.send(id, &build(&self.config.server_name, command, params));
     }
 
     /// `900`, and the account shown from now on.
