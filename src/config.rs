@@ -21,6 +21,7 @@ pub struct Config {
     pub flood: FloodConfig,
     pub tls: TlsConfig,
     pub history: HistoryConfig,
+    pub accounts: AccountsConfig,
     pub web: WebConfig,
 }
 
@@ -50,6 +51,9 @@ pub struct ServerConfig {
     /// Whom to contact, for ADMIN.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_email: Option<String>,
+    /// Registration is refused to a client that has not logged in to an
+    /// account (with SASL, or by registering one with `REGISTER`).
+    pub require_account: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,6 +313,59 @@ impl Default for HistoryConfig {
     }
 }
 
+/// Accounts: kept in the history database file (`history.path`), even
+/// when history itself is off, so a server has one file of state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// Accounts, SASL and `REGISTER` are offered at all.
+    pub enabled: bool,
+    /// A nick that is an account's name may be used only by that account.
+    pub protect_nicks: bool,
+    /// Who creates accounts: `open` (clients, with `REGISTER`, and the
+    /// host) or `closed` (only the host, with `groupchatctl account add`).
+    pub registration: Registration,
+    /// Argon2id memory cost of new password hashes, in KiB. The default is
+    /// OWASP's (19 MiB, 2 passes); a hash keeps its own parameters, so
+    /// changing these affects only passwords set afterwards.
+    pub hash_memory_kib: u32,
+    /// Argon2id passes over that memory.
+    pub hash_passes: u32,
+    /// Failed SASL logins one connection may make before it is cut.
+    pub max_failures: u32,
+    /// Failed SASL logins from one address (all its connections) within
+    /// `failure_window` seconds before that address may not try again
+    /// until the window is over.
+    pub max_failures_per_address: u32,
+    pub failure_window: u64,
+}
+
+/// Whether clients may create accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    Open,
+    Closed,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            enabled: true,
+            protect_nicks: true,
+            registration: Registration::Open,
+            hash_memory_kib: 19 * 1024,
+            hash_passes: 2,
+            max_failures: 3,
+            max_failures_per_address: 10,
+            failure_window: 600,
+        }
+    }
+}
+
+/// Argon2's own floor for the memory cost (8 KiB per lane, one lane).
+const MIN_HASH_MEMORY_KIB: u32 = 8;
+
 /// The history file's name in the state directory, or in the working
 /// directory with a `groupchatd-` prefix when there is none.
 const HISTORY_FILE: &str = "history.sqlite3";
@@ -405,6 +462,7 @@ impl Default for ServerConfig {
             reserved_nicks: Vec::new(),
             admin_location: None,
             admin_email: None,
+            require_account: false,
         }
     }
 }
@@ -582,7 +640,8 @@ impl Config {
         let t = &self.timeouts;
         let f = &self.flood;
         let h = &self.history;
-        let checks: [(bool, &'static str, String); 23] = [
+        let a = &self.accounts;
+        let checks: [(bool, &'static str, String); 28] = [
             (
                 !self.server.listen.is_empty(),
                 "server.listen",
@@ -717,6 +776,31 @@ impl Config {
                 h.join_playback <= MAX_JOIN_PLAYBACK,
                 "history.join_playback",
                 format!("must be at most {MAX_JOIN_PLAYBACK} (0 turns playback off)"),
+            ),
+            (
+                a.hash_memory_kib >= MIN_HASH_MEMORY_KIB,
+                "accounts.hash_memory_kib",
+                format!("must be at least {MIN_HASH_MEMORY_KIB}"),
+            ),
+            (
+                a.hash_passes >= 1,
+                "accounts.hash_passes",
+                "must be at least 1".into(),
+            ),
+            (
+                a.max_failures >= 1,
+                "accounts.max_failures",
+                "must be at least 1".into(),
+            ),
+            (
+                a.max_failures_per_address >= 1,
+                "accounts.max_failures_per_address",
+                "must be at least 1".into(),
+            ),
+            (
+                !self.server.require_account || a.enabled,
+                "server.require_account",
+                "needs accounts.enabled = true (nobody could log in)".into(),
             ),
         ];
         match checks.into_iter().find(|(ok, _, _)| !ok) {
@@ -886,6 +970,27 @@ mod tests {
         let err = parse("[history]\njoin_playback = 101\n").expect_err("invalid");
         assert_eq!(err.key.as_deref(), Some("history.join_playback"));
         parse("[history]\njoin_playback = 100\nmax_messages = 0\n").expect("valid");
+    }
+
+    #[test]
+    fn accounts_defaults_and_checks() {
+        let config = parse("").expect("valid");
+        let a = &config.accounts;
+        assert!(a.enabled && a.protect_nicks && !config.server.require_account);
+        assert_eq!(a.registration, Registration::Open);
+        assert_eq!((a.hash_memory_kib, a.hash_passes), (19 * 1024, 2));
+        let closed = parse("[accounts]\nregistration = \"closed\"\n").expect("valid");
+        assert_eq!(closed.accounts.registration, Registration::Closed);
+        let err = parse("[accounts]\nregistration = \"invite\"\n").expect_err("invalid");
+        assert_eq!(
+            (err.line, err.key.as_deref()),
+            (Some(2), Some("registration"))
+        );
+        let err = parse("[accounts]\nhash_memory_kib = 4\n").expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("accounts.hash_memory_kib"));
+        let err = parse("[server]\nrequire_account = true\n[accounts]\nenabled = false\n")
+            .expect_err("invalid");
+        assert_eq!(err.key.as_deref(), Some("server.require_account"));
     }
 
     #[test]

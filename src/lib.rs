@@ -9,15 +9,21 @@
 //! - [`message`], [`numeric`], [`names`], [`framing`]: the protocol, pure.
 //! - [`hub`]: nicks, channels, membership and who receives what, pure.
 //! - [`history`]: what was said, kept on a helper thread's SQLite file.
+//! - [`accounts`]: names and Argon2id password hashes, in the same file,
+//!   hashed and checked on a helper thread of their own.
+//! - [`helper`]: what those helper threads share: answering the loop
+//!   through a channel and its waker.
 //! - [`web`]: HTTP endpoints and IRC over WebSocket, for the web listeners,
 //!   and the browser client's files.
 
+pub mod accounts;
 pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod flood;
 pub mod framing;
+pub mod helper;
 pub mod history;
 pub mod hub;
 pub mod limits;

@@ -158,6 +158,38 @@ fn push_clean(out: &mut String, text: &str) {
     }
 }
 
+/// Commands whose parameters are credentials: `PASS` (the server
+/// password), `AUTHENTICATE` (SASL, a password in base64) and `REGISTER`.
+const SECRET_COMMANDS: [&str; 3] = ["PASS", "AUTHENTICATE", "REGISTER"];
+
+/// A client's line as a log line may show it: as it came, except that the
+/// parameters of a command carrying credentials are replaced by `<hidden>`,
+/// so that even trace-level logs never hold a password.
+pub fn loggable(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    let text = String::from_utf8_lossy(line);
+    let mut words = text.split(' ').filter(|w| !w.is_empty());
+    let mut shown: Vec<&str> = Vec::new();
+    let mut word = words.next();
+    for mark in ['@', ':'] {
+        if let Some(w) = word.filter(|w| w.starts_with(mark)) {
+            shown.push(w);
+            word = words.next();
+        }
+    }
+    match word {
+        Some(command)
+            if SECRET_COMMANDS
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(command)) =>
+        {
+            shown.push(command);
+            shown.push("<hidden>");
+            std::borrow::Cow::Owned(shown.join(" "))
+        }
+        _ => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +311,21 @@ mod tests {
         let m = Message::parse(text.trim_end()).expect("a command");
         assert_eq!(m.command, "PRIVMSG");
         assert_eq!(m.params, vec!["#chan", "some text: with colon"]);
+    }
+
+    #[test]
+    fn credentials_are_hidden_from_logs() {
+        assert_eq!(loggable(b"PRIVMSG #a :hi"), "PRIVMSG #a :hi");
+        assert_eq!(
+            loggable(b"AUTHENTICATE AGFsaWNlAHB3"),
+            "AUTHENTICATE <hidden>"
+        );
+        assert_eq!(
+            loggable(b"register * * hunter2hunter2"),
+            "register <hidden>"
+        );
+        assert_eq!(loggable(b"@label=1 PASS secret"), "@label=1 PASS <hidden>");
+        assert_eq!(loggable(b":me PASS :a secret"), ":me PASS <hidden>");
+        assert_eq!(loggable(b"PASSWORDS are fine"), "PASSWORDS are fine");
     }
 }

@@ -33,6 +33,7 @@ pub const RPL_LIST: u16 = 322;
 pub const RPL_LISTEND: u16 = 323;
 pub const RPL_CHANNELMODEIS: u16 = 324;
 pub const RPL_CREATIONTIME: u16 = 329;
+pub const RPL_WHOISACCOUNT: u16 = 330;
 pub const RPL_NOTOPIC: u16 = 331;
 pub const RPL_TOPIC: u16 = 332;
 pub const RPL_TOPICWHOTIME: u16 = 333;
@@ -89,3 +90,14 @@ pub const ERR_UMODEUNKNOWNFLAG: u16 = 501;
 pub const ERR_USERSDONTMATCH: u16 = 502;
 pub const ERR_INVALIDKEY: u16 = 525;
 pub const ERR_INVALIDMODEPARAM: u16 = 696;
+
+// SASL (IRCv3 sasl-3.1/3.2).
+pub const RPL_LOGGEDIN: u16 = 900;
+pub const RPL_LOGGEDOUT: u16 = 901;
+pub const ERR_NICKLOCKED: u16 = 902;
+pub const RPL_SASLSUCCESS: u16 = 903;
+pub const ERR_SASLFAIL: u16 = 904;
+pub const ERR_SASLTOOLONG: u16 = 905;
+pub const ERR_SASLABORTED: u16 = 906;
+pub const ERR_SASLALREADY: u16 = 907;
+pub const RPL_SASLMECHS: u16 = 908;

@@ -16,6 +16,10 @@ pub enum DisconnectReason {
     Flood,
     TooManyConnections,
     BadPassword,
+    /// Too many failed SASL logins on one connection.
+    LoginFailures,
+    /// `server.require_account` and no account.
+    AccountRequired,
     Shutdown,
     Kicked,
     Tls,
@@ -24,7 +28,7 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
-    pub const ALL: [DisconnectReason; 14] = [
+    pub const ALL: [DisconnectReason; 16] = [
         DisconnectReason::Quit,
         DisconnectReason::Closed,
         DisconnectReason::Reset,
@@ -34,6 +38,8 @@ impl DisconnectReason {
         DisconnectReason::Flood,
         DisconnectReason::TooManyConnections,
         DisconnectReason::BadPassword,
+        DisconnectReason::LoginFailures,
+        DisconnectReason::AccountRequired,
         DisconnectReason::Shutdown,
         DisconnectReason::Kicked,
         DisconnectReason::Tls,
@@ -53,6 +59,10 @@ impl DisconnectReason {
             DisconnectReason::Flood => "Excess Flood",
             DisconnectReason::TooManyConnections => "Too many connections",
             DisconnectReason::BadPassword => "Bad password",
+            DisconnectReason::LoginFailures => "Too many failed logins",
+            DisconnectReason::AccountRequired => {
+                "This server requires an account: log in with SASL (CAP REQ sasl, AUTHENTICATE PLAIN)"
+            }
             DisconnectReason::Shutdown => "Server shutting down",
             DisconnectReason::Kicked => "Kicked",
             DisconnectReason::Tls => "TLS error",
@@ -73,6 +83,8 @@ impl DisconnectReason {
             DisconnectReason::Flood => "flood",
             DisconnectReason::TooManyConnections => "too_many_connections",
             DisconnectReason::BadPassword => "bad_password",
+            DisconnectReason::LoginFailures => "login_failures",
+            DisconnectReason::AccountRequired => "account_required",
             DisconnectReason::Shutdown => "shutdown",
             DisconnectReason::Kicked => "kicked",
             DisconnectReason::Tls => "tls_error",

@@ -82,15 +82,19 @@ pub struct Wants {
     pub message_tags: bool,
     /// `server-time`: `time`.
     pub server_time: bool,
+    /// `account-tag`: `account`, when the sender is logged in.
+    pub account: bool,
 }
 
 impl Wants {
     fn index(self) -> usize {
-        usize::from(self.message_tags) | usize::from(self.server_time) << 1
+        usize::from(self.message_tags)
+            | usize::from(self.server_time) << 1
+            | usize::from(self.account) << 2
     }
 }
 
-/// One relayed line in up to four variants, by the tags each recipient
+/// One relayed line in up to eight variants, by the tags each recipient
 /// takes. Each variant is built the first time a recipient needs it and
 /// then shared, so a broadcast still formats its bytes once per kind of
 /// recipient, never once per recipient.
@@ -100,7 +104,9 @@ pub struct Tagged<'a> {
     seq: u64,
     time_ms: i64,
     client_tags: &'a str,
-    variants: [Option<Line>; 4],
+    /// The sender's account, for `account-tag`.
+    account: Option<&'a str>,
+    variants: [Option<Line>; 8],
 }
 
 impl<'a> Tagged<'a> {
@@ -111,12 +117,22 @@ impl<'a> Tagged<'a> {
             seq,
             time_ms,
             client_tags,
-            variants: [None, None, None, None],
+            account: None,
+            variants: Default::default(),
         }
     }
 
+    /// The sender is logged in to `account` (shown to `account-tag`
+    /// recipients).
+    pub fn with_account(mut self, account: Option<&'a str>) -> Tagged<'a> {
+        self.account = account;
+        self
+    }
+
     /// The variant for a recipient that `wants` these tags.
-    pub fn line(&mut self, wants: Wants) -> &Line {
+    pub fn line(&mut self, mut wants: Wants) -> &Line {
+        // Without an account, account-tag recipients share the plain variant.
+        wants.account &= self.account.is_some();
         let i = wants.index();
         if self.variants[i].is_none() {
             let mut tags = String::new();
@@ -133,6 +149,13 @@ impl<'a> Tagged<'a> {
                     tags.push(';');
                     tags.push_str(self.client_tags);
                 }
+            }
+            if let Some(account) = self.account.filter(|_| wants.account) {
+                if !tags.is_empty() {
+                    tags.push(';');
+                }
+                tags.push_str("account=");
+                tags.push_str(account);
             }
             self.variants[i] = Some(with_tags(&tags, &self.untagged));
         }
@@ -199,6 +222,7 @@ mod tests {
         let both = Wants {
             message_tags: true,
             server_time: true,
+            account: false,
         };
         let first = tagged.line(both).clone();
         assert!(Rc::ptr_eq(&first, tagged.line(both)));
@@ -209,11 +233,29 @@ mod tests {
         let tags_only = Wants {
             message_tags: true,
             server_time: false,
+            account: true,
         };
         assert_eq!(
             &**tagged.line(tags_only),
             b"@msgid=42;+x=1 :a!u@h PRIVMSG #c :hi\r\n"
         );
+    }
+
+    #[test]
+    fn the_account_tag_goes_only_where_asked_and_only_with_an_account() {
+        let line = build("a!u@h", "PRIVMSG", &["#c", "hi"]);
+        let wants = Wants {
+            account: true,
+            ..Wants::default()
+        };
+        let mut anonymous = Tagged::new(line.clone(), 1, 0, "");
+        assert!(Rc::ptr_eq(anonymous.line(wants), &line));
+        let mut logged_in = Tagged::new(line.clone(), 1, 0, "").with_account(Some("Alice"));
+        assert_eq!(
+            &**logged_in.line(wants),
+            b"@account=Alice :a!u@h PRIVMSG #c :hi\r\n"
+        );
+        assert!(Rc::ptr_eq(logged_in.line(Wants::default()), &line));
     }
 
     #[test]

@@ -88,6 +88,7 @@ impl Outbox for Queues {
     }
     fn record(&mut self, _entry: Entry) {}
     fn ask(&mut self, _id: ClientId, _ask: Ask, _answering: Answering) {}
+    fn account(&mut self, _id: ClientId, _request: groupchatd::accounts::Request) {}
     fn close(&mut self, _who: ClientId, _why: DisconnectReason, _reason: &str) {}
 }
 

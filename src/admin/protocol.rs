@@ -40,11 +40,44 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
     },
+    /// Creates an account.
+    #[serde(rename = "account_add")]
+    AccountAdd {
+        name: String,
+        password: Password,
+    },
+    /// Deletes an account; whoever is logged in to it is logged out.
+    #[serde(rename = "account_del")]
+    AccountDel {
+        name: String,
+    },
+    /// Replaces an account's password.
+    #[serde(rename = "account_passwd")]
+    AccountPasswd {
+        name: String,
+        password: Password,
+    },
+    /// Every account.
+    #[serde(rename = "account_list")]
+    AccountList,
     Shutdown {
         /// Seconds to let queued output drain, instead of `shutdown_grace`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         grace: Option<u64>,
     },
+}
+
+/// A password in a request. It is on the wire as a plain string (the admin
+/// socket is local and private), but its `Debug` hides it, so a request
+/// printed for debugging or in a log line never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(hidden)")
+    }
 }
 
 /// The answer to one request: `ok` and, on success, the field named after
@@ -65,6 +98,16 @@ pub struct Reply {
     pub channels: Option<Vec<ChannelInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<HistoryLine>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<AccountLine>>,
+}
+
+/// One account, for `groupchatctl account list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountLine {
+    pub name: String,
+    /// ISO 8601, UTC.
+    pub created: String,
 }
 
 /// One line of history, for `groupchatctl history`.
@@ -140,6 +183,27 @@ pub struct Status {
     pub rss_bytes: Option<u64>,
     #[serde(default)]
     pub history: HistoryStatus,
+    #[serde(default)]
+    pub accounts: AccountsStatus,
+}
+
+/// How accounts are doing, and how logins went since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountsStatus {
+    /// `off`, `ok`, `failing` (the worker stopped) or `unavailable` (the
+    /// store could not be opened).
+    pub state: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Accounts that exist.
+    pub accounts: usize,
+    /// Successful SASL logins.
+    pub logins: u64,
+    /// Failed SASL logins (wrong name or password).
+    pub login_failures: u64,
+    /// Connections cut, and addresses made to wait, for failing too often.
+    pub lockouts: u64,
 }
 
 /// How history is doing.
@@ -231,6 +295,11 @@ mod tests {
         assert_eq!(shutdown, Request::Shutdown { grace: None });
         assert!(serde_json::from_str::<Request>(r#"{"command":"explode"}"#).is_err());
         assert!(serde_json::from_str::<Request>(r#"{"command":"wall"}"#).is_err());
+        let add: Request = serde_json::from_str(
+            r#"{"command":"account_add","name":"alice","password":"s3cret pw"}"#,
+        )
+        .expect("account_add");
+        assert!(!format!("{add:?}").contains("s3cret"), "{add:?}");
     }
 
     #[test]

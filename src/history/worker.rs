@@ -9,11 +9,10 @@
 
 use super::handle::{Done, Purge, Retention};
 use super::{Backend, Entry, Query, Scope, StoreError, TargetsQuery};
+use crate::helper::Reporter;
 use log::{error, warn};
 use mio::Waker;
-use std::any::Any;
 use std::collections::{HashSet, VecDeque};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -45,8 +44,7 @@ pub(super) enum Report {
 /// The worker thread's state.
 struct Worker {
     backend: Box<dyn Backend>,
-    reports: Sender<Report>,
-    waker: Arc<Waker>,
+    reporter: Reporter<Report>,
     retention: Retention,
     /// Targets appended to since the last complete retention pass: the
     /// only ones `max_messages` can have been crossed in.
@@ -58,22 +56,6 @@ struct Worker {
     entries: Option<u64>,
 }
 
-/// Tells the loop when the thread unwinds, so it stops waiting for answers
-/// that will never come.
-struct GoneGuard {
-    reports: Sender<Report>,
-    waker: Arc<Waker>,
-}
-
-impl Drop for GoneGuard {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let _ = self.reports.send(Report::Gone);
-            let _ = self.waker.wake();
-        }
-    }
-}
-
 /// The thread's body: serves `jobs` until the loop drops its end, having
 /// then done everything sent before.
 pub(super) fn run(
@@ -83,14 +65,11 @@ pub(super) fn run(
     waker: Arc<Waker>,
     retention: Retention,
 ) {
-    let _guard = GoneGuard {
-        reports: reports.clone(),
-        waker: waker.clone(),
-    };
+    let reporter = Reporter::new("history", reports, waker);
+    let _guard = reporter.on_panic(Report::Gone);
     let mut worker = Worker {
         backend,
-        reports,
-        waker,
+        reporter,
         retention,
         written: HashSet::new(),
         swept: false,
@@ -171,11 +150,8 @@ impl Worker {
         &mut self,
         f: impl FnOnce(&mut dyn Backend) -> Result<T, StoreError>,
     ) -> Result<T, String> {
-        match catch_unwind(AssertUnwindSafe(|| f(self.backend.as_mut()))) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(panic) => Err(format!("history worker panicked: {}", panic_text(&*panic))),
-        }
+        let backend = self.backend.as_mut();
+        self.reporter.call(|| f(backend))
     }
 
     fn append(&mut self, batch: &[Entry]) {
@@ -264,23 +240,7 @@ impl Worker {
         false
     }
 
-    /// Hands a report to the loop and wakes it. A loop that is gone (the
-    /// daemon shutting down) is no error worth more than a log line.
     fn report(&self, report: Report) {
-        if self.reports.send(report).is_err() {
-            return;
-        }
-        if let Err(e) = self.waker.wake() {
-            error!("history worker cannot wake the event loop: {e}");
-        }
+        self.reporter.report(report);
     }
-}
-
-/// The message of a panic payload, when it has one.
-fn panic_text(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }

@@ -5,7 +5,7 @@
 //! A `REQ` is all or nothing, as the spec says: one unknown or unrequestable
 //! name and the whole request is refused with `NAK`.
 
-use super::{ClientId, Hub, Outbox};
+use super::{ClientId, Hub, HubConfig, Outbox};
 use crate::message::{Message, build};
 use crate::numeric::*;
 use crate::tags::Wants;
@@ -43,19 +43,35 @@ pub enum Cap {
     /// History includes joins, parts and quits (offered while history is
     /// kept).
     EventPlayback,
+    /// SASL logins (`AUTHENTICATE`), with the value `PLAIN` for 302
+    /// clients (offered while accounts are on).
+    Sasl,
+    /// Told when someone in a shared channel logs in or out (`ACCOUNT`).
+    AccountNotify,
+    /// An `account` tag on lines from logged-in users.
+    AccountTag,
+    /// `JOIN` lines carry the joiner's account and real name.
+    ExtendedJoin,
+    /// `REGISTER` and `VERIFY` (offered while clients may register).
+    AccountRegistration,
 }
 
-const OFFERED: [(Cap, &str); 14] = [
+const OFFERED: [(Cap, &str); 19] = [
+    (Cap::AccountNotify, "account-notify"),
+    (Cap::AccountTag, "account-tag"),
     (Cap::Notify, "cap-notify"),
     (Cap::AwayNotify, "away-notify"),
     (Cap::Batch, "batch"),
+    (Cap::AccountRegistration, "draft/account-registration"),
     (Cap::Chathistory, "draft/chathistory"),
     (Cap::EventPlayback, "draft/event-playback"),
     (Cap::EchoMessage, "echo-message"),
+    (Cap::ExtendedJoin, "extended-join"),
     (Cap::InviteNotify, "invite-notify"),
     (Cap::LabeledResponse, "labeled-response"),
     (Cap::MessageTags, "message-tags"),
     (Cap::MultiPrefix, "multi-prefix"),
+    (Cap::Sasl, "sasl"),
     (Cap::ServerTime, "server-time"),
     (Cap::Setname, "setname"),
     (Cap::UserhostInNames, "userhost-in-names"),
@@ -84,6 +100,7 @@ impl Caps {
         Wants {
             message_tags: self.has(Cap::MessageTags),
             server_time: self.has(Cap::ServerTime),
+            account: self.has(Cap::AccountTag),
         }
     }
 }
@@ -120,7 +137,6 @@ impl Hub {
         };
         let target = client.nick_or_star().to_string();
         let server = self.config.server_name.clone();
-        let history = self.config.history;
         match sub.as_str() {
             "LS" => {
                 let version: u32 = msg.param(1).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -169,7 +185,7 @@ impl Hub {
                         };
                         OFFERED
                             .iter()
-                            .find(|(cap, n)| *n == name && requestable(*cap, history))
+                            .find(|(cap, n)| *n == name && requestable(*cap, &self.config))
                             .map(|(cap, _)| (*cap, on))
                     })
                     .collect();
@@ -213,19 +229,27 @@ impl Hub {
                     format!("sts=port={}", policy.port)
                 }),
                 (Cap::Sts, Some(_)) => None,
-                _ if !requestable(*cap, self.config.history) => None,
+                _ if !requestable(*cap, &self.config) => None,
+                // REGISTER works before registration; no e-mail is asked for.
+                (Cap::AccountRegistration, _) if values => Some(format!("{name}=before-connect")),
+                (Cap::Sasl, _) if values => Some(format!("{name}=PLAIN")),
                 _ => Some((*name).to_string()),
             })
             .collect()
     }
 }
 
-/// Whether a client may request `cap`: `sts` is a policy, never requested;
-/// the history capabilities exist while history is kept.
-fn requestable(cap: Cap, history: bool) -> bool {
+/// Whether a client may request `cap`, the one place that decides it for
+/// `LS` and `REQ`: `sts` is a policy, never requested; the history
+/// capabilities exist while history is kept, the account ones while
+/// accounts are on, and registration while clients may register.
+fn requestable(cap: Cap, config: &HubConfig) -> bool {
+    let accounts = config.accounts.enabled;
     match cap {
         Cap::Sts => false,
-        Cap::Chathistory | Cap::EventPlayback => history,
+        Cap::Chathistory | Cap::EventPlayback => config.history,
+        Cap::AccountRegistration => accounts && config.accounts.open_registration,
+        Cap::Sasl | Cap::AccountNotify | Cap::AccountTag | Cap::ExtendedJoin => accounts,
         _ => true,
     }
 }

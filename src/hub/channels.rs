@@ -104,13 +104,31 @@ impl Hub {
         channel.members.insert(id, member);
         client.channels.push(chan);
         client.invites.retain(|&(c, _)| c != chan);
+        let clients = &self.clients;
+        let Some(client) = clients.get(id).and_then(Option::as_ref) else {
+            return;
+        };
         let line = build(&client.prefix, "JOIN", &[&channel.name]);
+        // extended-join: the account (`*`: none) and the real name too.
+        let account = client.account.as_deref().unwrap_or("*");
+        let extended = build(
+            &client.prefix,
+            "JOIN",
+            &[&channel.name, account, &client.realname],
+        );
+        let line_for = |member: ClientId| {
+            let wants = clients
+                .get(member)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.caps.has(Cap::ExtendedJoin));
+            if wants { &extended } else { &line }
+        };
         if channel.is_large(self.config.large_channel) {
             channel.joined_since += 1;
-            out.send(id, &line);
+            out.send(id, line_for(id));
         } else {
             for &member in channel.members.keys() {
-                out.send(member, &line);
+                out.send(member, line_for(member));
             }
             // away-notify: whoever joins away is shown away at once.
             if let Some(away) = &client.away {

@@ -120,6 +120,10 @@ impl Outbox for Labeled<'_> {
         self.out.ask(id, ask, answering);
     }
 
+    fn account(&mut self, id: ClientId, request: crate::accounts::Request) {
+        self.out.account(id, request);
+    }
+
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         if who == self.id && !self.held.is_empty() {
             self.release();

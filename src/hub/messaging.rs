@@ -204,7 +204,7 @@ impl Hub {
     /// record until history has it.
     fn accept<'s>(
         &self,
-        sender: &Client,
+        sender: &'s Client,
         (time_ms, seq): (i64, u64),
         key: Option<String>,
         to: &str,
@@ -227,5 +227,6 @@ impl Hub {
         let (params, count) = said.params(to);
         let untagged = build(&sender.prefix, said.kind.as_str(), &params[..count]);
         Tagged::new(untagged, seq, time_ms, &said.client_tags)
+            .with_account(sender.account.as_deref())
     }
 }

@@ -6,6 +6,7 @@
 //! outbox by reference for each of them: the hub never formats per recipient.
 //! Time comes in as an argument so timeouts can be tested without waiting.
 
+mod accounts;
 mod bans;
 mod caps;
 mod channel;
@@ -24,6 +25,7 @@ mod whowas;
 
 use crate::history::{Entry, Kind};
 use crate::message::{Line, Message, build, numeric};
+pub use accounts::{AccountRules, MIN_PASSWORD};
 pub use caps::StsPolicy;
 use caps::{Cap, Caps};
 use channel::{Channel, Member};
@@ -35,7 +37,7 @@ use crate::numeric::*;
 use crate::stats::DisconnectReason;
 use crate::tags::TagError;
 use slab::Slab;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -52,6 +54,9 @@ pub trait Outbox {
     /// A question for history from client `id`; the answer goes back to
     /// [`Hub::history_answer`] with `answering`, now or later.
     fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering);
+    /// A request for the accounts worker from client `id`; the answer goes
+    /// back to [`Hub::account_answer`], later.
+    fn account(&mut self, id: ClientId, request: crate::accounts::Request);
     /// The hub has let go of `who` (for the kind of reason `why`): deliver
     /// what is queued for it, then `ERROR :Closing Link: <host> (<reason>)`,
     /// then close the connection.
@@ -91,6 +96,7 @@ pub struct HubConfig {
     pub keep_private: bool,
     /// Lines of history shown on joining a channel.
     pub join_playback: usize,
+    pub accounts: AccountRules,
 }
 
 impl HubConfig {
@@ -130,6 +136,7 @@ impl HubConfig {
             history: config.history.enabled,
             keep_private: config.history.private,
             join_playback: config.history.join_playback,
+            accounts: AccountRules::new(config),
         }
     }
 }
@@ -142,6 +149,12 @@ pub struct HubStats {
     /// Copies of those lines queued for recipients.
     pub deliveries: u64,
     pub peak_registered: usize,
+    /// Successful SASL logins.
+    pub logins: u64,
+    /// SASL logins refused for a wrong name or password.
+    pub login_failures: u64,
+    /// Connections cut, and addresses made to wait, for failing too often.
+    pub lockouts: u64,
 }
 
 struct Client {
@@ -151,6 +164,7 @@ struct Client {
     user: String,
     realname: String,
     host: String,
+    ip: IpAddr,
     /// `nick!user@host`, the prefix of everything this client says.
     prefix: String,
     registered: bool,
@@ -178,6 +192,13 @@ struct Client {
     pinged: bool,
     /// When its one live entry in the hub's check queue is due.
     check_at: Instant,
+    /// The account it is logged in to, as the account's name is spelt.
+    account: Option<String>,
+    sasl: accounts::Sasl,
+    /// A login or `REGISTER` the accounts worker has yet to answer.
+    waiting: Option<accounts::Waiting>,
+    /// Failed SASL logins on this connection.
+    login_failures: u32,
 }
 
 impl Client {
@@ -212,6 +233,10 @@ pub struct Hub {
     channel_serial: u64,
     /// Nicks that left, for WHOWAS.
     whowas: whowas::Whowas,
+    /// Every account's folded name (see [`Hub::set_accounts`]).
+    accounts: HashSet<String>,
+    /// Recent failed logins by address.
+    login_failures: HashMap<IpAddr, accounts::Failures>,
 }
 
 fn unix_now() -> u64 {
@@ -237,6 +262,8 @@ impl Hub {
             batches: 0,
             channel_serial: 0,
             whowas: whowas::Whowas::default(),
+            accounts: HashSet::new(),
+            login_failures: HashMap::new(),
         };
         hub.ensure_default_channel();
         hub
@@ -299,6 +326,7 @@ impl Hub {
             realname: String::new(),
             prefix: String::new(),
             host,
+            ip,
             registered: false,
             cap_negotiating: false,
             cap_version: 0,
@@ -316,6 +344,10 @@ impl Hub {
             last_message: now,
             pinged: false,
             check_at: now,
+            account: None,
+            sasl: accounts::Sasl::Idle,
+            waiting: None,
+            login_failures: 0,
         });
         self.unregistered += 1;
         self.schedule_first_check(id, now);
@@ -424,6 +456,9 @@ impl Hub {
             "ISON" => self.ison(id, msg, out),
             "CHATHISTORY" => self.chathistory(id, msg, out),
             "SETNAME" => self.setname(id, msg, out),
+            "AUTHENTICATE" => self.authenticate(id, msg, now, out),
+            "REGISTER" => self.register_account(id, msg, out),
+            "VERIFY" => self.verify_account(id, msg, out),
             _ => self.reply(
                 id,
                 ERR_UNKNOWNCOMMAND,
@@ -465,6 +500,7 @@ impl Hub {
     pub fn tick(&mut self, now: Instant, out: &mut dyn Outbox) {
         self.check_timeouts(now, out);
         self.presence_summaries(now, out);
+        self.expire_login_failures(now);
     }
 
     /// Takes the client out of every table; returns whether it existed.

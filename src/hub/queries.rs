@@ -55,6 +55,14 @@ impl Hub {
         if let Some(away) = &t.away {
             self.reply(id, RPL_AWAY, &[&t.nick, away], out);
         }
+        if let Some(account) = &t.account {
+            self.reply(
+                id,
+                RPL_WHOISACCOUNT,
+                &[&t.nick, account, "is logged in as"],
+                out,
+            );
+        }
         if t.secure {
             self.reply(
                 id,

@@ -16,7 +16,16 @@ const USER_LEN: usize = 10;
 pub(super) fn allowed_before(command: &str) -> bool {
     matches!(
         command,
-        "CAP" | "PASS" | "NICK" | "USER" | "QUIT" | "PING" | "PONG"
+        "CAP"
+            | "PASS"
+            | "NICK"
+            | "USER"
+            | "QUIT"
+            | "PING"
+            | "PONG"
+            | "AUTHENTICATE"
+            | "REGISTER"
+            | "VERIFY"
     )
 }
 
@@ -54,6 +63,12 @@ impl Hub {
                 &[nick, "Nickname is reserved"],
                 out,
             );
+            return;
+        }
+        // Before registration the check waits for registration itself, so
+        // that a client may log in with SASL after choosing its nick.
+        if self.client(id).is_some_and(|c| c.registered) && self.nick_protected_from(id, &folded) {
+            self.refuse_protected_nick(id, nick, out);
             return;
         }
         if self.nicks.get(&folded).is_some_and(|&holder| holder != id) {
@@ -130,24 +145,49 @@ impl Hub {
         self.drop_client(id, DisconnectReason::Quit, &reason, out);
     }
 
-    /// Completes registration once NICK, USER and (if started) CAP are done.
+    /// Completes registration once NICK, USER, (if started) CAP and any
+    /// SASL login or REGISTER the accounts worker is still doing are done.
     pub(super) fn try_register(&mut self, id: ClientId, out: &mut dyn Outbox) {
-        let Some(client) = self.client(id) else {
+        let Some(client) = self.client_mut(id) else {
             return;
         };
         if client.registered
             || client.nick.is_empty()
             || client.user.is_empty()
             || client.cap_negotiating
+            || client.waiting.is_some()
         {
             return;
         }
+        let unfinished = matches!(client.sasl, super::accounts::Sasl::Plain(_));
+        client.sasl = super::accounts::Sasl::Idle;
+        let nick = client.nick.clone();
+        if unfinished {
+            // Registering ends an exchange the client left unfinished.
+            self.reply(id, ERR_SASLABORTED, &["SASL authentication aborted"], out);
+        }
+        let folded = fold(&nick);
+        if self.nick_protected_from(id, &folded) {
+            // The client chooses another nick, and registration goes on then.
+            self.nicks.remove(&folded);
+            if let Some(client) = self.client_mut(id) {
+                client.nick.clear();
+            }
+            self.refuse_protected_nick(id, &nick, out);
+            return;
+        }
+        let Some(client) = self.client(id) else {
+            return;
+        };
         if let Some(expected) = &self.config.password
             && client.password.as_ref() != Some(expected)
         {
             self.reply(id, ERR_PASSWDMISMATCH, &["Password incorrect"], out);
             let why = DisconnectReason::BadPassword;
             self.drop_client(id, why, why.text(), out);
+            return;
+        }
+        if self.refuse_without_account(id, out) {
             return;
         }
         let Some(client) = self.client_mut(id) else {

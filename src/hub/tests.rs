@@ -4,6 +4,7 @@ use super::*;
 use crate::history::Query;
 use std::net::Ipv4Addr;
 
+mod accounts;
 mod base;
 mod chanops;
 
@@ -16,6 +17,7 @@ struct Recorder {
     /// Joins, parts and quits recorded for history.
     events: Vec<Entry>,
     asked: Vec<(ClientId, Ask, Answering)>,
+    accounts: Vec<(ClientId, crate::accounts::Request)>,
 }
 
 impl Outbox for Recorder {
@@ -31,6 +33,9 @@ impl Outbox for Recorder {
     }
     fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering) {
         self.asked.push((id, ask, answering));
+    }
+    fn account(&mut self, id: ClientId, request: crate::accounts::Request) {
+        self.accounts.push((id, request));
     }
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         self.closed.push((who, why, reason.to_string()));
@@ -188,13 +193,15 @@ fn cap_negotiation_holds_registration_until_end() {
     assert_eq!(
         lines,
         [
-            ":groupchatd CAP * LS :cap-notify away-notify batch draft/chathistory draft/event-playback echo-message \
-             invite-notify labeled-response message-tags multi-prefix server-time setname \
-             userhost-in-names"
+            ":groupchatd CAP * LS :account-notify account-tag cap-notify away-notify batch \
+             draft/account-registration=before-connect draft/chathistory draft/event-playback \
+             echo-message \
+             extended-join invite-notify labeled-response message-tags multi-prefix sasl=PLAIN \
+             server-time setname userhost-in-names"
         ]
     );
-    w.send(1, "CAP REQ :account-notify");
-    assert_eq!(w.take(1), [":groupchatd CAP a NAK :account-notify"]);
+    w.send(1, "CAP REQ :draft/not-offered");
+    assert_eq!(w.take(1), [":groupchatd CAP a NAK :draft/not-offered"]);
     w.send(1, "CAP END");
     assert_eq!(codes(&w.take(1))[0], "001");
 }
@@ -365,6 +372,7 @@ fn broadcast_shares_one_line_between_recipients() {
         }
         fn record(&mut self, _: Entry) {}
         fn ask(&mut self, _: ClientId, _: Ask, _: Answering) {}
+        fn account(&mut self, _: ClientId, _: crate::accounts::Request) {}
         fn close(&mut self, _: ClientId, _: DisconnectReason, _: &str) {}
     }
     let mut w = World::new(config());

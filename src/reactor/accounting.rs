@@ -133,6 +133,7 @@ proptest! {
             limits: Limits::new(&Config::default()),
             stats: Stats::new(),
             history: HistoryLink::new(&Config::default().history),
+            accounts: super::accounts::AccountsLink::new(&Config::default()),
             held: Vec::new(),
         };
         let mut peers = Vec::new();

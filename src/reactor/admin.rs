@@ -8,9 +8,11 @@
 use super::history::{AdminAnswer, Store};
 use super::tokens::Source;
 use super::{Server, ShutdownGrace};
+use crate::accounts::{self, Answer, Outcome, Secret};
 use crate::admin::access::{self, Access};
 use crate::admin::protocol::{
-    ChannelInfo, ClientCounts, ClientInfo, HistoryLine, HistoryStatus, Reply, Request, Status,
+    AccountLine, AccountsStatus, ChannelInfo, ClientCounts, ClientInfo, HistoryLine, HistoryStatus,
+    Reply, Request, Status,
 };
 use crate::connection::Connection;
 use crate::history::{Entry, Purge, private_key};
@@ -224,6 +226,12 @@ impl Server {
             let reply = match serde_json::from_slice::<Request>(&line) {
                 Ok(Request::History { target, last }) => self.admin_history(key, &target, last),
                 Ok(Request::Purge { nick, target }) => self.admin_purge(key, nick, target),
+                Ok(
+                    request @ (Request::AccountAdd { .. }
+                    | Request::AccountDel { .. }
+                    | Request::AccountPasswd { .. }
+                    | Request::AccountList),
+                ) => self.admin_account(key, request),
                 Ok(request) => Some(self.admin_request(request)),
                 Err(e) => Some(Reply::failed(format!("bad request: {e}"))),
             };
@@ -329,6 +337,90 @@ impl Server {
         (!self.net.history.admin_purge(key, what)).then(no_history)
     }
 
+    /// `groupchatctl account …`: checked here, done by the accounts worker,
+    /// answered when it has.
+    fn admin_account(&mut self, key: usize, request: Request) -> Option<Reply> {
+        let nick_len = self.config.limits.nick_len;
+        let bad_name = |name: &str| {
+            (!crate::names::valid_nick(name, nick_len)).then(|| {
+                Reply::failed(format!(
+                    "{name:?} cannot be an account: account names are nicks (at most {nick_len} characters)"
+                ))
+            })
+        };
+        let weak = |password: &str| {
+            (password.chars().count() < crate::hub::MIN_PASSWORD).then(|| {
+                Reply::failed(format!(
+                    "the password is too short: at least {} characters",
+                    crate::hub::MIN_PASSWORD
+                ))
+            })
+        };
+        let request = match request {
+            Request::AccountAdd { name, password } => {
+                if let Some(refusal) = bad_name(&name).or_else(|| weak(&password.0)) {
+                    return Some(refusal);
+                }
+                accounts::Request::Create {
+                    name,
+                    password: Secret::new(password.0),
+                }
+            }
+            Request::AccountPasswd { name, password } => {
+                if let Some(refusal) = weak(&password.0) {
+                    return Some(refusal);
+                }
+                accounts::Request::SetPassword {
+                    name,
+                    password: Secret::new(password.0),
+                }
+            }
+            Request::AccountDel { name } => accounts::Request::Delete { name },
+            _ => accounts::Request::List,
+        };
+        (!self.net.accounts.admin(key, request))
+            .then(|| Reply::failed("accounts are not available (see groupchatctl status)"))
+    }
+
+    /// The accounts worker's answer to an admin request.
+    pub(super) fn admin_account_answer(&mut self, key: usize, answer: Answer) {
+        let reply = match answer {
+            Ok(Outcome::Created(name)) => {
+                self.hub.account_created(&name);
+                info!("admin: account {name} added");
+                Reply::done(format!("account {name} added"))
+            }
+            Ok(Outcome::PasswordSet(name)) => {
+                info!("admin: password of account {name} changed");
+                Reply::done(format!("password of account {name} changed"))
+            }
+            Ok(Outcome::Deleted(name)) => {
+                self.hub.account_deleted(&name, &mut self.net);
+                self.after_delivery();
+                info!("admin: account {name} deleted");
+                Reply::done(format!("account {name} deleted"))
+            }
+            Ok(Outcome::Listed(list)) => Reply {
+                ok: true,
+                accounts: Some(
+                    list.into_iter()
+                        .map(|a| AccountLine {
+                            name: a.name,
+                            created: crate::clock::format_iso(a.created_ms),
+                        })
+                        .collect(),
+                ),
+                ..Reply::default()
+            },
+            Ok(Outcome::Verified(_)) => Reply::failed("unexpected answer"),
+            Err(e) => Reply::failed(e.to_string()),
+        };
+        if let Some(conn) = self.admin.conns.get_mut(key) {
+            conn.output.extend_from_slice(reply.to_line().as_bytes());
+        }
+        self.admin_write(key);
+    }
+
     /// The store's answer to an admin request.
     pub(super) fn admin_history_answer(&mut self, key: usize, result: Result<AdminAnswer, String>) {
         let reply = match result {
@@ -404,6 +496,10 @@ impl Server {
             Request::History { .. } | Request::Purge { .. } => {
                 Reply::failed("history requests are answered by the store")
             }
+            Request::AccountAdd { .. }
+            | Request::AccountDel { .. }
+            | Request::AccountPasswd { .. }
+            | Request::AccountList => Reply::failed("account requests are answered by the store"),
             Request::Shutdown { grace } => {
                 let grace = match grace {
                     Some(seconds) => ShutdownGrace::Seconds(seconds),
@@ -493,6 +589,18 @@ impl Server {
                 .collect(),
             rss_bytes: resident_bytes(),
             history: self.history_status(),
+            accounts: {
+                let (state, error) = self.net.accounts.state();
+                AccountsStatus {
+                    state: state.into(),
+                    path: self.net.accounts.path().display().to_string(),
+                    error,
+                    accounts: self.hub.account_count(),
+                    logins: hub.logins,
+                    login_failures: hub.login_failures,
+                    lockouts: hub.lockouts,
+                }
+            },
         }
     }
 

@@ -15,7 +15,7 @@ use crate::history::{
 };
 use crate::hub::{Answering, Ask, ClientId, Found, MAX_CHATHISTORY};
 use log::{error, info};
-use mio::{Registry, Token, Waker};
+use mio::Waker;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -96,17 +96,12 @@ impl HistoryLink {
     /// Opens the store and starts its worker, unless history is off; on
     /// failure chat goes on without history, and says so. Returns the
     /// highest seq stored, which new msgids must be above.
-    pub(super) fn start(
-        &mut self,
-        config: &HistoryConfig,
-        registry: &Registry,
-        token: Token,
-    ) -> u64 {
+    pub(super) fn start(&mut self, config: &HistoryConfig, waker: Arc<Waker>) -> u64 {
         if !config.enabled {
             info!("history is off (history.enabled = false)");
             return 0;
         }
-        match start(&self.path, registry, token, self.retention) {
+        match start(&self.path, waker, self.retention) {
             Ok((store, max_seq)) => {
                 info!("history kept in {}", self.path.display());
                 self.store = Store::Open(Box::new(store));
@@ -327,22 +322,19 @@ impl HistoryLink {
 
 /// The path as the logs and status show it: absolute, so that an operator
 /// finds the file whatever the daemon's working directory was.
-fn absolute(path: PathBuf) -> PathBuf {
+pub(super) fn absolute(path: PathBuf) -> PathBuf {
     std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Opens the SQLite store at `path` and starts its worker.
 fn start(
     path: &std::path::Path,
-    registry: &Registry,
-    token: Token,
+    waker: Arc<Waker>,
     retention: Retention,
 ) -> Result<(History, u64), String> {
     let mut backend = SqliteBackend::open(path).map_err(|e| e.to_string())?;
     let max_seq = backend.max_seq().map_err(|e| e.to_string())?;
-    let waker =
-        Waker::new(registry, token).map_err(|e| format!("history: cannot make a waker: {e}"))?;
-    let store = History::spawn(Box::new(backend), Arc::new(waker), retention)
+    let store = History::spawn(Box::new(backend), waker, retention)
         .map_err(|e| format!("history: cannot start its thread: {e}"))?;
     Ok((store, max_seq))
 }

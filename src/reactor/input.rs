@@ -115,7 +115,7 @@ impl Server {
         let _ = framer.feed(data, max_line, |frame| {
             match frame {
                 Frame::Line(line) => {
-                    log::trace!("#{id} <- {}", String::from_utf8_lossy(line));
+                    log::trace!("#{id} <- {}", crate::message::loggable(line));
                     self.hub.handle_line(id, line, now, &mut self.net);
                     self.net.stats.lines_in += 1;
                 }

@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod accounting;
+mod accounts;
 mod admin;
 mod admission;
 mod history;
@@ -26,11 +27,12 @@ use crate::message::Line;
 use crate::sd_notify::Notifier;
 use crate::stats::{DisconnectReason, Stats};
 use crate::transport::certs::Identity;
+use accounts::AccountsLink;
 use admin::AdminSocket;
 use history::{Finished, HistoryLink};
 use log::{error, info, warn};
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll};
+use mio::{Events, Interest, Poll, Waker};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
@@ -38,6 +40,7 @@ use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokens::Source;
 
@@ -185,6 +188,7 @@ impl Server {
                 limits: Limits::new(&config),
                 stats: Stats::new(),
                 history: HistoryLink::new(&config.history),
+                accounts: AccountsLink::new(&config),
                 held: Vec::new(),
             },
             hub,
@@ -210,12 +214,16 @@ impl Server {
             server.listen(endpoint)?;
         }
         // Last, so that a server that cannot start leaves no store behind.
-        let max_seq = server.net.history.start(
-            &server.config.history,
-            server.poll.registry(),
-            Source::History.token(),
-        );
+        // One waker for every helper thread: mio allows one per `Poll`, and
+        // the loop asks each of them what is done every turn anyway.
+        let waker = Arc::new(Waker::new(server.poll.registry(), Source::Workers.token())?);
+        let max_seq = server
+            .net
+            .history
+            .start(&server.config.history, Arc::clone(&waker));
         server.hub.set_seq_floor(max_seq);
+        let names = server.net.accounts.start(&server.config, waker);
+        server.hub.set_accounts(names);
         Ok(server)
     }
 
@@ -241,6 +249,7 @@ impl Server {
     pub fn run(&mut self) -> io::Result<()> {
         let result = self.serve();
         self.net.history.close();
+        self.net.accounts.close();
         result
     }
 
@@ -278,7 +287,9 @@ impl Server {
                 }
             }
             let input_waiting = !self.read_list.is_empty() && self.may_read();
-            let busy = !self.net.flush_list.is_empty() || self.net.history.has_ready();
+            let busy = !self.net.flush_list.is_empty()
+                || self.net.history.has_ready()
+                || self.net.accounts.has_ready();
             let timeout = if !input_waiting && !busy {
                 [self.next_watchdog, self.next_resume, self.accept_retry_at]
                     .into_iter()
@@ -305,7 +316,7 @@ impl Server {
                     Source::Listener(index) => self.accept(index),
                     Source::Admin(key) => self.admin_ready(key),
                     // Handled below, every turn.
-                    Source::History => {}
+                    Source::Workers => {}
                     Source::Client(id) => {
                         let Some(conn) = self.net.conns.get_mut(id) else {
                             continue;
@@ -337,6 +348,7 @@ impl Server {
                 self.next_watchdog = notifier.watchdog().map(|interval| now + interval);
             }
             self.hand_on_history();
+            self.hand_on_accounts();
             self.net.history.flush();
             self.flush_listed();
         }
@@ -655,6 +667,25 @@ impl Server {
         });
     }
 
+    /// Hands on what the accounts worker answered: to the clients (and
+    /// admin connections) that asked.
+    fn hand_on_accounts(&mut self) {
+        let finished = self.net.accounts.take_finished();
+        if finished.is_empty() {
+            return;
+        }
+        for finished in finished {
+            match finished {
+                accounts::Finished::Client(id, answer) => {
+                    let now = Instant::now();
+                    self.hub.account_answer(id, answer, now, &mut self.net);
+                }
+                accounts::Finished::Admin(key, answer) => self.admin_account_answer(key, answer),
+            }
+        }
+        self.after_delivery();
+    }
+
     /// Writes out the next slice of queues that got output, then lifts the
     /// global read pause if the writes took enough.
     fn flush_listed(&mut self) {
@@ -791,6 +822,7 @@ struct Net {
     limits: Limits,
     stats: Stats,
     history: HistoryLink,
+    accounts: AccountsLink,
     /// Connections whose output waits for history to commit.
     held: Vec<ClientId>,
 }
@@ -838,6 +870,7 @@ impl Net {
     fn remove(&mut self, id: ClientId) -> Option<Connection> {
         let conn = self.conns.try_remove(id)?;
         self.history.forget(id);
+        self.accounts.forget(id);
         self.queued_total -= conn.queued();
         Some(conn)
     }
@@ -872,6 +905,10 @@ impl Outbox for Net {
 
     fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering) {
         self.history.ask(id, ask, answering);
+    }
+
+    fn account(&mut self, id: ClientId, request: crate::accounts::Request) {
+        self.accounts.ask(id, request);
     }
 
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {

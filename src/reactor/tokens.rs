@@ -16,8 +16,9 @@ pub(super) enum Source {
     /// An admin socket connection, by its key in the admin slab.
     Admin(usize),
     Signals,
-    /// The history worker's waker: it has finished something.
-    History,
+    /// The helper threads' one waker (mio allows one per `Poll`): history
+    /// or accounts has finished something.
+    Workers,
 }
 
 /// Clients take the tokens from 0 up, as slab keys; the rest live far
@@ -26,7 +27,7 @@ const ADMIN_BASE: usize = usize::MAX / 4;
 const LISTENER_BASE: usize = usize::MAX / 2;
 const ADMIN_LISTENER: usize = usize::MAX - 2;
 const SIGNALS: usize = usize::MAX - 1;
-const HISTORY: usize = usize::MAX - 3;
+const WORKERS: usize = usize::MAX - 3;
 
 impl Source {
     pub(super) fn token(self) -> Token {
@@ -36,14 +37,14 @@ impl Source {
             Source::Listener(index) => LISTENER_BASE + index,
             Source::AdminListener => ADMIN_LISTENER,
             Source::Signals => SIGNALS,
-            Source::History => HISTORY,
+            Source::Workers => WORKERS,
         })
     }
 
     pub(super) fn of(token: Token) -> Source {
         match token.0 {
             SIGNALS => Source::Signals,
-            HISTORY => Source::History,
+            WORKERS => Source::Workers,
             ADMIN_LISTENER => Source::AdminListener,
             t if t >= LISTENER_BASE => Source::Listener(t - LISTENER_BASE),
             t if t >= ADMIN_BASE => Source::Admin(t - ADMIN_BASE),
@@ -63,7 +64,7 @@ mod tests {
             Source::Client(123_456),
             Source::Listener(0),
             Source::Listener(7),
-            Source::History,
+            Source::Workers,
             Source::AdminListener,
             Source::Admin(0),
             Source::Admin(42),

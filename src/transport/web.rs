@@ -390,6 +390,8 @@ fn close_code(why: DisconnectReason) -> u16 {
         | DisconnectReason::PingTimeout
         | DisconnectReason::RegistrationTimeout
         | DisconnectReason::BadPassword
+        | DisconnectReason::LoginFailures
+        | DisconnectReason::AccountRequired
         | DisconnectReason::TooManyConnections
         | DisconnectReason::Kicked => websocket::POLICY,
         DisconnectReason::Other => websocket::SERVER_ERROR,

@@ -32,6 +32,36 @@ pub enum HistoryAction {
     },
 }
 
+/// Where a password comes from: never the command line, where other users
+/// could read it in the process list and it would stay in shell history.
+#[derive(Debug, clap::Args)]
+pub struct PasswordSource {
+    /// Read the password from the first line of this file ("-": standard
+    /// input, the default; on a terminal it is asked for without echo).
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountAction {
+    /// Create an account (its name is the nick it protects).
+    Add {
+        name: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Delete an account; whoever is logged in to it is logged out.
+    Del { name: String },
+    /// Set a new password for an account.
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// List every account.
+    List,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Version, uptime, listeners, clients, traffic, queues, disconnects, memory.
@@ -65,6 +95,11 @@ pub enum Command {
         /// How many lines.
         #[arg(long, value_name = "N", default_value_t = 50)]
         last: usize,
+    },
+    /// Manage accounts (for SASL logins and nick protection).
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
     },
     /// Shut the daemon down gracefully.
     Shutdown {

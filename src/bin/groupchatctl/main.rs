@@ -8,10 +8,10 @@ mod cli;
 mod table;
 
 use clap::Parser;
-use cli::{Args, Command, HistoryAction};
+use cli::{AccountAction, Args, Command, HistoryAction, PasswordSource};
 use groupchatd::admin::path;
-use groupchatd::admin::protocol::{Reply, Request};
-use std::io::{self, BufRead, BufReader, Write};
+use groupchatd::admin::protocol::{Password, Reply, Request};
+use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,7 +23,13 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 fn main() -> ExitCode {
     let args = Args::parse();
     let socket = args.socket.clone().unwrap_or_else(path::for_client);
-    let request = request_for(args.command);
+    let request = match request_for(args.command) {
+        Ok(request) => request,
+        Err(e) => {
+            eprintln!("groupchatctl: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let (raw, reply) = match ask(&socket, &request) {
         Ok(answer) => answer,
         Err(e) => {
@@ -57,8 +63,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn request_for(command: Command) -> Request {
-    match command {
+fn request_for(command: Command) -> Result<Request, String> {
+    Ok(match command {
         Command::Status => Request::Status,
         Command::Clients => Request::Clients,
         Command::Channels => Request::Channels,
@@ -78,8 +84,71 @@ fn request_for(command: Command) -> Request {
             target: target.unwrap_or_default(),
             last,
         },
+        Command::Account { action } => match action {
+            AccountAction::Add { name, password } => Request::AccountAdd {
+                name,
+                password: read_password(&password)?,
+            },
+            AccountAction::Passwd { name, password } => Request::AccountPasswd {
+                name,
+                password: read_password(&password)?,
+            },
+            AccountAction::Del { name } => Request::AccountDel { name },
+            AccountAction::List => Request::AccountList,
+        },
         Command::Shutdown { grace } => Request::Shutdown { grace },
+    })
+}
+
+/// The password from `--password-file`, or standard input: its first line,
+/// without the line ending. On a terminal it is asked for, twice, without
+/// echo.
+fn read_password(source: &PasswordSource) -> Result<Password, String> {
+    let line = match source.password_file.as_deref() {
+        Some(path) if path != Path::new("-") => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the password from {}: {e}", path.display()))?;
+            text.lines().next().unwrap_or_default().to_string()
+        }
+        _ if io::stdin().is_terminal() => {
+            let first = ask_hidden("Password: ")?;
+            if ask_hidden("Again: ")? != first {
+                return Err("the two passwords differ".into());
+            }
+            first
+        }
+        _ => {
+            let mut line = String::new();
+            io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if line.is_empty() {
+        return Err("the password is empty".into());
     }
+    Ok(Password(line))
+}
+
+/// Asks on the terminal with echo off, restoring it after.
+fn ask_hidden(prompt: &str) -> Result<String, String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = io::stdin();
+    let saved =
+        tcgetattr(&stdin).map_err(|e| format!("cannot read the terminal's settings: {e}"))?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet)
+        .map_err(|e| format!("cannot turn the terminal's echo off: {e}"))?;
+    eprint!("{prompt}");
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+    eprintln!();
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// Sends one request and reads its one-line reply, raw and decoded.

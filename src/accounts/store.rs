@@ -1,0 +1,216 @@
+//! The accounts table, in the history database file: one file of state per
+//! server, backed up and moved as one. It has its own connection, on the
+//! accounts worker's thread, and its own table, which history never reads.
+
+use super::{AccountError, AccountInfo};
+use crate::names::fold;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `key` is the folded name, so that `Alice` and `alice` are one account;
+/// `name` is as it was registered, for display.
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS accounts (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+";
+
+/// How long a statement waits for history's connection (or an operator's
+/// `sqlite3` shell) to let go of the write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An open accounts table.
+pub struct AccountStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl AccountStore {
+    /// Opens (or creates) the database at `path` and the table in it. The
+    /// directory must exist, as for history.
+    pub fn open(path: &Path) -> Result<AccountStore, String> {
+        crate::history::sqlite::check_dir(path).map_err(|e| e.to_string())?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let fail =
+            |what: &str, e: rusqlite::Error| format!("accounts {}: {what}: {e}", path.display());
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail("cannot open", e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| fail("cannot set busy_timeout", e))?;
+        // WAL, as history has it: readers never block the writer.
+        let _: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(|e| fail("cannot read", e))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| fail("cannot create the accounts table", e))?;
+        Ok(AccountStore {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fail(&self, what: &str, e: rusqlite::Error) -> AccountError {
+        AccountError::Failed(format!("accounts {}: {what}: {e}", self.path.display()))
+    }
+
+    /// Every account's name, as registered (read once at start, so the
+    /// loop can protect nicks without asking the disk).
+    pub fn names(&mut self) -> Result<Vec<String>, AccountError> {
+        Ok(self.list()?.into_iter().map(|a| a.name).collect())
+    }
+
+    /// Every account, by name.
+    pub fn list(&mut self) -> Result<Vec<AccountInfo>, AccountError> {
+        let read = |conn: &Connection| -> rusqlite::Result<Vec<AccountInfo>> {
+            let mut stmt = conn.prepare("SELECT name, created_ms FROM accounts ORDER BY key")?;
+            let rows = stmt.query_map([], |row| {
+                Ok(AccountInfo {
+                    name: row.get(0)?,
+                    created_ms: row.get(1)?,
+                })
+            })?;
+            rows.collect()
+        };
+        read(&self.conn).map_err(|e| self.fail("cannot list", e))
+    }
+
+    /// The account's name as registered and its password hash.
+    pub fn get(&mut self, name: &str) -> Result<Option<(String, String)>, AccountError> {
+        self.conn
+            .query_row(
+                "SELECT name, hash FROM accounts WHERE key = ?1",
+                params![fold(name)],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.fail("cannot read", e))
+    }
+
+    /// Adds an account; fails with `Exists` when the name is taken.
+    pub fn create(&mut self, name: &str, hash: &str, now_ms: i64) -> Result<(), AccountError> {
+        let inserted = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO accounts (key, name, hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![fold(name), name, hash, now_ms],
+            )
+            .map_err(|e| self.fail("cannot add an account", e))?;
+        match inserted {
+            0 => Err(AccountError::Exists(name.to_string())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces the hash; returns the name as registered.
+    pub fn set_hash(&mut self, name: &str, hash: &str) -> Result<String, AccountError> {
+        let registered = self.registered_name(name)?;
+        self.conn
+            .execute(
+                "UPDATE accounts SET hash = ?2 WHERE key = ?1",
+                params![fold(name), hash],
+            )
+            .map_err(|e| self.fail("cannot change a password", e))?;
+        Ok(registered)
+    }
+
+    /// Deletes an account; returns the name as registered.
+    pub fn delete(&mut self, name: &str) -> Result<String, AccountError> {
+        let registered = self.registered_name(name)?;
+        self.conn
+            .execute("DELETE FROM accounts WHERE key = ?1", params![fold(name)])
+            .map_err(|e| self.fail("cannot delete an account", e))?;
+        Ok(registered)
+    }
+
+    fn registered_name(&mut self, name: &str) -> Result<String, AccountError> {
+        match self.get(name)? {
+            Some((registered, _)) => Ok(registered),
+            None => Err(AccountError::NoSuchAccount(name.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempdir::Dir, AccountStore) {
+        let dir = tempdir::Dir::new();
+        let store = AccountStore::open(&dir.0.join("state.sqlite3")).expect("open");
+        (dir, store)
+    }
+
+    /// A directory removed when dropped.
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path = std::env::temp_dir()
+                    .join(format!("groupchatd-accounts-{}-{n}", std::process::id()));
+                std::fs::create_dir_all(&path).expect("temp dir");
+                Dir(path)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn accounts_are_one_per_folded_name_and_keep_their_spelling() {
+        let (_dir, mut store) = store();
+        store.create("Alice", "h1", 5).expect("create");
+        assert_eq!(
+            store.create("alice", "h2", 6),
+            Err(AccountError::Exists("alice".into()))
+        );
+        assert_eq!(
+            store.get("ALICE").expect("get"),
+            Some(("Alice".into(), "h1".into()))
+        );
+        assert_eq!(store.set_hash("alice", "h3").expect("set"), "Alice");
+        assert_eq!(
+            store.get("alice").expect("get").map(|a| a.1),
+            Some("h3".into())
+        );
+        store.create("bob", "h", 7).expect("create");
+        assert_eq!(store.names().expect("names"), ["Alice", "bob"]);
+        assert_eq!(store.delete("ALICE").expect("delete"), "Alice");
+        assert_eq!(
+            store.delete("alice"),
+            Err(AccountError::NoSuchAccount("alice".into()))
+        );
+        assert_eq!(
+            store.list().expect("list"),
+            [AccountInfo {
+                name: "bob".into(),
+                created_ms: 7
+            }]
+        );
+    }
+
+    #[test]
+    fn the_table_lives_beside_history_in_one_file() {
+        let dir = tempdir::Dir::new();
+        let path = dir.0.join("state.sqlite3");
+        let _history = crate::history::SqliteBackend::open(&path).expect("history");
+        let mut store = AccountStore::open(&path).expect("accounts");
+        store.create("carol", "h", 1).expect("create");
+        drop(store);
+        let mut again = AccountStore::open(&path).expect("reopen");
+        assert_eq!(again.names().expect("names"), ["carol"]);
+    }
+}

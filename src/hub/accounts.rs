@@ -1,0 +1,633 @@
+//! Accounts for clients: SASL PLAIN logins (`AUTHENTICATE`), IRCv3
+//! `draft/account-registration` (`REGISTER`, `VERIFY`), nick protection,
+//! `server.require_account`, and what others see of an account
+//! (`account-notify`, `extended-join`, `account-tag`, WHOIS 330).
+//!
+//! The hub never touches a password beyond passing it on: checking and
+//! hashing happen on the accounts worker ([`Outbox::account`]), and the
+//! answer comes back through [`Hub::account_answer`]. What must be known at
+//! once, such as whether a nick is an account's name, the hub keeps itself
+//! ([`Hub::set_accounts`] at start, updated on every change).
+
+use super::{Cap, ClientId, Hub, Outbox};
+use crate::accounts::{AccountError, Answer, Outcome, Request, Secret};
+use crate::message::{Message, build};
+use crate::names::{fold, valid_nick};
+use crate::numeric::*;
+use crate::stats::DisconnectReason;
+use base64::Engine;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// The longest `AUTHENTICATE` parameter; one of exactly this length means
+/// more follows (IRCv3 SASL).
+const CHUNK: usize = 400;
+/// The longest SASL message, base64: PLAIN needs two names and a password.
+const MAX_SASL: usize = 4 * CHUNK;
+/// The shortest password `REGISTER` and `groupchatctl account` accept.
+pub const MIN_PASSWORD: usize = 8;
+
+/// What the hub needs of `[accounts]` and `server.require_account`.
+#[derive(Debug, Clone)]
+pub struct AccountRules {
+    pub enabled: bool,
+    pub protect_nicks: bool,
+    /// Clients may create accounts with `REGISTER`.
+    pub open_registration: bool,
+    pub require_account: bool,
+    pub max_failures: u32,
+    pub max_failures_per_address: u32,
+    pub failure_window: Duration,
+}
+
+impl AccountRules {
+    pub fn new(config: &crate::config::Config) -> AccountRules {
+        let a = &config.accounts;
+        AccountRules {
+            enabled: a.enabled,
+            protect_nicks: a.protect_nicks,
+            open_registration: a.registration == crate::config::Registration::Open,
+            require_account: config.server.require_account,
+            max_failures: a.max_failures,
+            max_failures_per_address: a.max_failures_per_address,
+            failure_window: Duration::from_secs(a.failure_window),
+        }
+    }
+}
+
+/// Where a client's SASL exchange stands.
+#[derive(Debug, Default)]
+pub(super) enum Sasl {
+    #[default]
+    Idle,
+    /// `AUTHENTICATE PLAIN` was accepted: the base64 received so far.
+    Plain(String),
+}
+
+/// A request of this client's the accounts worker has not answered yet.
+/// Registration waits while there is one.
+#[derive(Debug)]
+pub(super) enum Waiting {
+    /// A SASL login of `name`; `aborted` by `AUTHENTICATE *` since, so
+    /// that its answer is ignored.
+    Login { name: String, aborted: bool },
+    /// `REGISTER` of `name`.
+    Register { name: String },
+}
+
+/// Failed logins from one address within the window that began at `since`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Failures {
+    count: u32,
+    since: Instant,
+}
+
+impl Hub {
+    /// The accounts that exist, read from the store at start: their names
+    /// are protected from then on.
+    pub fn set_accounts(&mut self, names: impl IntoIterator<Item = String>) {
+        self.accounts = names.into_iter().map(|n| fold(&n)).collect();
+    }
+
+    /// How many accounts exist.
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// An account was created by the host (`groupchatctl account add`).
+    pub fn account_created(&mut self, name: &str) {
+        self.accounts.insert(fold(name));
+    }
+
+    /// An account was deleted by the host: whoever is logged in to it is
+    /// logged out, and its name is free.
+    pub fn account_deleted(&mut self, name: &str, out: &mut dyn Outbox) {
+        let folded = fold(name);
+        self.accounts.remove(&folded);
+        let ids: Vec<ClientId> = self
+            .clients
+            .iter()
+            .enumerate()
+            .filter_map(|(id, c)| {
+                let account = c.as_ref()?.account.as_deref()?;
+                (fold(account) == folded).then_some(id)
+            })
+            .collect();
+        for id in ids {
+            self.set_account(id, None, out);
+            self.reply(
+                id,
+                RPL_LOGGEDOUT,
+                &[
+                    &self.mask(id),
+                    "You are now logged out (the account was deleted)",
+                ],
+                out,
+            );
+        }
+    }
+
+    /// The client's account, if it is logged in.
+    pub fn account(&self, id: ClientId) -> Option<&str> {
+        self.client(id)?.account.as_deref()
+    }
+
+    /// `nick!user@host`, or as much of it as the client has given.
+    fn mask(&self, id: ClientId) -> String {
+        self.client(id).map_or_else(String::new, |c| {
+            format!("{}!{}@{}", c.nick_or_star(), c.user, c.host)
+        })
+    }
+
+    /// Whether a nick is an account's name that `id` is not logged in to.
+    pub(super) fn nick_protected_from(&self, id: ClientId, folded_nick: &str) -> bool {
+        let rules = &self.config.accounts;
+        rules.enabled
+            && rules.protect_nicks
+            && self.accounts.contains(folded_nick)
+            && self
+                .client(id)
+                .and_then(|c| c.account.as_deref())
+                .is_none_or(|account| fold(account) != folded_nick)
+    }
+
+    /// `433` for a nick that belongs to an account.
+    pub(super) fn refuse_protected_nick(&self, id: ClientId, nick: &str, out: &mut dyn Outbox) {
+        let text =
+            "Nickname is registered to an account: log in to it with SASL, or choose another nick";
+        self.reply(id, ERR_NICKNAMEINUSE, &[nick, text], out);
+    }
+
+    pub(super) fn authenticate(
+        &mut self,
+        id: ClientId,
+        msg: &Message,
+        now: Instant,
+        out: &mut dyn Outbox,
+    ) {
+        if !self.config.accounts.enabled {
+            self.reply(
+                id,
+                ERR_UNKNOWNCOMMAND,
+                &["AUTHENTICATE", "Unknown command"],
+                out,
+            );
+            return;
+        }
+        let Some(param) = msg.param(0) else {
+            let params = ["AUTHENTICATE", "Not enough parameters"];
+            self.reply(id, ERR_NEEDMOREPARAMS, &params, out);
+            return;
+        };
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        if param == "*" {
+            client.sasl = Sasl::Idle;
+            if let Some(Waiting::Login { aborted, .. }) = &mut client.waiting {
+                *aborted = true;
+            }
+            self.reply(id, ERR_SASLABORTED, &["SASL authentication aborted"], out);
+            // Registration may have waited for this exchange.
+            self.try_register(id, out);
+            return;
+        }
+        if param.len() > CHUNK {
+            client.sasl = Sasl::Idle;
+            self.reply(id, ERR_SASLTOOLONG, &["SASL message too long"], out);
+            return;
+        }
+        match client.waiting {
+            // One login at a time: the answer to this one is coming.
+            Some(Waiting::Login { aborted: false, .. }) => return,
+            // An answer is due to an aborted login or a REGISTER: one
+            // request at a time, so that answers cannot be mistaken.
+            Some(_) => {
+                let text = "SASL authentication failed: a previous request is still being answered; try again";
+                self.reply(id, ERR_SASLFAIL, &[text], out);
+                return;
+            }
+            None => {}
+        }
+        let Sasl::Plain(so_far) = &mut client.sasl else {
+            return self.start_sasl(id, param, now, out);
+        };
+        if param != "+" {
+            so_far.push_str(param);
+        }
+        if so_far.len() > MAX_SASL {
+            client.sasl = Sasl::Idle;
+            self.reply(id, ERR_SASLTOOLONG, &["SASL message too long"], out);
+            return;
+        }
+        if param.len() == CHUNK {
+            return;
+        }
+        let encoded = std::mem::take(so_far);
+        client.sasl = Sasl::Idle;
+        let Some((name, password)) = plain_credentials(&encoded) else {
+            self.reply(
+                id,
+                ERR_SASLFAIL,
+                &["SASL authentication failed: malformed PLAIN message"],
+                out,
+            );
+            return;
+        };
+        if let Some(client) = self.client_mut(id) {
+            client.waiting = Some(Waiting::Login {
+                name: name.clone(),
+                aborted: false,
+            });
+        }
+        out.account(id, Request::Verify { name, password });
+    }
+
+    /// `AUTHENTICATE <mechanism>`: PLAIN is the one offered.
+    fn start_sasl(&mut self, id: ClientId, mechanism: &str, now: Instant, out: &mut dyn Outbox) {
+        let Some(client) = self.client(id) else {
+            return;
+        };
+        if client.account.is_some() {
+            let text = "You have already authenticated using SASL";
+            self.reply(id, ERR_SASLALREADY, &[text], out);
+            return;
+        }
+        if !mechanism.eq_ignore_ascii_case("PLAIN") {
+            self.reply(
+                id,
+                RPL_SASLMECHS,
+                &["PLAIN", "are available SASL mechanisms"],
+                out,
+            );
+            self.reply(id, ERR_SASLFAIL, &["SASL authentication failed"], out);
+            return;
+        }
+        let ip = client.ip;
+        if let Some(wait) = self.address_locked(ip, now) {
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            let text = format!(
+                "SASL authentication failed: too many failed logins from your address; try again in {minutes} minute(s)"
+            );
+            self.reply(id, ERR_SASLFAIL, &[&text], out);
+            return;
+        }
+        if let Some(client) = self.client_mut(id) {
+            client.sasl = Sasl::Plain(String::new());
+        }
+        // Built by hand: `build` would write the lone `+` as `:+`, which is
+        // the same to a parser but not to clients that compare the line.
+        let go_ahead: crate::message::Line = std::rc::Rc::from(&b"AUTHENTICATE +\r\n"[..]);
+        out.send(id, &go_ahead);
+    }
+
+    /// How long `ip` must still wait before it may try to log in again, if
+    /// it has failed too often lately.
+    fn address_locked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let rules = &self.config.accounts;
+        let failures = self.login_failures.get(&ip)?;
+        let end = failures.since + rules.failure_window;
+        (failures.count >= rules.max_failures_per_address && now < end).then(|| end - now)
+    }
+
+    /// Forgets addresses whose failure window is over (from the tick).
+    pub(super) fn expire_login_failures(&mut self, now: Instant) {
+        let window = self.config.accounts.failure_window;
+        self.login_failures
+            .retain(|_, f| now.duration_since(f.since) < window);
+    }
+
+    pub(super) fn register_account(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let rules = &self.config.accounts;
+        if !rules.enabled {
+            self.reply(
+                id,
+                ERR_UNKNOWNCOMMAND,
+                &["REGISTER", "Unknown command"],
+                out,
+            );
+            return;
+        }
+        let fail = |hub: &Hub, params: &[&str], out: &mut dyn Outbox| {
+            let mut all = vec!["REGISTER"];
+            all.extend_from_slice(params);
+            hub.fail(id, &all, out);
+        };
+        if !rules.open_registration {
+            let text = "Clients cannot register accounts on this server: ask its host for one";
+            fail(self, &["TEMPORARILY_UNAVAILABLE", "*", text], out);
+            return;
+        }
+        let (Some(wanted), Some(_email), Some(password)) =
+            (msg.param(0), msg.param(1), msg.param(2))
+        else {
+            fail(
+                self,
+                &["NEED_MORE_PARAMS", "*", "Not enough parameters"],
+                out,
+            );
+            return;
+        };
+        let Some(client) = self.client(id) else {
+            return;
+        };
+        if let Some(account) = &client.account {
+            fail(
+                self,
+                &[
+                    "ALREADY_AUTHENTICATED",
+                    account,
+                    "You are already logged in",
+                ],
+                out,
+            );
+            return;
+        }
+        if client.waiting.is_some() {
+            let text = "Another login or registration is in progress";
+            fail(self, &["TEMPORARILY_UNAVAILABLE", wanted, text], out);
+            return;
+        }
+        if client.nick.is_empty() {
+            fail(
+                self,
+                &[
+                    "NEED_NICK",
+                    "*",
+                    "Choose a nick first: the account takes its name",
+                ],
+                out,
+            );
+            return;
+        }
+        let name = if wanted == "*" {
+            client.nick.clone()
+        } else {
+            wanted.to_string()
+        };
+        let folded = fold(&name);
+        if folded != fold(&client.nick) {
+            let text = "The account name must be your current nick";
+            fail(self, &["ACCOUNT_NAME_MUST_BE_NICK", &name, text], out);
+            return;
+        }
+        if !valid_nick(&name, self.config.nick_len) || self.config.reserved_nicks.contains(&folded)
+        {
+            fail(
+                self,
+                &["BAD_ACCOUNT_NAME", &name, "That name cannot be an account"],
+                out,
+            );
+            return;
+        }
+        if self.accounts.contains(&folded) {
+            fail(
+                self,
+                &["ACCOUNT_EXISTS", &name, "That account already exists"],
+                out,
+            );
+            return;
+        }
+        if password.chars().count() < MIN_PASSWORD || password == "*" {
+            let text = format!("Passwords need at least {MIN_PASSWORD} characters");
+            fail(self, &["WEAK_PASSWORD", &name, &text], out);
+            return;
+        }
+        let password = Secret::new(password.to_string());
+        if let Some(client) = self.client_mut(id) {
+            client.waiting = Some(Waiting::Register { name: name.clone() });
+        }
+        out.account(id, Request::Create { name, password });
+    }
+
+    /// `VERIFY`: accounts here need no verification, so there is never a
+    /// code to check.
+    pub(super) fn verify_account(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        if !self.config.accounts.enabled {
+            self.reply(id, ERR_UNKNOWNCOMMAND, &["VERIFY", "Unknown command"], out);
+            return;
+        }
+        let account = msg.param(0).unwrap_or("*");
+        let text =
+            "No verification is pending: accounts here are ready as soon as they are registered";
+        self.fail(id, &["VERIFY", "INVALID_CODE", account, text], out);
+    }
+
+    /// The accounts worker's answer to what `id` asked.
+    pub fn account_answer(
+        &mut self,
+        id: ClientId,
+        answer: Answer,
+        now: Instant,
+        out: &mut dyn Outbox,
+    ) {
+        let Some(waiting) = self.client_mut(id).and_then(|c| c.waiting.take()) else {
+            return;
+        };
+        match waiting {
+            Waiting::Login { aborted: true, .. } => {}
+            Waiting::Login { name, .. } => self.login_answer(id, &name, answer, now, out),
+            Waiting::Register { name } => self.register_answer(id, &name, answer, out),
+        }
+        self.try_register(id, out);
+    }
+
+    fn login_answer(
+        &mut self,
+        id: ClientId,
+        name: &str,
+        answer: Answer,
+        now: Instant,
+        out: &mut dyn Outbox,
+    ) {
+        match answer {
+            Ok(Outcome::Verified(Some(account))) => {
+                self.stats.logins += 1;
+                log::info!("{} logged in as {account}", self.describe(id));
+                self.logged_in(id, &account, out);
+                self.reply(
+                    id,
+                    RPL_SASLSUCCESS,
+                    &["SASL authentication successful"],
+                    out,
+                );
+            }
+            Ok(_) => self.login_failed(id, name, now, out),
+            Err(e) => {
+                log::error!("cannot check a login for {name:?}: {e}");
+                let text = "SASL authentication failed: accounts are unavailable right now";
+                self.reply(id, ERR_SASLFAIL, &[text], out);
+            }
+        }
+    }
+
+    fn register_answer(&mut self, id: ClientId, name: &str, answer: Answer, out: &mut dyn Outbox) {
+        match answer {
+            Ok(Outcome::Created(account)) => {
+                self.accounts.insert(fold(&account));
+                log::info!("{} registered the account {account}", self.describe(id));
+                let text = "Account created; you are logged in to it";
+                let success = ["SUCCESS", account.as_str(), text];
+                out.send(id, &build(&self.config.server_name, "REGISTER", &success));
+                self.logged_in(id, &account, out);
+            }
+            Err(AccountError::Exists(_)) => {
+                self.fail(
+                    id,
+                    &[
+                        "REGISTER",
+                        "ACCOUNT_EXISTS",
+                        name,
+                        "That account already exists",
+                    ],
+                    out,
+                );
+            }
+            Ok(_) | Err(_) => {
+                if let Err(e) = answer {
+                    log::error!("cannot register the account {name:?}: {e}");
+                }
+                let text = "Accounts are unavailable right now; try again later";
+                self.fail(
+                    id,
+                    &["REGISTER", "TEMPORARILY_UNAVAILABLE", name, text],
+                    out,
+                );
+            }
+        }
+    }
+
+    /// `900`, and the account shown from now on.
+    fn logged_in(&mut self, id: ClientId, account: &str, out: &mut dyn Outbox) {
+        self.set_account(id, Some(account.to_string()), out);
+        let text = format!("You are now logged in as {account}");
+        self.reply(id, RPL_LOGGEDIN, &[&self.mask(id), account, &text], out);
+    }
+
+    /// Sets a client's account and, once it is registered, tells
+    /// `account-notify` clients in its channels (and itself).
+    fn set_account(&mut self, id: ClientId, account: Option<String>, out: &mut dyn Outbox) {
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        client.account = account;
+        if !client.registered {
+            return;
+        }
+        let shown = client.account.clone().unwrap_or_else(|| "*".into());
+        let line = build(&client.prefix, "ACCOUNT", &[&shown]);
+        if client.caps.has(Cap::AccountNotify) {
+            out.send(id, &line);
+        }
+        self.send_to_peers(id, &line, false, Some(Cap::AccountNotify), out);
+    }
+
+    /// A wrong name or password: counted, logged (the name tried, never
+    /// the password), and past the limits the connection is cut or the
+    /// address made to wait.
+    fn login_failed(&mut self, id: ClientId, name: &str, now: Instant, out: &mut dyn Outbox) {
+        let rules = self.config.accounts.clone();
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        client.login_failures += 1;
+        let (mine, ip) = (client.login_failures, client.ip);
+        let from_address = self.login_failures.entry(ip).or_insert(Failures {
+            count: 0,
+            since: now,
+        });
+        if now.duration_since(from_address.since) >= rules.failure_window {
+            *from_address = Failures {
+                count: 0,
+                since: now,
+            };
+        }
+        from_address.count += 1;
+        let theirs = from_address.count;
+        self.stats.login_failures += 1;
+        log::warn!(
+            "failed SASL login for account {name:?} by {} ({mine} on this connection, {theirs} from its address)",
+            self.describe(id)
+        );
+        self.reply(
+            id,
+            ERR_SASLFAIL,
+            &["SASL authentication failed: wrong account name or password"],
+            out,
+        );
+        if theirs == rules.max_failures_per_address {
+            self.stats.lockouts += 1;
+            log::warn!(
+                "{ip} may not log in for {}s: {theirs} failed logins",
+                rules.failure_window.as_secs()
+            );
+        }
+        if mine >= rules.max_failures {
+            self.stats.lockouts += 1;
+            log::warn!("{}: cut after {mine} failed logins", self.describe(id));
+            let why = DisconnectReason::LoginFailures;
+            self.drop_client(id, why, why.text(), out);
+        }
+    }
+
+    /// `nick (address)` or `#id (address)`, for log lines.
+    fn describe(&self, id: ClientId) -> String {
+        match self.client(id) {
+            Some(c) if !c.nick.is_empty() => format!("{} ({})", c.nick, c.host),
+            Some(c) => format!("#{id} ({})", c.host),
+            None => format!("#{id}"),
+        }
+    }
+
+    /// Refuses registration without an account when the server asks for
+    /// one; returns whether it did.
+    pub(super) fn refuse_without_account(&mut self, id: ClientId, out: &mut dyn Outbox) -> bool {
+        if !self.config.accounts.require_account || self.account(id).is_some() {
+            return false;
+        }
+        let why = DisconnectReason::AccountRequired;
+        self.fail(id, &["*", "ACCOUNT_REQUIRED", why.text()], out);
+        self.drop_client(id, why, why.text(), out);
+        true
+    }
+}
+
+/// The account name and password of a SASL PLAIN message (base64 of
+/// `authzid NUL authcid NUL password`). The authorization identity must be
+/// empty or the account itself: nobody logs in as someone else.
+fn plain_credentials(encoded: &str) -> Option<(String, Secret)> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let mut parts = text.splitn(3, '\0');
+    let (authzid, authcid, password) = (parts.next()?, parts.next()?, parts.next()?);
+    if authcid.is_empty() || password.is_empty() {
+        return None;
+    }
+    if !authzid.is_empty() && fold(authzid) != fold(authcid) {
+        return None;
+    }
+    Some((authcid.to_string(), Secret::new(password.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(text: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    #[test]
+    fn plain_messages_give_the_account_and_password() {
+        let (name, password) = plain_credentials(&encode("\0alice\0s3cret pw")).expect("valid");
+        assert_eq!((name.as_str(), password.expose()), ("alice", "s3cret pw"));
+        let (name, _) = plain_credentials(&encode("Alice\0alice\0pw")).expect("same identity");
+        assert_eq!(name, "alice");
+        for bad in ["bob\0alice\0pw", "\0alice\0", "\0\0pw", "alice", "\0alice"] {
+            assert!(plain_credentials(&encode(bad)).is_none(), "{bad:?}");
+        }
+        assert!(plain_credentials("not base64!").is_none());
+    }
+}
