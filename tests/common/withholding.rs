@@ -75,11 +75,7 @@ fn serve<S: Read + Write>(mut stream: S, members: &Members, last: u32) {
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => input.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if timed_out(&e) => {}
             Err(_) => break,
         }
         while let Some(end) = input.iter().position(|&b| b == b'\n') {
@@ -103,11 +99,27 @@ fn serve<S: Read + Write>(mut stream: S, members: &Members, last: u32) {
 }
 
 /// Writes what other members said since the last turn.
+///
+/// Over TLS, a flush in the middle of the handshake reads the client's
+/// next flight first, and that read may time out like any other (the
+/// client is slow on a busy machine): not an error, the handshake goes on
+/// next turn. Taking it for one closed the connection now and then.
 fn pass_on<S: Write>(stream: &mut S, rx: &Receiver<Arc<str>>) -> io::Result<()> {
     for line in rx.try_iter() {
         stream.write_all(line.as_bytes())?;
     }
-    stream.flush()
+    match stream.flush() {
+        Err(e) if timed_out(&e) => Ok(()),
+        done => done,
+    }
+}
+
+/// A read that found nothing within [`POLL`].
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 enum Reply {
