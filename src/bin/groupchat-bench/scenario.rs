@@ -18,7 +18,8 @@ use crate::report::{
 };
 use crate::sys;
 use crate::tracker::{Departure, Tracker};
-use crate::transport::TlsClient;
+use crate::transport::{Opener, TlsClient};
+use crate::websocket::WsClient;
 use crate::{
     ChurnArgs, Cli, Common, ConnectArgs, Error, FanoutArgs, HistoryArgs, Pace, ReconnectArgs,
     Scenario, SlowArgs,
@@ -127,9 +128,12 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
         Scenario::Reconnect(a) => (a.members + a.reconnecting, 0, 0),
     };
     let sources = sys::plan_sources(u64::from(concurrent), c.sources)?;
-    let tls = match c.tls {
-        true => Some(TlsClient::new(c.tls_version, server.ip())?),
-        false => None,
+    let opener = if c.tls {
+        Opener::Tls(TlsClient::new(c.tls_version, server.ip())?)
+    } else if c.websocket {
+        Opener::WebSocket(WsClient::new(server))
+    } else {
+        Opener::Plain
     };
     let shared = Shared::new(c.threads, members, senders);
     let epoch = Instant::now();
@@ -138,7 +142,7 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
             shared: &shared,
             done: false,
         };
-        let out = run_part(cli, server, tls.clone(), &sources, epoch, &shared, index)
+        let out = run_part(cli, server, opener.clone(), &sources, epoch, &shared, index)
             .map_err(|e| e.to_string());
         guard.done = out.is_ok();
         out
@@ -221,7 +225,7 @@ fn check_rate(rate: f64) -> Result<(), Error> {
 fn run_part(
     cli: &Cli,
     server: SocketAddr,
-    tls: Option<TlsClient>,
+    opener: Opener,
     sources: &[Ipv4Addr],
     epoch: Instant,
     shared: &Shared,
@@ -231,7 +235,7 @@ fn run_part(
     let ids = (index, shared.threads);
     let mut engine = Engine::new(
         server,
-        tls,
+        opener,
         sources.to_vec(),
         &c.channel,
         &c.nick_prefix,
