@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::io::{self, IoSlice, Read, Write};
 
 /// Lines framed per write: as many as the queue gathers per write.
-const BATCH: usize = 32;
+const BATCH: usize = 64;
 /// One read from the layer below.
 const READ_SIZE: usize = 16 * 1024;
 
