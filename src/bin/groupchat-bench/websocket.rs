@@ -299,17 +299,20 @@ impl WebSocket {
         match control {
             Control::Ping => self.queue_frame(OpCode::Control(Control::Pong), &payload)?,
             Control::Close => {
-                let (code, reason) = match payload.as_slice() {
-                    [high, low, reason @ ..] => (
-                        u16::from_be_bytes([*high, *low]).to_string(),
-                        String::from_utf8_lossy(reason),
-                    ),
-                    _ => ("without a code".to_owned(), "".into()),
+                let why = match payload.as_slice() {
+                    [high, low, reason @ ..] => {
+                        let code = u16::from_be_bytes([*high, *low]);
+                        match String::from_utf8_lossy(reason) {
+                            reason if reason.is_empty() => code.to_string(),
+                            reason => format!("{code} ({reason})"),
+                        }
+                    }
+                    _ => "no code".to_owned(),
                 };
                 // The close handshake: our close frame echoes the code.
                 let echo = payload.get(..2).unwrap_or(&[]);
                 self.queue_frame(OpCode::Control(Control::Close), echo)?;
-                self.closed = Some(format!("WebSocket closed by the server: {code} {reason}"));
+                self.closed = Some(format!("WebSocket closed by the server: {why}"));
             }
             Control::Pong | Control::Reserved(_) => {}
         }
