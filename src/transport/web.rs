@@ -9,7 +9,7 @@
 //! only what the socket does not take is kept, in the connection's `out`.
 //! Gathering `[header][shared line]` slices into a `sendmsg` instead saves
 //! the copy, but costs the kernel more: two slices a line cost about 1.5×
-//! the CPU per delivery of plain TCP at max rate, against 1.0× for the
+//! the CPU per delivery of plain TCP at max rate, against 0.9× for the
 //! copy (BENCHMARKS.md, "Over WebSocket").
 
 use super::{Plaintext, Unread, Unsent};
