@@ -66,21 +66,14 @@ impl WsClient {
              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n",
             host = self.authority
         );
-        Transport::WebSocket(Box::new(WebSocket {
-            handshake: Some(Handshake {
-                accept: derive_accept_key(key.as_bytes()),
-                response: Vec::new(),
-            }),
-            out: request.into_bytes(),
-            out_pos: 0,
-            partial: Vec::new(),
-            frames: 0,
-            head: [0; MAX_HEADER],
-            kept: 0,
-            frame: None,
-            control: Vec::new(),
-            closed: None,
-        }))
+        let handshake = Handshake {
+            accept: derive_accept_key(key.as_bytes()),
+            response: Vec::new(),
+        };
+        Transport::WebSocket(Box::new(WebSocket::new(
+            Some(handshake),
+            request.into_bytes(),
+        )))
     }
 }
 
@@ -123,6 +116,21 @@ pub struct WebSocket {
 }
 
 impl WebSocket {
+    fn new(handshake: Option<Handshake>, out: Vec<u8>) -> WebSocket {
+        WebSocket {
+            handshake,
+            out,
+            out_pos: 0,
+            partial: Vec::new(),
+            frames: 0,
+            head: [0; MAX_HEADER],
+            kept: 0,
+            frame: None,
+            control: Vec::new(),
+            closed: None,
+        }
+    }
+
     /// Reads IRC lines (CRLF-terminated): `Ok(0)` at the end, `WouldBlock`
     /// once the socket has nothing. `buf` must be longer than [`SLACK`].
     pub fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
@@ -401,4 +409,98 @@ impl WebSocket {
 
 fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("WebSocket: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An unmasked server frame.
+    fn frame(opcode: OpCode, is_final: bool, payload: &[u8]) -> Vec<u8> {
+        let header = FrameHeader {
+            opcode,
+            is_final,
+            ..FrameHeader::default()
+        };
+        let mut out = Vec::new();
+        header
+            .format(payload.len() as u64, &mut out)
+            .expect("format");
+        out.extend_from_slice(payload);
+        out
+    }
+
+    const TEXT: OpCode = OpCode::Data(Data::Text);
+
+    #[test]
+    fn frames_become_lines_however_the_reads_cut_them() {
+        let long = vec![b'x'; 70_000];
+        let mut input = frame(TEXT, true, b":a PRIVMSG #b :hi");
+        input.extend(frame(TEXT, true, b""));
+        input.extend(frame(TEXT, false, b":a PRIVMSG #b :fra"));
+        input.extend(frame(
+            OpCode::Control(Control::Ping),
+            true,
+            b"are you there",
+        ));
+        input.extend(frame(OpCode::Data(Data::Continue), true, b"gmented"));
+        input.extend(frame(OpCode::Data(Data::Binary), true, &[b'y'; 300]));
+        input.extend(frame(TEXT, true, &long));
+        input.extend(frame(OpCode::Control(Control::Close), true, b"\x03\xe8bye"));
+        input.extend(frame(TEXT, true, b"after the close: not read"));
+        let expected = [
+            &b":a PRIVMSG #b :hi\r\n\r\n:a PRIVMSG #b :fragmented\r\n"[..],
+            &[b'y'; 300],
+            b"\r\n",
+            &long,
+            b"\r\n",
+        ]
+        .concat();
+        for cut in [1, 2, 3, 7, 13, 1000, input.len()] {
+            let mut ws = WebSocket::new(None, Vec::new());
+            let mut lines = Vec::new();
+            let mut buf = vec![0; SLACK + cut];
+            for piece in input.chunks(cut) {
+                buf[SLACK..SLACK + piece.len()].copy_from_slice(piece);
+                let n = ws.decode(&mut buf, SLACK + piece.len()).expect("decode");
+                lines.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(lines, expected, "cut {cut}");
+            assert_eq!(
+                ws.closed.as_deref(),
+                Some("WebSocket closed by the server: 1000 (bye)")
+            );
+            // A masked pong with the ping's payload, then the close reply.
+            let mut replies = ws.out.as_slice();
+            for (opcode, payload) in [
+                (Control::Pong, &b"are you there"[..]),
+                (Control::Close, b"\x03\xe8"),
+            ] {
+                let (header, length) = FrameHeader::parse(&mut Cursor::new(replies))
+                    .expect("parse")
+                    .expect("a whole header");
+                assert_eq!(header.opcode, OpCode::Control(opcode));
+                let start = header.len(length);
+                let mask = header.mask.expect("masked");
+                let body: Vec<u8> = replies[start..start + payload.len()]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ mask[i & 3])
+                    .collect();
+                assert_eq!(body, payload);
+                replies = &replies[start + payload.len()..];
+            }
+            assert!(replies.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_masked_server_frame_is_refused() {
+        let mut ws = WebSocket::new(None, Vec::new());
+        let mut buf = vec![0; SLACK];
+        buf.extend_from_slice(&[0x81, 0x81, 1, 2, 3, 4, b'x']);
+        let end = buf.len();
+        let err = ws.decode(&mut buf, end).expect_err("masked");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
 }
