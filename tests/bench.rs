@@ -452,6 +452,31 @@ fn websocket_clients_connect_and_get_every_message() {
     assert!(failures.keys().all(|r| r.contains("WebSocket")), "{json:#}");
 }
 
+#[test]
+fn wss_clients_connect_and_get_every_message() {
+    let dir = TempDir::new();
+    let cert = TestCert::make(&dir.path, "daemon", 1, 2);
+    let daemon = Daemon::start(&format!(
+        "{CONFIG}\n{}\n[web]\ntls_listen = [\"127.0.0.1:0\"]\n",
+        cert.config()
+    ));
+    let wss = daemon.logged_addrs("listening for web over TLS on ")[0];
+    let over_tls = |json: &Value| {
+        assert!(
+            json["tls"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("TLSv1_3")),
+            "{json:#}"
+        );
+    };
+    let json = bench_ws_ok(&daemon, wss, "--tls connect -n 30");
+    assert_eq!(num(&json, "/connect/registered"), 30, "{json:#}");
+    over_tls(&json);
+    let json = bench_ws_ok(&daemon, wss, "--tls fanout -n 30 -k 3 -m 50 --size 400");
+    assert_clean_fanout(&json, 30, 3, 50);
+    over_tls(&json);
+}
+
 /// `CONFIG` with history kept, in the daemon's own directory.
 fn history_config(enabled: bool) -> String {
     format!("{CONFIG}\n[history]\nenabled = {enabled}\n")

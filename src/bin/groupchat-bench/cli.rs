@@ -63,9 +63,9 @@ pub struct Common {
     #[arg(long, global = true)]
     pub tls: bool,
     /// Speak IRC over WebSocket (ws://, subprotocol text.ircv3.net) to a
-    /// web listener: one masked text frame per line, the Upgrade request
-    /// counted in the time to connect.
-    #[arg(long, global = true, conflicts_with = "tls")]
+    /// web listener, wss:// with --tls: one masked text frame per line, the
+    /// Upgrade request counted in the time to connect.
+    #[arg(long, global = true)]
     pub websocket: bool,
     /// TLS version to offer, and the only one accepted.
     #[arg(

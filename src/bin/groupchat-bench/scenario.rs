@@ -128,12 +128,14 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
         Scenario::Reconnect(a) => (a.members + a.reconnecting, 0, 0),
     };
     let sources = sys::plan_sources(u64::from(concurrent), c.sources)?;
-    let opener = if c.tls {
-        Opener::Tls(TlsClient::new(c.tls_version, server.ip())?)
-    } else if c.websocket {
-        Opener::WebSocket(WsClient::new(server))
-    } else {
-        Opener::Plain
+    let tls = match c.tls {
+        true => Some(TlsClient::new(c.tls_version, server.ip())?),
+        false => None,
+    };
+    let opener = match (tls, c.websocket) {
+        (tls, true) => Opener::WebSocket(WsClient::new(server, tls)),
+        (Some(tls), false) => Opener::Tls(tls),
+        (None, false) => Opener::Plain,
     };
     let shared = Shared::new(c.threads, members, senders);
     let epoch = Instant::now();

@@ -40,7 +40,7 @@ impl Opener {
         match self {
             Opener::Plain => Ok(Transport::Plain),
             Opener::Tls(tls) => tls.transport(),
-            Opener::WebSocket(ws) => Ok(ws.transport()),
+            Opener::WebSocket(ws) => ws.transport(),
         }
     }
 }
@@ -79,8 +79,13 @@ impl TlsClient {
     /// A new client's transport; its ClientHello waits in it until the
     /// first write.
     pub fn transport(&self) -> Result<Transport, rustls::Error> {
+        Ok(Transport::Tls(self.connection()?))
+    }
+
+    /// A new client's TLS session.
+    pub fn connection(&self) -> Result<Box<ClientConnection>, rustls::Error> {
         let conn = ClientConnection::new(Arc::clone(&self.config), self.name.clone())?;
-        Ok(Transport::Tls(Box::new(conn)))
+        Ok(Box::new(conn))
     }
 }
 
@@ -193,16 +198,21 @@ impl Transport {
 
     /// The TLS protocol and cipher suite, once the handshake is done.
     pub fn describe(&self) -> Option<String> {
-        let Transport::Tls(conn) = self else {
-            return None;
-        };
-        let version = conn.protocol_version()?;
-        let suite = conn.negotiated_cipher_suite()?;
-        Some(format!("{version:?} {:?}", suite.suite()))
+        match self {
+            Transport::Plain => None,
+            Transport::Tls(conn) => describe(conn),
+            Transport::WebSocket(ws) => ws.tls().and_then(describe),
+        }
     }
 }
 
-fn tls_read(
+fn describe(conn: &ClientConnection) -> Option<String> {
+    let version = conn.protocol_version()?;
+    let suite = conn.negotiated_cipher_suite()?;
+    Some(format!("{version:?} {:?}", suite.suite()))
+}
+
+pub fn tls_read(
     conn: &mut ClientConnection,
     sock: &mut TcpStream,
     buf: &mut [u8],
@@ -236,7 +246,11 @@ fn tls_read(
     }
 }
 
-fn tls_write(conn: &mut ClientConnection, sock: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
+pub fn tls_write(
+    conn: &mut ClientConnection,
+    sock: &mut TcpStream,
+    data: &[u8],
+) -> io::Result<usize> {
     // Encrypt more only once the records before it are with the kernel:
     // what waits here stays small, and a message's timestamp is still taken
     // just before the kernel gets it.
@@ -254,7 +268,7 @@ fn tls_write(conn: &mut ClientConnection, sock: &mut TcpStream, data: &[u8]) -> 
 
 /// Writes queued TLS records until none is left (true) or the socket is
 /// full (false).
-fn send_records(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<bool> {
+pub fn send_records(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<bool> {
     while conn.wants_write() {
         match conn.write_tls(sock) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

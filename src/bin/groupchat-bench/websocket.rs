@@ -1,6 +1,6 @@
 //! IRC over WebSocket (`--websocket`): the IRCv3 WebSocket binding as a
-//! client speaks it to a web listener (`ws://`), under the same engine that
-//! reads and writes IRC lines.
+//! client speaks it to a web listener (`ws://`, or `wss://` with `--tls`),
+//! under the same engine that reads and writes IRC lines.
 //!
 //! The handshake is one HTTP/1.1 Upgrade request, sent as the client's
 //! first bytes; its 101 response is parsed with `httparse` and its
@@ -23,12 +23,13 @@ use std::io::{self, Cursor, Read, Write};
 use std::net::SocketAddr;
 
 use mio::net::TcpStream;
+use rustls::ClientConnection;
 use tungstenite::handshake::client::generate_key;
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
-use crate::transport::Transport;
+use crate::transport::{TlsClient, Transport, send_records, tls_read, tls_write};
 
 /// The subprotocol asked for: text frames, one IRC line each.
 const SUBPROTOCOL: &str = "text.ircv3.net";
@@ -47,21 +48,26 @@ pub struct WsClient {
     /// its Origin, which groupchatd accepts with no `allowed_origins` set
     /// (a page from the daemon's own origin).
     authority: String,
+    /// `--tls`: wss://, each client a TLS session under its frames.
+    tls: Option<TlsClient>,
 }
 
 impl WsClient {
-    pub fn new(server: SocketAddr) -> WsClient {
+    pub fn new(server: SocketAddr, tls: Option<TlsClient>) -> WsClient {
         WsClient {
             authority: server.to_string(),
+            tls,
         }
     }
 
-    /// A new client's transport; its Upgrade request waits in it until the
-    /// first write.
-    pub fn transport(&self) -> Transport {
+    /// A new client's transport; its Upgrade request (and ClientHello)
+    /// waits in it until the first write.
+    pub fn transport(&self) -> Result<Transport, rustls::Error> {
+        let tls = self.tls.as_ref().map(TlsClient::connection).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let key = generate_key();
         let request = format!(
-            "GET / HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n\
+            "GET / HTTP/1.1\r\nHost: {host}\r\nOrigin: {scheme}://{host}\r\n\
              Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n\
              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n",
             host = self.authority
@@ -70,10 +76,9 @@ impl WsClient {
             accept: derive_accept_key(key.as_bytes()),
             response: Vec::new(),
         };
-        Transport::WebSocket(Box::new(WebSocket::new(
-            Some(handshake),
-            request.into_bytes(),
-        )))
+        let mut ws = WebSocket::new(Some(handshake), request.into_bytes());
+        ws.tls = tls;
+        Ok(Transport::WebSocket(Box::new(ws)))
     }
 }
 
@@ -95,6 +100,8 @@ struct Frame {
 
 /// One client's WebSocket state.
 pub struct WebSocket {
+    /// wss://: the TLS session the frames go through.
+    tls: Option<Box<ClientConnection>>,
     /// Until the 101 has arrived.
     handshake: Option<Handshake>,
     /// Bytes for the socket: the request, then frames (lines, pongs, the
@@ -118,6 +125,7 @@ pub struct WebSocket {
 impl WebSocket {
     fn new(handshake: Option<Handshake>, out: Vec<u8>) -> WebSocket {
         WebSocket {
+            tls: None,
             handshake,
             out,
             out_pos: 0,
@@ -141,7 +149,11 @@ impl WebSocket {
                     reason.clone(),
                 ));
             }
-            let n = sock.read(&mut buf[SLACK..])?;
+            let raw = &mut buf[SLACK..];
+            let n = match &mut self.tls {
+                None => sock.read(raw)?,
+                Some(conn) => tls_read(conn, sock, raw)?,
+            };
             if n == 0 {
                 if self.handshake.is_some() {
                     return Err(invalid("the server closed during the handshake"));
@@ -388,7 +400,12 @@ impl WebSocket {
     /// (false).
     pub fn send_out(&mut self, sock: &mut TcpStream) -> io::Result<bool> {
         while self.out_pos < self.out.len() {
-            match sock.write(&self.out[self.out_pos..]) {
+            let bytes = &self.out[self.out_pos..];
+            let written = match &mut self.tls {
+                None => sock.write(bytes),
+                Some(conn) => tls_write(conn, sock, bytes),
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.out_pos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -398,12 +415,20 @@ impl WebSocket {
         }
         self.out.clear();
         self.out_pos = 0;
-        Ok(true)
+        match &mut self.tls {
+            None => Ok(true),
+            Some(conn) => send_records(conn, sock),
+        }
     }
 
     /// Output taken but not yet handed to the kernel.
     pub fn holds_output(&self) -> bool {
-        self.out_pos < self.out.len()
+        self.out_pos < self.out.len() || self.tls.as_ref().is_some_and(|c| c.wants_write())
+    }
+
+    /// The TLS session under the frames (wss://).
+    pub fn tls(&self) -> Option<&ClientConnection> {
+        self.tls.as_deref()
     }
 }
 
