@@ -39,7 +39,7 @@ impl Opener {
     pub fn transport(&self) -> Result<Transport, rustls::Error> {
         match self {
             Opener::Plain => Ok(Transport::Plain),
-            Opener::Tls(tls) => tls.transport(),
+            Opener::Tls(tls) => Ok(Transport::Tls(tls.connection()?)),
             Opener::WebSocket(ws) => ws.transport(),
         }
     }
@@ -76,13 +76,8 @@ impl TlsClient {
         })
     }
 
-    /// A new client's transport; its ClientHello waits in it until the
+    /// A new client's TLS session; its ClientHello waits in it until the
     /// first write.
-    pub fn transport(&self) -> Result<Transport, rustls::Error> {
-        Ok(Transport::Tls(self.connection()?))
-    }
-
-    /// A new client's TLS session.
     pub fn connection(&self) -> Result<Box<ClientConnection>, rustls::Error> {
         let conn = ClientConnection::new(Arc::clone(&self.config), self.name.clone())?;
         Ok(Box::new(conn))
