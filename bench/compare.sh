@@ -16,6 +16,7 @@
 #   OUT=/tmp/results bench/compare.sh   # keep the JSON of every run
 #   TLS=1 bench/compare.sh           # the same over TLS (see below)
 #   HISTORY=1 bench/compare.sh       # groupchatd with history on vs off (below)
+#   WEBSOCKET=1 bench/compare.sh     # groupchatd over WebSocket vs plain (below)
 set -euo pipefail
 # InspIRCd dumps core when stopped after its TLS runs; no core files in the tree.
 ulimit -c 0
@@ -36,8 +37,18 @@ PACED_MESSAGES=${PACED_MESSAGES:-100}   # at 10 msg/s per sender: 10 s
 # given up after JOIN_DEADLINE seconds.
 JOIN_CLIENTS=${JOIN_CLIENTS:-10000}
 JOIN_DEADLINE=${JOIN_DEADLINE:-60}
+# WEBSOCKET=1: no peers (none serves IRC over WebSocket); the same
+# groupchatd twice, alternately: "groupchatd-ws" with a [web] listener on
+# the measured port, which the harness loads with --websocket (ws://, text
+# frames), and "groupchatd" over plain TCP, for the connect, max and paced
+# rows. groupchatd-ws's IRC port is the measured port + 1000. Not with TLS=1.
+WEBSOCKET=${WEBSOCKET:-0}
 # Which scenarios to run: any of connect max paced join.
-SCENARIOS=${SCENARIOS:-"connect max paced join"}
+if ((WEBSOCKET)); then
+    SCENARIOS=${SCENARIOS:-"connect max paced"}
+else
+    SCENARIOS=${SCENARIOS:-"connect max paced join"}
+fi
 # Every server (all its threads) runs on CPU SERVER_CPU and the harness on
 # HARNESS_CPU, so the scheduler never makes them share a core mid-run (it
 # likes to pull a woken reader onto its waker's CPU). PIN=0 turns this off.
@@ -53,6 +64,10 @@ HARNESS_CPU=${HARNESS_CPU:-1}
 TLS=${TLS:-0}
 if ((TLS)); then
     PEERS=${PEERS/floor/}
+fi
+if ((WEBSOCKET)); then
+    ((TLS)) && { echo "compare.sh: WEBSOCKET=1 and TLS=1 do not combine" >&2; exit 2; }
+    PEERS=""
 fi
 # HISTORY=1: no peers; the same groupchatd twice, "groupchatd-on" with
 # [history] kept in a fresh SQLite file per run and "groupchatd-off" with
@@ -136,17 +151,29 @@ wait_port() {
 }
 
 # start_server NAME PORT: starts a fresh server, serving TLS on PORT when
-# TLS=1, and sets SERVER_PID.
+# TLS=1 (WebSocket for groupchatd-ws), and sets SERVER_PID and OVER, the
+# harness's flags for what PORT speaks.
 start_server() {
     local name=$1 port=$2 dir=$work/$1 plain=$2
     local cert=$work/tls.crt key=$work/tls.key
-    ((TLS)) && plain=$((port + 1000))
+    OVER=()
+    if ((TLS)); then
+        plain=$((port + 1000))
+        OVER=(--tls)
+    elif [[ $name == groupchatd-ws ]]; then
+        plain=$((port + 1000))
+        OVER=(--websocket)
+    fi
     mkdir -p "$dir"
     chmod 777 "$dir"
     case $name in
-    groupchatd | groupchatd-on | groupchatd-off)
+    groupchatd | groupchatd-on | groupchatd-off | groupchatd-ws)
         cp "$here/groupchatd.toml" "$dir/groupchatd.toml"
         ((TLS)) && groupchatd_tls "$port" >>"$dir/groupchatd.toml"
+        # The harness's Origin is http://<its Host>, which the default
+        # (no allowed_origins) accepts.
+        [[ $name == groupchatd-ws ]] &&
+            printf '\n[web]\nlisten = ["127.0.0.1:%s"]\n' "$port" >>"$dir/groupchatd.toml"
         if [[ $name == groupchatd-on ]]; then
             # A fresh store each time, otherwise the defaults (playback on
             # join included: reconnecting members get it too).
@@ -219,15 +246,13 @@ EOF
     fi
 }
 
-# bench ARGS...: runs the harness, on its own CPU when pinning, over TLS
-# when TLS=1.
+# bench ARGS...: runs the harness, on its own CPU when pinning, speaking
+# what the last server started serves (OVER).
 bench() {
-    local tls=()
-    ((TLS)) && tls=(--tls)
     if ((PIN)); then
-        taskset -c "$HARNESS_CPU" "$BENCH" "${tls[@]}" "$@"
+        taskset -c "$HARNESS_CPU" "$BENCH" "${OVER[@]}" "$@"
     else
-        "$BENCH" "${tls[@]}" "$@"
+        "$BENCH" "${OVER[@]}" "$@"
     fi
 }
 
@@ -381,6 +406,7 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 servers="groupchatd $PEERS"
 ((HISTORY)) && servers="groupchatd-on groupchatd-off"
+((WEBSOCKET)) && servers="groupchatd-ws groupchatd"
 if ((TLS)) && ! groupchatd_has_tls; then
     log "this groupchatd has no [tls] listener: skipped"
     servers=$PEERS

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Medians of compare.sh's JSON results, with groupchatd/peer ratios.
+"""Medians of compare.sh's JSON results (with the range across runs when
+they differ), and groupchatd/peer ratios of the medians.
 
 usage: summarize.py RESULTS_DIR RUNS groupchatd PEER...
 """
@@ -80,6 +81,8 @@ for server in servers:
             if v is not None:
                 values.append(float(v))
         medians[(server, label)] = statistics.median(values) if values else None
+        if len(values) > 1 and min(values) != max(values):
+            medians[(server, label, "range")] = (min(values), max(values))
     for run in range(1, runs + 1):
         for suffix in SUFFIXES:
             doc = load(server, run, suffix)
@@ -95,8 +98,14 @@ for server in servers:
                 problems.append(f"{server} run {run} {suffix}: {doc['verdict']}")
 
 base, peers = servers[0], servers[1:]
-header = ["metric (median of %d)" % runs, base] + [x for p in peers for x in (p, f"{base}/{p}")]
+header = ["metric (median of %d, range)" % runs, base] + [x for p in peers for x in (p, f"{base}/{p}")]
 rows = []
+def number(v, unit):
+    if unit == "×":
+        return f"{v:.2f}×"
+    return f"{v:,.2f} ms" if unit == "ms" and v < 100 else f"{v:,.0f} {unit}".rstrip()
+
+
 def cell(server, label, unit):
     text = medians.get((server, label, "text"))
     v = medians[(server, label)]
@@ -104,9 +113,11 @@ def cell(server, label, unit):
         return text, None
     if v is None:
         return "n/a", v
-    if unit == "×":
-        return f"{v:.2f}×", v
-    return (f"{v:,.2f} ms" if unit == "ms" and v < 100 else f"{v:,.0f} {unit}".rstrip()), v
+    spread = medians.get((server, label, "range"))
+    if spread:
+        low, high = (number(x, unit).removesuffix(" " + unit) for x in spread)
+        return f"{number(v, unit)} ({low}–{high})", v
+    return number(v, unit), v
 
 
 for label, _suffix, _path, unit, _lower in METRICS:

@@ -38,13 +38,6 @@ impl OutQueue {
         self.lines.push_back(Line::clone(line));
     }
 
-    /// The queued lines, front first. For writers that frame whole lines
-    /// (WebSocket), which take lines with [`OutQueue::pop_front`] only and
-    /// so never leave one partly written.
-    pub fn lines(&self) -> impl Iterator<Item = &Line> {
-        self.lines.iter()
-    }
-
     /// Takes the front line out of the queue (the rest of it, had it been
     /// partly written).
     pub fn pop_front(&mut self) -> Option<Line> {

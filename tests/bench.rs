@@ -414,6 +414,69 @@ fn tls_clients_connect_and_get_every_message() {
     assert_clean_fanout(&json, 20, 4, 10);
 }
 
+/// Runs the harness with `--websocket` against the daemon's web listener
+/// and expects success.
+fn bench_ws_ok(daemon: &Daemon, web: SocketAddr, args: &str) -> Value {
+    let pid = daemon.child.id().to_string();
+    let mut all = vec!["--websocket", "--server-pid", &pid, "--quiet", "10"];
+    all.extend(args.split_whitespace());
+    let (out, json) = bench_at(web, &all);
+    assert!(out.status.success(), "{args:?}: {json:#}");
+    json
+}
+
+#[test]
+fn websocket_clients_connect_and_get_every_message() {
+    let daemon = Daemon::start(&format!("{CONFIG}\n[web]\nlisten = [\"127.0.0.1:0\"]\n"));
+    let web = daemon.logged_addrs("listening for web on ")[0];
+    let json = bench_ws_ok(&daemon, web, "connect -n 50 --hold 0.2");
+    assert_eq!(num(&json, "/connect/registered"), 50, "{json:#}");
+    assert_eq!(num(&json, "/connect/failed"), 0, "{json:#}");
+
+    let json = bench_ws_ok(&daemon, web, "fanout -n 50 -k 5 -m 40");
+    assert_clean_fanout(&json, 50, 5, 40);
+    // Frames of every size class, lines cut across reads, two loops.
+    let json = bench_ws_ok(
+        &daemon,
+        web,
+        "--threads 2 fanout -n 30 -k 3 -m 200 --size 400",
+    );
+    assert_clean_fanout(&json, 30, 3, 200);
+    let json = bench_ws_ok(&daemon, web, "fanout -n 20 -k 4 -m 10 --rate 50");
+    assert_clean_fanout(&json, 20, 4, 10);
+    // The plain port is not a web listener: no 101, and the harness says so.
+    let (out, json) = bench_at(daemon.addr, &["--websocket", "connect", "-n", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{json:#}");
+    assert_eq!(num(&json, "/connect/failed"), 2, "{json:#}");
+    let failures = json["connect"]["failures"].as_object().expect("failures");
+    assert!(failures.keys().all(|r| r.contains("WebSocket")), "{json:#}");
+}
+
+#[test]
+fn wss_clients_connect_and_get_every_message() {
+    let dir = TempDir::new();
+    let cert = TestCert::make(&dir.path, "daemon", 1, 2);
+    let daemon = Daemon::start(&format!(
+        "{CONFIG}\n{}\n[web]\ntls_listen = [\"127.0.0.1:0\"]\n",
+        cert.config()
+    ));
+    let wss = daemon.logged_addrs("listening for web over TLS on ")[0];
+    let over_tls = |json: &Value| {
+        assert!(
+            json["tls"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("TLSv1_3")),
+            "{json:#}"
+        );
+    };
+    let json = bench_ws_ok(&daemon, wss, "--tls connect -n 30");
+    assert_eq!(num(&json, "/connect/registered"), 30, "{json:#}");
+    over_tls(&json);
+    let json = bench_ws_ok(&daemon, wss, "--tls fanout -n 30 -k 3 -m 50 --size 400");
+    assert_clean_fanout(&json, 30, 3, 50);
+    over_tls(&json);
+}
+
 /// `CONFIG` with history kept, in the daemon's own directory.
 fn history_config(enabled: bool) -> String {
     format!("{CONFIG}\n[history]\nenabled = {enabled}\n")

@@ -62,6 +62,11 @@ pub struct Common {
     /// resumption), counted in the time to connect.
     #[arg(long, global = true)]
     pub tls: bool,
+    /// Speak IRC over WebSocket (ws://, subprotocol text.ircv3.net) to a
+    /// web listener, wss:// with --tls: one masked text frame per line, the
+    /// Upgrade request counted in the time to connect.
+    #[arg(long, global = true)]
+    pub websocket: bool,
     /// TLS version to offer, and the only one accepted.
     #[arg(
         long,

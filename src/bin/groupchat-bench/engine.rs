@@ -16,7 +16,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::irc::{self, Payload};
 use crate::tracker::Tracker;
-use crate::transport::{TlsClient, Transport};
+use crate::transport::{Opener, Transport};
 
 /// Bytes read from one socket before other sockets get a turn.
 const READ_BUDGET: usize = 256 * 1024;
@@ -271,8 +271,8 @@ pub struct Engine {
     events: Events,
     clients: Slab<Client>,
     server: SocketAddr,
-    /// `--tls`: every client speaks TLS.
-    tls: Option<TlsClient>,
+    /// `--tls` or `--websocket`: what every client speaks.
+    opener: Opener,
     /// Protocol and cipher suite of the first TLS client registered.
     pub tls_session: Option<String>,
     sources: Vec<Ipv4Addr>,
@@ -302,7 +302,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(
         server: SocketAddr,
-        tls: Option<TlsClient>,
+        opener: Opener,
         sources: Vec<Ipv4Addr>,
         channel: &str,
         nick_prefix: &str,
@@ -314,7 +314,7 @@ impl Engine {
             events: Events::with_capacity(4096),
             clients: Slab::new(),
             server,
-            tls,
+            opener,
             tls_session: None,
             sources,
             channel: channel.to_owned(),
@@ -361,10 +361,7 @@ impl Engine {
     }
 
     fn try_spawn(&mut self, id: u32, how: Spawn) -> io::Result<()> {
-        let transport = match &self.tls {
-            Some(tls) => tls.transport().map_err(io::Error::other)?,
-            None => Transport::Plain,
-        };
+        let transport = self.opener.transport().map_err(io::Error::other)?;
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
         socket.set_tcp_nodelay(true)?;
@@ -527,14 +524,12 @@ impl Engine {
             }
         }
         self.scratch = scratch;
-        // Over TLS, output that rustls would not take before the handshake
-        // ended waits for no socket event, and reading may just have ended
-        // the handshake. (Output behind records the socket refused waits
-        // for the writable event.)
+        // Over TLS or WebSocket, output the transport would not take before
+        // the handshake ended waits for no socket event, and reading may
+        // just have ended the handshake. (Output behind bytes the socket
+        // refused waits for the writable event.)
         if self.clients.get(key).is_some_and(|c| {
-            c.pending() > 0
-                && matches!(c.transport, Transport::Tls(_))
-                && !c.transport.holds_output()
+            c.pending() > 0 && c.transport.has_handshake() && !c.transport.holds_output()
         }) {
             self.pump(key);
         }

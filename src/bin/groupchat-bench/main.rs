@@ -14,6 +14,7 @@ mod scenario;
 mod sys;
 mod tracker;
 mod transport;
+mod websocket;
 
 use std::process::ExitCode;
 

@@ -18,7 +18,8 @@ use crate::report::{
 };
 use crate::sys;
 use crate::tracker::{Departure, Tracker};
-use crate::transport::TlsClient;
+use crate::transport::{Opener, TlsClient};
+use crate::websocket::WsClient;
 use crate::{
     ChurnArgs, Cli, Common, ConnectArgs, Error, FanoutArgs, HistoryArgs, Pace, ReconnectArgs,
     Scenario, SlowArgs,
@@ -131,6 +132,11 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
         true => Some(TlsClient::new(c.tls_version, server.ip())?),
         false => None,
     };
+    let opener = match (tls, c.websocket) {
+        (tls, true) => Opener::WebSocket(WsClient::new(server, tls)),
+        (Some(tls), false) => Opener::Tls(tls),
+        (None, false) => Opener::Plain,
+    };
     let shared = Shared::new(c.threads, members, senders);
     let epoch = Instant::now();
     let part = |index: u32| -> Result<Outcome, String> {
@@ -138,7 +144,7 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
             shared: &shared,
             done: false,
         };
-        let out = run_part(cli, server, tls.clone(), &sources, epoch, &shared, index)
+        let out = run_part(cli, server, opener.clone(), &sources, epoch, &shared, index)
             .map_err(|e| e.to_string());
         guard.done = out.is_ok();
         out
@@ -221,7 +227,7 @@ fn check_rate(rate: f64) -> Result<(), Error> {
 fn run_part(
     cli: &Cli,
     server: SocketAddr,
-    tls: Option<TlsClient>,
+    opener: Opener,
     sources: &[Ipv4Addr],
     epoch: Instant,
     shared: &Shared,
@@ -231,7 +237,7 @@ fn run_part(
     let ids = (index, shared.threads);
     let mut engine = Engine::new(
         server,
-        tls,
+        opener,
         sources.to_vec(),
         &c.channel,
         &c.nick_prefix,

@@ -1,9 +1,11 @@
-//! The byte stream under one client: plain TCP, or TLS over it (`--tls`).
+//! The byte stream under one client: plain TCP, TLS over it (`--tls`), or
+//! IRC over WebSocket (`--websocket`, see [`crate::websocket`]).
 //!
 //! TLS is rustls driven sans-IO from the event loop: no thread per client
 //! and no blocking call, the engine reads and writes plaintext through
-//! [`Transport`] exactly as it does through a socket. The plain path is one
-//! `match` arm that calls the socket, so it costs what it did without TLS.
+//! [`Transport`] exactly as it does through a socket; over WebSocket it
+//! reads and writes IRC lines the same way. The plain path is one `match`
+//! arm that calls the socket, so it costs what it did without the others.
 //!
 //! For benchmarking on loopback only: the server's certificate is **not
 //! verified** (see [`AcceptAnyCertificate`]). Every client makes a full
@@ -22,6 +24,26 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
 
 use crate::TlsVersion;
+use crate::websocket::{WebSocket, WsClient};
+
+/// How every client of a run opens its transport.
+#[derive(Clone)]
+pub enum Opener {
+    Plain,
+    Tls(TlsClient),
+    WebSocket(WsClient),
+}
+
+impl Opener {
+    /// A new client's transport.
+    pub fn transport(&self) -> Result<Transport, rustls::Error> {
+        match self {
+            Opener::Plain => Ok(Transport::Plain),
+            Opener::Tls(tls) => Ok(Transport::Tls(tls.connection()?)),
+            Opener::WebSocket(ws) => ws.transport(),
+        }
+    }
+}
 
 /// How every client of a run opens its TLS sessions.
 #[derive(Clone)]
@@ -54,11 +76,11 @@ impl TlsClient {
         })
     }
 
-    /// A new client's transport; its ClientHello waits in it until the
+    /// A new client's TLS session; its ClientHello waits in it until the
     /// first write.
-    pub fn transport(&self) -> Result<Transport, rustls::Error> {
+    pub fn connection(&self) -> Result<Box<ClientConnection>, rustls::Error> {
         let conn = ClientConnection::new(Arc::clone(&self.config), self.name.clone())?;
-        Ok(Transport::Tls(Box::new(conn)))
+        Ok(Box::new(conn))
     }
 }
 
@@ -113,6 +135,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 pub enum Transport {
     Plain,
     Tls(Box<ClientConnection>),
+    WebSocket(Box<WebSocket>),
 }
 
 impl Transport {
@@ -126,6 +149,7 @@ impl Transport {
         match self {
             Transport::Plain => sock.read(buf),
             Transport::Tls(conn) => tls_read(conn, sock, buf),
+            Transport::WebSocket(ws) => ws.read(sock, buf),
         }
     }
 
@@ -135,16 +159,18 @@ impl Transport {
         match self {
             Transport::Plain => sock.write(data),
             Transport::Tls(conn) => tls_write(conn, sock, data),
+            Transport::WebSocket(ws) => ws.write(sock, data),
         }
     }
 
-    /// Writes what this layer still holds (TLS records); true once nothing
-    /// is left above the kernel.
+    /// Writes what this layer still holds (TLS records, WebSocket frames);
+    /// true once nothing is left above the kernel.
     #[inline]
     pub fn flush(&mut self, sock: &mut TcpStream) -> io::Result<bool> {
         match self {
             Transport::Plain => Ok(true),
             Transport::Tls(conn) => send_records(conn, sock),
+            Transport::WebSocket(ws) => ws.send_out(sock),
         }
     }
 
@@ -154,21 +180,34 @@ impl Transport {
         match self {
             Transport::Plain => false,
             Transport::Tls(conn) => conn.wants_write(),
+            Transport::WebSocket(ws) => ws.holds_output(),
         }
     }
 
-    /// The protocol and cipher suite, once the handshake is done.
+    /// Whether output may wait for a handshake to end (TLS, WebSocket):
+    /// reading may end it, and that is no socket event.
+    #[inline]
+    pub fn has_handshake(&self) -> bool {
+        !matches!(self, Transport::Plain)
+    }
+
+    /// The TLS protocol and cipher suite, once the handshake is done.
     pub fn describe(&self) -> Option<String> {
-        let Transport::Tls(conn) = self else {
-            return None;
-        };
-        let version = conn.protocol_version()?;
-        let suite = conn.negotiated_cipher_suite()?;
-        Some(format!("{version:?} {:?}", suite.suite()))
+        match self {
+            Transport::Plain => None,
+            Transport::Tls(conn) => describe(conn),
+            Transport::WebSocket(ws) => ws.tls().and_then(describe),
+        }
     }
 }
 
-fn tls_read(
+fn describe(conn: &ClientConnection) -> Option<String> {
+    let version = conn.protocol_version()?;
+    let suite = conn.negotiated_cipher_suite()?;
+    Some(format!("{version:?} {:?}", suite.suite()))
+}
+
+pub fn tls_read(
     conn: &mut ClientConnection,
     sock: &mut TcpStream,
     buf: &mut [u8],
@@ -202,7 +241,11 @@ fn tls_read(
     }
 }
 
-fn tls_write(conn: &mut ClientConnection, sock: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
+pub fn tls_write(
+    conn: &mut ClientConnection,
+    sock: &mut TcpStream,
+    data: &[u8],
+) -> io::Result<usize> {
     // Encrypt more only once the records before it are with the kernel:
     // what waits here stays small, and a message's timestamp is still taken
     // just before the kernel gets it.
@@ -220,7 +263,7 @@ fn tls_write(conn: &mut ClientConnection, sock: &mut TcpStream, data: &[u8]) -> 
 
 /// Writes queued TLS records until none is left (true) or the socket is
 /// full (false).
-fn send_records(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<bool> {
+pub fn send_records(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<bool> {
     while conn.wants_write() {
         match conn.write_tls(sock) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
