@@ -23,6 +23,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub accounts: AccountsConfig,
     pub web: WebConfig,
+    pub cluster: ClusterConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,6 +188,103 @@ pub struct WebConfig {
     pub allowed_origins: Vec<String>,
     /// Who may GET /metrics: addresses or networks (`10.0.0.0/8`).
     pub metrics_from: Vec<AddrRange>,
+}
+
+/// `[cluster]`: this node and others form one network through Redis.
+/// Without `redis`, nothing of it applies: one node, no Redis needed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `redis://[user[:password]@]host[:port]`; empty (the default): no
+    /// cluster. The host is resolved once, at start and on reload, never
+    /// in the loop.
+    pub redis: String,
+    /// A file holding the Redis password, instead of one in the URL. Unset:
+    /// the systemd credential `redis.password` when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// This node's name in the network; unset: `hostname:port` of the
+    /// first listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    /// How often this node says it is alive (`"1s"`).
+    pub heartbeat: String,
+    /// A node silent this long is lost (`"5s"`); also how long Redis may
+    /// take to answer before the link counts as down.
+    pub node_timeout: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            redis: String::new(),
+            password_file: None,
+            node_name: None,
+            heartbeat: "1s".into(),
+            node_timeout: "5s".into(),
+        }
+    }
+}
+
+/// The systemd credential read for the Redis password when neither the URL
+/// nor `cluster.password_file` has one (`LoadCredential=redis.password:...`).
+pub const REDIS_PASSWORD_CREDENTIAL: &str = "redis.password";
+
+impl ClusterConfig {
+    pub fn enabled(&self) -> bool {
+        !self.redis.is_empty()
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        millis(&self.heartbeat)
+    }
+
+    pub fn node_timeout(&self) -> Duration {
+        millis(&self.node_timeout)
+    }
+
+    /// Why the cluster settings cannot work, if they cannot.
+    fn problem(&self) -> Option<(&'static str, String)> {
+        if !self.enabled() {
+            return None;
+        }
+        if let Err(e) = crate::cluster::RedisUrl::parse(&self.redis) {
+            return Some(("cluster.redis", e));
+        }
+        let duration = |key: &'static str, text: &str| match parse_age(text) {
+            Some(ms) if ms >= 1000 => None,
+            _ => Some((
+                key,
+                format!("{text:?} is not a duration of at least \"1s\" (\"2s\", \"1m\")"),
+            )),
+        };
+        if let Some(problem) = duration("cluster.heartbeat", &self.heartbeat)
+            .or_else(|| duration("cluster.node_timeout", &self.node_timeout))
+        {
+            return Some(problem);
+        }
+        if self.node_timeout() < self.heartbeat() * 2 {
+            return Some((
+                "cluster.node_timeout",
+                "must be at least twice cluster.heartbeat".into(),
+            ));
+        }
+        match &self.node_name {
+            Some(name) if name.is_empty() || name.contains(|c: char| c.is_whitespace()) => {
+                Some(("cluster.node_name", "must be one word".into()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A validated duration of [`parse_age`] as a `Duration`.
+fn millis(text: &str) -> Duration {
+    Duration::from_millis(
+        parse_age(text)
+            .and_then(|ms| u64::try_from(ms).ok())
+            .unwrap_or(1000),
+    )
 }
 
 impl Default for WebConfig {
@@ -641,6 +739,9 @@ impl Config {
         let f = &self.flood;
         let h = &self.history;
         let a = &self.accounts;
+        if let Some(problem) = self.cluster.problem() {
+            return Err(problem);
+        }
         let checks: [(bool, &'static str, String); 28] = [
             (
                 !self.server.listen.is_empty(),

@@ -19,6 +19,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod flood;

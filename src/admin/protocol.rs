@@ -8,6 +8,7 @@
 //! {"ok":false,"error":"no client is using the nick bob"}
 //! ```
 
+pub use crate::cluster::{ClusterStatus, NodeStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -17,6 +18,8 @@ pub enum Request {
     Status,
     Clients,
     Channels,
+    /// The nodes of the cluster, as this node last saw them.
+    Nodes,
     Kick {
         nick: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,6 +103,8 @@ pub struct Reply {
     pub history: Option<Vec<HistoryLine>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<AccountLine>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<ClusterStatus>,
 }
 
 /// One account, for `groupchatctl account list`.
@@ -185,6 +190,9 @@ pub struct Status {
     pub history: HistoryStatus,
     #[serde(default)]
     pub accounts: AccountsStatus,
+    /// The cluster link, when `[cluster]` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStatus>,
 }
 
 /// How accounts are doing, and how logins went since start.

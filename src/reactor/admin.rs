@@ -14,6 +14,7 @@ use crate::admin::protocol::{
     AccountLine, AccountsStatus, ChannelInfo, ClientCounts, ClientInfo, HistoryLine, HistoryStatus,
     Reply, Request, Status,
 };
+use crate::cluster::Cluster;
 use crate::connection::Connection;
 use crate::history::{Entry, Purge, private_key};
 use crate::names::fold;
@@ -453,6 +454,14 @@ impl Server {
                 clients: Some(self.client_list()),
                 ..Reply::default()
             },
+            Request::Nodes => match &self.cluster {
+                Some(cluster) => Reply {
+                    ok: true,
+                    nodes: Some(cluster.status()),
+                    ..Reply::default()
+                },
+                None => Reply::failed("this node is not in a cluster (no [cluster] redis)"),
+            },
             Request::Channels => Reply {
                 ok: true,
                 channels: Some(
@@ -601,6 +610,7 @@ impl Server {
                     lockouts: hub.lockouts,
                 }
             },
+            cluster: self.cluster.as_ref().map(Cluster::status),
         }
     }
 

@@ -17,6 +17,7 @@ mod tokens;
 mod web;
 
 use crate::admin::access::Access;
+use crate::cluster::Cluster;
 use crate::config::{Config, ConfigSource};
 use crate::connection::{Connection, Phase};
 use crate::flood::FloodPolicy;
@@ -148,6 +149,8 @@ pub struct Server {
     descriptor_shortage: bool,
     accept_retry_at: Option<Instant>,
     refused_since_log: u64,
+    /// The link to the other nodes, with `[cluster]`.
+    cluster: Option<Cluster>,
 }
 
 /// How long a shutdown lets queued output drain.
@@ -209,6 +212,7 @@ impl Server {
             descriptor_shortage: false,
             accept_retry_at: None,
             refused_since_log: 0,
+            cluster: None,
         };
         for endpoint in listen_addresses(&server.config) {
             server.listen(endpoint)?;
@@ -224,6 +228,17 @@ impl Server {
         server.hub.set_seq_floor(max_seq);
         let names = server.net.accounts.start(&server.config, waker);
         server.hub.set_accounts(names);
+        if server.config.cluster.enabled() {
+            let port = server.config.server.listen.first().map_or(0, |a| a.port());
+            let cluster = Cluster::new(&server.config.cluster, port)
+                .and_then(|c| c.check_login().map(|()| c))
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            info!(
+                "cluster: node {} joins the network through Redis",
+                cluster.node()
+            );
+            server.cluster = Some(cluster);
+        }
         Ok(server)
     }
 
@@ -291,11 +306,17 @@ impl Server {
                 || self.net.history.has_ready()
                 || self.net.accounts.has_ready();
             let timeout = if !input_waiting && !busy {
-                [self.next_watchdog, self.next_resume, self.accept_retry_at]
-                    .into_iter()
-                    .flatten()
-                    .fold(self.next_tick, Instant::min)
-                    .saturating_duration_since(now)
+                let cluster = self.cluster.as_ref().map(Cluster::next_due);
+                [
+                    self.next_watchdog,
+                    self.next_resume,
+                    self.accept_retry_at,
+                    cluster,
+                ]
+                .into_iter()
+                .flatten()
+                .fold(self.next_tick, Instant::min)
+                .saturating_duration_since(now)
             } else {
                 Duration::ZERO
             };
@@ -317,6 +338,11 @@ impl Server {
                     Source::Admin(key) => self.admin_ready(key),
                     // Handled below, every turn.
                     Source::Workers => {}
+                    Source::Cluster => {
+                        if let Some(cluster) = &mut self.cluster {
+                            cluster.ready(self.poll.registry(), Source::Cluster.token());
+                        }
+                    }
                     Source::Client(id) => {
                         let Some(conn) = self.net.conns.get_mut(id) else {
                             continue;
@@ -340,6 +366,12 @@ impl Server {
             if now >= self.next_tick {
                 self.tick(now);
                 self.next_tick = now + TICK;
+            }
+            if let Some(cluster) = &mut self.cluster
+                && now >= cluster.next_due()
+            {
+                let clients = self.hub.client_counts().0 as u64;
+                cluster.tick(self.poll.registry(), Source::Cluster.token(), clients);
             }
             if let (Some(due), Some(notifier)) = (self.next_watchdog, &self.notifier)
                 && now >= due

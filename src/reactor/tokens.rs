@@ -19,6 +19,8 @@ pub(super) enum Source {
     /// The helper threads' one waker (mio allows one per `Poll`): history
     /// or accounts has finished something.
     Workers,
+    /// The cluster's connection to Redis.
+    Cluster,
 }
 
 /// Clients take the tokens from 0 up, as slab keys; the rest live far
@@ -28,6 +30,7 @@ const LISTENER_BASE: usize = usize::MAX / 2;
 const ADMIN_LISTENER: usize = usize::MAX - 2;
 const SIGNALS: usize = usize::MAX - 1;
 const WORKERS: usize = usize::MAX - 3;
+const CLUSTER: usize = usize::MAX - 4;
 
 impl Source {
     pub(super) fn token(self) -> Token {
@@ -38,6 +41,7 @@ impl Source {
             Source::AdminListener => ADMIN_LISTENER,
             Source::Signals => SIGNALS,
             Source::Workers => WORKERS,
+            Source::Cluster => CLUSTER,
         })
     }
 
@@ -45,6 +49,7 @@ impl Source {
         match token.0 {
             SIGNALS => Source::Signals,
             WORKERS => Source::Workers,
+            CLUSTER => Source::Cluster,
             ADMIN_LISTENER => Source::AdminListener,
             t if t >= LISTENER_BASE => Source::Listener(t - LISTENER_BASE),
             t if t >= ADMIN_BASE => Source::Admin(t - ADMIN_BASE),
@@ -65,6 +70,7 @@ mod tests {
             Source::Listener(0),
             Source::Listener(7),
             Source::Workers,
+            Source::Cluster,
             Source::AdminListener,
             Source::Admin(0),
             Source::Admin(42),

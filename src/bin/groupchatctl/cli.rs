@@ -70,6 +70,9 @@ pub enum Command {
     Clients,
     /// Every channel: name, members, topic.
     Channels,
+    /// The cluster's nodes, as this node last saw them: clients and last
+    /// heartbeat, and the link to Redis.
+    Nodes,
     /// Disconnect a client; its channels see the reason.
     Kick {
         nick: String,

@@ -68,6 +68,7 @@ fn request_for(command: Command) -> Result<Request, String> {
         Command::Status => Request::Status,
         Command::Clients => Request::Clients,
         Command::Channels => Request::Channels,
+        Command::Nodes => Request::Nodes,
         Command::Kick { nick, reason } => Request::Kick {
             nick,
             reason: Some(reason.join(" ")).filter(|r| !r.is_empty()),

@@ -2,7 +2,8 @@
 //! lists, a two-column sheet for the status.
 
 use groupchatd::admin::protocol::{
-    AccountLine, AccountsStatus, ChannelInfo, ClientInfo, HistoryLine, HistoryStatus, Reply, Status,
+    AccountLine, AccountsStatus, ChannelInfo, ClientInfo, ClusterStatus, HistoryLine,
+    HistoryStatus, Reply, Status,
 };
 use std::fmt::Write;
 
@@ -21,6 +22,9 @@ pub fn render(reply: &Reply) -> String {
     }
     if let Some(accounts) = &reply.accounts {
         return accounts_table(accounts);
+    }
+    if let Some(cluster) = &reply.nodes {
+        return nodes_table(cluster);
     }
     match &reply.message {
         Some(message) => format!("{message}\n"),
@@ -100,6 +104,9 @@ fn status_sheet(s: &Status) -> String {
         ("history", history_summary(&s.history)),
         ("accounts", accounts_summary(&s.accounts)),
     ];
+    if let Some(cluster) = &s.cluster {
+        rows.push(("cluster", cluster_summary(cluster)));
+    }
     if s.descriptor_shortages > 0 {
         rows.push((
             "accepting",
@@ -145,6 +152,48 @@ fn history_summary(h: &HistoryStatus) -> String {
         text.push_str(&format!("; last error: {error}"));
     }
     text
+}
+
+/// `node a:6667, link up to 127.0.0.1:6379 (rtt 0.2 ms), 3 nodes` and why
+/// the link is down.
+fn cluster_summary(c: &ClusterStatus) -> String {
+    let mut text = format!("node {}, link {} to Redis at {}", c.node, c.state, c.redis);
+    if let Some(rtt) = c.rtt_us {
+        text.push_str(&format!(" (round trip {:.1} ms)", rtt as f64 / 1000.0));
+    }
+    text.push_str(&format!(", {} node(s) alive", c.nodes.len()));
+    if let Some(error) = &c.error {
+        text.push_str(&format!(
+            "; {}: {error}",
+            if c.state == "up" { "last error" } else { "why" }
+        ));
+    }
+    text
+}
+
+/// Every node alive at the last heartbeat, with its clients and how long
+/// ago it was heard from, under this node's link.
+fn nodes_table(c: &ClusterStatus) -> String {
+    let rows: Vec<Vec<String>> = c
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                if n.name == c.node {
+                    format!("{} (this one)", n.name)
+                } else {
+                    n.name.clone()
+                },
+                n.clients.to_string(),
+                format!("{:.1} s ago", n.heartbeat_ms_ago as f64 / 1000.0),
+            ]
+        })
+        .collect();
+    format!(
+        "{}\n{}",
+        cluster_summary(c),
+        columns(&["NODE", "CLIENTS", "HEARTBEAT"], &rows)
+    )
 }
 
 /// `ok, 12 accounts, 40 logins, 3 failed, 0 lockouts` and what went wrong.

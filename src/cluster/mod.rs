@@ -1,0 +1,403 @@
+//! The cluster link: this node and others form one network through Redis
+//! (`[cluster]`), the way Centrifugo's Redis engine or Socket.IO's Redis
+//! adapter do, with no link protocol of our own.
+//!
+//! This is the first part: a non-blocking Redis connection inside the
+//! event loop ([`link`]), and the nodes' registry ([`Cluster`]): each node
+//! writes a heartbeat into one Redis hash and reads everybody's back, so
+//! every node knows which others are alive, and a node silent for
+//! `node_timeout` is lost. Chat itself (nicks, channels, messages) does
+//! not cross nodes yet.
+
+pub mod link;
+pub mod resp;
+
+use crate::clock::now_ms;
+use crate::config::{ClusterConfig, REDIS_PASSWORD_CREDENTIAL};
+use link::{Link, LinkState};
+use log::{info, warn};
+use mio::{Registry, Token};
+use resp::Frame;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The Redis hash of every node's last heartbeat: field the node's name,
+/// value `"<unix ms> <clients>"`.
+pub const NODES_KEY: &str = "groupchatd:nodes";
+
+/// Where Redis is and how to log in, from `cluster.redis`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisUrl {
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl RedisUrl {
+    /// `redis://[user[:password]@]host[:port]` (port 6379 by default).
+    pub fn parse(text: &str) -> Result<RedisUrl, String> {
+        let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+        if url.scheme() != "redis" {
+            return Err(format!(
+                "{text:?}: only redis:// URLs are supported (\"redis://host:6379\")"
+            ));
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("{text:?} names no host"))?;
+        let decode = |part: &str| {
+            url::form_urlencoded::parse(part.as_bytes())
+                .map(|(k, v)| if v.is_empty() { k } else { v })
+                .next()
+                .map(|s| s.into_owned())
+        };
+        Ok(RedisUrl {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port: url.port().unwrap_or(6379),
+            user: Some(url.username())
+                .filter(|u| !u.is_empty())
+                .and_then(decode),
+            password: url.password().and_then(decode),
+        })
+    }
+}
+
+/// What `groupchatctl status` and `groupchatctl nodes` show of the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// `off`, `connecting`, `up` or `down`.
+    pub state: String,
+    /// The Redis address in use.
+    pub redis: String,
+    pub node: String,
+    /// The last heartbeat's round trip to Redis.
+    pub rtt_us: Option<u64>,
+    /// Why the link is down, or last went down.
+    pub error: Option<String>,
+    /// The nodes alive at the last heartbeat, this one included.
+    pub nodes: Vec<NodeStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub clients: u64,
+    /// How long ago its last heartbeat was written, by the clocks of both.
+    pub heartbeat_ms_ago: i64,
+}
+
+/// What a reply to the registry's commands is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// The HSET of our heartbeat; its answer times the round trip.
+    Beat(Instant),
+    /// HGETALL of every node's heartbeat.
+    Nodes,
+    /// HDEL of a lost node.
+    Forget,
+}
+
+impl std::fmt::Display for Ask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ask::Beat(_) => "the heartbeat (HSET)",
+            Ask::Nodes => "the nodes' heartbeats (HGETALL)",
+            Ask::Forget => "the removal of a lost node (HDEL)",
+        })
+    }
+}
+
+/// One node's view of the network.
+pub struct Cluster {
+    link: Link<Ask>,
+    redis: SocketAddr,
+    node: String,
+    heartbeat: Duration,
+    node_timeout: Duration,
+    next_beat: Instant,
+    /// The live nodes at the last listing: name → (unix ms, clients).
+    nodes: BTreeMap<String, (i64, u64)>,
+    rtt: Option<Duration>,
+}
+
+/// The node's name when `cluster.node_name` is unset.
+pub fn default_node_name(port: u16) -> String {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{port}")
+}
+
+impl Cluster {
+    /// The cluster of `config` (which is enabled): resolves the Redis host
+    /// (at start, never in the loop) and reads the password. Connects later,
+    /// from the loop.
+    pub fn new(config: &ClusterConfig, listen_port: u16) -> Result<Cluster, String> {
+        let url = RedisUrl::parse(&config.redis)?;
+        let redis = (url.host.as_str(), url.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cluster.redis: cannot resolve {}: {e}", url.host))?
+            .next()
+            .ok_or_else(|| format!("cluster.redis: {} has no address", url.host))?;
+        let password = match (&url.password, password_file(config)) {
+            (Some(password), _) => Some(password.clone()),
+            (None, Some(path)) => Some(read_password(&path)?),
+            (None, None) => None,
+        };
+        let auth = password.map(|password| match &url.user {
+            Some(user) => vec![
+                b"AUTH".to_vec(),
+                user.clone().into_bytes(),
+                password.into_bytes(),
+            ],
+            None => vec![b"AUTH".to_vec(), password.into_bytes()],
+        });
+        let node = config
+            .node_name
+            .clone()
+            .unwrap_or_else(|| default_node_name(listen_port));
+        Ok(Cluster {
+            link: Link::new(redis, auth, config.node_timeout()),
+            redis,
+            node,
+            heartbeat: config.heartbeat(),
+            node_timeout: config.node_timeout(),
+            next_beat: Instant::now(),
+            nodes: BTreeMap::new(),
+            rtt: None,
+        })
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// At start, before the loop: logs in to Redis once, so that a wrong
+    /// password stops the daemon with a clear error instead of a link that
+    /// retries forever. A Redis that cannot be reached is no error: the
+    /// node serves its own clients and joins when Redis comes back.
+    pub fn check_login(&self) -> Result<(), String> {
+        let Some(auth) = self.link.auth() else {
+            return Ok(());
+        };
+        let timeout = Duration::from_secs(2);
+        let mut stream = match std::net::TcpStream::connect_timeout(&self.redis, timeout) {
+            Ok(stream) => stream,
+            Err(e) => {
+                warn!(
+                    "cluster: Redis at {} unreachable ({e}): serving this node's clients alone until it is",
+                    self.redis
+                );
+                return Ok(());
+            }
+        };
+        let args: Vec<&[u8]> = auth.iter().map(Vec::as_slice).collect();
+        let mut out = Vec::new();
+        resp::encode(&args, &mut out)?;
+        let answer = stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| std::io::Write::write_all(&mut stream, &out))
+            .and_then(|()| {
+                let mut input = Vec::new();
+                let mut chunk = [0u8; 512];
+                loop {
+                    if let Ok(Some((frame, _))) = resp::decode(&input) {
+                        return Ok(Some(frame));
+                    }
+                    match std::io::Read::read(&mut stream, &mut chunk)? {
+                        0 => return Ok(None),
+                        n => input.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        match answer {
+            Ok(Some(Frame::Error(e))) => Err(format!(
+                "cluster: Redis at {} refused the login: {e} (check the password in cluster.redis, cluster.password_file or the {REDIS_PASSWORD_CREDENTIAL} credential)",
+                self.redis
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                warn!(
+                    "cluster: Redis at {} did not answer the login ({e}): will retry from the loop",
+                    self.redis
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Connects or reconnects when due, notices a Redis that stopped
+    /// answering, and writes the heartbeat; `clients` is this node's count.
+    pub fn tick(&mut self, registry: &Registry, token: Token, clients: u64) {
+        let now = Instant::now();
+        self.link.tick(registry, token, now);
+        if self.link.state() == LinkState::Up && now >= self.next_beat {
+            self.next_beat = now + self.heartbeat;
+            let value = format!("{} {clients}", now_ms());
+            let beat = [
+                b"HSET".as_slice(),
+                NODES_KEY.as_bytes(),
+                self.node.as_bytes(),
+                value.as_bytes(),
+            ];
+            self.link.send(Ask::Beat(now), &beat);
+            self.link
+                .send(Ask::Nodes, &[b"HGETALL", NODES_KEY.as_bytes()]);
+            self.link.flush(registry, token);
+        }
+    }
+
+    /// The Redis socket is ready: reads the answers and acts on them.
+    pub fn ready(&mut self, registry: &Registry, token: Token) {
+        for (ask, reply) in self.link.ready(registry, token, Instant::now()) {
+            match (ask, reply) {
+                (ask, Frame::Error(e)) => warn!("cluster: Redis refused {ask}: {e}"),
+                (Ask::Beat(sent), _) => self.rtt = Some(sent.elapsed()),
+                (Ask::Nodes, frame) => self.listed(registry, token, &frame),
+                (Ask::Forget, _) => {}
+            }
+        }
+    }
+
+    /// Takes in every node's heartbeat: a silent one is lost, and whoever
+    /// sees that first removes it from the hash (HDEL is idempotent).
+    fn listed(&mut self, registry: &Registry, token: Token, frame: &Frame) {
+        let Some(fields) = resp::pairs(frame) else {
+            warn!("cluster: {NODES_KEY} is not a hash of heartbeats: ignored");
+            return;
+        };
+        let now = now_ms();
+        let timeout = i64::try_from(self.node_timeout.as_millis()).unwrap_or(i64::MAX);
+        let mut live = BTreeMap::new();
+        for (name, value) in fields {
+            let beat = value.split_once(' ').and_then(|(at, clients)| {
+                Some((at.parse::<i64>().ok()?, clients.parse::<u64>().ok()?))
+            });
+            match beat {
+                Some((at, clients)) if now - at <= timeout || name == self.node => {
+                    if !self.nodes.contains_key(&name) && name != self.node {
+                        info!("cluster: node {name} is up ({clients} clients)");
+                    }
+                    live.insert(name, (at, clients));
+                    continue;
+                }
+                Some((at, _)) => {
+                    warn!(
+                        "cluster: node {name} lost: last heartbeat {} ms ago",
+                        now - at
+                    )
+                }
+                None => warn!("cluster: node {name:?} has a malformed heartbeat {value:?}"),
+            }
+            self.link.send(
+                Ask::Forget,
+                &[b"HDEL", NODES_KEY.as_bytes(), name.as_bytes()],
+            );
+        }
+        self.nodes = live;
+        self.link.flush(registry, token);
+    }
+
+    /// Status for `groupchatctl status` and `nodes`.
+    pub fn status(&self) -> ClusterStatus {
+        let now = now_ms();
+        ClusterStatus {
+            state: self.link.state().as_str().into(),
+            redis: self.redis.to_string(),
+            node: self.node.clone(),
+            rtt_us: self
+                .rtt
+                .filter(|_| self.link.state() == LinkState::Up)
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            error: self.link.error().map(str::to_string),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|(name, (at, clients))| NodeStatus {
+                    name: name.clone(),
+                    clients: *clients,
+                    heartbeat_ms_ago: now - at,
+                })
+                .collect(),
+        }
+    }
+
+    /// When [`Cluster::tick`] next has something to do.
+    pub fn next_due(&self) -> Instant {
+        self.link
+            .next_due()
+            .map_or(self.next_beat, |due| due.min(self.next_beat))
+    }
+}
+
+/// `cluster.password_file`, else the systemd credential, if present.
+fn password_file(config: &ClusterConfig) -> Option<PathBuf> {
+    config.password_file.clone().or_else(|| {
+        let dir = PathBuf::from(std::env::var_os("CREDENTIALS_DIRECTORY")?);
+        Some(dir.join(REDIS_PASSWORD_CREDENTIAL)).filter(|p| p.exists())
+    })
+}
+
+fn read_password(path: &PathBuf) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cluster password {}: {e}", path.display()))?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_urls_give_host_port_and_login() {
+        let url = RedisUrl::parse("redis://127.0.0.1").expect("plain");
+        assert_eq!((url.host.as_str(), url.port), ("127.0.0.1", 6379));
+        assert_eq!((url.user, url.password), (None, None));
+        let url = RedisUrl::parse("redis://chat:p%40ss@redis.lan:7000").expect("login");
+        assert_eq!((url.host.as_str(), url.port), ("redis.lan", 7000));
+        assert_eq!(url.user.as_deref(), Some("chat"));
+        assert_eq!(url.password.as_deref(), Some("p@ss"));
+        let url = RedisUrl::parse("redis://:only-pass@[::1]:6380").expect("v6");
+        assert_eq!((url.host.as_str(), url.port), ("::1", 6380));
+        assert_eq!(
+            (url.user, url.password.as_deref()),
+            (None, Some("only-pass"))
+        );
+        for bad in ["127.0.0.1:6379", "http://h", "redis://", "redis:///x"] {
+            assert!(RedisUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cluster_settings_are_checked_with_their_key() {
+        let check = |text: &str| {
+            crate::config::Config::parse(std::path::Path::new("t.toml"), text)
+                .map_err(|e| e.to_string())
+        };
+        assert!(check("[cluster]\nredis = \"redis://127.0.0.1:6379\"\n").is_ok());
+        let err = check("[cluster]\nredis = \"127.0.0.1:6379\"\n").expect_err("no scheme");
+        assert!(
+            err.contains("cluster.redis") && err.contains("t.toml:2"),
+            "{err}"
+        );
+        let err =
+            check("[cluster]\nredis = \"redis://h\"\nheartbeat = \"3s\"\nnode_timeout = \"5s\"\n")
+                .expect_err("timeout too short");
+        assert!(err.contains("cluster.node_timeout"), "{err}");
+        let err =
+            check("[cluster]\nredis = \"redis://h\"\nheartbeat = \"0.5s\"\n").expect_err("bad");
+        assert!(err.contains("cluster.heartbeat"), "{err}");
+        let err =
+            check("[cluster]\nredis = \"redis://h\"\nnode_name = \"a b\"\n").expect_err("name");
+        assert!(err.contains("cluster.node_name"), "{err}");
+    }
+}

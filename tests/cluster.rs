@@ -1,0 +1,253 @@
+//! The cluster link over a real `redis-server` on loopback: nodes see each
+//! other, a killed node is lost, and Redis going away, stopping or
+//! refusing the password is handled as the README says. Skipped without
+//! `redis-server` (Debian's redis-server package), failed under
+//! `GROUPCHATD_REQUIRE_TOOLS=1`.
+
+mod common;
+
+use common::{Daemon, NO_FLOOD_CONTROL, PATIENCE, TempDir, have_tool};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn have_redis() -> bool {
+    have_tool(
+        "redis-server",
+        &["--version"],
+        "the cluster tests need Debian's redis-server package",
+    )
+}
+
+/// A `redis-server` on a free loopback port, with nothing saved to disk;
+/// killed when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+    password: Option<String>,
+    dir: TempDir,
+}
+
+impl Redis {
+    fn start(password: Option<&str>) -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = TempDir::new();
+        let child = Redis::spawn(port, password, &dir);
+        let redis = Redis {
+            child,
+            port,
+            password: password.map(str::to_string),
+            dir,
+        };
+        redis.wait_serving();
+        redis
+    }
+
+    fn spawn(port: u16, password: Option<&str>, dir: &TempDir) -> Child {
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir.path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(password) = password {
+            command.args(["--requirepass", password]);
+        }
+        command.spawn().expect("start redis-server")
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until it answers PING.
+    fn wait_serving(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+                let mut reply = [0u8; 64];
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && stream.read(&mut reply).is_ok_and(|n| n > 0)
+                {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "redis-server never served");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, empty.
+    fn restart(&mut self) {
+        self.kill();
+        self.child = Redis::spawn(self.port, self.password.as_deref(), &self.dir);
+        self.wait_serving();
+    }
+
+    fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) takes plain integers; a stale pid at worst
+        // signals nothing (the child is ours and not yet waited for).
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill");
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A config that makes a node named `name` of the cluster at `redis`,
+/// with short timings so that tests wait seconds, not minutes.
+fn node_config(name: &str, redis: &str) -> String {
+    format!(
+        "{NO_FLOOD_CONTROL}[history]\nenabled = false\n[cluster]\nredis = {redis:?}\nnode_name = {name:?}\nheartbeat = \"1s\"\nnode_timeout = \"2s\"\n"
+    )
+}
+
+fn node_names(status: &serde_json::Value) -> Vec<String> {
+    let nodes = status["cluster"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    nodes
+        .iter()
+        .filter_map(|n| n["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn nodes_see_each_other_and_a_killed_node_is_lost() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start(None);
+    let a = Daemon::start(&node_config("a", &redis.url()));
+    let b = Daemon::start(&node_config("b", &redis.url()));
+    let _alice = b.register("alice");
+    let status = a.wait_status(|s| node_names(s) == ["a", "b"]);
+    assert_eq!(status["cluster"]["state"], "up");
+    assert!(status["cluster"]["rtt_us"].as_u64().is_some(), "{status}");
+    let nodes = a.ctl_json(&["nodes"]);
+    let b_row = &nodes["nodes"]["nodes"][1];
+    assert_eq!(b_row["name"], "b");
+    // b's heartbeat carries its client count once alice is in.
+    a.wait_status(|s| s["cluster"]["nodes"][1]["clients"] == 1);
+    let table = String::from_utf8_lossy(&a.ctl(&["nodes"]).stdout).into_owned();
+    assert!(
+        table.contains("a (this one)") && table.contains("\nb "),
+        "{table}"
+    );
+    drop(b); // SIGKILL
+    a.wait_status(|s| node_names(s) == ["a"]);
+    a.expect_log("node b lost");
+}
+
+#[test]
+fn redis_going_away_leaves_local_chat_alone_and_the_link_comes_back() {
+    if !have_redis() {
+        return;
+    }
+    let mut redis = Redis::start(None);
+    let a = Daemon::start(&node_config("a", &redis.url()));
+    a.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a"]);
+    redis.kill();
+    let status = a.wait_status(|s| s["cluster"]["state"] != "up");
+    assert!(status["cluster"]["error"].is_string(), "{status}");
+    a.expect_log("link to Redis at");
+    let mut alice = a.register("alice");
+    let mut bob = a.register("bob");
+    alice.send("PRIVMSG #lobby :redis or not");
+    bob.expect(":redis or not");
+    // Back, empty: the node comes up again and announces itself anew.
+    redis.restart();
+    a.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a"]);
+}
+
+#[test]
+fn a_redis_that_stops_answering_is_noticed_by_the_timeout() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start(None);
+    let a = Daemon::start(&node_config("a", &redis.url()));
+    a.wait_status(|s| s["cluster"]["state"] == "up");
+    redis.signal(libc::SIGSTOP);
+    // A stopped Redis still accepts connections: "up" needs an answer.
+    let status = a.wait_status(|s| s["cluster"]["state"] != "up");
+    let error = status["cluster"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("no answer"), "{status}");
+    let mut alice = a.register("alice");
+    let mut bob = a.register("bob");
+    alice.send("PRIVMSG #lobby :still here");
+    bob.expect(":still here");
+    redis.signal(libc::SIGCONT);
+    a.wait_status(|s| s["cluster"]["state"] == "up");
+}
+
+#[test]
+fn a_wrong_redis_password_stops_the_start_and_the_right_one_logs_in() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start(Some("s3cret-pass"));
+    let dir = TempDir::new();
+    let wrong = dir.path.join("wrong");
+    std::fs::write(&wrong, "not-it\n").expect("write");
+    let config = format!(
+        "{}password_file = {wrong:?}\n",
+        node_config("a", &redis.url())
+    );
+    let path = dir.path.join("groupchatd.toml");
+    std::fs::write(&path, config).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_groupchatd"))
+        .arg("--config")
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--admin-socket")
+        .arg(dir.path.join("admin.sock"))
+        .output()
+        .expect("run groupchatd");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("refused the login"), "{said}");
+    assert!(!said.contains("not-it"), "the password in the log: {said}");
+    let right = dir.path.join("right");
+    std::fs::write(&right, "s3cret-pass\n").expect("write");
+    let config = format!(
+        "{}password_file = {right:?}\n",
+        node_config("a", &redis.url())
+    );
+    let a = Daemon::start(&config);
+    a.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a"]);
+}
+
+#[test]
+fn a_node_started_while_redis_is_down_joins_when_it_comes_back() {
+    if !have_redis() {
+        return;
+    }
+    let mut redis = Redis::start(None);
+    redis.kill();
+    let a = Daemon::start(&node_config("a", &redis.url()));
+    let mut alice = a.register("alice");
+    let mut bob = a.register("bob");
+    alice.send("PRIVMSG #lobby :alone for now");
+    bob.expect(":alone for now");
+    assert_ne!(a.status()["cluster"]["state"], "up");
+    redis.restart();
+    a.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a"]);
+}
