@@ -125,6 +125,9 @@ pub fn render(msg: &Message, view: &View) -> Option<Shown> {
         // IRCv3 standard replies: `FAIL COMMAND CODE [context…] :text`.
         "FAIL" => Shown::Error(format!("{} failed: {}", p(0), msg.text())),
         "001" | "372" => Shown::Info(msg.text().trim_start_matches("- ").to_string()),
+        "900" | "903" => Shown::Info(msg.text().to_string()),
+        "902" | "904" | "905" | "906" => Shown::Error(format!("login failed: {}", msg.text())),
+        "908" => Shown::Info(format!("the server offers logins by: {}", p(1))),
         "301" => Shown::Info(format!("{} is away: {}", p(1), msg.text())),
         "331" => Shown::Event(format!("{} has no topic", p(1))),
         "332" => Shown::Event(format!("topic of {}: {}", p(1), msg.text())),

@@ -13,6 +13,7 @@ use crate::command::{Command, HELP};
 use crate::irc::{self, Message};
 use crate::playback::Playback;
 use crate::render::{self, Shown, View};
+use crate::sasl::Login;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Effect {
@@ -28,6 +29,10 @@ pub enum Effect {
     NickRefused,
     /// Registered and in the channel the person wanted: they can talk now.
     Ready,
+    /// The account login failed or cannot happen (the reason has been
+    /// shown): the client stops rather than carry on as a guest, which the
+    /// person (or script) did not ask for.
+    LoginFailed,
     /// QUIT has been sent: the server will close the connection.
     Leaving,
 }
@@ -54,6 +59,8 @@ pub struct Session {
     who: Vec<String>,
     /// The IRCv3 capabilities of this connection.
     caps: Caps,
+    /// The account to log in to before registering, on every connection.
+    login: Option<Login>,
     /// What history has been seen, and what is still to fetch.
     playback: Playback,
     /// The wall clock, in Unix milliseconds.
@@ -74,9 +81,16 @@ impl Session {
             names: HashMap::new(),
             who: Vec::new(),
             caps: Caps::default(),
+            login: None,
             playback: Playback::new(),
             now: clock::now_ms,
         }
+    }
+
+    /// Logs in to `login`'s account on every connection, before registering.
+    pub fn with_login(mut self, login: Login) -> Self {
+        self.login = Some(login);
+        self
     }
 
     pub fn nick(&self) -> &str {
@@ -114,7 +128,7 @@ impl Session {
     /// server with capabilities holds registration until `CAP END`.
     pub fn register(&mut self) -> Vec<Effect> {
         vec![
-            Effect::Send(self.caps.start()),
+            Effect::Send(self.caps.start(self.login.is_some())),
             Effect::Send(irc::build("NICK", &[&self.nick])),
             Effect::Send(irc::build("USER", &[&self.nick, "0", "*", &self.nick])),
         ]
@@ -161,15 +175,36 @@ impl Session {
         }
         match msg.command {
             "CAP" => {
-                return self
-                    .caps
-                    .on_cap(msg)
-                    .into_iter()
-                    .map(Effect::Send)
-                    .collect();
+                return match self.caps.on_cap(msg) {
+                    Ok(lines) => lines.into_iter().map(Effect::Send).collect(),
+                    Err(why) => login_failed(why),
+                };
             }
-            // A server without capabilities; it registers us all the same.
-            "421" if msg.param(1).eq_ignore_ascii_case("CAP") => return effects,
+            // A server without capabilities: it registers us all the same,
+            // but as a guest.
+            "421" if msg.param(1).eq_ignore_ascii_case("CAP") => {
+                if self.login.is_some() {
+                    return login_failed("the server does not offer account logins".into());
+                }
+                return effects;
+            }
+            "AUTHENTICATE" if msg.param(0) == "+" => {
+                if let Some(login) = &self.login {
+                    effects.extend(login.payload().into_iter().map(Effect::Send));
+                }
+                return effects;
+            }
+            "903" => {
+                effects.extend(self.show(msg));
+                effects.extend(self.caps.finish().into_iter().map(Effect::Send));
+                return effects;
+            }
+            // Account unavailable, wrong password, payload too long, aborted.
+            "902" | "904" | "905" | "906" if !self.registered => {
+                effects.extend(self.show(msg));
+                effects.push(Effect::LoginFailed);
+                return effects;
+            }
             "BATCH" => return self.on_batch(msg),
             "FAIL" if msg.param(0) == "CHATHISTORY" => {
                 effects.extend(self.show(msg));
@@ -498,6 +533,11 @@ fn send(command: &str, params: &[&str]) -> Effect {
     Effect::Send(irc::build(command, params))
 }
 
+/// Why the login cannot happen, then the end of it.
+fn login_failed(why: String) -> Vec<Effect> {
+    vec![Effect::Show(Shown::Error(why)), Effect::LoginFailed]
+}
+
 fn info(text: &str) -> Effect {
     Effect::Show(Shown::Info(text.to_string()))
 }
@@ -554,6 +594,45 @@ mod tests {
         let effects = feed(&mut s, ":alice!a@h JOIN #lobby");
         assert!(effects.contains(&Effect::Ready));
         assert_eq!(s.current(), Some("#lobby"));
+    }
+
+    #[test]
+    fn logs_in_before_registering_and_stops_when_the_login_fails() {
+        let login = Login::new("alice".into(), "secret".into());
+        let mut s = Session::new("alice".into(), None).with_login(login);
+        s.register();
+        assert_eq!(
+            sent(&feed(&mut s, ":srv CAP * LS :sasl=PLAIN")),
+            ["CAP REQ :sasl"]
+        );
+        assert_eq!(
+            sent(&feed(&mut s, ":srv CAP * ACK :sasl")),
+            ["AUTHENTICATE PLAIN"]
+        );
+        assert_eq!(
+            sent(&feed(&mut s, "AUTHENTICATE +")),
+            ["AUTHENTICATE AGFsaWNlAHNlY3JldA=="]
+        );
+        let done = feed(&mut s, ":srv 903 alice :SASL authentication successful");
+        assert_eq!(sent(&done), ["CAP END"]);
+        let mut s = Session::new("alice".into(), None)
+            .with_login(Login::new("alice".into(), "wrong".into()));
+        s.register();
+        let failed = feed(&mut s, ":srv 904 * :SASL authentication failed");
+        assert_eq!(
+            failed,
+            [
+                Effect::Show(Shown::Error(
+                    "login failed: SASL authentication failed".into()
+                )),
+                Effect::LoginFailed
+            ]
+        );
+        let mut s = Session::new("alice".into(), None)
+            .with_login(Login::new("alice".into(), "secret".into()));
+        s.register();
+        let guest_only = feed(&mut s, ":srv 421 * CAP :Unknown command");
+        assert_eq!(guest_only.last(), Some(&Effect::LoginFailed));
     }
 
     /// Registered with every capability the client wants, in #lobby.
