@@ -8,7 +8,6 @@ mod common;
 
 use base64::Engine;
 use common::{CHEAP_HASHES, Client, Daemon, NO_FLOOD_CONTROL};
-
 use std::time::Instant;
 
 const PASSWORD: &str = "tr0ub4dor&3-secret";

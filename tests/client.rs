@@ -335,6 +335,45 @@ fn a_failed_login_ends_the_client_instead_of_chatting_as_a_guest() {
     drop(input);
 }
 
+#[test]
+fn an_operator_ops_and_kicks_from_the_client() {
+    let daemon = Daemon::start("");
+    let mut bob = daemon.register("bob");
+    let mut script = groupchat(
+        &daemon.addr.to_string(),
+        &["--nick", "piper", "--channel", "#ops"],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start groupchat on pipes");
+    let mut input = script.stdin.take().expect("stdin");
+    // Input is read once the client is in #ops, the first one there, which
+    // makes it the channel's operator.
+    input.write_all(b"/msg bob come in\n").expect("write");
+    bob.expect("PRIVMSG bob :come in");
+    bob.send("JOIN #ops");
+    assert!(bob.expect(" 353 ").contains("@piper"));
+    bob.expect(" 366 ");
+    input
+        .write_all(b"/op bob\n/kick bob that will do\n/names\n")
+        .expect("write");
+    let mode = bob.expect(" MODE ");
+    // The daemon writes every last parameter as a trailing one.
+    assert!(mode.contains("MODE #ops +o :bob"), "{mode}");
+    let kick = bob.expect(" KICK ");
+    assert!(kick.contains("KICK #ops bob :that will do"), "{kick}");
+    drop(input);
+    let status = wait_exit(&mut script);
+    assert!(status.success(), "exit status {status:?}");
+    let output = script.wait_with_output().expect("groupchat's output");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("piper gave bob operator status"), "{out}");
+    assert!(out.contains("piper kicked bob (that will do)"), "{out}");
+    assert!(out.contains("in #ops: @piper"), "{out}");
+}
+
 /// The daemon serving `cert` over TLS, and the address it serves it on.
 fn tls_daemon(cert: &TestCert) -> (Daemon, String) {
     let daemon = Daemon::start(&cert.config());

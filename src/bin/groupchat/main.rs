@@ -9,6 +9,7 @@ mod caps;
 mod cli;
 mod command;
 mod irc;
+mod members;
 mod playback;
 mod render;
 mod sasl;

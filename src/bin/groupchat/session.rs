@@ -11,6 +11,7 @@ use groupchatd::tags;
 use crate::caps::Caps;
 use crate::command::{Command, HELP};
 use crate::irc::{self, Message};
+use crate::members::{self, Members};
 use crate::playback::Playback;
 use crate::render::{self, Shown, View};
 use crate::sasl::Login;
@@ -57,6 +58,8 @@ pub struct Session {
     names: HashMap<String, Vec<String>>,
     /// WHO (352) replies gathered until their end (315).
     who: Vec<String>,
+    /// Who is an operator or voiced in the channels we are in.
+    members: Members,
     /// The IRCv3 capabilities of this connection.
     caps: Caps,
     /// The account to log in to before registering, on every connection.
@@ -80,6 +83,7 @@ impl Session {
             rejoin: Vec::new(),
             names: HashMap::new(),
             who: Vec::new(),
+            members: Members::default(),
             caps: Caps::default(),
             login: None,
             playback: Playback::new(),
@@ -118,6 +122,7 @@ impl Session {
         self.parting = None;
         self.names.clear();
         self.who.clear();
+        self.members.clear();
         if self.joining.is_none() {
             self.joining.clone_from(&self.current);
         }
@@ -167,6 +172,7 @@ impl Session {
         {
             return self.past_line(msg, reference);
         }
+        self.members.follow(msg, &self.nick);
         if let Some(id) = msgid(msg)
             && let Some(with) = conversation(msg, from_me)
         {
@@ -291,10 +297,20 @@ impl Session {
             }
             "366" => {
                 let names = self.names.remove(&msg.param(1).to_ascii_lowercase());
-                effects.push(members(msg.param(1), names.unwrap_or_default()));
+                let names = names.unwrap_or_default();
+                self.members.names(msg.param(1), &names);
+                effects.push(member_list(msg.param(1), names));
             }
-            "352" => self.who.push(msg.param(5).to_string()),
-            "315" => effects.push(members(msg.param(1), std::mem::take(&mut self.who))),
+            // The flags say H(ere) or G(one), then `*` for an IRC operator,
+            // then the channel status.
+            "352" => {
+                let flags = msg.param(6);
+                let status = ['@', '+'].into_iter().find(|p| flags.contains(*p));
+                let nick = msg.param(5);
+                self.who
+                    .push(status.map_or(nick.to_string(), |p| format!("{p}{nick}")));
+            }
+            "315" => effects.push(member_list(msg.param(1), std::mem::take(&mut self.who))),
             // No such channel, too many, unavailable, not on it, full, invite
             // only, banned, bad key, bad mask, needs registration, bad name.
             "403" | "405" | "437" | "442" | "471" | "473" | "474" | "475" | "476" | "477"
@@ -350,11 +366,15 @@ impl Session {
     }
 
     fn render(&self, msg: &Message) -> Option<Shown> {
-        let view = View {
+        render::render(msg, &self.view())
+    }
+
+    fn view(&self) -> View<'_> {
+        View {
             me: &self.nick,
             current: self.current.as_deref(),
-        };
-        render::render(msg, &view)
+            members: &self.members,
+        }
     }
 
     fn joined(&mut self, channel: &str, effects: &mut Vec<Effect>) {
@@ -417,7 +437,7 @@ impl Session {
             Command::Me(text) => self.in_channel(|channel| {
                 let shown = Shown::Chat {
                     channel: None,
-                    nick: self.nick.clone(),
+                    nick: self.view().speaker(channel, &self.nick),
                     text: text.clone(),
                     action: true,
                     mention: false,
@@ -427,6 +447,24 @@ impl Session {
                 effects
             }),
             Command::Who => self.in_channel(|channel| vec![send("WHO", &[channel])]),
+            Command::Kick { nick, reason } => self.in_channel(|channel| {
+                let mut params = vec![channel, nick.as_str()];
+                params.extend(reason.as_deref());
+                vec![send("KICK", &params)]
+            }),
+            // `/mode #other +i` names its channel; anything else is for
+            // the current one (`+`, which could start a channel name too,
+            // starts a mode change here).
+            Command::Mode(args) if args.first().is_some_and(|a| a.starts_with(['#', '&'])) => {
+                let params: Vec<&str> = args.iter().map(String::as_str).collect();
+                vec![send("MODE", &params)]
+            }
+            Command::Mode(args) => self.in_channel(|channel| {
+                let params: Vec<&str> = std::iter::once(channel)
+                    .chain(args.iter().map(String::as_str))
+                    .collect();
+                vec![send("MODE", &params)]
+            }),
             Command::Names => self.in_channel(|channel| vec![send("NAMES", &[channel])]),
             Command::Part(reason) => {
                 let effects = self.in_channel(|channel| {
@@ -476,10 +514,7 @@ impl Session {
     /// PRIVMSG to a channel or a person, in as many lines as it takes, each
     /// shown as the person will be seen saying it (servers do not echo).
     fn say(&self, to: &str, text: &str) -> Vec<Effect> {
-        let view = View {
-            me: &self.nick,
-            current: self.current.as_deref(),
-        };
+        let view = self.view();
         irc::split_text(text)
             .into_iter()
             .flat_map(|piece| {
@@ -487,7 +522,7 @@ impl Session {
                 let shown = if irc::is_channel(to) {
                     Shown::Chat {
                         channel: view.other_channel(to),
-                        nick,
+                        nick: view.speaker(to, &nick),
                         text,
                         action: false,
                         mention: false,
@@ -542,11 +577,8 @@ fn info(text: &str) -> Effect {
     Effect::Show(Shown::Info(text.to_string()))
 }
 
-fn members(channel: &str, mut names: Vec<String>) -> Effect {
-    names.sort_by_key(|n| {
-        n.trim_start_matches(['@', '+', '%', '~', '&'])
-            .to_ascii_lowercase()
-    });
+fn member_list(channel: &str, mut names: Vec<String>) -> Effect {
+    members::sort(&mut names);
     let list = if names.is_empty() {
         "nobody".to_string()
     } else {
@@ -874,6 +906,15 @@ mod tests {
             ["PRIVMSG #lobby :\x01ACTION waves\x01"]
         );
         assert_eq!(sent(&s.on_command(Command::Who)), ["WHO :#lobby"]);
+        let kick = Command::Kick {
+            nick: "bob".into(),
+            reason: None,
+        };
+        assert_eq!(sent(&s.on_command(kick)), ["KICK #lobby :bob"]);
+        let op = Command::Mode(vec!["+o".into(), "bob".into()]);
+        assert_eq!(sent(&s.on_command(op)), ["MODE #lobby +o :bob"]);
+        let elsewhere = Command::Mode(vec!["#dev".into(), "+m".into()]);
+        assert_eq!(sent(&s.on_command(elsewhere)), ["MODE #dev :+m"]);
         assert_eq!(sent(&s.on_command(Command::Topic(None))), ["TOPIC #lobby"]);
         assert_eq!(sent(&s.on_command(Command::Part(None))), ["PART #lobby :"]);
         let quit = s.on_command(Command::Quit(None));
@@ -935,14 +976,17 @@ mod tests {
         assert_eq!(
             feed(&mut s, ":srv 366 alice #lobby :End of NAMES"),
             [Effect::Show(Shown::Event(
-                "in #lobby: alice, @bob, carol".into()
+                "in #lobby: @bob, alice, carol".into()
             ))]
         );
-        feed(&mut s, ":srv 352 alice #lobby b h srv bob H :0 Bob");
+        feed(&mut s, ":srv 352 alice #lobby b h srv bob H@ :0 Bob");
         feed(&mut s, ":srv 352 alice #lobby a h srv alice H :0 Al");
+        feed(&mut s, ":srv 352 alice #lobby c h srv carol G*+ :0 Carol");
         assert_eq!(
             feed(&mut s, ":srv 315 alice #lobby :End of WHO"),
-            [Effect::Show(Shown::Event("in #lobby: alice, bob".into()))]
+            [Effect::Show(Shown::Event(
+                "in #lobby: @bob, +carol, alice".into()
+            ))]
         );
     }
 }
