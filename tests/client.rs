@@ -307,6 +307,21 @@ fn logs_in_to_an_account_with_a_password_file() {
 }
 
 #[test]
+fn on_a_terminal_the_password_is_asked_for_without_echo() {
+    let (daemon, _) = daemon_with_alice();
+    let mut alice = person(&daemon, &["--account", "alice"]);
+    alice
+        .exp_string("Password: ")
+        .expect("asked for the password");
+    alice.send_line("correct horse battery").expect("type");
+    // Everything shown after the prompt, up to the welcome.
+    let typed = alice
+        .exp_string("you are alice, talking in #lobby")
+        .expect("logged in and joined");
+    assert!(!typed.contains("correct horse"), "echoed: {typed:?}");
+}
+
+#[test]
 fn a_failed_login_ends_the_client_instead_of_chatting_as_a_guest() {
     let (daemon, _) = daemon_with_alice();
     let mut watcher = daemon.register("watcher");
