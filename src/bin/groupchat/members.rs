@@ -102,7 +102,7 @@ impl Members {
                 let Some(members) = self.channels.get_mut(&channel) else {
                     return;
                 };
-                for change in irc::mode_changes(&msg.params[1..]) {
+                for change in irc::mode_changes(msg.params.get(1..).unwrap_or_default()) {
                     let Some(member) = change
                         .arg
                         .and_then(|nick| members.get_mut(&nick.to_ascii_lowercase()))
