@@ -13,6 +13,7 @@
 //!   hashed and checked on a helper thread of their own.
 //! - [`helper`]: what those helper threads share: answering the loop
 //!   through a channel and its waker.
+//! - [`secret`]: how the command-line tools read a password.
 //! - [`web`]: HTTP endpoints and IRC over WebSocket, for the web listeners,
 //!   and the browser client's files.
 
@@ -37,6 +38,7 @@ pub mod numeric;
 pub mod outqueue;
 pub mod reactor;
 pub mod sd_notify;
+pub mod secret;
 pub mod stats;
 pub mod tags;
 pub mod transport;

@@ -7,41 +7,13 @@
 mod common;
 
 use base64::Engine;
-use common::{Client, Daemon, NO_FLOOD_CONTROL};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use common::{CHEAP_HASHES, Client, Daemon, NO_FLOOD_CONTROL};
 use std::time::Instant;
-
-/// Cheap hashes, so that tests do not spend their time in Argon2.
-const CHEAP: &str = "[accounts]\nhash_memory_kib = 8\nhash_passes = 1\n";
 
 const PASSWORD: &str = "tr0ub4dor&3-secret";
 
 fn config(extra: &str) -> String {
-    format!("{NO_FLOOD_CONTROL}{CHEAP}{extra}")
-}
-
-/// `groupchatctl account <action> <name>` with the password on standard
-/// input; returns the output.
-fn ctl_with_password(daemon: &Daemon, args: &[&str], password: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_groupchatctl"))
-        .arg("--socket")
-        .arg(&daemon.admin_socket)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run groupchatctl");
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "{password}").expect("write the password");
-    drop(stdin);
-    child.wait_with_output().expect("groupchatctl output")
-}
-
-fn add_account(daemon: &Daemon, name: &str, password: &str) {
-    let out = ctl_with_password(daemon, &["account", "add", name], password);
-    assert!(out.status.success(), "{out:?}");
+    format!("{NO_FLOOD_CONTROL}{CHEAP_HASHES}{extra}")
 }
 
 fn plain(name: &str, password: &str) -> String {
@@ -71,15 +43,15 @@ fn everything_logged(daemon: &Daemon) -> String {
 #[test]
 fn the_host_manages_accounts_and_passwords_never_show() {
     let daemon = Daemon::start(&config(""));
-    let out = ctl_with_password(&daemon, &["account", "add", "alice"], PASSWORD);
+    let out = daemon.ctl_with_password(&["account", "add", "alice"], PASSWORD);
     let shown = format!("{out:?}");
     assert!(out.status.success(), "{shown}");
     assert!(shown.contains("account alice added"), "{shown}");
-    add_account(&daemon, "bob", "another password");
-    let again = ctl_with_password(&daemon, &["account", "add", "ALICE"], PASSWORD);
+    daemon.add_account("bob", "another password");
+    let again = daemon.ctl_with_password(&["account", "add", "ALICE"], PASSWORD);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
-    let short = ctl_with_password(&daemon, &["account", "add", "carol"], "short");
+    let short = daemon.ctl_with_password(&["account", "add", "carol"], "short");
     assert!(String::from_utf8_lossy(&short.stderr).contains("too short"));
     let list = daemon.ctl(&["account", "list"]);
     let listed = String::from_utf8_lossy(&list.stdout);
@@ -123,7 +95,7 @@ fn the_host_manages_accounts_and_passwords_never_show() {
 #[test]
 fn a_sasl_login_registers_with_the_account_and_others_see_it() {
     let daemon = Daemon::start(&config(""));
-    add_account(&daemon, "alice", PASSWORD);
+    daemon.add_account("alice", PASSWORD);
     let mut bob = daemon.connect();
     bob.send("CAP REQ :extended-join account-notify account-tag");
     bob.send("CAP END");
@@ -154,7 +126,7 @@ fn a_sasl_login_registers_with_the_account_and_others_see_it() {
 #[test]
 fn failed_logins_are_logged_counted_and_locked_out() {
     let daemon = Daemon::start(&config("max_failures = 2\nmax_failures_per_address = 3\n"));
-    add_account(&daemon, "alice", PASSWORD);
+    daemon.add_account("alice", PASSWORD);
     let guess = "wrong-guess-123";
     let mut mallory = daemon.connect();
     for _ in 0..2 {
@@ -246,7 +218,7 @@ fn closed_registration_refuses_register() {
 #[test]
 fn registered_nicks_are_kept_for_their_account_before_registration_too() {
     let daemon = Daemon::start(&config(""));
-    add_account(&daemon, "alice", PASSWORD);
+    daemon.add_account("alice", PASSWORD);
     let mut impostor = daemon.connect();
     impostor.send("NICK alice");
     impostor.send("USER alice 0 * :not alice");
@@ -266,7 +238,7 @@ fn require_account_turns_away_clients_without_one() {
         "[accounts]",
         "[server]\nrequire_account = true\n\n[accounts]",
     ));
-    add_account(&daemon, "alice", PASSWORD);
+    daemon.add_account("alice", PASSWORD);
     let mut guest = daemon.connect();
     guest.send("NICK guest");
     guest.send("USER guest 0 * :Guest");
@@ -288,7 +260,7 @@ fn chat_goes_on_while_a_password_is_hashed() {
     let daemon = Daemon::start(&format!(
         "{NO_FLOOD_CONTROL}[accounts]\nhash_memory_kib = 262144\nhash_passes = 4\n"
     ));
-    add_account(&daemon, "alice", PASSWORD);
+    daemon.add_account("alice", PASSWORD);
     let mut bob = daemon.register("bob");
     let mut carol = daemon.register("carol");
     let mut alice = daemon.connect();

@@ -487,3 +487,68 @@ async fn member_list_follows_presence_summaries_in_a_large_channel() {
     shot(&alice, "12-large-channel-summaries").await;
     alice.close().await.expect("close");
 }
+
+/// The first one into a new channel is its operator: the member list shows
+/// the `@` (operators listed first) and the `+` of a voiced member, the
+/// person gives voice and kicks with the terminal's commands, and is told
+/// plainly when trying that where they are not an operator.
+#[tokio::test(flavor = "current_thread")]
+async fn an_operator_gives_voice_and_kicks_from_the_page() {
+    if !have_browser() {
+        return;
+    }
+    let daemon = Daemon::start(&format!("{NO_FLOOD_CONTROL}{WEB}"));
+    let url = web_url(&daemon);
+    let driver = Driver::start();
+    let alice = driver.browser(1100, 700, false).await;
+    open_as(&alice, &url, "alice").await;
+    wait_connected(&alice, "alice").await;
+    type_line(&alice, "/join #ops").await;
+    wait_text(&alice, "#member-list", "@alice").await;
+
+    let mut carol = daemon.register("carol");
+    carol.send("JOIN #ops");
+    carol.expect(" 366 ");
+    wait_text(&alice, "#member-list", "carol").await;
+    type_line(&alice, "/voice carol").await;
+    carol.expect("MODE #ops +v");
+    wait_text(&alice, "#log .line.mode", "alice gave carol voice").await;
+    wait_text(&alice, "#member-list", "+carol").await;
+    let order = alice
+        .execute(
+            "return [...document.querySelectorAll('#member-list button')].map(b => b.dataset.nick)",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(order, json!(["alice", "carol"]));
+    shot(&alice, "13-operator-and-voiced-member").await;
+
+    type_line(&alice, "/kick carol that will do").await;
+    carol.expect("KICK #ops carol :that will do");
+    wait_text(
+        &alice,
+        "#log .line.kick",
+        "alice kicked carol (that will do)",
+    )
+    .await;
+    wait_js(
+        &alice,
+        "carol gone from the member list",
+        "return !document.querySelector(\"#member-list [data-nick='carol']\")",
+        vec![],
+    )
+    .await;
+    wait_text(&alice, "#member-list", "@alice").await;
+    shot(&alice, "14-operator-kicked-someone").await;
+
+    // Carol's own channel: Alice is no operator there.
+    carol.send("JOIN #theirs");
+    carol.expect(" 366 ");
+    type_line(&alice, "/join #theirs").await;
+    wait_text(&alice, "#member-list", "@carol").await;
+    type_line(&alice, "/kick carol").await;
+    wait_text(&alice, "#log .line.error", "Only operators (@) of #theirs").await;
+    shot(&alice, "15-not-an-operator").await;
+    alice.close().await.expect("close");
+}

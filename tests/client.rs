@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::Instant;
 
 use common::tls::TestCert;
-use common::{Daemon, PATIENCE, TempDir};
+use common::{CHEAP_HASHES, Daemon, PATIENCE, TempDir};
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
 
@@ -260,6 +260,133 @@ fn scripted_through_pipes() {
         !out.contains("hello from a script"),
         "own lines are not echoed to a script: {out}"
     );
+}
+
+/// A daemon with cheap password hashes and the account `alice`, and a file
+/// holding her password.
+fn daemon_with_alice() -> (Daemon, String) {
+    let daemon = Daemon::start(CHEAP_HASHES);
+    daemon.add_account("alice", "correct horse battery");
+    let file = daemon.dir.path.join("alice-password");
+    std::fs::write(&file, "correct horse battery\n").expect("write the password file");
+    let path = file.to_str().expect("utf-8 path").to_string();
+    (daemon, path)
+}
+
+#[test]
+fn logs_in_to_an_account_with_a_password_file() {
+    let (daemon, password_file) = daemon_with_alice();
+    let mut watcher = daemon.register("watcher");
+    let mut script = groupchat(
+        &daemon.addr.to_string(),
+        &["--account", "alice", "--password-file", &password_file],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start groupchat on pipes");
+    let mut input = script.stdin.take().expect("stdin");
+    input.write_all(b"hello as alice\n").expect("write");
+    // The nick is the account's when --nick is left out.
+    watcher.expect(":alice!");
+    watcher.expect("PRIVMSG #lobby :hello as alice");
+    watcher.send("WHOIS alice");
+    assert!(watcher.expect(" 330 ").contains("alice alice"));
+    drop(input);
+    let status = wait_exit(&mut script);
+    assert!(status.success(), "exit status {status:?}");
+    let mut out = String::new();
+    script
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    assert!(out.contains("logged in as alice"), "stdout: {out}");
+}
+
+#[test]
+fn on_a_terminal_the_password_is_asked_for_without_echo() {
+    let (daemon, _) = daemon_with_alice();
+    let mut alice = person(&daemon, &["--account", "alice"]);
+    alice
+        .exp_string("Password: ")
+        .expect("asked for the password");
+    alice.send_line("correct horse battery").expect("type");
+    // Everything shown after the prompt, up to the welcome.
+    let typed = alice
+        .exp_string("you are alice, talking in #lobby")
+        .expect("logged in and joined");
+    assert!(!typed.contains("correct horse"), "echoed: {typed:?}");
+}
+
+#[test]
+fn a_failed_login_ends_the_client_instead_of_chatting_as_a_guest() {
+    let (daemon, _) = daemon_with_alice();
+    let mut watcher = daemon.register("watcher");
+    // Without a file or a terminal, the password is the first input line.
+    let mut script = groupchat(&daemon.addr.to_string(), &["--account", "alice"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start groupchat on pipes");
+    let mut input = script.stdin.take().expect("stdin");
+    input
+        .write_all(b"not the password\nshould never be said\n")
+        .expect("write");
+    let status = wait_exit(&mut script);
+    assert_eq!(status.code(), Some(1), "exit status {status:?}");
+    let output = script.wait_with_output().expect("groupchat's output");
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(out.contains("login failed"), "stdout: {out}");
+    assert!(err.contains("not logged in"), "stderr: {err}");
+    assert!(!format!("{out}{err}").contains("not the password"));
+    // Nothing was said: the next line the watcher gets is its own PONG.
+    watcher.send("PING :sync");
+    assert!(watcher.expect("PONG").contains("sync"));
+    drop(input);
+}
+
+#[test]
+fn an_operator_ops_and_kicks_from_the_client() {
+    let daemon = Daemon::start("");
+    let mut bob = daemon.register("bob");
+    let mut script = groupchat(
+        &daemon.addr.to_string(),
+        &["--nick", "piper", "--channel", "#ops"],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start groupchat on pipes");
+    let mut input = script.stdin.take().expect("stdin");
+    // Input is read once the client is in #ops, the first one there, which
+    // makes it the channel's operator.
+    input.write_all(b"/msg bob come in\n").expect("write");
+    bob.expect("PRIVMSG bob :come in");
+    bob.send("JOIN #ops");
+    assert!(bob.expect(" 353 ").contains("@piper"));
+    bob.expect(" 366 ");
+    input
+        .write_all(b"/op bob\n/kick bob that will do\n/names\n")
+        .expect("write");
+    let mode = bob.expect(" MODE ");
+    // The daemon writes every last parameter as a trailing one.
+    assert!(mode.contains("MODE #ops +o :bob"), "{mode}");
+    let kick = bob.expect(" KICK ");
+    assert!(kick.contains("KICK #ops bob :that will do"), "{kick}");
+    drop(input);
+    let status = wait_exit(&mut script);
+    assert!(status.success(), "exit status {status:?}");
+    let output = script.wait_with_output().expect("groupchat's output");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("piper gave bob operator status"), "{out}");
+    assert!(out.contains("piper kicked bob (that will do)"), "{out}");
+    assert!(out.contains("in #ops: @piper"), "{out}");
 }
 
 /// The daemon serving `cert` over TLS, and the address it serves it on.

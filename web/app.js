@@ -2,7 +2,7 @@
 // one line a text frame). Everything from the network reaches the page as
 // text nodes or attributes set one by one: never as HTML.
 
-import { action, build, channelName, fold, isChannel, nickProblem, parse, stripFormatting } from './irc.js';
+import { action, banMask, build, channelName, describeMode, fold, isChannel, modeChanges, nickProblem, parse, stripFormatting } from './irc.js';
 
 const WANTED_CAPS = ['message-tags', 'server-time', 'batch', 'echo-message', 'draft/chathistory', 'draft/event-playback', 'labeled-response'];
 const MAX_LINES = 1000;
@@ -166,6 +166,23 @@ function renderTopic() {
   else if (b.kind === 'query') ui.topic.append(' — private conversation');
 }
 
+/** A channel member: `op` (@) and `voice` (+) from NAMES prefixes, kept
+ * apart so that losing one still shows the other. */
+function member(nick, prefixes = '') {
+  return { nick, op: /[~&@]/.test(prefixes), voice: prefixes.includes('+') };
+}
+
+/** '@' for an operator of `b`, '+' for a voiced member, else ''. */
+function prefixOf(b, nick) {
+  const m = b.members.get(fold(nick));
+  return !m ? '' : m.op ? '@' : m.voice ? '+' : '';
+}
+
+/** Operators first, then voiced members, then everyone else, by name. */
+function byRank(x, y) {
+  return y.op - x.op || y.voice - x.voice || fold(x.nick).localeCompare(fold(y.nick));
+}
+
 function renderMembers() {
   const b = state.active;
   if (!b || b.kind !== 'channel') {
@@ -174,13 +191,14 @@ function renderMembers() {
     ui.membersToggle.textContent = 'Members';
     return;
   }
-  const nicks = [...b.members.values()].sort((x, y) => fold(x).localeCompare(fold(y)));
-  ui.membersTitle.textContent = `Members (${nicks.length})`;
-  ui.membersToggle.textContent = `Members (${nicks.length})`;
+  const members = [...b.members.values()].sort(byRank);
+  ui.membersTitle.textContent = `Members (${members.length})`;
+  ui.membersToggle.textContent = `Members (${members.length})`;
   ui.memberList.replaceChildren(
-    ...nicks.map((nick) => {
+    ...members.map(({ nick }) => {
       const me = fold(nick) === fold(state.nick);
-      const button = el('button', { type: 'button', class: 'member', 'data-nick': nick, title: me ? 'you' : `Talk privately with ${nick}`, disabled: me }, nick);
+      const status = prefixOf(b, nick);
+      const button = el('button', { type: 'button', class: 'member', 'data-nick': nick, title: me ? 'you' : `Talk privately with ${nick}`, disabled: me }, status + nick);
       if (me) button.append(el('span', { class: 'you' }, ' (you)'));
       button.addEventListener('click', () => openQuery(nick));
       return el('li', {}, button);
@@ -201,7 +219,8 @@ function showMembers(open) {
 
 /**
  * Adds a line to `b`. `line` has kind ('msg', 'action', 'notice', 'join',
- * 'part', 'quit', 'nick', 'topic', 'error', 'info'), text, and maybe nick,
+ * 'part', 'kick', 'quit', 'nick', 'topic', 'mode', 'error', 'info'), text,
+ * and maybe nick (with status: its '@' or '+' in the channel),
  * time (ISO), msgid and history.
  */
 function addLine(b, line) {
@@ -217,11 +236,12 @@ function addLine(b, line) {
   if (Number.isNaN(time.getTime())) time = new Date();
   const li = el('li', { class: `line ${line.kind}${line.history ? ' history' : ''}` });
   li.append(el('time', { datetime: time.toISOString(), title: time.toLocaleString() }, hhmm(time)));
+  const shownNick = (line.status || '') + line.nick;
   if (line.kind === 'msg' || line.kind === 'notice') {
-    const who = line.kind === 'notice' ? `-${line.nick}-` : line.nick;
+    const who = line.kind === 'notice' ? `-${shownNick}-` : shownNick;
     li.append(el('span', { class: nickClass(line.nick) }, who), ' ');
   } else if (line.kind === 'action') {
-    li.append(el('span', { class: nickClass(line.nick) }, `* ${line.nick}`), ' ');
+    li.append(el('span', { class: nickClass(line.nick) }, `* ${shownNick}`), ' ');
   }
   li.append(el('span', { class: 'text' }, richText(line.text)));
   const atBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 60;
@@ -400,8 +420,9 @@ function handle(msg) {
         if (query === state.active) renderTopic();
       }
       for (const b of state.buffers.values()) {
+        const was = b.members.get(fold(msg.nick));
         if (b.members.delete(fold(msg.nick)) || b === query) {
-          if (b.kind === 'channel') b.members.set(fold(to), to);
+          if (b.kind === 'channel') b.members.set(fold(to), { ...was, nick: to });
           addLine(b, { ...meta, kind: 'nick', text: fromMe ? `You are now known as ${to}` : `${msg.nick} is now known as ${to}` });
         }
       }
@@ -416,7 +437,7 @@ function handle(msg) {
         addLine(b, { ...meta, kind: 'join', text: `You joined ${b.name}` });
         if (!state.active || state.active.key === '(server)') activate(b);
       } else {
-        if (!history) b.members.set(fold(msg.nick), msg.nick);
+        if (!history) b.members.set(fold(msg.nick), member(msg.nick));
         addLine(b, { ...meta, kind: 'join', text: `${msg.nick} joined` });
       }
       if (b === state.active) renderMembers();
@@ -433,6 +454,33 @@ function handle(msg) {
         if (!history) b.members.delete(fold(msg.nick));
         addLine(b, { ...meta, kind: 'part', text: `${msg.nick} left${reason}` });
       }
+      if (b === state.active) renderMembers();
+      break;
+    }
+    case 'KICK': {
+      const b = buffer(p[0]);
+      const reason = p[2] ? ` (${p[2]})` : '';
+      if (fold(p[1]) === fold(state.nick) && !history) {
+        b.joined = false;
+        b.members.clear();
+        addLine(b, { ...meta, kind: 'kick', text: `${msg.nick} kicked you from ${b.name}${reason}` });
+      } else {
+        if (!history) b.members.delete(fold(p[1]));
+        addLine(b, { ...meta, kind: 'kick', text: `${msg.nick} kicked ${p[1]}${reason}` });
+      }
+      if (b === state.active) renderMembers();
+      break;
+    }
+    case 'MODE': {
+      if (!isChannel(p[0])) break;
+      const b = buffer(p[0]);
+      const changes = modeChanges(p.slice(1));
+      for (const { add, mode, arg } of changes) {
+        const m = !history && arg && b.members.get(fold(arg));
+        if (m && mode === 'o') m.op = add;
+        if (m && mode === 'v') m.voice = add;
+      }
+      addLine(b, { ...meta, kind: 'mode', text: `${msg.nick} ${changes.map(describeMode).join(', ')}` });
       if (b === state.active) renderMembers();
       break;
     }
@@ -477,8 +525,8 @@ function handle(msg) {
       if (!b) break;
       b.pending = b.pending || new Map();
       for (const entry of last.split(' ')) {
-        const nick = entry.replace(/^[~&@%+]+/, '').split('!')[0];
-        if (nick) b.pending.set(fold(nick), nick);
+        const [, prefixes, nick] = /^([~&@%+]*)([^!]*)/.exec(entry);
+        if (nick) b.pending.set(fold(nick), member(nick, prefixes));
       }
       break;
     }
@@ -497,6 +545,9 @@ function handle(msg) {
       info(last, 'error');
       break;
     case '422': // no MOTD: nothing to say
+      break;
+    case '482':
+      info(`Only operators (@) of ${p[1]} can do that, and you are not one.`, 'error');
       break;
     default:
       if (/^[45]\d\d$/.test(msg.command)) {
@@ -564,10 +615,10 @@ function onMessage(msg, meta, fromMe) {
     return;
   }
   const act = msg.command === 'PRIVMSG' ? action(text) : null;
-  if (act !== null) addLine(b, { ...meta, kind: 'action', nick: msg.nick, text: act });
+  if (act !== null) addLine(b, { ...meta, kind: 'action', nick: msg.nick, status: prefixOf(b, msg.nick), text: act });
   else if (text.startsWith('\x01')) return; // other CTCP: not shown
   else if (fromServer) addLine(b, { ...meta, kind: 'info', text });
-  else addLine(b, { ...meta, kind: msg.command === 'NOTICE' ? 'notice' : 'msg', nick: msg.nick, text });
+  else addLine(b, { ...meta, kind: msg.command === 'NOTICE' ? 'notice' : 'msg', nick: msg.nick, status: prefixOf(b, msg.nick), text });
 }
 
 /**
@@ -632,6 +683,7 @@ const HELP = [
   '/nick NEW — change your name',
   '/topic [TEXT] — show or set the channel topic',
   '/names — refresh the member list',
+  'Channel operators (@) can: /op NICK, /deop NICK, /voice NICK, /devoice NICK, /kick NICK [REASON], /ban MASK (a NICK bans NICK!*@*), /unban MASK, /mode ARGS…',
   '/quit [REASON] — leave',
   'Start a line with // to say something beginning with /. Alt+↑/↓ switch conversations.',
 ];
@@ -647,7 +699,23 @@ function say(b, text, isAction = false) {
     return;
   }
   send('PRIVMSG', b.name, isAction ? `\x01ACTION ${text}\x01` : text);
-  if (!state.caps.has('echo-message')) addLine(b, { kind: isAction ? 'action' : 'msg', nick: state.nick, text });
+  if (!state.caps.has('echo-message')) addLine(b, { kind: isAction ? 'action' : 'msg', nick: state.nick, status: prefixOf(b, state.nick), text });
+}
+
+/** Operator commands that are a mode change: the change and its argument. */
+const OPERATOR_COMMANDS = {
+  op: ['+o', 'NICK'],
+  deop: ['-o', 'NICK'],
+  voice: ['+v', 'NICK'],
+  devoice: ['-v', 'NICK'],
+  ban: ['+b', 'MASK'],
+  unban: ['-b', 'MASK'],
+};
+
+/** Runs `act` when `b` is a channel, else says why not. */
+function inChannel(b, act) {
+  if (b.kind === 'channel') act();
+  else info('That is for channels: switch to one first.', 'error');
 }
 
 /** Runs one typed line; false when it could not be sent (keep it). */
@@ -706,6 +774,25 @@ function runLine(line) {
     case 'names':
     case 'who':
       if (b.kind === 'channel') send('NAMES', b.name);
+      break;
+    case 'kick':
+      if (!words.length) usage('/kick NICK [REASON]');
+      else inChannel(b, () => send('KICK', b.name, words[0], ...(words.length > 1 ? [args.slice(words[0].length).trim()] : [])));
+      break;
+    case 'op':
+    case 'deop':
+    case 'voice':
+    case 'devoice':
+    case 'ban':
+    case 'unban': {
+      const [change, what] = OPERATOR_COMMANDS[name];
+      if (words.length !== 1) usage(`/${name} ${what}`);
+      else inChannel(b, () => send('MODE', b.name, change, what === 'NICK' ? words[0] : banMask(words[0])));
+      break;
+    }
+    case 'mode':
+      if (isChannel(words[0] || '')) send('MODE', ...words);
+      else inChannel(b, () => send('MODE', b.name, ...words));
       break;
     case 'quit':
     case 'exit':

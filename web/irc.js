@@ -91,3 +91,37 @@ export function action(text) {
 export function stripFormatting(text) {
   return text.replace(/\x03(\d{1,2}(,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g, '');
 }
+
+/**
+ * The changes of a channel MODE line's parameters (after the channel) as
+ * { add, mode, arg }: list modes, member statuses and the key always take
+ * an argument, the limit only when set, as the server announces them.
+ */
+export function modeChanges([modes = '', ...args]) {
+  let add = true;
+  const changes = [];
+  for (const mode of modes) {
+    if (mode === '+' || mode === '-') add = mode === '+';
+    else changes.push({ add, mode, arg: 'beIkovhqa'.includes(mode) || (mode === 'l' && add) ? args.shift() : undefined });
+  }
+  return changes;
+}
+
+/** One mode change in words: “gave bob operator status”. */
+export function describeMode({ add, mode, arg = '' }) {
+  const words = {
+    '+o': `gave ${arg} operator status`,
+    '-o': `removed operator status from ${arg}`,
+    '+v': `gave ${arg} voice`,
+    '-v': `removed voice from ${arg}`,
+    '+b': `banned ${arg}`,
+    '-b': `unbanned ${arg}`,
+  };
+  const change = (add ? '+' : '-') + mode;
+  return words[change] || `set mode ${change}${arg ? ' ' + arg : ''}`;
+}
+
+/** A ban mask as typed: a bare nick means everyone using it (NICK!*@*). */
+export function banMask(mask) {
+  return /[!@]/.test(mask) ? mask : `${mask}!*@*`;
+}

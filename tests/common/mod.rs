@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 /// fast as they like.
 pub const NO_FLOOD_CONTROL: &str = "[flood]\nenabled = false\n";
 
+/// Cheap password hashes, so that tests do not spend their time in Argon2.
+pub const CHEAP_HASHES: &str = "[accounts]\nhash_memory_kib = 8\nhash_passes = 1\n";
+
 /// What the daemon logs for each TLS listener, before its address.
 const TLS_LISTENING: &str = "listening for TLS on ";
 
@@ -135,6 +138,30 @@ impl Daemon {
             .args(args)
             .output()
             .expect("run groupchatctl")
+    }
+
+    /// `groupchatctl account <action> <name>` with the password on standard
+    /// input; returns the output.
+    pub fn ctl_with_password(&self, args: &[&str], password: &str) -> std::process::Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_groupchatctl"))
+            .arg("--socket")
+            .arg(&self.admin_socket)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run groupchatctl");
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{password}").expect("write the password");
+        drop(stdin);
+        child.wait_with_output().expect("groupchatctl output")
+    }
+
+    /// Creates an account (the daemon needs [`CHEAP_HASHES`] to be quick).
+    pub fn add_account(&self, name: &str, password: &str) {
+        let out = self.ctl_with_password(&["account", "add", name], password);
+        assert!(out.status.success(), "{out:?}");
     }
 
     pub fn connect(&self) -> Client {

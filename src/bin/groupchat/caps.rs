@@ -4,6 +4,10 @@
 //!
 //! A server without capabilities answers `CAP LS` with 421 (unknown
 //! command) and registers us anyway, so nothing here waits for it.
+//!
+//! With an account to log in to, `sasl` is requested too and `CAP END`
+//! waits for the login (see [`Caps::finish`]): registering first would
+//! make the person a guest.
 
 use crate::irc::Message;
 
@@ -30,13 +34,16 @@ pub struct Caps {
     offered: Vec<String>,
     /// `CAP END` is still owed: registration waits for it.
     negotiating: bool,
+    /// An account login is wanted, so `sasl` is required.
+    login: bool,
 }
 
 impl Caps {
     /// Starts a negotiation on a fresh connection, forgetting the last one's.
-    pub fn start(&mut self) -> String {
+    pub fn start(&mut self, login: bool) -> String {
         *self = Caps {
             negotiating: true,
+            login,
             ..Caps::default()
         };
         "CAP LS 302".to_string()
@@ -46,8 +53,9 @@ impl Caps {
         self.enabled.iter().any(|c| c == name)
     }
 
-    /// Handles one `CAP` line; returns what to answer.
-    pub fn on_cap(&mut self, msg: &Message) -> Vec<String> {
+    /// Handles one `CAP` line; returns what to answer, or why the login
+    /// that was asked for cannot happen.
+    pub fn on_cap(&mut self, msg: &Message) -> Result<Vec<String>, String> {
         let names = |text: &str| -> Vec<String> {
             text.split_whitespace()
                 .map(|c| c.split_once('=').map_or(c, |(name, _)| name).to_string())
@@ -59,17 +67,19 @@ impl Caps {
                 let more = msg.params.len() > 3 && msg.param(2) == "*";
                 self.offered.extend(names(msg.text()));
                 if more {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 }
+                let sasl = self.login.then_some("sasl");
                 let wanted: Vec<&str> = WANTED
                     .into_iter()
+                    .chain(sasl)
                     .filter(|w| self.offered.iter().any(|o| o == w))
                     .collect();
                 if wanted.is_empty() {
                     self.end()
                 } else {
                     // REQ is all or nothing, so only offered names go in it.
-                    vec![format!("CAP REQ :{}", wanted.join(" "))]
+                    Ok(vec![format!("CAP REQ :{}", wanted.join(" "))])
                 }
             }
             "ACK" => {
@@ -86,14 +96,28 @@ impl Caps {
             "DEL" => {
                 let gone = names(msg.text());
                 self.enabled.retain(|c| !gone.contains(c));
-                Vec::new()
+                Ok(Vec::new())
             }
-            _ => Vec::new(),
+            _ => Ok(Vec::new()),
         }
     }
 
-    /// `CAP END` if it is still owed.
-    fn end(&mut self) -> Vec<String> {
+    /// `CAP END` if it is still owed, unless a login comes first: then its
+    /// start, or why it cannot happen.
+    fn end(&mut self) -> Result<Vec<String>, String> {
+        if !self.negotiating {
+            Ok(Vec::new())
+        } else if !self.login {
+            Ok(self.finish())
+        } else if self.has("sasl") {
+            Ok(vec!["AUTHENTICATE PLAIN".to_string()])
+        } else {
+            Err("the server does not offer account logins (SASL)".to_string())
+        }
+    }
+
+    /// `CAP END` if it is still owed: after a login succeeded.
+    pub fn finish(&mut self) -> Vec<String> {
         if std::mem::take(&mut self.negotiating) {
             vec!["CAP END".to_string()]
         } else {
@@ -107,13 +131,13 @@ mod tests {
     use super::*;
 
     fn feed(caps: &mut Caps, line: &str) -> Vec<String> {
-        caps.on_cap(&Message::parse(line).unwrap())
+        caps.on_cap(&Message::parse(line).unwrap()).unwrap()
     }
 
     #[test]
     fn requests_only_what_is_offered_then_ends() {
         let mut caps = Caps::default();
-        assert_eq!(caps.start(), "CAP LS 302");
+        assert_eq!(caps.start(false), "CAP LS 302");
         assert!(feed(&mut caps, ":srv CAP * LS * :sasl=PLAIN batch message-tags").is_empty());
         assert_eq!(
             feed(
@@ -137,12 +161,33 @@ mod tests {
     #[test]
     fn nothing_useful_or_a_refusal_still_ends_the_negotiation() {
         let mut caps = Caps::default();
-        caps.start();
+        caps.start(false);
         assert_eq!(feed(&mut caps, ":srv CAP * LS :sasl sts"), ["CAP END"]);
-        caps.start();
+        caps.start(false);
         feed(&mut caps, ":srv CAP * LS :batch");
         assert_eq!(feed(&mut caps, ":srv CAP * NAK :batch"), ["CAP END"]);
         assert!(!caps.has("batch"));
         assert!(feed(&mut caps, ":srv CAP * NAK :batch").is_empty());
+    }
+
+    #[test]
+    fn a_login_requests_sasl_and_holds_cap_end_until_it_is_done() {
+        let mut caps = Caps::default();
+        caps.start(true);
+        assert_eq!(
+            feed(&mut caps, ":srv CAP * LS :sasl=PLAIN batch"),
+            ["CAP REQ :batch sasl"]
+        );
+        assert_eq!(
+            feed(&mut caps, ":srv CAP * ACK :batch sasl"),
+            ["AUTHENTICATE PLAIN"]
+        );
+        assert_eq!(caps.finish(), ["CAP END"]);
+        assert!(caps.finish().is_empty());
+        caps.start(true);
+        let msg = Message::parse(":srv CAP * LS :batch").unwrap();
+        assert_eq!(caps.on_cap(&msg), Ok(vec!["CAP REQ :batch".to_string()]));
+        let msg = Message::parse(":srv CAP * ACK :batch").unwrap();
+        assert!(caps.on_cap(&msg).is_err());
     }
 }

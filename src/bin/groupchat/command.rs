@@ -12,6 +12,13 @@ pub enum Command {
     Me(String),
     Who,
     Names,
+    Kick {
+        nick: String,
+        reason: Option<String>,
+    },
+    /// MODE of the current channel (or of the channel named first): /op,
+    /// /ban and the like are spelled as the mode change they are.
+    Mode(Vec<String>),
     Join(String),
     Part(Option<String>),
     Nick(String),
@@ -30,6 +37,12 @@ pub const HELP: &[&str] = &[
     "  /part [REASON]   leave the current channel",
     "  /nick NEW        change your nickname",
     "  /topic [TEXT]    show or set the channel topic",
+    "Channel operators (@) can, in the current channel:",
+    "  /op NICK, /deop NICK        give or take operator status",
+    "  /voice NICK, /devoice NICK  give or take voice (+, to talk when moderated)",
+    "  /kick NICK [REASON]         remove someone from the channel",
+    "  /ban MASK|NICK, /unban MASK ban (a nick bans NICK!*@*) or lift a ban",
+    "  /mode ARGS...               any mode change, e.g. /mode +m or /mode +l 20",
     "  /quit [REASON]   leave (so does an empty line or Ctrl-D)",
     "  /help            this list; start a line with // to say something beginning with /",
 ];
@@ -60,6 +73,31 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "me" if !args.is_empty() => Ok(Command::Me(args.to_string())),
         "me" => Err("usage: /me TEXT".to_string()),
         "who" => Ok(Command::Who),
+        "kick" => match args.split_once(' ') {
+            _ if args.is_empty() => Err("usage: /kick NICK [REASON]".to_string()),
+            Some((nick, reason)) => Ok(Command::Kick {
+                nick: nick.to_string(),
+                reason: Some(reason.trim_start().to_string()),
+            }),
+            None => Ok(Command::Kick {
+                nick: args.to_string(),
+                reason: None,
+            }),
+        },
+        "op" | "deop" | "voice" | "devoice" => {
+            let (change, name) = match name.to_ascii_lowercase().as_str() {
+                "op" => ("+o", "/op"),
+                "deop" => ("-o", "/deop"),
+                "voice" => ("+v", "/voice"),
+                _ => ("-v", "/devoice"),
+            };
+            word(&format!("{name} NICK")).map(|nick| mode(change, nick))
+        }
+        "ban" => word("/ban MASK|NICK").map(|m| mode("+b", ban_mask(m))),
+        "unban" => word("/unban MASK|NICK").map(|m| mode("-b", ban_mask(m))),
+        "mode" => Ok(Command::Mode(
+            args.split_whitespace().map(str::to_string).collect(),
+        )),
         "names" => Ok(Command::Names),
         "join" => word("/join #CHANNEL").map(|c| Command::Join(crate::irc::channel_name(&c))),
         "part" | "leave" => Ok(Command::Part(optional())),
@@ -68,6 +106,20 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "quit" | "exit" | "bye" => Ok(Command::Quit(optional())),
         "help" | "?" => Ok(Command::Help),
         _ => Err(format!("unknown command /{name}; /help lists the commands")),
+    }
+}
+
+fn mode(change: &str, arg: String) -> Command {
+    Command::Mode(vec![change.to_string(), arg])
+}
+
+/// A ban mask as typed, where a bare nick means everyone using that nick:
+/// the server matches masks against `nick!user@host`.
+fn ban_mask(mask: String) -> String {
+    if mask.contains(['!', '@']) {
+        mask
+    } else {
+        format!("{mask}!*@*")
     }
 }
 
@@ -122,6 +174,40 @@ mod tests {
         assert_eq!(parse("/part"), Ok(Command::Part(None)));
         assert_eq!(parse("/who"), Ok(Command::Who));
         assert_eq!(parse("/help"), Ok(Command::Help));
+    }
+
+    #[test]
+    fn operator_commands_are_mode_changes_and_kicks() {
+        let mode = |args: &[&str]| Ok(Command::Mode(args.iter().map(|a| a.to_string()).collect()));
+        assert_eq!(parse("/op bob"), mode(&["+o", "bob"]));
+        assert_eq!(parse("/DEOP bob"), mode(&["-o", "bob"]));
+        assert_eq!(parse("/voice bob"), mode(&["+v", "bob"]));
+        assert_eq!(parse("/devoice bob"), mode(&["-v", "bob"]));
+        assert_eq!(parse("/ban bob"), mode(&["+b", "bob!*@*"]));
+        assert_eq!(
+            parse("/ban *!*@spam.example"),
+            mode(&["+b", "*!*@spam.example"])
+        );
+        assert_eq!(parse("/unban bob!*@*"), mode(&["-b", "bob!*@*"]));
+        assert_eq!(parse("/mode +l 20"), mode(&["+l", "20"]));
+        assert_eq!(parse("/mode"), mode(&[]));
+        assert_eq!(
+            parse("/kick bob  that will do"),
+            Ok(Command::Kick {
+                nick: "bob".into(),
+                reason: Some("that will do".into())
+            })
+        );
+        assert_eq!(
+            parse("/kick bob"),
+            Ok(Command::Kick {
+                nick: "bob".into(),
+                reason: None
+            })
+        );
+        assert!(parse("/kick").unwrap_err().contains("usage"));
+        assert!(parse("/op").unwrap_err().contains("/op NICK"));
+        assert!(parse("/ban a b").unwrap_err().contains("usage"));
     }
 
     #[test]

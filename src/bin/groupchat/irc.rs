@@ -113,9 +113,61 @@ pub fn is_ctcp(text: &str) -> bool {
     text.starts_with('\x01')
 }
 
+/// One change of a channel MODE line: `+o bob` is `add`, `'o'`, `bob`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ModeChange<'a> {
+    pub add: bool,
+    pub mode: char,
+    pub arg: Option<&'a str>,
+}
+
+/// The changes of a channel MODE line's parameters (after the channel),
+/// each with its argument: list modes, member statuses and the key always
+/// take one, the limit only when set, as groupchatd (and most servers)
+/// announce them.
+pub fn mode_changes<'a>(params: &[&'a str]) -> Vec<ModeChange<'a>> {
+    let Some((modes, args)) = params.split_first() else {
+        return Vec::new();
+    };
+    let mut args = args.iter().copied();
+    let mut add = true;
+    let mut changes = Vec::new();
+    for mode in modes.chars() {
+        match mode {
+            '+' | '-' => add = mode == '+',
+            _ => {
+                let takes_arg = "beIkovhqa".contains(mode) || (mode == 'l' && add);
+                changes.push(ModeChange {
+                    add,
+                    mode,
+                    arg: takes_arg.then(|| args.next()).flatten(),
+                });
+            }
+        }
+    }
+    changes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mode_changes_take_their_arguments() {
+        let changes = mode_changes(&["+ol-vkm", "bob", "5", "carol", "key"]);
+        let shown: Vec<_> = changes.iter().map(|c| (c.add, c.mode, c.arg)).collect();
+        assert_eq!(
+            shown,
+            [
+                (true, 'o', Some("bob")),
+                (true, 'l', Some("5")),
+                (false, 'v', Some("carol")),
+                (false, 'k', Some("key")),
+                (false, 'm', None)
+            ]
+        );
+        assert!(mode_changes(&[]).is_empty());
+    }
 
     #[test]
     fn parses_prefix_command_and_params() {

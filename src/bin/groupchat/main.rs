@@ -9,8 +9,10 @@ mod caps;
 mod cli;
 mod command;
 mod irc;
+mod members;
 mod playback;
 mod render;
+mod sasl;
 mod server;
 mod session;
 mod terminal;
@@ -112,7 +114,11 @@ struct Client {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let nick = match args.nick.as_deref().map(command::check_nick).transpose() {
+    // Logging in to an account means being known by its name, unless
+    // another nick is asked for.
+    let nick = args.nick.as_deref().or(args.account.as_deref());
+    let nick_missing = nick.is_none();
+    let nick = match nick.map(command::check_nick).transpose() {
         Ok(nick) => nick.unwrap_or_default().to_string(),
         Err(e) => {
             eprintln!("groupchat: --nick: {e}");
@@ -128,6 +134,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before the input thread starts, which would take the password's line.
+    let login = match &args.account {
+        Some(account) => match groupchatd::secret::read(args.password_file.as_deref(), false) {
+            Ok(password) => Some(sasl::Login::new(account.clone(), password)),
+            Err(e) => {
+                eprintln!("groupchat: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let mut session = Session::new(nick, args.channel.as_deref().map(irc::channel_name));
+    if let Some(login) = login {
+        session = session.with_login(login);
+    }
     // A person types (an empty line leaves, the nickname is asked for); a
     // script's input is just lines to send.
     let interactive = io::stdin().is_terminal();
@@ -145,14 +166,14 @@ fn main() -> ExitCode {
         dialer,
         interactive,
         reconnect: !args.no_reconnect,
-        session: Session::new(nick, args.channel.as_deref().map(irc::channel_name)),
+        session,
         screen,
         events,
         saved,
         event_tx,
         prompts,
         prompting: false,
-        asking_nick: args.nick.is_none(),
+        asking_nick: nick_missing,
         conn: None,
         connections: 0,
         timer: None,
@@ -473,6 +494,13 @@ impl Client {
                     if let Some(line) = self.held.take() {
                         self.on_line(line);
                     }
+                }
+                Effect::LoginFailed => {
+                    self.screen.status(&Shown::Error(
+                        "not logged in; leaving rather than chat as a guest".to_string(),
+                    ));
+                    self.send("QUIT :login failed");
+                    self.exit = Some(ExitCode::FAILURE);
                 }
                 Effect::Leaving => {
                     self.leaving = true;

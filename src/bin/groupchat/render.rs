@@ -1,7 +1,8 @@
 //! IRC line -> what the person sees. Pure: the caller supplies the clock text
 //! and whether colors are wanted, so every case is unit-testable.
 
-use crate::irc::{self, Message};
+use crate::irc::{self, Message, ModeChange};
+use crate::members::Members;
 
 /// One line for the person, before the time and colors are added.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,10 +47,11 @@ pub enum Shown {
 
 /// Whose eyes the line is for: the person's own nick and current channel
 /// decide between "you joined" and "bob joined", and whether to name the
-/// channel.
+/// channel; the members' statuses put `@` or `+` before a speaker's nick.
 pub struct View<'a> {
     pub me: &'a str,
     pub current: Option<&'a str>,
+    pub members: &'a Members,
 }
 
 impl View<'_> {
@@ -58,6 +60,11 @@ impl View<'_> {
             Some(c) if irc::same_name(c, channel) => None,
             _ => Some(channel.to_string()),
         }
+    }
+
+    /// `nick` as shown speaking in `channel`: with its `@` or `+`.
+    pub fn speaker(&self, channel: &str, nick: &str) -> String {
+        format!("{}{nick}", self.members.prefix(channel, nick))
     }
 
     fn is_me(&self, nick: &str) -> bool {
@@ -110,21 +117,30 @@ pub fn render(msg: &Message, view: &View) -> Option<Shown> {
             reason(msg.params.get(2).copied())
         )),
         "KICK" => Shown::Event(format!(
-            "{} was kicked{} by {who}{}",
+            "{who} kicked {}{}{}",
             p(1),
             view.where_("from ", p(0)),
             reason(msg.params.get(2).copied())
         )),
         "INVITE" => Shown::Event(format!("{who} invites you to {}", p(1))),
-        "MODE" if irc::is_channel(p(0)) => Shown::Event(format!(
-            "{who} sets mode {}{}",
-            msg.params[1..].join(" "),
-            view.where_("on ", p(0))
-        )),
+        "MODE" if irc::is_channel(p(0)) => {
+            let changes: Vec<String> = irc::mode_changes(&msg.params[1..])
+                .iter()
+                .map(describe_mode)
+                .collect();
+            Shown::Event(format!(
+                "{who} {}{}",
+                changes.join(", "),
+                view.where_("in ", p(0))
+            ))
+        }
         "ERROR" => Shown::Info(msg.text().to_string()),
         // IRCv3 standard replies: `FAIL COMMAND CODE [context…] :text`.
         "FAIL" => Shown::Error(format!("{} failed: {}", p(0), msg.text())),
         "001" | "372" => Shown::Info(msg.text().trim_start_matches("- ").to_string()),
+        "900" | "903" => Shown::Info(msg.text().to_string()),
+        "902" | "904" | "905" | "906" => Shown::Error(format!("login failed: {}", msg.text())),
+        "908" => Shown::Info(format!("the server offers logins by: {}", p(1))),
         "301" => Shown::Info(format!("{} is away: {}", p(1), msg.text())),
         "331" => Shown::Event(format!("{} has no topic", p(1))),
         "332" => Shown::Event(format!("topic of {}: {}", p(1), msg.text())),
@@ -155,7 +171,7 @@ fn render_privmsg(msg: &Message, view: &View) -> Option<Shown> {
         Shown::Chat {
             channel: view.other_channel(target),
             mention: !view.is_me(&nick) && mentions(&text, view.me),
-            nick,
+            nick: view.speaker(target, &nick),
             text,
             action,
         }
@@ -169,6 +185,24 @@ fn render_privmsg(msg: &Message, view: &View) -> Option<Shown> {
     } else {
         Shown::Private { nick, text, action }
     })
+}
+
+/// One channel mode change in words: "gave bob operator status".
+fn describe_mode(change: &ModeChange) -> String {
+    let arg = change.arg.unwrap_or("");
+    match (change.add, change.mode) {
+        (true, 'o') => format!("gave {arg} operator status"),
+        (false, 'o') => format!("removed operator status from {arg}"),
+        (true, 'v') => format!("gave {arg} voice"),
+        (false, 'v') => format!("removed voice from {arg}"),
+        (true, 'b') => format!("banned {arg}"),
+        (false, 'b') => format!("unbanned {arg}"),
+        (add, mode) => {
+            let sign = if add { '+' } else { '-' };
+            let arg = change.arg.map(|a| format!(" {a}")).unwrap_or_default();
+            format!("set mode {sign}{mode}{arg}")
+        }
+    }
 }
 
 /// Whether `text` names `nick` as a word ("bob:", "hi Bob!"), not inside
@@ -251,7 +285,9 @@ impl Style {
     /// The same nick always gets the same color, which lets people follow a
     /// conversation at a glance.
     fn nick(&self, nick: &str) -> String {
+        // The same color whether or not the nick has its `@` or `+` now.
         let hash = nick
+            .trim_start_matches(['@', '+'])
             .bytes()
             .map(|b| b.to_ascii_lowercase())
             .fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
@@ -335,9 +371,11 @@ mod tests {
 
     fn show(line: &str) -> Option<String> {
         let msg = Message::parse(line).unwrap();
+        let members = Members::default();
         let view = View {
             me: "alice",
             current: Some("#lobby"),
+            members: &members,
         };
         render(&msg, &view).map(|s| Style { color: false }.format(&s, "12:34"))
     }
@@ -366,9 +404,11 @@ mod tests {
         assert!(!mentions("malice aforethought", "alice"));
         assert!(!mentions("anything", ""));
         let msg = Message::parse(":bob!b@h PRIVMSG #lobby :hi alice").unwrap();
+        let members = Members::default();
         let view = View {
             me: "alice",
             current: Some("#lobby"),
+            members: &members,
         };
         let shown = render(&msg, &view).unwrap();
         assert!(
@@ -441,7 +481,44 @@ mod tests {
         );
         assert_eq!(
             show(":op!o@h KICK #dev bob :spam").unwrap(),
-            "12:34 * bob was kicked from #dev by op (spam)"
+            "12:34 * op kicked bob from #dev (spam)"
+        );
+        assert_eq!(
+            show(":op!o@h MODE #lobby +o-v+b bob carol *!*@spam").unwrap(),
+            "12:34 * op gave bob operator status, removed voice from carol, banned *!*@spam"
+        );
+        assert_eq!(
+            show(":op!o@h MODE #dev -o+ml bob 20").unwrap(),
+            "12:34 * op removed operator status from bob, set mode +m, set mode +l 20 in #dev"
+        );
+    }
+
+    #[test]
+    fn speakers_show_their_channel_status() {
+        let mut members = Members::default();
+        let joined = Message::parse(":alice!a@h JOIN #lobby").unwrap();
+        members.follow(&joined, "alice");
+        members.names("#lobby", &["@bob".into(), "+carol".into(), "alice".into()]);
+        let view = View {
+            me: "alice",
+            current: Some("#lobby"),
+            members: &members,
+        };
+        let said = |line: &str| {
+            let msg = Message::parse(line).unwrap();
+            let shown = render(&msg, &view).unwrap();
+            Style { color: false }.format(&shown, "12:34")
+        };
+        assert_eq!(said(":bob!b@h PRIVMSG #lobby :hi"), "12:34 <@bob> hi");
+        assert_eq!(said(":carol!c@h PRIVMSG #lobby :yo"), "12:34 <+carol> yo");
+        assert_eq!(said(":alice!a@h PRIVMSG #lobby :hey"), "12:34 <alice> hey");
+        assert_eq!(
+            said(":bob!b@h PRIVMSG alice :psst"),
+            "12:34 [private] <bob> psst"
+        );
+        assert_eq!(
+            Style { color: true }.nick("@bob"),
+            Style { color: true }.nick("bob").replace("bob", "@bob")
         );
     }
 

@@ -11,8 +11,10 @@ use groupchatd::tags;
 use crate::caps::Caps;
 use crate::command::{Command, HELP};
 use crate::irc::{self, Message};
+use crate::members::{self, Members};
 use crate::playback::Playback;
 use crate::render::{self, Shown, View};
+use crate::sasl::Login;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Effect {
@@ -28,6 +30,10 @@ pub enum Effect {
     NickRefused,
     /// Registered and in the channel the person wanted: they can talk now.
     Ready,
+    /// The account login failed or cannot happen (the reason has been
+    /// shown): the client stops rather than carry on as a guest, which the
+    /// person (or script) did not ask for.
+    LoginFailed,
     /// QUIT has been sent: the server will close the connection.
     Leaving,
 }
@@ -52,8 +58,12 @@ pub struct Session {
     names: HashMap<String, Vec<String>>,
     /// WHO (352) replies gathered until their end (315).
     who: Vec<String>,
+    /// Who is an operator or voiced in the channels we are in.
+    members: Members,
     /// The IRCv3 capabilities of this connection.
     caps: Caps,
+    /// The account to log in to before registering, on every connection.
+    login: Option<Login>,
     /// What history has been seen, and what is still to fetch.
     playback: Playback,
     /// The wall clock, in Unix milliseconds.
@@ -73,10 +83,18 @@ impl Session {
             rejoin: Vec::new(),
             names: HashMap::new(),
             who: Vec::new(),
+            members: Members::default(),
             caps: Caps::default(),
+            login: None,
             playback: Playback::new(),
             now: clock::now_ms,
         }
+    }
+
+    /// Logs in to `login`'s account on every connection, before registering.
+    pub fn with_login(mut self, login: Login) -> Self {
+        self.login = Some(login);
+        self
     }
 
     pub fn nick(&self) -> &str {
@@ -104,6 +122,7 @@ impl Session {
         self.parting = None;
         self.names.clear();
         self.who.clear();
+        self.members.clear();
         if self.joining.is_none() {
             self.joining.clone_from(&self.current);
         }
@@ -114,7 +133,7 @@ impl Session {
     /// server with capabilities holds registration until `CAP END`.
     pub fn register(&mut self) -> Vec<Effect> {
         vec![
-            Effect::Send(self.caps.start()),
+            Effect::Send(self.caps.start(self.login.is_some())),
             Effect::Send(irc::build("NICK", &[&self.nick])),
             Effect::Send(irc::build("USER", &[&self.nick, "0", "*", &self.nick])),
         ]
@@ -153,6 +172,7 @@ impl Session {
         {
             return self.past_line(msg, reference);
         }
+        self.members.follow(msg, &self.nick);
         if let Some(id) = msgid(msg)
             && let Some(with) = conversation(msg, from_me)
         {
@@ -161,15 +181,36 @@ impl Session {
         }
         match msg.command {
             "CAP" => {
-                return self
-                    .caps
-                    .on_cap(msg)
-                    .into_iter()
-                    .map(Effect::Send)
-                    .collect();
+                return match self.caps.on_cap(msg) {
+                    Ok(lines) => lines.into_iter().map(Effect::Send).collect(),
+                    Err(why) => login_failed(why),
+                };
             }
-            // A server without capabilities; it registers us all the same.
-            "421" if msg.param(1).eq_ignore_ascii_case("CAP") => return effects,
+            // A server without capabilities: it registers us all the same,
+            // but as a guest.
+            "421" if msg.param(1).eq_ignore_ascii_case("CAP") => {
+                if self.login.is_some() {
+                    return login_failed("the server does not offer account logins".into());
+                }
+                return effects;
+            }
+            "AUTHENTICATE" if msg.param(0) == "+" => {
+                if let Some(login) = &self.login {
+                    effects.extend(login.payload().into_iter().map(Effect::Send));
+                }
+                return effects;
+            }
+            "903" => {
+                effects.extend(self.show(msg));
+                effects.extend(self.caps.finish().into_iter().map(Effect::Send));
+                return effects;
+            }
+            // Account unavailable, wrong password, payload too long, aborted.
+            "902" | "904" | "905" | "906" if !self.registered => {
+                effects.extend(self.show(msg));
+                effects.push(Effect::LoginFailed);
+                return effects;
+            }
             "BATCH" => return self.on_batch(msg),
             "FAIL" if msg.param(0) == "CHATHISTORY" => {
                 effects.extend(self.show(msg));
@@ -256,10 +297,20 @@ impl Session {
             }
             "366" => {
                 let names = self.names.remove(&msg.param(1).to_ascii_lowercase());
-                effects.push(members(msg.param(1), names.unwrap_or_default()));
+                let names = names.unwrap_or_default();
+                self.members.names(msg.param(1), &names);
+                effects.push(member_list(msg.param(1), names));
             }
-            "352" => self.who.push(msg.param(5).to_string()),
-            "315" => effects.push(members(msg.param(1), std::mem::take(&mut self.who))),
+            // The flags say H(ere) or G(one), then `*` for an IRC operator,
+            // then the channel status.
+            "352" => {
+                let flags = msg.param(6);
+                let status = ['@', '+'].into_iter().find(|p| flags.contains(*p));
+                let nick = msg.param(5);
+                self.who
+                    .push(status.map_or(nick.to_string(), |p| format!("{p}{nick}")));
+            }
+            "315" => effects.push(member_list(msg.param(1), std::mem::take(&mut self.who))),
             // No such channel, too many, unavailable, not on it, full, invite
             // only, banned, bad key, bad mask, needs registration, bad name.
             "403" | "405" | "437" | "442" | "471" | "473" | "474" | "475" | "476" | "477"
@@ -315,11 +366,15 @@ impl Session {
     }
 
     fn render(&self, msg: &Message) -> Option<Shown> {
-        let view = View {
+        render::render(msg, &self.view())
+    }
+
+    fn view(&self) -> View<'_> {
+        View {
             me: &self.nick,
             current: self.current.as_deref(),
-        };
-        render::render(msg, &view)
+            members: &self.members,
+        }
     }
 
     fn joined(&mut self, channel: &str, effects: &mut Vec<Effect>) {
@@ -382,7 +437,7 @@ impl Session {
             Command::Me(text) => self.in_channel(|channel| {
                 let shown = Shown::Chat {
                     channel: None,
-                    nick: self.nick.clone(),
+                    nick: self.view().speaker(channel, &self.nick),
                     text: text.clone(),
                     action: true,
                     mention: false,
@@ -392,6 +447,24 @@ impl Session {
                 effects
             }),
             Command::Who => self.in_channel(|channel| vec![send("WHO", &[channel])]),
+            Command::Kick { nick, reason } => self.in_channel(|channel| {
+                let mut params = vec![channel, nick.as_str()];
+                params.extend(reason.as_deref());
+                vec![send("KICK", &params)]
+            }),
+            // `/mode #other +i` names its channel; anything else is for
+            // the current one (`+`, which could start a channel name too,
+            // starts a mode change here).
+            Command::Mode(args) if args.first().is_some_and(|a| a.starts_with(['#', '&'])) => {
+                let params: Vec<&str> = args.iter().map(String::as_str).collect();
+                vec![send("MODE", &params)]
+            }
+            Command::Mode(args) => self.in_channel(|channel| {
+                let params: Vec<&str> = std::iter::once(channel)
+                    .chain(args.iter().map(String::as_str))
+                    .collect();
+                vec![send("MODE", &params)]
+            }),
             Command::Names => self.in_channel(|channel| vec![send("NAMES", &[channel])]),
             Command::Part(reason) => {
                 let effects = self.in_channel(|channel| {
@@ -441,10 +514,7 @@ impl Session {
     /// PRIVMSG to a channel or a person, in as many lines as it takes, each
     /// shown as the person will be seen saying it (servers do not echo).
     fn say(&self, to: &str, text: &str) -> Vec<Effect> {
-        let view = View {
-            me: &self.nick,
-            current: self.current.as_deref(),
-        };
+        let view = self.view();
         irc::split_text(text)
             .into_iter()
             .flat_map(|piece| {
@@ -452,7 +522,7 @@ impl Session {
                 let shown = if irc::is_channel(to) {
                     Shown::Chat {
                         channel: view.other_channel(to),
-                        nick,
+                        nick: view.speaker(to, &nick),
                         text,
                         action: false,
                         mention: false,
@@ -498,15 +568,17 @@ fn send(command: &str, params: &[&str]) -> Effect {
     Effect::Send(irc::build(command, params))
 }
 
+/// Why the login cannot happen, then the end of it.
+fn login_failed(why: String) -> Vec<Effect> {
+    vec![Effect::Show(Shown::Error(why)), Effect::LoginFailed]
+}
+
 fn info(text: &str) -> Effect {
     Effect::Show(Shown::Info(text.to_string()))
 }
 
-fn members(channel: &str, mut names: Vec<String>) -> Effect {
-    names.sort_by_key(|n| {
-        n.trim_start_matches(['@', '+', '%', '~', '&'])
-            .to_ascii_lowercase()
-    });
+fn member_list(channel: &str, mut names: Vec<String>) -> Effect {
+    members::sort(&mut names);
     let list = if names.is_empty() {
         "nobody".to_string()
     } else {
@@ -554,6 +626,45 @@ mod tests {
         let effects = feed(&mut s, ":alice!a@h JOIN #lobby");
         assert!(effects.contains(&Effect::Ready));
         assert_eq!(s.current(), Some("#lobby"));
+    }
+
+    #[test]
+    fn logs_in_before_registering_and_stops_when_the_login_fails() {
+        let login = Login::new("alice".into(), "secret".into());
+        let mut s = Session::new("alice".into(), None).with_login(login);
+        s.register();
+        assert_eq!(
+            sent(&feed(&mut s, ":srv CAP * LS :sasl=PLAIN")),
+            ["CAP REQ :sasl"]
+        );
+        assert_eq!(
+            sent(&feed(&mut s, ":srv CAP * ACK :sasl")),
+            ["AUTHENTICATE PLAIN"]
+        );
+        assert_eq!(
+            sent(&feed(&mut s, "AUTHENTICATE +")),
+            ["AUTHENTICATE AGFsaWNlAHNlY3JldA=="]
+        );
+        let done = feed(&mut s, ":srv 903 alice :SASL authentication successful");
+        assert_eq!(sent(&done), ["CAP END"]);
+        let mut s = Session::new("alice".into(), None)
+            .with_login(Login::new("alice".into(), "wrong".into()));
+        s.register();
+        let failed = feed(&mut s, ":srv 904 * :SASL authentication failed");
+        assert_eq!(
+            failed,
+            [
+                Effect::Show(Shown::Error(
+                    "login failed: SASL authentication failed".into()
+                )),
+                Effect::LoginFailed
+            ]
+        );
+        let mut s = Session::new("alice".into(), None)
+            .with_login(Login::new("alice".into(), "secret".into()));
+        s.register();
+        let guest_only = feed(&mut s, ":srv 421 * CAP :Unknown command");
+        assert_eq!(guest_only.last(), Some(&Effect::LoginFailed));
     }
 
     /// Registered with every capability the client wants, in #lobby.
@@ -795,6 +906,15 @@ mod tests {
             ["PRIVMSG #lobby :\x01ACTION waves\x01"]
         );
         assert_eq!(sent(&s.on_command(Command::Who)), ["WHO :#lobby"]);
+        let kick = Command::Kick {
+            nick: "bob".into(),
+            reason: None,
+        };
+        assert_eq!(sent(&s.on_command(kick)), ["KICK #lobby :bob"]);
+        let op = Command::Mode(vec!["+o".into(), "bob".into()]);
+        assert_eq!(sent(&s.on_command(op)), ["MODE #lobby +o :bob"]);
+        let elsewhere = Command::Mode(vec!["#dev".into(), "+m".into()]);
+        assert_eq!(sent(&s.on_command(elsewhere)), ["MODE #dev :+m"]);
         assert_eq!(sent(&s.on_command(Command::Topic(None))), ["TOPIC #lobby"]);
         assert_eq!(sent(&s.on_command(Command::Part(None))), ["PART #lobby :"]);
         let quit = s.on_command(Command::Quit(None));
@@ -856,14 +976,17 @@ mod tests {
         assert_eq!(
             feed(&mut s, ":srv 366 alice #lobby :End of NAMES"),
             [Effect::Show(Shown::Event(
-                "in #lobby: alice, @bob, carol".into()
+                "in #lobby: @bob, alice, carol".into()
             ))]
         );
-        feed(&mut s, ":srv 352 alice #lobby b h srv bob H :0 Bob");
+        feed(&mut s, ":srv 352 alice #lobby b h srv bob H@ :0 Bob");
         feed(&mut s, ":srv 352 alice #lobby a h srv alice H :0 Al");
+        feed(&mut s, ":srv 352 alice #lobby c h srv carol G*+ :0 Carol");
         assert_eq!(
             feed(&mut s, ":srv 315 alice #lobby :End of WHO"),
-            [Effect::Show(Shown::Event("in #lobby: alice, bob".into()))]
+            [Effect::Show(Shown::Event(
+                "in #lobby: @bob, +carol, alice".into()
+            ))]
         );
     }
 }

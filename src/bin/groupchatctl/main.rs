@@ -11,7 +11,7 @@ use clap::Parser;
 use cli::{AccountAction, Args, Command, HistoryAction, PasswordSource};
 use groupchatd::admin::path;
 use groupchatd::admin::protocol::{Password, Reply, Request};
-use std::io::{self, BufRead, BufReader, IsTerminal, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
@@ -101,55 +101,10 @@ fn request_for(command: Command) -> Result<Request, String> {
     })
 }
 
-/// The password from `--password-file`, or standard input: its first line,
-/// without the line ending. On a terminal it is asked for, twice, without
-/// echo.
+/// The password from `--password-file` or standard input; on a terminal
+/// it is asked for twice, since it is a new one.
 fn read_password(source: &PasswordSource) -> Result<Password, String> {
-    let line = match source.password_file.as_deref() {
-        Some(path) if path != Path::new("-") => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the password from {}: {e}", path.display()))?;
-            text.lines().next().unwrap_or_default().to_string()
-        }
-        _ if io::stdin().is_terminal() => {
-            let first = ask_hidden("Password: ")?;
-            if ask_hidden("Again: ")? != first {
-                return Err("the two passwords differ".into());
-            }
-            first
-        }
-        _ => {
-            let mut line = String::new();
-            io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-            line.trim_end_matches(['\r', '\n']).to_string()
-        }
-    };
-    if line.is_empty() {
-        return Err("the password is empty".into());
-    }
-    Ok(Password(line))
-}
-
-/// Asks on the terminal with echo off, restoring it after.
-fn ask_hidden(prompt: &str) -> Result<String, String> {
-    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
-    let stdin = io::stdin();
-    let saved =
-        tcgetattr(&stdin).map_err(|e| format!("cannot read the terminal's settings: {e}"))?;
-    let mut quiet = saved.clone();
-    quiet.local_flags.remove(LocalFlags::ECHO);
-    tcsetattr(&stdin, SetArg::TCSANOW, &quiet)
-        .map_err(|e| format!("cannot turn the terminal's echo off: {e}"))?;
-    eprint!("{prompt}");
-    let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
-    eprintln!();
-    read.map_err(|e| format!("cannot read the password: {e}"))?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    groupchatd::secret::read(source.password_file.as_deref(), true).map(Password)
 }
 
 /// Sends one request and reads its one-line reply, raw and decoded.
