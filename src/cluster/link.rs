@@ -191,19 +191,22 @@ impl<T: Copy + fmt::Display> Link<T> {
     /// came, and writes what is queued. Returns the replies with their tags.
     pub fn ready(&mut self, registry: &Registry, token: Token, now: Instant) -> Vec<(T, Frame)> {
         if self.state == LinkState::Connecting {
-            match self.stream.as_ref().map(TcpStream::peer_addr) {
-                Some(Ok(_)) => self.connected(now),
-                Some(Err(e)) if e.kind() == io::ErrorKind::NotConnected => return Vec::new(),
-                Some(Err(_)) => {
-                    let why = self
-                        .stream
-                        .as_ref()
-                        .and_then(|s| s.take_error().ok().flatten())
-                        .map_or_else(|| "connection refused".into(), |e| e.to_string());
-                    self.fail(registry, why);
+            let Some(stream) = self.stream.as_ref() else {
+                return Vec::new();
+            };
+            // A failed connect shows as the socket's pending error; one
+            // still under way has neither an error nor a peer.
+            let outcome = match stream.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => stream.peer_addr().map(drop),
+            };
+            match outcome {
+                Ok(()) => self.connected(now),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Vec::new(),
+                Err(e) => {
+                    self.fail(registry, e.to_string());
                     return Vec::new();
                 }
-                None => return Vec::new(),
             }
         }
         let replies = match self.read() {

@@ -331,11 +331,15 @@ impl Cluster {
         }
     }
 
-    /// When [`Cluster::tick`] next has something to do.
+    /// When [`Cluster::tick`] next has something to do: the link's retry or
+    /// deadline, and while it is up the next heartbeat (one due while it
+    /// is down waits for it, or the loop would spin).
     pub fn next_due(&self) -> Instant {
-        self.link
-            .next_due()
-            .map_or(self.next_beat, |due| due.min(self.next_beat))
+        match (self.link.state(), self.link.next_due()) {
+            (LinkState::Up, Some(due)) => due.min(self.next_beat),
+            (LinkState::Up, None) => self.next_beat,
+            (_, due) => due.unwrap_or(self.next_beat),
+        }
     }
 }
 

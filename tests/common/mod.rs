@@ -115,6 +115,10 @@ impl Daemon {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Runs `groupchatctl --json args…`, expects success and returns the
     /// daemon's reply.
     pub fn ctl_json(&self, args: &[&str]) -> serde_json::Value {
