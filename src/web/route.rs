@@ -47,7 +47,7 @@ pub fn route(request: &Request, context: &Context<'_>, metrics: impl FnOnce() ->
         return upgrade(request, context);
     }
     if request.method != "GET" && !head {
-        return error(405, "Method Not Allowed", &[("Allow", "GET, HEAD")]);
+        return error(405, "Method Not Allowed", &[("Allow", "GET, HEAD")], false);
     }
     let (content_type, body): (&str, Vec<u8>) = match request.path.as_str() {
         "/healthz" => ("text/plain; charset=utf-8", b"ok\n".to_vec()),
@@ -55,10 +55,10 @@ pub fn route(request: &Request, context: &Context<'_>, metrics: impl FnOnce() ->
             "text/plain; version=0.0.4; charset=utf-8",
             metrics().into_bytes(),
         ),
-        "/metrics" => return error(403, "Forbidden", &[]),
+        "/metrics" => return error(403, "Forbidden", &[], head),
         path => match assets::get(path) {
             Some(asset) => return file(asset, request.gzip, head),
-            None => return error(404, "Not Found", &[]),
+            None => return error(404, "Not Found", &[], head),
         },
     };
     let headers = [
@@ -72,21 +72,26 @@ pub fn route(request: &Request, context: &Context<'_>, metrics: impl FnOnce() ->
 /// client can best act on.
 fn upgrade(request: &Request, context: &Context<'_>) -> Reply {
     if request.method != "GET" {
-        return error(405, "Method Not Allowed", &[("Allow", "GET")]);
+        return error(405, "Method Not Allowed", &[("Allow", "GET")], false);
     }
     if request.upgrade.as_deref() != Some("websocket") || !has_token(request, "upgrade") {
-        return error(400, "Bad Request", &[]);
+        return error(400, "Bad Request", &[], false);
     }
     if request.ws_version.as_deref() != Some("13") {
-        return error(426, "Upgrade Required", &[("Sec-WebSocket-Version", "13")]);
+        return error(
+            426,
+            "Upgrade Required",
+            &[("Sec-WebSocket-Version", "13")],
+            false,
+        );
     }
     let Some(key) = request.ws_key.as_deref().filter(|k| valid_key(k)) else {
-        return error(400, "Bad Request", &[]);
+        return error(400, "Bad Request", &[], false);
     };
     if let Some(origin) = &request.origin
         && !origin_allowed(origin, request.host.as_deref(), context)
     {
-        return error(403, "Forbidden", &[]);
+        return error(403, "Forbidden", &[], false);
     }
     let chosen = request.ws_protocols.iter().find_map(|p| match p.as_str() {
         "text.ircv3.net" => Some((Subprotocol::Text, p)),
@@ -170,11 +175,13 @@ fn file(asset: assets::Asset, gzip_ok: bool, head: bool) -> Reply {
     respond(200, "OK", &headers, body, head)
 }
 
-fn error(status: u16, text: &str, extra: &[(&str, &str)]) -> Reply {
+/// An error page; for a HEAD request only its head, as for any answer
+/// to HEAD (RFC 9110, 9.3.2).
+fn error(status: u16, text: &str, extra: &[(&str, &str)], head: bool) -> Reply {
     let mut headers = vec![("Content-Type", "text/plain; charset=utf-8")];
     headers.extend_from_slice(extra);
     let body = format!("{status} {text}\n");
-    respond(status, text, &headers, body.as_bytes(), false)
+    respond(status, text, &headers, body.as_bytes(), head)
 }
 
 /// Answers that need no request: a head too large or malformed, or too slow.
@@ -185,7 +192,7 @@ pub fn refusal(status: u16) -> Vec<u8> {
         431 => "Request Header Fields Too Large",
         _ => "Error",
     };
-    match error(status, text, &[]) {
+    match error(status, text, &[], false) {
         Reply::Respond { response, .. } | Reply::Upgrade { response, .. } => response,
     }
 }
@@ -321,6 +328,15 @@ mod tests {
         let (status, text) = answer(&web, "192.0.2.1", "HEAD / HTTP/1.1");
         assert!(status == 200 && text.ends_with("\r\n\r\n"), "{text}");
         assert_eq!(answer(&web, "192.0.2.1", "GET /nothing HTTP/1.1").0, 404);
+        // An error answer to HEAD is a head too, its length still told.
+        let (status, text) = answer(&web, "192.0.2.1", "HEAD /nothing HTTP/1.1");
+        assert!(
+            status == 404 && text.ends_with("Connection: close\r\n\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Content-Length: 14\r\n"), "{text}");
+        let (status, text) = answer(&web, "192.0.2.1", "HEAD /metrics HTTP/1.1");
+        assert!(status == 403 && text.ends_with("\r\n\r\n"), "{text}");
         let (status, text) = answer(&web, "192.0.2.1", "POST / HTTP/1.1");
         assert!(
             status == 405 && text.contains("Allow: GET, HEAD\r\n"),
