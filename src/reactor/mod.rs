@@ -520,6 +520,10 @@ impl Server {
         if admin_socket_path(&config) != self.admin.path() {
             warn!("admin.socket changes take effect after a restart");
         }
+        if config.cluster != self.config.cluster {
+            warn!("[cluster] changes take effect after a restart");
+            config.cluster.clone_from(&self.config.cluster);
+        }
         let wanted = listen_addresses(&config);
         let mut kept = Vec::new();
         for mut listener in self.listeners.drain(..) {
