@@ -235,7 +235,7 @@ impl Hub {
             format!("MODES={MAX_MODES}"),
             "EXCEPTS=e".to_string(),
             format!("KEYLEN={KEY_LEN}"),
-            "CASEMAPPING=ascii".to_string(),
+            "CASEMAPPING=precis".to_string(),
             format!("NICKLEN={}", c.nick_len),
             format!("CHANNELLEN={}", c.channel_len),
             format!("CHANLIMIT=#:{}", c.max_channels),

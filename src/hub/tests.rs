@@ -155,7 +155,7 @@ fn registration_sends_welcome_then_joins_default_channel() {
         "CHANTYPES=#",
         "NICKLEN=30",
         "CHANNELLEN=50",
-        "CASEMAPPING=ascii",
+        "CASEMAPPING=precis",
         "PREFIX=",
         "NETWORK=groupchat",
     ] {
