@@ -42,7 +42,10 @@ pub fn fold(name: &str) -> String {
 /// kept (folded). So the skeleton of an ASCII name is its [`fold`], and ASCII
 /// names that could coexist before (`bob1` and `bobl`) still can, while any
 /// name with a look-alike from another script collides with the one it
-/// imitates.
+/// imitates. Folding first makes case irrelevant, as it is for nicks; the
+/// price is that a skeleton is not always its own skeleton (a prototype may
+/// be a capital whose small letter has a prototype of its own), which the
+/// comparison of two names' skeletons does not need.
 pub fn skeleton(name: &str) -> String {
     let folded = fold(name);
     if folded.is_ascii() {
