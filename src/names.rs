@@ -84,7 +84,7 @@ fn is_nick_char(c: char) -> bool {
 }
 
 /// A nickname: letters and digits of any script, RFC 2812 specials and `-`
-/// (see [`is_nick_char`]), not starting with a digit, `-` or a combining
+/// (see `is_nick_char`), not starting with a digit, `-` or a combining
 /// mark, at most `max_len` bytes (UTF-8).
 pub fn valid_nick(nick: &str, max_len: usize) -> bool {
     let Some(first) = nick.chars().next() else {
