@@ -76,31 +76,42 @@ impl Mask {
 
     pub fn matches(&self, who: Subject) -> bool {
         match self {
-            Mask::Host { folded, .. } => glob(folded.as_bytes(), who.folded_prefix.as_bytes()),
+            Mask::Host { folded, .. } => glob(folded, who.folded_prefix),
         }
     }
 }
 
 /// Wildcard matching, `*` and `?`, in O(pattern × text) at worst: on a
 /// mismatch only the last `*` is retried, one character further each time.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
+/// `?` takes one character, however many bytes it is in UTF-8; literal
+/// characters compare byte by byte, which UTF-8 makes the same as comparing
+/// characters, and every step that is not such a comparison moves `t` a whole
+/// character, so `t` is on a character boundary whenever one is needed.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (pattern, bytes) = (pattern.as_bytes(), text.as_bytes());
+    let char_len = |at: usize| text[at..].chars().next().map_or(1, char::len_utf8);
     let (mut p, mut t) = (0, 0);
     let mut retry: Option<(usize, usize)> = None;
-    while t < text.len() {
+    while t < bytes.len() {
         match pattern.get(p) {
             Some(b'*') => {
                 retry = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == b'?' || c == text[t] => {
+            Some(b'?') => {
+                p += 1;
+                t += char_len(t);
+            }
+            Some(&c) if c == bytes[t] => {
                 p += 1;
                 t += 1;
             }
             _ => match retry {
                 Some((star, from)) => {
+                    let next = from + char_len(from);
                     p = star + 1;
-                    t = from + 1;
-                    retry = Some((star, from + 1));
+                    t = next;
+                    retry = Some((star, next));
                 }
                 None => return false,
             },
@@ -143,6 +154,12 @@ mod tests {
         assert!(bans("al*e!*@*", "alice!a@h"));
         assert!(bans("*a*a*a*!*@*", "aaa!x@h"));
         assert!(!bans("*a*a*a*a!*@*", "aaa!x@h"));
+        // `?` is one character, of any length in UTF-8, and case folds
+        // beyond ASCII.
+        assert!(bans("jo?o", "JOÃO!j@h"));
+        assert!(bans("*?ão!*@*", "joão!j@h"));
+        assert!(!bans("jo??o", "joão!j@h"));
+        assert!(bans("李?", "李雷!l@h"));
     }
 
     #[test]

@@ -1,13 +1,67 @@
-//! Nicknames and channel names: what is valid (RFC 2812 grammar, the lengths
-//! the server advertises in ISUPPORT) and when two names are the same.
+//! Nicknames and channel names: what is valid and when two names are the
+//! same, or look the same.
 //!
-//! The server advertises `CASEMAPPING=ascii`: only `A`–`Z` fold to `a`–`z`.
-//! It is the mapping modern clients handle best and the one that cannot make
-//! two visibly different names collide.
+//! The server advertises `CASEMAPPING=precis`, after Ergo: names compare as
+//! RFC 8265's UsernameCaseMapped profile compares them, that is NFC-normalized
+//! and lowercased with Unicode's rules, so that `João`, `JOÃO` and a `João`
+//! typed with a combining tilde are one nick. An ASCII name folds exactly as
+//! under `CASEMAPPING=ascii`, which the server advertised before.
+//!
+//! Where this differs from the profile: there is no width mapping (fullwidth
+//! letters are not allowed in nicks, see [`valid_nick`], so it only matters
+//! for channel names), no bidi rule, and [`fold`] never refuses a string: it
+//! folds hosts, masks and channel names as well as nicks, which must all
+//! compare the same way. What a nick may contain is [`valid_nick`]'s business.
+//!
+//! Look-alikes are caught by [`skeleton`] (Unicode TR39).
 
-/// Folds a name so that names differing only in ASCII case compare equal.
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+use unicode_security::GeneralSecurityProfile;
+use unicode_security::general_security_profile::IdentifierType;
+
+/// Folds a name so that names differing only in case or in Unicode
+/// normalization compare equal. ASCII input takes a fast path that allocates
+/// once, as the ASCII-only fold did: every message to a channel folds its
+/// target.
 pub fn fold(name: &str) -> String {
-    name.to_ascii_lowercase()
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
+    // Character by character, so that a final sigma is not special: RFC 8265
+    // asks for toLowerCase(), and `str::to_lowercase` would fold `ΣΑΣ` to
+    // `σας` but `ΣΑΣA` to `σασa`.
+    let lowered: String = name.chars().flat_map(char::to_lowercase).collect();
+    lowered.nfc().collect()
+}
+
+/// The TR39 confusable skeleton of a name, folded: two names with the same
+/// skeleton look alike (`paypal` and `pаypal` with a Cyrillic `а`).
+///
+/// Only non-ASCII characters are mapped to their prototypes; ASCII ones are
+/// kept (folded). So the skeleton of an ASCII name is its [`fold`], and ASCII
+/// names that could coexist before (`bob1` and `bobl`) still can, while any
+/// name with a look-alike from another script collides with the one it
+/// imitates. Folding first makes case irrelevant, as it is for nicks; the
+/// price is that a skeleton is not always its own skeleton (a prototype may
+/// be a capital whose small letter has a prototype of its own), which the
+/// comparison of two names' skeletons does not need.
+pub fn skeleton(name: &str) -> String {
+    let folded = fold(name);
+    if folded.is_ascii() {
+        return folded;
+    }
+    let mut mapped = String::with_capacity(folded.len());
+    let mut buf = [0; 4];
+    for c in folded.nfd() {
+        if c.is_ascii() {
+            mapped.push(c);
+        } else {
+            mapped.extend(unicode_security::skeleton(c.encode_utf8(&mut buf)));
+        }
+    }
+    // Prototypes may be capitals (`Ꭺ` to `A`).
+    fold(&mapped)
 }
 
 /// RFC 2812 `special`: characters allowed in a nickname beside letters.
@@ -15,26 +69,45 @@ fn is_special(c: char) -> bool {
     matches!(c, '[' | ']' | '\\' | '`' | '_' | '^' | '{' | '|' | '}')
 }
 
-/// A nickname: a letter or special first, then letters, digits, specials or
-/// `-`, at most `max_len` bytes.
+/// A character that may be in a nick. ASCII: RFC 2812's letters, digits,
+/// specials and `-`. Beyond ASCII: what Unicode TR39 recommends for
+/// identifiers (letters, marks and digits of scripts in modern use, in NFKC
+/// form, so no fullwidth forms, symbols, punctuation, spaces, controls or
+/// format characters such as the zero-width joiner). That also keeps out
+/// U+FFFD, which stands for invalid UTF-8 in a decoded line.
+fn is_nick_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || is_special(c) || c == '-'
+    } else {
+        c.identifier_type() == Some(IdentifierType::Recommended)
+    }
+}
+
+/// A nickname: letters and digits of any script, RFC 2812 specials and `-`
+/// (see `is_nick_char`), not starting with a digit, `-` or a combining
+/// mark, at most `max_len` bytes (UTF-8).
 pub fn valid_nick(nick: &str, max_len: usize) -> bool {
-    let mut chars = nick.chars();
-    let Some(first) = chars.next() else {
+    let Some(first) = nick.chars().next() else {
         return false;
     };
     nick.len() <= max_len
-        && (first.is_ascii_alphabetic() || is_special(first))
-        && chars.all(|c| c.is_ascii_alphanumeric() || is_special(c) || c == '-')
+        && !first.is_numeric()
+        && first != '-'
+        && !is_combining_mark(first)
+        && nick.chars().all(is_nick_char)
 }
 
-/// A channel name: `#` then at least one character, none of them NUL, BEL,
-/// CR, LF, space, comma or colon (RFC 2812 `chanstring`), at most `max_len`
-/// bytes in all.
+/// A channel name: `#` then at least one character, none of them a control
+/// character, whitespace, comma or colon (RFC 2812 `chanstring`, with
+/// Unicode's controls and spaces), nor U+FFFD, which stands for invalid
+/// UTF-8 in a decoded line; at most `max_len` bytes in all.
 pub fn valid_channel(name: &str, max_len: usize) -> bool {
     name.len() > 1
         && name.len() <= max_len
         && name.starts_with('#')
-        && !name[1..].contains(['\0', '\x07', '\r', '\n', ' ', ',', ':'])
+        && !name[1..]
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, ',' | ':' | '\u{FFFD}'))
 }
 
 /// A user name from `USER`, kept to the characters that are safe in a
@@ -56,11 +129,55 @@ mod tests {
         for good in ["alice", "Bob", "[away]", "a-1", "x", "`quote`", "_under_"] {
             assert!(valid_nick(good, 30), "{good} should be valid");
         }
-        for bad in ["", "1abc", "-dash", "has space", "é", "a!b", "a@b", "#chan"] {
+        for bad in [
+            "",
+            "1abc",
+            "-dash",
+            "has space",
+            "a!b",
+            "a@b",
+            "#chan",
+            "a*",
+            "a?b",
+        ] {
             assert!(!valid_nick(bad, 30), "{bad:?} should be invalid");
         }
         assert!(valid_nick("abcdefghi", 9));
         assert!(!valid_nick("abcdefghij", 9));
+    }
+
+    #[test]
+    fn nicks_may_be_letters_of_any_script() {
+        for good in [
+            "João",
+            "Zoë",
+            "李雷",
+            "üüü",
+            "é",
+            "Ölçü",
+            "Дмитрий",
+            "a\u{303}",
+            "Αθηνά",
+            "नमस्ते",
+        ] {
+            assert!(valid_nick(good, 30), "{good} should be valid");
+        }
+        for bad in [
+            "٣abc",       // a leading digit of another script
+            "\u{303}a",   // a leading combining mark
+            "a\u{200d}b", // a format character (zero-width joiner)
+            "a\u{a0}b",   // a no-break space
+            "a\u{85}",    // a control character
+            "a\u{fffd}",  // what invalid UTF-8 decodes to
+            "Ａlice",     // a fullwidth letter
+            "a·b",        // punctuation beyond ASCII
+            "a♥",         // a symbol
+        ] {
+            assert!(!valid_nick(bad, 30), "{bad:?} should be invalid");
+        }
+        // The limit counts bytes, as NICKLEN does.
+        assert!(valid_nick("李雷", 6));
+        assert!(!valid_nick("李雷", 5));
     }
 
     #[test]
@@ -84,10 +201,40 @@ mod tests {
     }
 
     #[test]
-    fn folding_is_ascii_only() {
+    fn ascii_folds_as_before() {
         assert_eq!(fold("Alice[]"), "alice[]");
-        assert_eq!(fold("ÄBC"), "Äbc");
         assert_eq!(fold("#Lobby"), fold("#LOBBY"));
+        // RFC 1459's mapping is not used: `[` and `{` stay apart.
+        assert_ne!(fold("a[b"), fold("a{b"));
+    }
+
+    #[test]
+    fn unicode_folds_case_and_normalization() {
+        assert_eq!(fold("ÄBC"), "äbc");
+        assert_eq!(fold("JOÃO"), fold("joão"));
+        assert_eq!(fold("#Café"), fold("#café"));
+        assert_eq!(fold("ZOË"), "zoë");
+        // NFC and NFD forms are one name.
+        assert_eq!(fold("Jo\u{e3}o"), fold("Joa\u{303}o"));
+        assert_eq!(fold("Joa\u{303}o"), "jo\u{e3}o");
+        // No final-sigma special case: the same letters fold the same.
+        assert_eq!(fold("ΣΑΣ"), fold("σασ"));
+        assert_eq!(fold("李雷"), "李雷");
+    }
+
+    #[test]
+    fn look_alikes_share_a_skeleton() {
+        // Cyrillic а (U+0430) in place of Latin a.
+        assert_eq!(skeleton("p\u{430}ypal"), skeleton("paypal"));
+        assert_eq!(skeleton("P\u{430}YPAL"), skeleton("paypal"));
+        // All Cyrillic, all Latin.
+        assert_eq!(skeleton("\u{441}\u{43e}\u{440}"), skeleton("cop"));
+        assert_eq!(skeleton("JOÃO"), skeleton("joão"));
+        assert_ne!(skeleton("joão"), skeleton("joao"));
+        // ASCII names keep today's namespace: only case folds.
+        assert_eq!(skeleton("Bob1"), "bob1");
+        assert_ne!(skeleton("bob1"), skeleton("bobl"));
+        assert_eq!(skeleton("李雷"), skeleton("李雷"));
     }
 
     #[test]

@@ -343,23 +343,28 @@ async fn two_people_chat_in_browsers_beside_a_terminal_client() {
     assert_eq!(count(&alice, "img").await, 0);
     shot(&alice, "05-html-shown-as-text").await;
 
-    // A third person picks a name in use, is told so, and picks another;
-    // this one prefers a dark theme.
+    // A third person picks a name in use, is told so, then a look-alike of
+    // it (a Cyrillic `а`), is told that too, and picks a name of their own,
+    // beyond ASCII; this one prefers a dark theme.
     let dave = driver.browser(1100, 700, true).await;
     open_as(&dave, &url, "alice").await;
     wait_text(&dave, "#login-error", "taken").await;
     shot(&dave, "06-name-taken").await;
-    answer_prompt(&dave, "dave").await;
-    wait_connected(&dave, "dave").await;
-    wait_text(&alice, "#log .line.join", "dave joined").await;
+    answer_prompt(&dave, "\u{430}lice").await;
+    wait_text(&dave, "#login-error", "looks like alice").await;
+    answer_prompt(&dave, "Davé").await;
+    wait_connected(&dave, "Davé").await;
+    wait_text(&alice, "#log .line.join", "Davé joined").await;
     wait_text(&dave, "#log .line.history", "hello carol").await;
     shot(&dave, "07-dark-theme-with-history").await;
-    dave.close().await.expect("close dave's browser");
-    wait_text(&alice, "#log .line.quit", "dave quit").await;
+    carol.send("PRIVMSG DAVÉ :olá");
+    wait_text(&dave, "#tabs .tab.unread", "carol").await;
+    dave.close().await.expect("close Davé's browser");
+    wait_text(&alice, "#log .line.quit", "Davé quit").await;
     wait_js(
         &alice,
-        "dave gone from the member list",
-        "return !document.querySelector(\"#member-list [data-nick='dave']\")",
+        "Davé gone from the member list",
+        "return !document.querySelector(\"#member-list [data-nick='Davé']\")",
         vec![],
     )
     .await;

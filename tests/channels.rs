@@ -146,3 +146,34 @@ fn an_empty_default_channel_turns_auto_join_off() {
     let list = alice.collect_until(" 323 ");
     assert_eq!(list.len(), 2, "no channels: {list:#?}");
 }
+
+#[test]
+fn utf8_nicks_and_channels_over_the_wire() {
+    let daemon = Daemon::start(NO_FLOOD_CONTROL);
+    let mut joao = daemon.register("João");
+    let mut other = daemon.connect();
+    other.send("NICK joão");
+    other.expect(" 433 * joão :Nickname is already in use");
+    // Invalid UTF-8 is no nick.
+    other.send_raw(b"NICK Jo\xe3o\r\n");
+    other.expect(" 432 * Jo\u{fffd}o :Erroneous nickname");
+    let _paypal = daemon.register("paypal");
+    // `paypal` with a Cyrillic `а`.
+    other.send("NICK p\u{430}ypal");
+    other.expect(" 433 * p\u{430}ypal :Nickname looks like paypal, which is in use");
+    other.send("NICK Zoë\r\nUSER zoe 0 * :Zoë");
+    other.expect(" 366 Zoë #lobby ");
+    let mut zoe = other;
+
+    zoe.send("PRIVMSG joão :olá, tudo bem?");
+    joao.expect(":Zoë!zoe@127.0.0.1 PRIVMSG João :olá, tudo bem?");
+    joao.send("PRIVMSG ZOË :tudo");
+    zoe.expect(":João!Joo@127.0.0.1 PRIVMSG Zoë :tudo");
+
+    joao.send("JOIN #Café");
+    joao.expect(" 366 João #Café ");
+    zoe.send("JOIN #CAFÉ");
+    zoe.expect(" 353 Zoë = #Café :@João Zoë");
+    zoe.send("PRIVMSG #café :oi");
+    joao.expect(":Zoë!zoe@127.0.0.1 PRIVMSG #Café :oi");
+}

@@ -25,7 +25,7 @@ fn registration_welcome_and_auto_join() {
         " 003 ",
         " 004 ",
         " 005 ",
-        "CASEMAPPING=ascii",
+        "CASEMAPPING=precis",
         " 251 ",
         " 255 ",
         " 422 ",

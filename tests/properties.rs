@@ -10,12 +10,13 @@ use groupchatd::history::Entry;
 use groupchatd::hub::{Answering, Ask, ClientId, Hub, HubConfig, Outbox};
 use groupchatd::mask::{Mask, Subject};
 use groupchatd::message::{Line, MAX_LINE, Message, build, numeric};
-use groupchatd::names::fold;
+use groupchatd::names::{fold, skeleton};
 use groupchatd::stats::DisconnectReason;
 use proptest::prelude::*;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
+use unicode_normalization::UnicodeNormalization;
 
 /// A frame with the line copied out, so frames from different feeds compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -401,15 +402,18 @@ fn model_matches(mask: &[char], text: &[char]) -> bool {
         None => text.is_empty(),
         Some(('*', rest)) => (0..=text.len()).any(|i| model_matches(rest, &text[i..])),
         Some((&m, rest)) => text.split_first().is_some_and(|(&t, tail)| {
-            (m == '?' || m.eq_ignore_ascii_case(&t)) && model_matches(rest, tail)
+            (m == '?' || fold(&m.to_string()) == fold(&t.to_string())) && model_matches(rest, tail)
         }),
     }
 }
 
-/// Masks and prefixes from a small alphabet, so that matches are common.
+/// Masks and prefixes from a small alphabet, so that matches are common;
+/// `é` and `É` for a character of two bytes that folds beyond ASCII.
 fn mask_text() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        prop::sample::select(vec!['a', 'A', 'b', 'B', '[', '{', '*', '?', '!', '@', '.']),
+        prop::sample::select(vec![
+            'a', 'A', 'é', 'É', 'b', '[', '{', '*', '?', '!', '@', '.',
+        ]),
         1..10,
     )
     .prop_map(|c| c.into_iter().collect())
@@ -418,7 +422,7 @@ fn mask_text() -> impl Strategy<Value = String> {
 fn prefix_text() -> impl Strategy<Value = String> {
     (
         prop::collection::vec(
-            prop::sample::select(vec!['a', 'A', 'b', 'B', '[', '{']),
+            prop::sample::select(vec!['a', 'A', 'é', 'É', 'b', '[', '{']),
             1..5,
         ),
         prop::collection::vec(prop::sample::select(vec!['a', 'b', 'B']), 1..4),
@@ -435,9 +439,9 @@ fn flip_case(text: &str, flips: &[bool]) -> String {
         .zip(flips.iter().cycle())
         .map(|(c, &f)| {
             if f {
-                c.to_ascii_uppercase()
+                c.to_uppercase().collect::<String>()
             } else {
-                c.to_ascii_lowercase()
+                c.to_lowercase().collect()
             }
         })
         .collect()
@@ -468,5 +472,31 @@ proptest! {
         let who = Subject { folded_prefix: &refolded };
         prop_assert_eq!(flipped.matches(who), want);
         prop_assert!(flipped.same_as(&parsed));
+    }
+}
+
+proptest! {
+    /// Folding is a canonical form: folding again changes nothing, and
+    /// neither does the case or the Unicode normalization form it started
+    /// from. A skeleton depends on the fold alone. (A skeleton is no fixed
+    /// point: a prototype may fold to a letter with a prototype of its own,
+    /// `₽` to `Ք`, folded `ք`, whose prototype is `f`.)
+    #[test]
+    fn fold_is_idempotent(name in any::<String>()) {
+        let folded = fold(&name);
+        prop_assert_eq!(fold(&folded), folded.clone());
+        prop_assert_eq!(fold(&name.to_uppercase()), fold(&folded.to_uppercase()));
+        prop_assert_eq!(fold(&name.nfd().collect::<String>()), folded.clone());
+        prop_assert_eq!(fold(&name.nfc().collect::<String>()), folded.clone());
+        prop_assert_eq!(skeleton(&folded), skeleton(&name));
+        prop_assert_eq!(skeleton(&name.nfd().collect::<String>()), skeleton(&name));
+    }
+
+    /// An ASCII name folds exactly as under `CASEMAPPING=ascii`, and a
+    /// pure ASCII name's skeleton is its fold: the ASCII namespace is as it was.
+    #[test]
+    fn fold_is_ascii_compatible(name in "[ -~]{0,20}") {
+        prop_assert_eq!(fold(&name), name.to_ascii_lowercase());
+        prop_assert_eq!(skeleton(&name), name.to_ascii_lowercase());
     }
 }

@@ -575,7 +575,9 @@ function onCap(p) {
 }
 
 function onNickRefused(code, nick, reason) {
-  const why = code === '433' ? `The name “${nick}” is taken. Please choose another.` : `The name “${nick}” cannot be used: ${reason}.`;
+  // A look-alike of a name in use is refused as taken, with the reason.
+  const taken = /^Nickname looks like /.test(reason) ? `looks like ${reason.slice(20)}` : 'is taken';
+  const why = code === '433' ? `The name “${nick}” ${taken}. Please choose another.` : `The name “${nick}” cannot be used: ${reason}.`;
   if (state.registered) {
     info(why, 'error');
     return;

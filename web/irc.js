@@ -59,9 +59,15 @@ export function build(command, ...params) {
   return [command, ...clean].join(' ');
 }
 
-/** Names compare as the server folds them (ASCII case-insensitively). */
+/**
+ * Names compare as the server folds them (CASEMAPPING=precis): lowercased
+ * character by character (no final-sigma rule, as the server) and
+ * NFC-normalized, so `JOÃO`, `joão` and a `joão` typed with a combining
+ * tilde are one name. ASCII folds as before. Where it may differ from the
+ * server: characters that the browser's Unicode and Rust's disagree on.
+ */
 export function fold(name) {
-  return name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+  return Array.from(name, (c) => c.toLowerCase()).join('').normalize('NFC');
 }
 
 export function isChannel(name) {
@@ -73,11 +79,20 @@ export function channelName(name) {
   return isChannel(name) ? name : '#' + name;
 }
 
-/** Why a nickname the person typed cannot be, or '' when it may be. */
+/**
+ * Why a nickname the person typed cannot be, or '' when it may be: letters,
+ * marks and digits of any script, the IRC specials []\`_^{|} and -, not
+ * starting with a digit or -. The server is stricter beyond ASCII (only
+ * scripts in modern use, no fullwidth forms) and answers 432 for what this
+ * lets through.
+ */
 export function nickProblem(nick) {
   if (!nick) return 'A name cannot be empty.';
-  if (/\s/.test(nick)) return 'A name is one word, without spaces.';
+  if (/\s/u.test(nick)) return 'A name is one word, without spaces.';
   if (/^[#:/&]/.test(nick)) return `A name cannot start with “${nick[0]}”.`;
+  if (/^[\p{N}-]/u.test(nick)) return 'A name cannot start with a digit or “-”.';
+  const bad = /[^\p{L}\p{M}\p{N}[\]\\`_^{|}-]/u.exec(nick);
+  if (bad) return `A name cannot contain “${bad[0]}”.`;
   return '';
 }
 

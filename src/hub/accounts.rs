@@ -12,10 +12,11 @@
 use super::{Cap, ClientId, Hub, Outbox};
 use crate::accounts::{AccountError, Answer, Outcome, Request, Secret};
 use crate::message::{Message, build};
-use crate::names::{fold, valid_nick};
+use crate::names::{fold, skeleton, valid_nick};
 use crate::numeric::*;
 use crate::stats::DisconnectReason;
 use base64::Engine;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -86,7 +87,18 @@ impl Hub {
     /// The accounts that exist, read from the store at start: their names
     /// are protected from then on.
     pub fn set_accounts(&mut self, names: impl IntoIterator<Item = String>) {
-        self.accounts = names.into_iter().map(|n| fold(&n)).collect();
+        self.accounts.clear();
+        self.account_skeletons.clear();
+        for name in names {
+            self.add_account(&name);
+        }
+    }
+
+    /// Enters an account's name in the set of names and of skeletons.
+    fn add_account(&mut self, name: &str) {
+        if self.accounts.insert(fold(name)) {
+            *self.account_skeletons.entry(skeleton(name)).or_default() += 1;
+        }
     }
 
     /// How many accounts exist.
@@ -96,14 +108,21 @@ impl Hub {
 
     /// An account was created by the host (`groupchatctl account add`).
     pub fn account_created(&mut self, name: &str) {
-        self.accounts.insert(fold(name));
+        self.add_account(name);
     }
 
     /// An account was deleted by the host: whoever is logged in to it is
     /// logged out, and its name is free.
     pub fn account_deleted(&mut self, name: &str, out: &mut dyn Outbox) {
         let folded = fold(name);
-        self.accounts.remove(&folded);
+        if self.accounts.remove(&folded)
+            && let Entry::Occupied(mut count) = self.account_skeletons.entry(skeleton(name))
+        {
+            *count.get_mut() -= 1;
+            if *count.get() == 0 {
+                count.remove();
+            }
+        }
         let ids: Vec<ClientId> = self
             .clients
             .iter()
@@ -139,22 +158,26 @@ impl Hub {
         })
     }
 
-    /// Whether a nick is an account's name that `id` is not logged in to.
-    pub(super) fn nick_protected_from(&self, id: ClientId, folded_nick: &str) -> bool {
+    /// Whether a nick is an account's name, or looks like one (the same
+    /// skeleton), and `id` is not logged in to that account.
+    pub(super) fn nick_protected_from(&self, id: ClientId, nick: &str) -> bool {
         let rules = &self.config.accounts;
-        rules.enabled
-            && rules.protect_nicks
-            && self.accounts.contains(folded_nick)
-            && self
-                .client(id)
-                .and_then(|c| c.account.as_deref())
-                .is_none_or(|account| fold(account) != folded_nick)
+        if !rules.enabled || !rules.protect_nicks {
+            return false;
+        }
+        let own = self.client(id).and_then(|c| c.account.as_deref());
+        let folded = fold(nick);
+        if self.accounts.contains(&folded) {
+            return own.is_none_or(|account| fold(account) != folded);
+        }
+        let shape = skeleton(nick);
+        self.account_skeletons.contains_key(&shape)
+            && own.is_none_or(|account| skeleton(account) != shape)
     }
 
-    /// `433` for a nick that belongs to an account.
+    /// `433` for a nick that belongs to an account, or looks like one's.
     pub(super) fn refuse_protected_nick(&self, id: ClientId, nick: &str, out: &mut dyn Outbox) {
-        let text =
-            "Nickname is registered to an account: log in to it with SASL, or choose another nick";
+        let text = "Nickname is registered to an account, or looks like its name: log in to it with SASL, or choose another nick";
         self.reply(id, ERR_NICKNAMEINUSE, &[nick, text], out);
     }
 
@@ -371,7 +394,8 @@ impl Hub {
             fail(self, &["ACCOUNT_NAME_MUST_BE_NICK", &name, text], out);
             return;
         }
-        if !valid_nick(&name, self.config.nick_len) || self.config.reserved_nicks.contains(&folded)
+        if !valid_nick(&name, self.config.nick_len)
+            || self.config.reserved_nicks.contains(&skeleton(&name))
         {
             fail(
                 self,
@@ -386,6 +410,11 @@ impl Hub {
                 &["ACCOUNT_EXISTS", &name, "That account already exists"],
                 out,
             );
+            return;
+        }
+        if self.account_skeletons.contains_key(&skeleton(&name)) {
+            let text = "That name looks like an existing account's";
+            fail(self, &["ACCOUNT_EXISTS", &name, text], out);
             return;
         }
         if password.chars().count() < MIN_PASSWORD || password == "*" {
@@ -464,7 +493,7 @@ impl Hub {
     fn register_answer(&mut self, id: ClientId, name: &str, answer: Answer, out: &mut dyn Outbox) {
         match answer {
             Ok(Outcome::Created(account)) => {
-                self.accounts.insert(fold(&account));
+                self.add_account(&account);
                 log::info!("{} registered the account {account}", self.describe(id));
                 let text = "Account created; you are logged in to it";
                 let success = ["SUCCESS", account.as_str(), text];

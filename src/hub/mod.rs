@@ -32,7 +32,7 @@ use channel::{Channel, Member};
 pub use history::{Answering, Ask, Found, MAX_CHATHISTORY};
 pub use overview::{ChannelSummary, ClientSummary};
 
-use crate::names::fold;
+use crate::names::{fold, skeleton};
 use crate::numeric::*;
 use crate::stats::DisconnectReason;
 use crate::tags::TagError;
@@ -71,7 +71,8 @@ pub struct HubConfig {
     pub default_channel: String,
     pub motd: Option<Vec<String>>,
     pub password: Option<String>,
-    /// Folded, like the keys of the nick table.
+    /// As skeletons ([`crate::names::skeleton`]), so that look-alikes are
+    /// reserved too; an ASCII name's skeleton is its fold.
     pub reserved_nicks: Vec<String>,
     /// Longest line without its tags, CRLF included (`limits.max_line`).
     pub max_line: usize,
@@ -115,7 +116,7 @@ impl HubConfig {
                 .server
                 .reserved_nicks
                 .iter()
-                .map(|n| fold(n))
+                .map(|n| skeleton(n))
                 .collect(),
             max_line: l.max_line,
             nick_len: l.nick_len,
@@ -219,6 +220,11 @@ pub struct Hub {
     created: String,
     clients: Vec<Option<Client>>,
     nicks: HashMap<String, ClientId>,
+    /// The same clients by their nick's confusable skeleton
+    /// ([`crate::names::skeleton`]), so that a look-alike of a nick in use
+    /// is found in one lookup. One client a skeleton: two nicks with one
+    /// skeleton never coexist.
+    skeletons: HashMap<String, ClientId>,
     channels: Slab<Channel>,
     channel_ids: HashMap<String, ChannelId>,
     registered: usize,
@@ -235,6 +241,9 @@ pub struct Hub {
     whowas: whowas::Whowas,
     /// Every account's folded name (see [`Hub::set_accounts`]).
     accounts: HashSet<String>,
+    /// How many accounts have each skeleton, to protect look-alikes of
+    /// account names too (several when the host made look-alike accounts).
+    account_skeletons: HashMap<String, usize>,
     /// Recent failed logins by address.
     login_failures: HashMap<IpAddr, accounts::Failures>,
 }
@@ -252,6 +261,7 @@ impl Hub {
             created: crate::clock::format_date(unix_now() as i64),
             clients: Vec::new(),
             nicks: HashMap::new(),
+            skeletons: HashMap::new(),
             channels: Slab::new(),
             channel_ids: HashMap::new(),
             registered: 0,
@@ -263,6 +273,7 @@ impl Hub {
             channel_serial: 0,
             whowas: whowas::Whowas::default(),
             accounts: HashSet::new(),
+            account_skeletons: HashMap::new(),
             login_failures: HashMap::new(),
         };
         hub.ensure_default_channel();
@@ -303,6 +314,27 @@ impl Hub {
     /// The client that holds `nick`, compared as the server folds case.
     pub fn find_nick(&self, nick: &str) -> Option<ClientId> {
         self.nicks.get(&fold(nick)).copied()
+    }
+
+    /// The client whose nick looks like `nick` (the same skeleton), if it is
+    /// not `id` itself.
+    fn look_alike_holder(&self, id: ClientId, nick: &str) -> Option<ClientId> {
+        self.skeletons
+            .get(&skeleton(nick))
+            .copied()
+            .filter(|&holder| holder != id)
+    }
+
+    /// Enters `nick` as `id`'s in the nick and skeleton maps.
+    fn claim_nick(&mut self, id: ClientId, nick: &str) {
+        self.nicks.insert(fold(nick), id);
+        self.skeletons.insert(skeleton(nick), id);
+    }
+
+    /// Takes `nick` out of the nick and skeleton maps.
+    fn release_nick(&mut self, nick: &str) {
+        self.nicks.remove(&fold(nick));
+        self.skeletons.remove(&skeleton(nick));
     }
 
     fn client(&self, id: ClientId) -> Option<&Client> {
@@ -514,7 +546,7 @@ impl Hub {
             nick => log::info!("disconnect {nick} ({}): {reason}", client.host),
         }
         if !client.nick.is_empty() {
-            self.nicks.remove(&fold(&client.nick));
+            self.release_nick(&client.nick);
         }
         if !client.registered {
             self.unregistered -= 1;

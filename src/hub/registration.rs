@@ -5,7 +5,7 @@ use super::modes::{KEY_LEN, MAX_MODES};
 use super::server_info::VERSION;
 use super::{ClientId, Hub, Outbox, unix_now};
 use crate::message::{Message, build};
-use crate::names::{clean_user, fold, valid_nick};
+use crate::names::{clean_user, fold, skeleton, valid_nick};
 use crate::numeric::*;
 use crate::stats::DisconnectReason;
 
@@ -55,8 +55,7 @@ impl Hub {
             self.reply(id, ERR_ERRONEUSNICKNAME, &[nick, "Erroneous nickname"], out);
             return;
         }
-        let folded = fold(nick);
-        if self.config.reserved_nicks.contains(&folded) {
+        if self.config.reserved_nicks.contains(&skeleton(nick)) {
             self.reply(
                 id,
                 ERR_ERRONEUSNICKNAME,
@@ -67,17 +66,29 @@ impl Hub {
         }
         // Before registration the check waits for registration itself, so
         // that a client may log in with SASL after choosing its nick.
-        if self.client(id).is_some_and(|c| c.registered) && self.nick_protected_from(id, &folded) {
+        if self.client(id).is_some_and(|c| c.registered) && self.nick_protected_from(id, nick) {
             self.refuse_protected_nick(id, nick, out);
             return;
         }
-        if self.nicks.get(&folded).is_some_and(|&holder| holder != id) {
+        if self
+            .nicks
+            .get(&fold(nick))
+            .is_some_and(|&holder| holder != id)
+        {
             self.reply(
                 id,
                 ERR_NICKNAMEINUSE,
                 &[nick, "Nickname is already in use"],
                 out,
             );
+            return;
+        }
+        if let Some(holder) = self.look_alike_holder(id, nick) {
+            let text = format!(
+                "Nickname looks like {}, which is in use",
+                self.nick(holder).unwrap_or_default()
+            );
+            self.reply(id, ERR_NICKNAMEINUSE, &[nick, &text], out);
             return;
         }
         if let Some(channel) = self.banned_in(id) {
@@ -97,14 +108,13 @@ impl Hub {
         }
         self.whowas.remember(client, unix_now());
         let old_prefix = std::mem::take(&mut client.prefix);
-        let old_folded = fold(&client.nick);
-        client.nick = nick.to_string();
+        let old_nick = std::mem::replace(&mut client.nick, nick.to_string());
         client.prefix = format!("{}!{}@{}", client.nick, client.user, client.host);
         let registered = client.registered;
-        if !old_folded.is_empty() {
-            self.nicks.remove(&old_folded);
+        if !old_nick.is_empty() {
+            self.release_nick(&old_nick);
         }
-        self.nicks.insert(folded, id);
+        self.claim_nick(id, nick);
         if registered {
             self.refresh_banned_member(id);
             let line = build(&old_prefix, "NICK", &[nick]);
@@ -166,10 +176,9 @@ impl Hub {
             // Registering ends an exchange the client left unfinished.
             self.reply(id, ERR_SASLABORTED, &["SASL authentication aborted"], out);
         }
-        let folded = fold(&nick);
-        if self.nick_protected_from(id, &folded) {
+        if self.nick_protected_from(id, &nick) {
             // The client chooses another nick, and registration goes on then.
-            self.nicks.remove(&folded);
+            self.release_nick(&nick);
             if let Some(client) = self.client_mut(id) {
                 client.nick.clear();
             }
@@ -235,7 +244,7 @@ impl Hub {
             format!("MODES={MAX_MODES}"),
             "EXCEPTS=e".to_string(),
             format!("KEYLEN={KEY_LEN}"),
-            "CASEMAPPING=ascii".to_string(),
+            "CASEMAPPING=precis".to_string(),
             format!("NICKLEN={}", c.nick_len),
             format!("CHANNELLEN={}", c.channel_len),
             format!("CHANLIMIT=#:{}", c.max_channels),

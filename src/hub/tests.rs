@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 mod accounts;
 mod base;
 mod chanops;
+mod names;
 
 #[derive(Default)]
 struct Recorder {
@@ -155,7 +156,7 @@ fn registration_sends_welcome_then_joins_default_channel() {
         "CHANTYPES=#",
         "NICKLEN=30",
         "CHANNELLEN=50",
-        "CASEMAPPING=ascii",
+        "CASEMAPPING=precis",
         "PREFIX=",
         "NETWORK=groupchat",
     ] {

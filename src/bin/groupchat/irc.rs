@@ -74,9 +74,14 @@ pub fn split_text(text: &str) -> Vec<&str> {
     pieces
 }
 
-/// Case-insensitive equality as IRC servers compare nicks and channels.
+/// Equality as groupchatd compares nicks and channels (`CASEMAPPING=precis`,
+/// which is `ascii` for ASCII names). Other servers' mappings are not
+/// followed: `rfc1459`'s `[` = `{` is not, nor Unicode case on `ascii` ones.
 pub fn same_name(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    groupchatd::names::fold(a) == groupchatd::names::fold(b)
 }
 
 /// Whether a target names a channel rather than a person.
@@ -167,6 +172,15 @@ mod tests {
             ]
         );
         assert!(mode_changes(&[]).is_empty());
+    }
+
+    #[test]
+    fn names_compare_as_the_server_folds_them() {
+        assert!(same_name("Alice", "aLICE"));
+        assert!(!same_name("a[b", "a{b"));
+        assert!(same_name("JOÃO", "joa\u{303}o"));
+        assert!(same_name("#Café", "#CAFÉ"));
+        assert!(!same_name("joão", "joao"));
     }
 
     #[test]

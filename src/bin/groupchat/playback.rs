@@ -25,6 +25,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use groupchatd::clock::format_iso;
+use groupchatd::names::fold;
 
 use crate::irc;
 use crate::render::Shown;
@@ -48,18 +49,18 @@ pub struct Playback {
     /// Open batches followed here, by reference.
     batches: HashMap<String, Batch>,
     /// The newest msgid seen in each conversation (a channel or a nick,
-    /// lowercased), live or played back.
+    /// folded as the server folds names), live or played back.
     last: HashMap<String, u64>,
     /// The newest msgid and server time seen anywhere.
     newest: Option<u64>,
     newest_ms: Option<i64>,
-    /// Channels (lowercased) to be joined again after a reconnect: their
+    /// Channels (folded) to be joined again after a reconnect: their
     /// JOIN starts a catch-up.
     due: Vec<String>,
     /// After a reconnect: the newest msgid and server time seen before the
     /// cut, from which private conversations are to be caught up.
     private_due: Option<(Option<u64>, i64)>,
-    /// Catch-ups under way, by lowercased channel or nick.
+    /// Catch-ups under way, by folded channel or nick.
     catch_ups: HashMap<String, CatchUp>,
     /// Msgids shown since the reconnect while catching up, live ones
     /// included: a line said just after the reconnect arrives live and
@@ -69,7 +70,7 @@ pub struct Playback {
 
 /// What a labelled request asked for.
 enum Awaited {
-    /// The lines after the last one seen in the conversation (lowercased).
+    /// The lines after the last one seen in the conversation (folded).
     Missed(String),
     /// The private conversations active since this time, and the newest
     /// msgid seen before the cut.
@@ -138,7 +139,7 @@ impl Playback {
         self.catch_ups.clear();
         self.awaited.clear();
         self.shown.clear();
-        self.due = rejoin.iter().map(|c| c.to_ascii_lowercase()).collect();
+        self.due = rejoin.iter().map(|c| fold(c)).collect();
         // A private catch-up cut short starts again from where it started.
         if self.private_due.is_none() {
             self.private_due = self.newest_ms.map(|ms| (self.newest, ms));
@@ -169,7 +170,7 @@ impl Playback {
     /// plays the last lines back on joining (it does with `batch` and
     /// `server-time`, unless told not to: only labels tell for sure).
     pub fn joined(&mut self, channel: &str, chathistory: bool, playback: bool) -> Option<String> {
-        let key = channel.to_ascii_lowercase();
+        let key = fold(channel);
         let was_due = self.due.contains(&key);
         self.due.retain(|c| *c != key);
         let last = *self.last.get(&key)?;
@@ -197,7 +198,7 @@ impl Playback {
 
     /// We left `channel`: a catch-up there is moot.
     pub fn left(&mut self, channel: &str) {
-        let key = channel.to_ascii_lowercase();
+        let key = fold(channel);
         self.catch_ups.remove(&key);
         self.due.retain(|c| *c != key);
     }
@@ -208,14 +209,14 @@ impl Playback {
         if !self.catch_ups.is_empty() || !self.awaited.is_empty() {
             self.shown.insert(msgid);
         }
-        self.saw(with.to_ascii_lowercase(), msgid, ms);
+        self.saw(fold(with), msgid, ms);
     }
 
     /// `BATCH +reference kind target…`, with the `label` of its start line;
     /// only `chathistory` batches and the answers to our requests are
     /// followed.
     pub fn start(&mut self, reference: &str, kind: &str, target: &str, label: Option<&str>) {
-        let key = target.to_ascii_lowercase();
+        let key = fold(target);
         let role = match (kind, label.and_then(|l| self.awaited.remove(l))) {
             ("draft/chathistory-targets", Some(Awaited::Targets { since_ms, cut })) => {
                 Role::Targets { since_ms, cut }
@@ -264,7 +265,7 @@ impl Playback {
         if msgid.is_some() {
             batch.newest = batch.newest.max(msgid);
         }
-        let key = batch.target.to_ascii_lowercase();
+        let key = fold(&batch.target);
         let past = |line| Shown::Past {
             ms,
             line: Box::new(line),
@@ -339,14 +340,14 @@ impl Playback {
                         private: true,
                         header: false,
                     };
-                    self.catch_ups.insert(name.to_ascii_lowercase(), catch_up);
+                    self.catch_ups.insert(fold(name), catch_up);
                     requests.push(self.request(name, &from));
                 }
                 self.settle();
                 (Vec::new(), requests)
             }
             Role::Missed => {
-                let key = batch.target.to_ascii_lowercase();
+                let key = fold(&batch.target);
                 if let (true, Some(newest)) = (batch.lines >= self.page, batch.newest)
                     && let Some(catch_up) = self.catch_ups.get_mut(&key)
                 {
@@ -408,7 +409,7 @@ impl Playback {
         if !self.labels {
             return request;
         }
-        let label = self.label(Awaited::Missed(target.to_ascii_lowercase()));
+        let label = self.label(Awaited::Missed(fold(target)));
         format!("@label={label} {request}")
     }
 

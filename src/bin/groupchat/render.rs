@@ -282,14 +282,12 @@ impl Style {
         }
     }
 
-    /// The same nick always gets the same color, which lets people follow a
-    /// conversation at a glance.
+    /// The same nick (as the server folds it) always gets the same color,
+    /// which lets people follow a conversation at a glance.
     fn nick(&self, nick: &str) -> String {
         // The same color whether or not the nick has its `@` or `+` now.
-        let hash = nick
-            .trim_start_matches(['@', '+'])
+        let hash = groupchatd::names::fold(nick.trim_start_matches(['@', '+']))
             .bytes()
-            .map(|b| b.to_ascii_lowercase())
             .fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
         let code = NICK_COLORS[hash as usize % NICK_COLORS.len()];
         self.paint(&format!("\x1b[{code}m"), nick)

@@ -269,7 +269,7 @@ fn an_account_nick_is_kept_for_its_account() {
     assert_eq!(
         w.take(1),
         [
-            ":groupchatd 433 bob Alice :Nickname is registered to an account: log in to it with SASL, or choose another nick"
+            ":groupchatd 433 bob Alice :Nickname is registered to an account, or looks like its name: log in to it with SASL, or choose another nick"
         ]
     );
     // Unregistered and not logged in: refused when registration completes.
@@ -292,6 +292,34 @@ fn an_account_nick_is_kept_for_its_account() {
     let mut w = World::with_accounts(open, &accounts);
     w.register(1, "alice");
     assert_eq!(w.hub.nick(1), Some("alice"));
+}
+
+#[test]
+fn look_alikes_of_an_account_name_are_kept_for_its_account() {
+    // `alice` with a Cyrillic `а` (U+0430).
+    let look_alike = "\u{430}lice";
+    let mut accounts = store(&[("alice", "correct horse")]);
+    let mut w = World::with_accounts(accounts_config(), &accounts);
+    w.register(1, "bob");
+    w.send(1, &format!("NICK {look_alike}"));
+    assert_eq!(codes(&w.take(1)), ["433"]);
+    // Its owner may take it.
+    w.log_in(2, "alice", "correct horse", "", &mut accounts);
+    w.send(2, &format!("NICK {look_alike}"));
+    assert_eq!(w.hub.nick(2), Some(look_alike));
+    // Once the account is gone, so is the protection.
+    w.send(2, "NICK alice");
+    w.hub.account_deleted("alice", &mut w.out);
+    w.out.lines.clear();
+    w.send(1, &format!("NICK {look_alike}"));
+    assert_eq!(
+        codes(&w.take(1)),
+        ["433"],
+        "still looks like the nick in use"
+    );
+    w.send(2, "NICK carol");
+    w.send(1, &format!("NICK {look_alike}"));
+    assert_eq!(w.hub.nick(1), Some(look_alike));
 }
 
 #[test]
