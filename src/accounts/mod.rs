@@ -57,6 +57,9 @@ impl PartialEq for Secret {
 pub enum Request {
     /// Checks a password (SASL PLAIN).
     Verify { name: String, password: Secret },
+    /// Checks a password against a hash from the config (`OPER`): as
+    /// costly as a login, so it runs here too, never on the loop.
+    CheckHash { hash: String, password: Secret },
     /// Creates an account (`REGISTER`, `groupchatctl account add`).
     Create { name: String, password: Secret },
     /// Replaces an account's password (`groupchatctl account passwd`).
@@ -73,6 +76,8 @@ pub enum Outcome {
     /// The account's name as it was registered, or `None` when the name
     /// or the password is wrong (which of the two is not told).
     Verified(Option<String>),
+    /// Whether the password of a `CheckHash` matched.
+    Matched(bool),
     Created(String),
     PasswordSet(String),
     Deleted(String),

@@ -59,6 +59,9 @@ fn serve(
             }
             Err(e) => Err(e),
         },
+        Request::CheckHash { hash, password } => {
+            Ok(Outcome::Matched(hashing.verify(&password, &hash)))
+        }
         Request::Create { name, password } => match store.get(&name) {
             Ok(Some(_)) => Err(AccountError::Exists(name)),
             Ok(None) => hash(&password)

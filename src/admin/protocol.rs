@@ -202,6 +202,10 @@ pub struct AccountsStatus {
     pub logins: u64,
     /// Failed SASL logins (wrong name or password).
     pub login_failures: u64,
+    /// `OPER` refused for a wrong password (counted against the same
+    /// limits as logins).
+    #[serde(default)]
+    pub oper_failures: u64,
     /// Connections cut, and addresses made to wait, for failing too often.
     pub lockouts: u64,
 }

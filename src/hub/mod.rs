@@ -16,6 +16,7 @@ mod history;
 mod labels;
 mod messaging;
 mod modes;
+mod opers;
 mod overview;
 mod queries;
 mod registration;
@@ -97,6 +98,11 @@ pub struct HubConfig {
     /// Lines of history shown on joining a channel.
     pub join_playback: usize,
     pub accounts: AccountRules,
+    /// `[[operators]]`: who may `OPER`.
+    pub operators: Vec<crate::config::OperatorConfig>,
+    /// `server.lobby_operators`, folded: accounts that are channel
+    /// operators of the default channel.
+    pub lobby_operators: Vec<String>,
 }
 
 impl HubConfig {
@@ -137,6 +143,13 @@ impl HubConfig {
             keep_private: config.history.private,
             join_playback: config.history.join_playback,
             accounts: AccountRules::new(config),
+            operators: config.operators.clone(),
+            lobby_operators: config
+                .server
+                .lobby_operators
+                .iter()
+                .map(|a| fold(a))
+                .collect(),
         }
     }
 }
@@ -155,6 +168,8 @@ pub struct HubStats {
     pub login_failures: u64,
     /// Connections cut, and addresses made to wait, for failing too often.
     pub lockouts: u64,
+    /// `OPER` refused for a wrong password.
+    pub oper_failures: u64,
 }
 
 struct Client {
@@ -175,9 +190,10 @@ struct Client {
     caps: Caps,
     password: Option<String>,
     invisible: bool,
-    /// User mode `+w`: recorded for when WALLOPS exists (it needs server
-    /// operators).
+    /// User mode `+w`: receives WALLOPS.
     wallops: bool,
+    /// User mode `+o`: the `[[operators]]` block it opered as.
+    oper: Option<String>,
     /// Channels an op invited this client to, each with its channel's
     /// serial so that the invitation dies with the channel.
     invites: Vec<(ChannelId, u64)>,
@@ -334,6 +350,7 @@ impl Hub {
             password: None,
             invisible: false,
             wallops: false,
+            oper: None,
             invites: Vec::new(),
             secure,
             away: None,
@@ -459,6 +476,9 @@ impl Hub {
             "AUTHENTICATE" => self.authenticate(id, msg, now, out),
             "REGISTER" => self.register_account(id, msg, out),
             "VERIFY" => self.verify_account(id, msg, out),
+            "OPER" => self.oper_command(id, msg, now, out),
+            "KILL" => self.kill_command(id, msg, out),
+            "WALLOPS" => self.wallops_command(id, msg, out),
             _ => self.reply(
                 id,
                 ERR_UNKNOWNCOMMAND,

@@ -217,7 +217,7 @@ impl Hub {
         self.reply(id, RPL_WELCOME, &[&welcome], out);
         self.reply(id, RPL_YOURHOST, &[&your_host], out);
         self.reply(id, RPL_CREATED, &[&created], out);
-        let params = [&*c.server_name, VERSION, "iw", "beiklmnotv", "beklov"];
+        let params = [&*c.server_name, VERSION, "iow", "beiklmnotv", "beklov"];
         self.reply(id, RPL_MYINFO, &params, out);
         self.isupport(id, out);
         self.lusers(id, out);

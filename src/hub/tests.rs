@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 mod accounts;
 mod base;
 mod chanops;
+mod opers;
 
 #[derive(Default)]
 struct Recorder {

@@ -412,7 +412,7 @@ impl Server {
                 ),
                 ..Reply::default()
             },
-            Ok(Outcome::Verified(_)) => Reply::failed("unexpected answer"),
+            Ok(Outcome::Verified(_) | Outcome::Matched(_)) => Reply::failed("unexpected answer"),
             Err(e) => Reply::failed(e.to_string()),
         };
         if let Some(conn) = self.admin.conns.get_mut(key) {
@@ -598,6 +598,7 @@ impl Server {
                     accounts: self.hub.account_count(),
                     logins: hub.logins,
                     login_failures: hub.login_failures,
+                    oper_failures: hub.oper_failures,
                     lockouts: hub.lockouts,
                 }
             },

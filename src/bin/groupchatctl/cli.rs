@@ -101,6 +101,12 @@ pub enum Command {
         #[command(subcommand)]
         action: AccountAction,
     },
+    /// Print the Argon2 hash of a password, for `password_hash` in an
+    /// `[[operators]]` block (works without the daemon).
+    HashPassword {
+        #[command(flatten)]
+        password: PasswordSource,
+    },
     /// Shut the daemon down gracefully.
     Shutdown {
         /// Seconds to let queued output drain [default: the configured shutdown_grace].

@@ -147,17 +147,19 @@ fn history_summary(h: &HistoryStatus) -> String {
     text
 }
 
-/// `ok, 12 accounts, 40 logins, 3 failed, 0 lockouts` and what went wrong.
+/// `ok, 12 accounts, 40 logins, 3 failed, 1 failed OPER, 0 lockouts` and
+/// what went wrong.
 fn accounts_summary(a: &AccountsStatus) -> String {
     let mut text = match a.state.as_str() {
         "off" => return "off".into(),
         "unavailable" => format!("UNAVAILABLE ({})", a.path),
         state => format!(
-            "{}, {} account(s); since start {} login(s), {} failed, {} lockout(s)",
+            "{}, {} account(s); since start {} login(s), {} failed, {} failed OPER(s), {} lockout(s)",
             if state == "ok" { "ok" } else { "FAILING" },
             a.accounts,
             a.logins,
             a.login_failures,
+            a.oper_failures,
             a.lockouts
         ),
     };
