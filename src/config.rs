@@ -425,7 +425,7 @@ impl HistoryConfig {
 }
 
 /// Milliseconds in `<n>s|m|h|d`, or "0" for forever; None when malformed.
-fn parse_age(text: &str) -> Option<i64> {
+pub(crate) fn parse_age(text: &str) -> Option<i64> {
     if text == "0" {
         return Some(0);
     }

@@ -68,6 +68,9 @@ pub enum Request {
     Delete { name: String },
     /// Every account (`groupchatctl account list`).
     List,
+    /// Keeps or forgets a K-line: the accounts' file is the server's one
+    /// file of state.
+    Kline(crate::kline::Change),
 }
 
 /// What the worker did.
@@ -82,6 +85,8 @@ pub enum Outcome {
     PasswordSet(String),
     Deleted(String),
     Listed(Vec<AccountInfo>),
+    /// A K-line was saved or deleted: its mask.
+    KlineStored(String),
 }
 
 /// One account, for `groupchatctl account list`.

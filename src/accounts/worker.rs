@@ -8,6 +8,7 @@
 
 use super::{AccountError, Answer, Hashing, Outcome, Request, Secret, store::AccountStore};
 use crate::helper::Reporter;
+use crate::kline::Change;
 use std::sync::mpsc::Receiver;
 
 /// What the worker tells the loop.
@@ -74,5 +75,11 @@ fn serve(
             .map(Outcome::PasswordSet),
         Request::Delete { name } => store.delete(&name).map(Outcome::Deleted),
         Request::List => store.list().map(Outcome::Listed),
+        Request::Kline(Change::Save(kline)) => store
+            .save_kline(&kline)
+            .map(|()| Outcome::KlineStored(kline.mask)),
+        Request::Kline(Change::Delete(mask)) => store
+            .delete_kline(&mask)
+            .map(|()| Outcome::KlineStored(mask)),
     })
 }

@@ -514,7 +514,10 @@ impl Hub {
         self.set_account(id, Some(account.to_string()), out);
         let text = format!("You are now logged in as {account}");
         self.reply(id, RPL_LOGGEDIN, &[&self.mask(id), account, &text], out);
-        self.grant_lobby_op(id, out);
+        // An `$a:` K-line applies as soon as the account is known.
+        if !self.refuse_if_klined(id, out) {
+            self.grant_lobby_op(id, out);
+        }
     }
 
     /// Sets a client's account and, once it is registered, tells

@@ -13,6 +13,7 @@ mod channel;
 mod channels;
 mod chanops;
 mod history;
+mod klines;
 mod labels;
 mod messaging;
 mod modes;
@@ -58,6 +59,9 @@ pub trait Outbox {
     /// A request for the accounts worker from client `id`; the answer goes
     /// back to [`Hub::account_answer`], later.
     fn account(&mut self, id: ClientId, request: crate::accounts::Request);
+    /// A K-line to store or forget; nobody waits for the answer (a failure
+    /// is logged).
+    fn kline(&mut self, change: crate::kline::Change);
     /// The hub has let go of `who` (for the kind of reason `why`): deliver
     /// what is queued for it, then `ERROR :Closing Link: <host> (<reason>)`,
     /// then close the connection.
@@ -253,6 +257,8 @@ pub struct Hub {
     accounts: HashSet<String>,
     /// Recent failed logins by address.
     login_failures: HashMap<IpAddr, accounts::Failures>,
+    /// The K-lines, as set (see [`Hub::set_klines`]).
+    klines: Vec<klines::Active>,
 }
 
 fn unix_now() -> u64 {
@@ -280,6 +286,7 @@ impl Hub {
             whowas: whowas::Whowas::default(),
             accounts: HashSet::new(),
             login_failures: HashMap::new(),
+            klines: Vec::new(),
         };
         hub.ensure_default_channel();
         hub
@@ -479,6 +486,8 @@ impl Hub {
             "OPER" => self.oper_command(id, msg, now, out),
             "KILL" => self.kill_command(id, msg, out),
             "WALLOPS" => self.wallops_command(id, msg, out),
+            "KLINE" => self.kline_command(id, msg, out),
+            "UNKLINE" => self.unkline_command(id, msg, out),
             _ => self.reply(
                 id,
                 ERR_UNKNOWNCOMMAND,
@@ -521,6 +530,7 @@ impl Hub {
         self.check_timeouts(now, out);
         self.presence_summaries(now, out);
         self.expire_login_failures(now);
+        self.expire_klines();
     }
 
     /// Takes the client out of every table; returns whether it existed.

@@ -25,6 +25,15 @@ impl Hub {
         self.client(id).is_some_and(|c| c.oper.is_some())
     }
 
+    /// Whether the client is a server operator; if not, it is told `481`.
+    pub(super) fn require_oper(&self, id: ClientId, out: &mut dyn Outbox) -> bool {
+        let oper = self.is_oper(id);
+        if !oper {
+            self.reply(id, ERR_NOPRIVILEGES, &[NOT_OPER], out);
+        }
+        oper
+    }
+
     /// Whether the client may act as an operator of the channel: its own
     /// operators, and server operators everywhere.
     pub(super) fn acts_as_chanop(&self, chan: ChannelId, id: ClientId) -> bool {
@@ -135,8 +144,7 @@ impl Hub {
     /// `KILL nick [:reason]`: opers only; the victim quits with `Killed
     /// (oper (reason))`, as other servers word it.
     pub(super) fn kill_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
-        if !self.is_oper(id) {
-            self.reply(id, ERR_NOPRIVILEGES, &[NOT_OPER], out);
+        if !self.require_oper(id, out) {
             return;
         }
         let Some(nick) = msg.param(0) else {
@@ -161,8 +169,7 @@ impl Hub {
 
     /// `WALLOPS :text`: opers only, to every client with `+w`.
     pub(super) fn wallops_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
-        if !self.is_oper(id) {
-            self.reply(id, ERR_NOPRIVILEGES, &[NOT_OPER], out);
+        if !self.require_oper(id, out) {
             return;
         }
         let (Some(text), Some(client)) = (msg.param(0).filter(|t| !t.is_empty()), self.client(id))

@@ -190,6 +190,9 @@ impl Hub {
         if self.refuse_without_account(id, out) {
             return;
         }
+        if self.refuse_if_klined(id, out) {
+            return;
+        }
         let Some(client) = self.client_mut(id) else {
             return;
         };

@@ -114,6 +114,8 @@ impl Server {
         }
         entry.insert(Connection::new(stream, peer, transport));
         self.hub.connect(id, peer.ip(), tls, now);
+        // An address K-line refuses it before it says anything.
+        self.hub.refuse_if_klined(id, &mut self.net);
         info!(
             "connect #{id} from {peer}{}",
             if tls { " (TLS)" } else { "" }

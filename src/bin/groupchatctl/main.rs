@@ -8,7 +8,7 @@ mod cli;
 mod table;
 
 use clap::Parser;
-use cli::{AccountAction, Args, Command, HistoryAction, PasswordSource};
+use cli::{AccountAction, Args, BanAction, Command, HistoryAction, PasswordSource};
 use groupchatd::admin::path;
 use groupchatd::admin::protocol::{Password, Reply, Request};
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
@@ -99,6 +99,19 @@ fn request_for(command: Command) -> Result<Request, String> {
             },
             AccountAction::Del { name } => Request::AccountDel { name },
             AccountAction::List => Request::AccountList,
+        },
+        Command::Ban { action } => match action {
+            BanAction::Add {
+                mask,
+                duration,
+                reason,
+            } => Request::BanAdd {
+                mask,
+                duration,
+                reason,
+            },
+            BanAction::Del { mask } => Request::BanDel { mask },
+            BanAction::List => Request::BanList,
         },
         Command::Shutdown { grace } => Request::Shutdown { grace },
         Command::HashPassword { .. } => return Err("hash-password asks no daemon".into()),

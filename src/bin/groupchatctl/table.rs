@@ -2,7 +2,8 @@
 //! lists, a two-column sheet for the status.
 
 use groupchatd::admin::protocol::{
-    AccountLine, AccountsStatus, ChannelInfo, ClientInfo, HistoryLine, HistoryStatus, Reply, Status,
+    AccountLine, AccountsStatus, BanLine, ChannelInfo, ClientInfo, HistoryLine, HistoryStatus,
+    Reply, Status,
 };
 use std::fmt::Write;
 
@@ -21,6 +22,9 @@ pub fn render(reply: &Reply) -> String {
     }
     if let Some(accounts) = &reply.accounts {
         return accounts_table(accounts);
+    }
+    if let Some(bans) = &reply.bans {
+        return bans_table(bans);
     }
     match &reply.message {
         Some(message) => format!("{message}\n"),
@@ -167,6 +171,25 @@ fn accounts_summary(a: &AccountsStatus) -> String {
         text.push_str(&format!("; error: {error}"));
     }
     text
+}
+
+fn bans_table(bans: &[BanLine]) -> String {
+    if bans.is_empty() {
+        return "no bans\n".into();
+    }
+    let rows: Vec<Vec<String>> = bans
+        .iter()
+        .map(|b| {
+            vec![
+                b.mask.clone(),
+                b.expires.clone().unwrap_or_else(|| "never".into()),
+                b.set_by.clone(),
+                b.set_at.clone(),
+                b.reason.clone(),
+            ]
+        })
+        .collect();
+    columns(&["MASK", "EXPIRES", "SET BY", "SET AT", "REASON"], &rows)
 }
 
 fn accounts_table(accounts: &[AccountLine]) -> String {
