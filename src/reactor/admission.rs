@@ -114,12 +114,12 @@ impl Server {
         }
         entry.insert(Connection::new(stream, peer, transport));
         self.hub.connect(id, peer.ip(), tls, now);
-        // An address K-line refuses it before it says anything.
-        self.hub.refuse_if_klined(id, &mut self.net);
         info!(
             "connect #{id} from {peer}{}",
             if tls { " (TLS)" } else { "" }
         );
+        // An address K-line refuses it before it says anything.
+        self.hub.refuse_if_klined(id, &mut self.net);
     }
 
     /// Tells the client why and closes. What it already sent is read first,

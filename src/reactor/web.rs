@@ -114,12 +114,12 @@ impl Server {
         list_for_reading(&mut self.read_list, id, conn);
         let (peer, tls) = (conn.peer, conn.transport.is_tls());
         self.hub.connect(id, peer.ip(), tls, Instant::now());
-        // An address K-line refuses it before it says anything.
-        self.hub.refuse_if_klined(id, &mut self.net);
         info!(
             "connect #{id} from {peer} (WebSocket{}, {subprotocol:?})",
             if tls { " over TLS" } else { "" }
         );
+        // An address K-line refuses it before it says anything.
+        self.hub.refuse_if_klined(id, &mut self.net);
     }
 
     /// A request not complete within the registration timeout: told so
