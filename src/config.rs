@@ -24,6 +24,26 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub web: WebConfig,
     pub cluster: ClusterConfig,
+    /// Server operators (`[[operators]]`), who may `OPER`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operators: Vec<OperatorConfig>,
+}
+
+/// One `[[operators]]` block: who may become a server operator with
+/// `OPER name password`. Exactly one of `password_hash` and `account`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The name given to `OPER`.
+    pub name: String,
+    /// An Argon2 PHC string (`groupchatctl hash-password` makes one): the
+    /// config holds no password, only what checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    /// An account: a client logged in to it may `OPER` with no password,
+    /// since SASL has already checked one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +75,9 @@ pub struct ServerConfig {
     /// Registration is refused to a client that has not logged in to an
     /// account (with SASL, or by registering one with `REGISTER`).
     pub require_account: bool,
+    /// Accounts whose members are channel operators of `default_channel`,
+    /// which becomes `+nt` when there are any (a classroom's teacher).
+    pub lobby_operators: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -500,7 +523,7 @@ impl HistoryConfig {
 }
 
 /// Milliseconds in `<n>s|m|h|d`, or "0" for forever; None when malformed.
-fn parse_age(text: &str) -> Option<i64> {
+pub(crate) fn parse_age(text: &str) -> Option<i64> {
     if text == "0" {
         return Some(0);
     }
@@ -561,6 +584,7 @@ impl Default for ServerConfig {
             admin_location: None,
             admin_email: None,
             require_account: false,
+            lobby_operators: Vec::new(),
         }
     }
 }
@@ -906,8 +930,51 @@ impl Config {
         ];
         match checks.into_iter().find(|(ok, _, _)| !ok) {
             Some((_, key, message)) => Err((key, message)),
-            None => Ok(()),
+            None => self.validate_operators(),
         }
+    }
+
+    /// Each `[[operators]]` block: a name used once, and one way to check
+    /// who it is.
+    fn validate_operators(&self) -> Result<(), (&'static str, String)> {
+        let mut seen = std::collections::HashSet::new();
+        for (index, op) in self.operators.iter().enumerate() {
+            let which = format!("operator {} ({:?})", index + 1, op.name);
+            if op.name.is_empty() || op.name.contains([' ', ',']) {
+                return Err(("operators", format!("{which}: `name` must be one word")));
+            }
+            if !seen.insert(crate::names::fold(&op.name)) {
+                return Err(("operators", format!("{which}: the name is used twice")));
+            }
+            match (&op.password_hash, &op.account) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err((
+                        "operators",
+                        format!("{which}: needs exactly one of `password_hash` and `account`"),
+                    ));
+                }
+                (Some(hash), None) => {
+                    if let Err(e) = argon2::password_hash::phc::PasswordHash::new(hash) {
+                        return Err((
+                            "operators",
+                            format!(
+                                "{which}: `password_hash` is not a PHC string ({e}); make one with `groupchatctl hash-password`"
+                            ),
+                        ));
+                    }
+                }
+                (None, Some(_)) => {}
+            }
+            if !self.accounts.enabled {
+                return Err((
+                    "operators",
+                    format!(
+                        "{which}: needs accounts.enabled = true (passwords and accounts are checked by the accounts worker)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -930,7 +997,8 @@ fn find_key(text: &str, dotted: &str) -> Option<usize> {
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = name.trim().to_string();
+            // `[[operators]]` opens an array of tables.
+            current = name.trim_matches(['[', ']']).trim().to_string();
             if table.is_empty() && current == key {
                 return Some(index + 1);
             }
@@ -951,6 +1019,33 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("test.toml"), text)
+    }
+
+    #[test]
+    fn operators_need_one_way_to_check_them() {
+        let hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        let good = format!(
+            "[server]\nlobby_operators = [\"teacher\"]\n\n[[operators]]\nname = \"root\"\npassword_hash = \"{hash}\"\n\n[[operators]]\nname = \"teach\"\naccount = \"teacher\"\n"
+        );
+        let config = parse(&good).expect("valid");
+        assert_eq!(config.operators.len(), 2);
+        assert_eq!(config.server.lobby_operators, ["teacher"]);
+        let both =
+            format!("\n[[operators]]\nname = \"x\"\npassword_hash = \"{hash}\"\naccount = \"a\"\n");
+        let err = parse(&both).expect_err("both");
+        assert_eq!((err.key.as_deref(), err.line), (Some("operators"), Some(2)));
+        assert!(err.message.contains("exactly one"), "{err}");
+        let bad_hash = "[[operators]]\nname = \"x\"\npassword_hash = \"hunter2\"\n";
+        assert!(parse(bad_hash).expect_err("hash").message.contains("PHC"));
+        let twice = "[[operators]]\nname = \"x\"\naccount = \"a\"\n[[operators]]\nname = \"X\"\naccount = \"b\"\n";
+        assert!(parse(twice).expect_err("twice").message.contains("twice"));
+        let off = "[accounts]\nenabled = false\n[[operators]]\nname = \"x\"\naccount = \"a\"\n";
+        assert!(
+            parse(off)
+                .expect_err("off")
+                .message
+                .contains("accounts.enabled")
+        );
     }
 
     #[test]

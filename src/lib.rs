@@ -28,6 +28,7 @@ pub mod framing;
 pub mod helper;
 pub mod history;
 pub mod hub;
+pub mod kline;
 pub mod limits;
 pub mod listener;
 pub mod logging;

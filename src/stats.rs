@@ -22,13 +22,17 @@ pub enum DisconnectReason {
     AccountRequired,
     Shutdown,
     Kicked,
+    /// `KILL` by a server operator.
+    Killed,
+    /// A K-line matched, at connect, at registration or when it was set.
+    Klined,
     Tls,
     WebSocket,
     Other,
 }
 
 impl DisconnectReason {
-    pub const ALL: [DisconnectReason; 16] = [
+    pub const ALL: [DisconnectReason; 18] = [
         DisconnectReason::Quit,
         DisconnectReason::Closed,
         DisconnectReason::Reset,
@@ -42,6 +46,8 @@ impl DisconnectReason {
         DisconnectReason::AccountRequired,
         DisconnectReason::Shutdown,
         DisconnectReason::Kicked,
+        DisconnectReason::Killed,
+        DisconnectReason::Klined,
         DisconnectReason::Tls,
         DisconnectReason::WebSocket,
         DisconnectReason::Other,
@@ -65,6 +71,8 @@ impl DisconnectReason {
             }
             DisconnectReason::Shutdown => "Server shutting down",
             DisconnectReason::Kicked => "Kicked",
+            DisconnectReason::Killed => "Killed",
+            DisconnectReason::Klined => "K-lined",
             DisconnectReason::Tls => "TLS error",
             DisconnectReason::WebSocket => "WebSocket error",
             DisconnectReason::Other => "Connection error",
@@ -87,6 +95,8 @@ impl DisconnectReason {
             DisconnectReason::AccountRequired => "account_required",
             DisconnectReason::Shutdown => "shutdown",
             DisconnectReason::Kicked => "kicked",
+            DisconnectReason::Killed => "killed",
+            DisconnectReason::Klined => "klined",
             DisconnectReason::Tls => "tls_error",
             DisconnectReason::WebSocket => "websocket_error",
             DisconnectReason::Other => "other",

@@ -159,7 +159,10 @@ fn failed_logins_are_logged_counted_and_locked_out() {
     assert_eq!(status["accounts"]["lockouts"], 2, "{status}");
     assert_eq!(status["disconnects"]["login_failures"], 1, "{status}");
     let shown = String::from_utf8_lossy(&daemon.ctl(&["status"]).stdout).to_string();
-    assert!(shown.contains("3 failed, 2 lockout(s)"), "{shown}");
+    assert!(
+        shown.contains("3 failed, 0 failed OPER(s), 2 lockout(s)"),
+        "{shown}"
+    );
     let logged = everything_logged(&daemon);
     assert!(
         !logged.contains(guess) && !logged.contains(PASSWORD),

@@ -57,6 +57,9 @@ impl PartialEq for Secret {
 pub enum Request {
     /// Checks a password (SASL PLAIN).
     Verify { name: String, password: Secret },
+    /// Checks a password against a hash from the config (`OPER`): as
+    /// costly as a login, so it runs here too, never on the loop.
+    CheckHash { hash: String, password: Secret },
     /// Creates an account (`REGISTER`, `groupchatctl account add`).
     Create { name: String, password: Secret },
     /// Replaces an account's password (`groupchatctl account passwd`).
@@ -65,6 +68,9 @@ pub enum Request {
     Delete { name: String },
     /// Every account (`groupchatctl account list`).
     List,
+    /// Keeps or forgets a K-line: the accounts' file is the server's one
+    /// file of state.
+    Kline(crate::kline::Change),
 }
 
 /// What the worker did.
@@ -73,10 +79,14 @@ pub enum Outcome {
     /// The account's name as it was registered, or `None` when the name
     /// or the password is wrong (which of the two is not told).
     Verified(Option<String>),
+    /// Whether the password of a `CheckHash` matched.
+    Matched(bool),
     Created(String),
     PasswordSet(String),
     Deleted(String),
     Listed(Vec<AccountInfo>),
+    /// A K-line was saved or deleted: its mask.
+    KlineStored(String),
 }
 
 /// One account, for `groupchatctl account list`.

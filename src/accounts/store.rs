@@ -3,6 +3,7 @@
 //! accounts worker's thread, and its own table, which history never reads.
 
 use super::{AccountError, AccountInfo};
+use crate::kline::Kline;
 use crate::names::fold;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,13 @@ const SCHEMA: &str = "
         name TEXT NOT NULL,
         hash TEXT NOT NULL,
         created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS klines (
+        mask TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at_ms INTEGER NOT NULL,
+        expires_ms INTEGER
     );
 ";
 
@@ -131,6 +139,52 @@ impl AccountStore {
         Ok(registered)
     }
 
+    /// The K-lines still in force at `now_ms`; expired ones are deleted
+    /// on the way (read once at start, so the hub holds them all).
+    pub fn klines(&mut self, now_ms: i64) -> Result<Vec<Kline>, AccountError> {
+        self.conn
+            .execute(
+                "DELETE FROM klines WHERE expires_ms IS NOT NULL AND expires_ms <= ?1",
+                params![now_ms],
+            )
+            .map_err(|e| self.fail("cannot drop expired K-lines", e))?;
+        let read = |conn: &Connection| -> rusqlite::Result<Vec<Kline>> {
+            let mut stmt = conn.prepare(
+                "SELECT mask, reason, set_by, set_at_ms, expires_ms FROM klines ORDER BY set_at_ms",
+            )?;
+            let rows = stmt.query_map([], |row| {
+                Ok(Kline {
+                    mask: row.get(0)?,
+                    reason: row.get(1)?,
+                    set_by: row.get(2)?,
+                    set_at_ms: row.get(3)?,
+                    expires_ms: row.get(4)?,
+                })
+            })?;
+            rows.collect()
+        };
+        read(&self.conn).map_err(|e| self.fail("cannot read the K-lines", e))
+    }
+
+    /// Adds a K-line, or replaces the one with the same mask.
+    pub fn save_kline(&mut self, kline: &Kline) -> Result<(), AccountError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO klines (mask, reason, set_by, set_at_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![kline.mask, kline.reason, kline.set_by, kline.set_at_ms, kline.expires_ms],
+            )
+            .map(drop)
+            .map_err(|e| self.fail("cannot save a K-line", e))
+    }
+
+    /// Removes the K-line on `mask`, if there is one.
+    pub fn delete_kline(&mut self, mask: &str) -> Result<(), AccountError> {
+        self.conn
+            .execute("DELETE FROM klines WHERE mask = ?1", params![mask])
+            .map(drop)
+            .map_err(|e| self.fail("cannot delete a K-line", e))
+    }
+
     fn registered_name(&mut self, name: &str) -> Result<String, AccountError> {
         match self.get(name)? {
             Some((registered, _)) => Ok(registered),
@@ -167,6 +221,32 @@ mod tests {
                 let _ = std::fs::remove_dir_all(&self.0);
             }
         }
+    }
+
+    #[test]
+    fn klines_are_kept_replaced_deleted_and_dropped_once_expired() {
+        let (_dir, mut store) = store();
+        let kline = |mask: &str, expires_ms| Kline {
+            mask: mask.into(),
+            reason: "spam".into(),
+            set_by: "admin".into(),
+            set_at_ms: 1,
+            expires_ms,
+        };
+        store.save_kline(&kline("10.0.0.0/8", None)).expect("save");
+        store
+            .save_kline(&kline("bob!*@*", Some(100)))
+            .expect("save");
+        store
+            .save_kline(&kline("10.0.0.0/8", Some(500)))
+            .expect("replace");
+        assert_eq!(store.klines(50).expect("read").len(), 2);
+        assert_eq!(
+            store.klines(100).expect("read"),
+            [kline("10.0.0.0/8", Some(500))]
+        );
+        store.delete_kline("10.0.0.0/8").expect("delete");
+        assert!(store.klines(0).expect("read").is_empty());
     }
 
     #[test]

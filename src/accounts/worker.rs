@@ -8,6 +8,7 @@
 
 use super::{AccountError, Answer, Hashing, Outcome, Request, Secret, store::AccountStore};
 use crate::helper::Reporter;
+use crate::kline::Change;
 use std::sync::mpsc::Receiver;
 
 /// What the worker tells the loop.
@@ -59,6 +60,9 @@ fn serve(
             }
             Err(e) => Err(e),
         },
+        Request::CheckHash { hash, password } => {
+            Ok(Outcome::Matched(hashing.verify(&password, &hash)))
+        }
         Request::Create { name, password } => match store.get(&name) {
             Ok(Some(_)) => Err(AccountError::Exists(name)),
             Ok(None) => hash(&password)
@@ -71,5 +75,11 @@ fn serve(
             .map(Outcome::PasswordSet),
         Request::Delete { name } => store.delete(&name).map(Outcome::Deleted),
         Request::List => store.list().map(Outcome::Listed),
+        Request::Kline(Change::Save(kline)) => store
+            .save_kline(&kline)
+            .map(|()| Outcome::KlineStored(kline.mask)),
+        Request::Kline(Change::Delete(mask)) => store
+            .delete_kline(&mask)
+            .map(|()| Outcome::KlineStored(mask)),
     })
 }

@@ -63,6 +63,22 @@ pub enum Request {
     /// Every account.
     #[serde(rename = "account_list")]
     AccountList,
+    /// Adds a K-line (a server ban); matching clients are dropped.
+    #[serde(rename = "ban_add")]
+    BanAdd {
+        mask: String,
+        /// `30m`, `2h`, `7d`, or minutes; none: forever.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration: Option<String>,
+        reason: String,
+    },
+    #[serde(rename = "ban_del")]
+    BanDel {
+        mask: String,
+    },
+    /// The K-lines in force.
+    #[serde(rename = "ban_list")]
+    BanList,
     Shutdown {
         /// Seconds to let queued output drain, instead of `shutdown_grace`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +121,21 @@ pub struct Reply {
     pub accounts: Option<Vec<AccountLine>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<ClusterStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bans: Option<Vec<BanLine>>,
+}
+
+/// One K-line, for `groupchatctl ban list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanLine {
+    pub mask: String,
+    pub reason: String,
+    pub set_by: String,
+    /// ISO 8601, UTC.
+    pub set_at: String,
+    /// ISO 8601, UTC; none: forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// One account, for `groupchatctl account list`.
@@ -210,6 +241,10 @@ pub struct AccountsStatus {
     pub logins: u64,
     /// Failed SASL logins (wrong name or password).
     pub login_failures: u64,
+    /// `OPER` refused for a wrong password (counted against the same
+    /// limits as logins).
+    #[serde(default)]
+    pub oper_failures: u64,
     /// Connections cut, and addresses made to wait, for failing too often.
     pub lockouts: u64,
 }

@@ -74,6 +74,17 @@ pub(super) enum Waiting {
     Login { name: String, aborted: bool },
     /// `REGISTER` of `name`.
     Register { name: String },
+    /// `OPER` as the operator block `name`, whose password is being checked.
+    Oper { name: String },
+}
+
+/// What a wrong password was for (see [`Hub::password_failed`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Attempt<'a> {
+    /// A SASL login to this account.
+    Login(&'a str),
+    /// `OPER` as this operator block.
+    Oper(&'a str),
 }
 
 /// Failed logins from one address within the window that began at `since`.
@@ -306,7 +317,7 @@ impl Hub {
 
     /// How long `ip` must still wait before it may try to log in again, if
     /// it has failed too often lately.
-    fn address_locked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    pub(super) fn address_locked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let rules = &self.config.accounts;
         let failures = self.login_failures.get(&ip)?;
         let end = failures.since + rules.failure_window;
@@ -457,6 +468,7 @@ impl Hub {
             Waiting::Login { aborted: true, .. } => {}
             Waiting::Login { name, .. } => self.login_answer(id, &name, answer, now, out),
             Waiting::Register { name } => self.register_answer(id, &name, answer, out),
+            Waiting::Oper { name } => self.oper_answer(id, &name, answer, now, out),
         }
         self.try_register(id, out);
     }
@@ -481,7 +493,7 @@ impl Hub {
                     out,
                 );
             }
-            Ok(_) => self.login_failed(id, name, now, out),
+            Ok(_) => self.password_failed(id, Attempt::Login(name), now, out),
             Err(e) => {
                 log::error!("cannot check a login for {name:?}: {e}");
                 let text = "SASL authentication failed: accounts are unavailable right now";
@@ -531,6 +543,10 @@ impl Hub {
         self.set_account(id, Some(account.to_string()), out);
         let text = format!("You are now logged in as {account}");
         self.reply(id, RPL_LOGGEDIN, &[&self.mask(id), account, &text], out);
+        // An `$a:` K-line applies as soon as the account is known.
+        if !self.refuse_if_klined(id, out) {
+            self.grant_lobby_op(id, out);
+        }
     }
 
     /// Sets a client's account and, once it is registered, tells
@@ -551,10 +567,17 @@ impl Hub {
         self.send_to_peers(id, &line, false, Some(Cap::AccountNotify), out);
     }
 
-    /// A wrong name or password: counted, logged (the name tried, never
-    /// the password), and past the limits the connection is cut or the
-    /// address made to wait.
-    fn login_failed(&mut self, id: ClientId, name: &str, now: Instant, out: &mut dyn Outbox) {
+    /// A wrong password, for a SASL login or an `OPER`: counted, logged
+    /// (what was tried, never the password), and past the limits the
+    /// connection is cut or the address made to wait. Both share the
+    /// limits, so OPER is no way around SASL's.
+    pub(super) fn password_failed(
+        &mut self,
+        id: ClientId,
+        attempt: Attempt<'_>,
+        now: Instant,
+        out: &mut dyn Outbox,
+    ) {
         let rules = self.config.accounts.clone();
         let Some(client) = self.client_mut(id) else {
             return;
@@ -573,17 +596,29 @@ impl Hub {
         }
         from_address.count += 1;
         let theirs = from_address.count;
-        self.stats.login_failures += 1;
+        let (what, code, text) = match attempt {
+            Attempt::Login(name) => {
+                self.stats.login_failures += 1;
+                (
+                    format!("SASL login for account {name:?}"),
+                    ERR_SASLFAIL,
+                    "SASL authentication failed: wrong account name or password",
+                )
+            }
+            Attempt::Oper(name) => {
+                self.stats.oper_failures += 1;
+                (
+                    format!("OPER as {name:?}"),
+                    ERR_PASSWDMISMATCH,
+                    "Password incorrect",
+                )
+            }
+        };
         log::warn!(
-            "failed SASL login for account {name:?} by {} ({mine} on this connection, {theirs} from its address)",
+            "failed {what} by {} ({mine} on this connection, {theirs} from its address)",
             self.describe(id)
         );
-        self.reply(
-            id,
-            ERR_SASLFAIL,
-            &["SASL authentication failed: wrong account name or password"],
-            out,
-        );
+        self.reply(id, code, &[text], out);
         if theirs == rules.max_failures_per_address {
             self.stats.lockouts += 1;
             log::warn!(
@@ -600,7 +635,7 @@ impl Hub {
     }
 
     /// `nick (address)` or `#id (address)`, for log lines.
-    fn describe(&self, id: ClientId) -> String {
+    pub(super) fn describe(&self, id: ClientId) -> String {
         match self.client(id) {
             Some(c) if !c.nick.is_empty() => format!("{} ({})", c.nick, c.host),
             Some(c) => format!("#{id} ({})", c.host),

@@ -145,6 +145,9 @@ impl Hub {
                 }
             }
         }
+        if self.is_default_channel(name) {
+            self.grant_lobby_op(id, out);
+        }
         self.send_topic(id, chan, false, out);
         self.names(id, chan, true, out);
         let name = self.channels[chan].name.clone();
@@ -166,16 +169,16 @@ impl Hub {
 
     /// The default channel exists from the start, without operators, and
     /// stays when empty: it is where everyone meets, and nobody becomes its
-    /// operator just by arriving first. Naming its operators is for the
-    /// host, once there are accounts; until then it is `+n` without `+t`,
-    /// or nobody could ever set its topic.
+    /// operator just by arriving first. Its operators are the accounts the
+    /// host names (`server.lobby_operators`), and then it is `+nt`; without
+    /// any it is `+n` without `+t`, or nobody could ever set its topic.
     pub(super) fn ensure_default_channel(&mut self) {
         let name = self.config.default_channel.clone();
         if valid_channel(&name, self.config.channel_len)
             && !self.channel_ids.contains_key(&fold(&name))
         {
             let chan = self.create_channel(&name);
-            self.channels[chan].modes.topic_ops = false;
+            self.channels[chan].modes.topic_ops = !self.config.lobby_operators.is_empty();
         }
     }
 
@@ -269,6 +272,35 @@ impl Hub {
         }
     }
 
+    /// The channel `name`, or `403`.
+    fn existing_channel(
+        &self,
+        id: ClientId,
+        name: &str,
+        out: &mut dyn Outbox,
+    ) -> Option<ChannelId> {
+        let chan = self.channel_ids.get(&fold(name)).copied();
+        if chan.is_none() {
+            self.reply(id, ERR_NOSUCHCHANNEL, &[name, "No such channel"], out);
+        }
+        chan
+    }
+
+    /// The channel an operator's command (KICK, TOPIC) acts on: one the
+    /// client is in, or any for a server operator.
+    pub(super) fn op_channel(
+        &self,
+        id: ClientId,
+        name: &str,
+        out: &mut dyn Outbox,
+    ) -> Option<ChannelId> {
+        if self.is_oper(id) {
+            self.existing_channel(id, name, out)
+        } else {
+            self.member_channel(id, name, out)
+        }
+    }
+
     /// The channel `name` if the client is in it; otherwise replies 403/442.
     pub(super) fn member_channel(
         &self,
@@ -276,10 +308,7 @@ impl Hub {
         name: &str,
         out: &mut dyn Outbox,
     ) -> Option<ChannelId> {
-        let Some(&chan) = self.channel_ids.get(&fold(name)) else {
-            self.reply(id, ERR_NOSUCHCHANNEL, &[name, "No such channel"], out);
-            return None;
-        };
+        let chan = self.existing_channel(id, name, out)?;
         if !self.channels[chan].members.contains_key(&id) {
             self.reply(
                 id,
@@ -302,7 +331,7 @@ impl Hub {
             );
             return;
         };
-        let Some(chan) = self.member_channel(id, name, out) else {
+        let Some(chan) = self.op_channel(id, name, out) else {
             return;
         };
         let Some(text) = msg.params.get(1) else {
@@ -313,7 +342,7 @@ impl Hub {
             return;
         };
         let channel = &self.channels[chan];
-        if channel.modes.topic_ops && !channel.is_op(id) {
+        if channel.modes.topic_ops && !self.acts_as_chanop(chan, id) {
             let params = [&*channel.name, "You're not channel operator"];
             self.reply(id, ERR_CHANOPRIVSNEEDED, &params, out);
             return;

@@ -10,22 +10,23 @@ use crate::numeric::*;
 const MAX_INVITES: usize = 20;
 
 impl Hub {
-    /// `KICK #chan nick[,nick…] [:reason]`: ops only; everyone in the
-    /// channel, the kicked included, sees each KICK.
+    /// `KICK #chan nick[,nick…] [:reason]`: ops only (and server
+    /// operators, from outside too); everyone in the channel, the kicked
+    /// included, sees each KICK.
     pub(super) fn kick_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         let (Some(name), Some(targets)) = (msg.param(0), msg.param(1)) else {
             let params = ["KICK", "Not enough parameters"];
             self.reply(id, ERR_NEEDMOREPARAMS, &params, out);
             return;
         };
-        let Some(chan) = self.member_channel(id, name, out) else {
+        let Some(chan) = self.op_channel(id, name, out) else {
             return;
         };
         let Some(kicker) = self.client(id) else {
             return;
         };
         let reason = msg.param(2).unwrap_or(&kicker.nick).to_string();
-        if !self.channels[chan].is_op(id) {
+        if !self.acts_as_chanop(chan, id) {
             let params = [&*self.channels[chan].name, "You're not channel operator"];
             self.reply(id, ERR_CHANOPRIVSNEEDED, &params, out);
             return;

@@ -124,6 +124,10 @@ impl Outbox for Labeled<'_> {
         self.out.account(id, request);
     }
 
+    fn kline(&mut self, change: crate::kline::Change) {
+        self.out.kline(change);
+    }
+
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         if who == self.id && !self.held.is_empty() {
             self.release();

@@ -13,9 +13,11 @@ mod channel;
 mod channels;
 mod chanops;
 mod history;
+mod klines;
 mod labels;
 mod messaging;
 mod modes;
+mod opers;
 mod overview;
 mod queries;
 mod registration;
@@ -57,6 +59,9 @@ pub trait Outbox {
     /// A request for the accounts worker from client `id`; the answer goes
     /// back to [`Hub::account_answer`], later.
     fn account(&mut self, id: ClientId, request: crate::accounts::Request);
+    /// A K-line to store or forget; nobody waits for the answer (a failure
+    /// is logged).
+    fn kline(&mut self, change: crate::kline::Change);
     /// The hub has let go of `who` (for the kind of reason `why`): deliver
     /// what is queued for it, then `ERROR :Closing Link: <host> (<reason>)`,
     /// then close the connection.
@@ -98,6 +103,11 @@ pub struct HubConfig {
     /// Lines of history shown on joining a channel.
     pub join_playback: usize,
     pub accounts: AccountRules,
+    /// `[[operators]]`: who may `OPER`.
+    pub operators: Vec<crate::config::OperatorConfig>,
+    /// `server.lobby_operators`, folded: accounts that are channel
+    /// operators of the default channel.
+    pub lobby_operators: Vec<String>,
 }
 
 impl HubConfig {
@@ -138,6 +148,13 @@ impl HubConfig {
             keep_private: config.history.private,
             join_playback: config.history.join_playback,
             accounts: AccountRules::new(config),
+            operators: config.operators.clone(),
+            lobby_operators: config
+                .server
+                .lobby_operators
+                .iter()
+                .map(|a| fold(a))
+                .collect(),
         }
     }
 }
@@ -156,6 +173,8 @@ pub struct HubStats {
     pub login_failures: u64,
     /// Connections cut, and addresses made to wait, for failing too often.
     pub lockouts: u64,
+    /// `OPER` refused for a wrong password.
+    pub oper_failures: u64,
 }
 
 struct Client {
@@ -176,9 +195,10 @@ struct Client {
     caps: Caps,
     password: Option<String>,
     invisible: bool,
-    /// User mode `+w`: recorded for when WALLOPS exists (it needs server
-    /// operators).
+    /// User mode `+w`: receives WALLOPS.
     wallops: bool,
+    /// User mode `+o`: the `[[operators]]` block it opered as.
+    oper: Option<String>,
     /// Channels an op invited this client to, each with its channel's
     /// serial so that the invitation dies with the channel.
     invites: Vec<(ChannelId, u64)>,
@@ -246,6 +266,8 @@ pub struct Hub {
     account_skeletons: HashMap<String, usize>,
     /// Recent failed logins by address.
     login_failures: HashMap<IpAddr, accounts::Failures>,
+    /// The K-lines, as set (see [`Hub::set_klines`]).
+    klines: Vec<klines::Active>,
 }
 
 fn unix_now() -> u64 {
@@ -275,6 +297,7 @@ impl Hub {
             accounts: HashSet::new(),
             account_skeletons: HashMap::new(),
             login_failures: HashMap::new(),
+            klines: Vec::new(),
         };
         hub.ensure_default_channel();
         hub
@@ -366,6 +389,7 @@ impl Hub {
             password: None,
             invisible: false,
             wallops: false,
+            oper: None,
             invites: Vec::new(),
             secure,
             away: None,
@@ -491,6 +515,11 @@ impl Hub {
             "AUTHENTICATE" => self.authenticate(id, msg, now, out),
             "REGISTER" => self.register_account(id, msg, out),
             "VERIFY" => self.verify_account(id, msg, out),
+            "OPER" => self.oper_command(id, msg, now, out),
+            "KILL" => self.kill_command(id, msg, out),
+            "WALLOPS" => self.wallops_command(id, msg, out),
+            "KLINE" => self.kline_command(id, msg, out),
+            "UNKLINE" => self.unkline_command(id, msg, out),
             _ => self.reply(
                 id,
                 ERR_UNKNOWNCOMMAND,
@@ -533,6 +562,7 @@ impl Hub {
         self.check_timeouts(now, out);
         self.presence_summaries(now, out);
         self.expire_login_failures(now);
+        self.expire_klines();
     }
 
     /// Takes the client out of every table; returns whether it existed.

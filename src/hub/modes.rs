@@ -76,7 +76,7 @@ impl Hub {
         let mut args = msg.params.iter().skip(2).copied();
         let mut pass = Pass {
             chan,
-            op: self.channels[chan].is_op(id),
+            op: self.acts_as_chanop(chan, id),
             refused: false,
             variable: 0,
             listed: [false; 2],

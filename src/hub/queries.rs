@@ -63,6 +63,9 @@ impl Hub {
                 out,
             );
         }
+        if t.oper.is_some() {
+            self.reply(id, RPL_WHOISOPERATOR, &[&t.nick, "is an IRC operator"], out);
+        }
         if t.secure {
             self.reply(
                 id,
@@ -185,9 +188,10 @@ impl Hub {
         }
     }
 
-    /// `+i` and `+w` exist and change nothing anyone can see yet: WHO and
-    /// NAMES list everyone in a shared group anyway, and WALLOPS (which
-    /// `+w` asks for) needs server operators. Unknown flags get 501.
+    /// `+i` changes nothing anyone can see yet (WHO and NAMES list everyone
+    /// in a shared group anyway); `+w` asks for WALLOPS; `-o` stops being a
+    /// server operator, and `+o` is ignored: only `OPER` gives it. Unknown
+    /// flags get 501.
     fn user_mode(
         &mut self,
         id: ClientId,
@@ -209,11 +213,12 @@ impl Hub {
             return;
         }
         let Some(change) = change else {
-            let (invisible, wallops) = self
-                .client(id)
-                .map_or((false, false), |c| (c.invisible, c.wallops));
+            let (invisible, oper, wallops) = self.client(id).map_or((false, false, false), |c| {
+                (c.invisible, c.oper.is_some(), c.wallops)
+            });
             let mut modes = String::from("+");
             modes.extend(invisible.then_some('i'));
+            modes.extend(oper.then_some('o'));
             modes.extend(wallops.then_some('w'));
             self.reply(id, RPL_UMODEIS, &[&modes], out);
             return;
@@ -224,6 +229,11 @@ impl Hub {
         for flag in change.chars() {
             match flag {
                 '+' | '-' => adding = flag == '+',
+                'o' => {
+                    if !adding && self.deoper(id) {
+                        applied.push_str("-o");
+                    }
+                }
                 'i' | 'w' => {
                     if let Some(client) = self.client_mut(id) {
                         let mode = if flag == 'i' {

@@ -199,6 +199,9 @@ impl Hub {
         if self.refuse_without_account(id, out) {
             return;
         }
+        if self.refuse_if_klined(id, out) {
+            return;
+        }
         let Some(client) = self.client_mut(id) else {
             return;
         };
@@ -226,7 +229,7 @@ impl Hub {
         self.reply(id, RPL_WELCOME, &[&welcome], out);
         self.reply(id, RPL_YOURHOST, &[&your_host], out);
         self.reply(id, RPL_CREATED, &[&created], out);
-        let params = [&*c.server_name, VERSION, "iw", "beiklmnotv", "beklov"];
+        let params = [&*c.server_name, VERSION, "iow", "beiklmnotv", "beklov"];
         self.reply(id, RPL_MYINFO, &params, out);
         self.isupport(id, out);
         self.lusers(id, out);

@@ -7,7 +7,9 @@ use std::net::Ipv4Addr;
 mod accounts;
 mod base;
 mod chanops;
+mod klines;
 mod names;
+mod opers;
 
 #[derive(Default)]
 struct Recorder {
@@ -19,6 +21,7 @@ struct Recorder {
     events: Vec<Entry>,
     asked: Vec<(ClientId, Ask, Answering)>,
     accounts: Vec<(ClientId, crate::accounts::Request)>,
+    klines: Vec<crate::kline::Change>,
 }
 
 impl Outbox for Recorder {
@@ -37,6 +40,9 @@ impl Outbox for Recorder {
     }
     fn account(&mut self, id: ClientId, request: crate::accounts::Request) {
         self.accounts.push((id, request));
+    }
+    fn kline(&mut self, change: crate::kline::Change) {
+        self.klines.push(change);
     }
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         self.closed.push((who, why, reason.to_string()));
@@ -374,6 +380,7 @@ fn broadcast_shares_one_line_between_recipients() {
         fn record(&mut self, _: Entry) {}
         fn ask(&mut self, _: ClientId, _: Ask, _: Answering) {}
         fn account(&mut self, _: ClientId, _: crate::accounts::Request) {}
+        fn kline(&mut self, _: crate::kline::Change) {}
         fn close(&mut self, _: ClientId, _: DisconnectReason, _: &str) {}
     }
     let mut w = World::new(config());

@@ -5,6 +5,7 @@
 use crate::accounts::{AccountError, AccountStore, Accounts, Answer, Hashing, Request};
 use crate::config::Config;
 use crate::hub::ClientId;
+use crate::kline::{Change, Kline};
 use log::{error, info};
 use mio::Waker;
 use std::collections::HashMap;
@@ -17,12 +18,16 @@ enum Asker {
     Client(ClientId),
     /// An admin connection, by its key (`groupchatctl account`).
     Admin(usize),
+    /// Nobody: the hub's K-line changes, whose failures are only logged.
+    Nobody,
 }
 
 /// An answer, ready to hand on.
 pub(super) enum Finished {
     Client(ClientId, Answer),
     Admin(usize, Answer),
+    /// The answer to a request nobody waits for.
+    Unasked(Answer),
 }
 
 /// Whether accounts are kept.
@@ -56,28 +61,34 @@ impl AccountsLink {
     }
 
     /// Opens the store and starts the worker, unless accounts are off;
-    /// returns every account's name (read here, once, so the hub can
-    /// protect nicks without asking the disk). On failure the server runs
-    /// without accounts, and says so.
-    pub(super) fn start(&mut self, config: &Config, waker: Arc<Waker>) -> Vec<String> {
+    /// returns every account's name and the K-lines in force (read here,
+    /// once, so the hub can protect nicks and refuse connections without
+    /// asking the disk). On failure the server runs without accounts (and
+    /// K-lines are not kept), and says so.
+    pub(super) fn start(&mut self, config: &Config, waker: Arc<Waker>) -> Stored {
         if !config.accounts.enabled {
-            info!("accounts are off (accounts.enabled = false)");
-            return Vec::new();
+            info!("accounts are off (accounts.enabled = false); K-lines are not kept");
+            return Stored::default();
         }
         let hashing = Hashing {
             memory_kib: config.accounts.hash_memory_kib,
             passes: config.accounts.hash_passes,
         };
         match start(&self.path, hashing, waker) {
-            Ok((accounts, names)) => {
-                info!("{} account(s) kept in {}", names.len(), self.path.display());
+            Ok((accounts, stored)) => {
+                info!(
+                    "{} account(s) and {} K-line(s) kept in {}",
+                    stored.names.len(),
+                    stored.klines.len(),
+                    self.path.display()
+                );
                 self.state = State::Open(accounts);
-                names
+                stored
             }
             Err(e) => {
                 error!("{e}; running without accounts (logins fail)");
                 self.state = State::Unavailable(e);
-                Vec::new()
+                Stored::default()
             }
         }
     }
@@ -85,6 +96,11 @@ impl AccountsLink {
     /// A client's request; the answer comes back from `take_finished`.
     pub(super) fn ask(&mut self, id: ClientId, request: Request) {
         self.send(Asker::Client(id), request);
+    }
+
+    /// A K-line to store or forget; a failure is logged when it comes.
+    pub(super) fn keep_kline(&mut self, change: Change) {
+        self.send(Asker::Nobody, Request::Kline(change));
     }
 
     /// An admin connection's request; false when accounts are not running.
@@ -161,18 +177,26 @@ fn finished(asker: Asker, answer: Answer) -> Finished {
     match asker {
         Asker::Client(id) => Finished::Client(id, answer),
         Asker::Admin(key) => Finished::Admin(key, answer),
+        Asker::Nobody => Finished::Unasked(answer),
     }
 }
 
-/// Opens the store at `path`, reads the names, and starts the worker.
-fn start(
-    path: &Path,
-    hashing: Hashing,
-    waker: Arc<Waker>,
-) -> Result<(Accounts, Vec<String>), String> {
+/// What the store holds that the hub keeps in memory.
+#[derive(Debug, Default)]
+pub(super) struct Stored {
+    pub(super) names: Vec<String>,
+    pub(super) klines: Vec<Kline>,
+}
+
+/// Opens the store at `path`, reads the names and K-lines, and starts the
+/// worker.
+fn start(path: &Path, hashing: Hashing, waker: Arc<Waker>) -> Result<(Accounts, Stored), String> {
     let mut store = AccountStore::open(path)?;
     let names = store.names().map_err(|e| e.to_string())?;
+    let klines = store
+        .klines(crate::clock::now_ms())
+        .map_err(|e| e.to_string())?;
     let accounts = Accounts::spawn(store, hashing, waker)
         .map_err(|e| format!("accounts: cannot start their thread: {e}"))?;
-    Ok((accounts, names))
+    Ok((accounts, Stored { names, klines }))
 }

@@ -11,8 +11,8 @@ use super::{Server, ShutdownGrace};
 use crate::accounts::{self, Answer, Outcome, Secret};
 use crate::admin::access::{self, Access};
 use crate::admin::protocol::{
-    AccountLine, AccountsStatus, ChannelInfo, ClientCounts, ClientInfo, HistoryLine, HistoryStatus,
-    Reply, Request, Status,
+    AccountLine, AccountsStatus, BanLine, ChannelInfo, ClientCounts, ClientInfo, HistoryLine,
+    HistoryStatus, Reply, Request, Status,
 };
 use crate::cluster::Cluster;
 use crate::connection::Connection;
@@ -413,7 +413,9 @@ impl Server {
                 ),
                 ..Reply::default()
             },
-            Ok(Outcome::Verified(_)) => Reply::failed("unexpected answer"),
+            Ok(Outcome::Verified(_) | Outcome::Matched(_) | Outcome::KlineStored(_)) => {
+                Reply::failed("unexpected answer")
+            }
             Err(e) => Reply::failed(e.to_string()),
         };
         if let Some(conn) = self.admin.conns.get_mut(key) {
@@ -498,6 +500,42 @@ impl Server {
                 info!("admin: wall to {told} client(s)");
                 Reply::done(format!("sent to {told} client(s)"))
             }
+            Request::BanAdd {
+                mask,
+                duration,
+                reason,
+            } => {
+                let duration_ms = match duration.as_deref().map(crate::kline::parse_duration_ms) {
+                    Some(None) => {
+                        return Reply::failed(format!(
+                            "{:?} is not a duration: 30m, 2h, 7d, or minutes",
+                            duration.unwrap_or_default()
+                        ));
+                    }
+                    Some(Some(ms)) => ms,
+                    None => 0,
+                };
+                let added = self
+                    .hub
+                    .add_kline(&mask, duration_ms, &reason, "admin", &mut self.net);
+                self.after_delivery();
+                match added {
+                    Ok((mask, dropped)) => {
+                        info!("admin: K-line on {mask}: {dropped} client(s) dropped");
+                        Reply::done(format!("banned {mask}: {dropped} client(s) dropped"))
+                    }
+                    Err(e) => Reply::failed(e),
+                }
+            }
+            Request::BanDel { mask } => match self.hub.remove_kline(&mask, &mut self.net) {
+                Some(mask) => Reply::done(format!("ban on {mask} removed")),
+                None => Reply::failed(format!("there is no ban on {mask}")),
+            },
+            Request::BanList => Reply {
+                ok: true,
+                bans: Some(self.hub.klines().into_iter().map(ban_line).collect()),
+                ..Reply::default()
+            },
             Request::Reload => match self.reload() {
                 Ok(done) => Reply::done(done),
                 Err(e) => Reply::failed(e),
@@ -607,6 +645,7 @@ impl Server {
                     accounts: self.hub.account_count(),
                     logins: hub.logins,
                     login_failures: hub.login_failures,
+                    oper_failures: hub.oper_failures,
                     lockouts: hub.lockouts,
                 }
             },
@@ -640,6 +679,16 @@ impl Server {
 /// reading it does not wait on a disk).
 /// Most lines `groupchatctl history --last` gets.
 const MAX_HISTORY_LINES: usize = 10_000;
+
+fn ban_line(k: crate::kline::Kline) -> BanLine {
+    BanLine {
+        mask: k.mask,
+        reason: k.reason,
+        set_by: k.set_by,
+        set_at: crate::clock::format_iso(k.set_at_ms),
+        expires: k.expires_ms.map(crate::clock::format_iso),
+    }
+}
 
 fn no_history() -> Reply {
     Reply::failed("history is not kept (see groupchatctl status)")

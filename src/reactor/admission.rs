@@ -118,6 +118,8 @@ impl Server {
             "connect #{id} from {peer}{}",
             if tls { " (TLS)" } else { "" }
         );
+        // An address K-line refuses it before it says anything.
+        self.hub.refuse_if_klined(id, &mut self.net);
     }
 
     /// Tells the client why and closes. What it already sent is read first,

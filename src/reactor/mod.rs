@@ -226,8 +226,9 @@ impl Server {
             .history
             .start(&server.config.history, Arc::clone(&waker));
         server.hub.set_seq_floor(max_seq);
-        let names = server.net.accounts.start(&server.config, waker);
-        server.hub.set_accounts(names);
+        let stored = server.net.accounts.start(&server.config, waker);
+        server.hub.set_accounts(stored.names);
+        server.hub.set_klines(stored.klines);
         if server.config.cluster.enabled() {
             let port = server.config.server.listen.first().map_or(0, |a| a.port());
             let cluster = Cluster::new(&server.config.cluster, port)
@@ -717,6 +718,8 @@ impl Server {
                     self.hub.account_answer(id, answer, now, &mut self.net);
                 }
                 accounts::Finished::Admin(key, answer) => self.admin_account_answer(key, answer),
+                accounts::Finished::Unasked(Err(e)) => error!("cannot store a K-line: {e}"),
+                accounts::Finished::Unasked(Ok(_)) => {}
             }
         }
         self.after_delivery();
@@ -945,6 +948,10 @@ impl Outbox for Net {
 
     fn account(&mut self, id: ClientId, request: crate::accounts::Request) {
         self.accounts.ask(id, request);
+    }
+
+    fn kline(&mut self, change: crate::kline::Change) {
+        self.accounts.keep_kline(change);
     }
 
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {

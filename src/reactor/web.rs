@@ -118,6 +118,8 @@ impl Server {
             "connect #{id} from {peer} (WebSocket{}, {subprotocol:?})",
             if tls { " over TLS" } else { "" }
         );
+        // An address K-line refuses it before it says anything.
+        self.hub.refuse_if_klined(id, &mut self.net);
     }
 
     /// A request not complete within the registration timeout: told so

@@ -356,7 +356,9 @@ fn close_code(why: DisconnectReason) -> u16 {
         | DisconnectReason::LoginFailures
         | DisconnectReason::AccountRequired
         | DisconnectReason::TooManyConnections
-        | DisconnectReason::Kicked => websocket::POLICY,
+        | DisconnectReason::Kicked
+        | DisconnectReason::Killed
+        | DisconnectReason::Klined => websocket::POLICY,
         DisconnectReason::Other => websocket::SERVER_ERROR,
         _ => websocket::NORMAL,
     }

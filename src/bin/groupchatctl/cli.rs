@@ -63,6 +63,26 @@ pub enum AccountAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BanAction {
+    /// Ban a mask from the server (a K-line): nick!user@host with * and ?,
+    /// an address, a network (10.0.0.0/8) or $a:account. Matching clients
+    /// are dropped at once; the ban outlives restarts.
+    Add {
+        mask: String,
+        /// How long: 30m, 2h, 7d, or minutes [default: forever].
+        #[arg(long, value_name = "D")]
+        duration: Option<String>,
+        /// Shown to whoever it keeps out.
+        #[arg(long, required = true)]
+        reason: String,
+    },
+    /// Lift a ban.
+    Del { mask: String },
+    /// List the bans in force.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Version, uptime, listeners, clients, traffic, queues, disconnects, memory.
     Status,
@@ -103,6 +123,17 @@ pub enum Command {
     Account {
         #[command(subcommand)]
         action: AccountAction,
+    },
+    /// Manage server bans (K-lines).
+    Ban {
+        #[command(subcommand)]
+        action: BanAction,
+    },
+    /// Print the Argon2 hash of a password, for `password_hash` in an
+    /// `[[operators]]` block (works without the daemon).
+    HashPassword {
+        #[command(flatten)]
+        password: PasswordSource,
     },
     /// Shut the daemon down gracefully.
     Shutdown {

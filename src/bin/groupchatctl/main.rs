@@ -8,7 +8,7 @@ mod cli;
 mod table;
 
 use clap::Parser;
-use cli::{AccountAction, Args, Command, HistoryAction, PasswordSource};
+use cli::{AccountAction, Args, BanAction, Command, HistoryAction, PasswordSource};
 use groupchatd::admin::path;
 use groupchatd::admin::protocol::{Password, Reply, Request};
 use std::io::{self, BufRead, BufReader, Write};
@@ -23,7 +23,11 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 fn main() -> ExitCode {
     let args = Args::parse();
     let socket = args.socket.clone().unwrap_or_else(path::for_client);
-    let request = match request_for(args.command) {
+    let request = match args.command {
+        Command::HashPassword { password } => return hash_password(&password),
+        command => request_for(command),
+    };
+    let request = match request {
         Ok(request) => request,
         Err(e) => {
             eprintln!("groupchatctl: {e}");
@@ -97,8 +101,44 @@ fn request_for(command: Command) -> Result<Request, String> {
             AccountAction::Del { name } => Request::AccountDel { name },
             AccountAction::List => Request::AccountList,
         },
+        Command::Ban { action } => match action {
+            BanAction::Add {
+                mask,
+                duration,
+                reason,
+            } => Request::BanAdd {
+                mask,
+                duration,
+                reason,
+            },
+            BanAction::Del { mask } => Request::BanDel { mask },
+            BanAction::List => Request::BanList,
+        },
         Command::Shutdown { grace } => Request::Shutdown { grace },
+        Command::HashPassword { .. } => return Err("hash-password asks no daemon".into()),
     })
+}
+
+/// `hash-password`: the PHC string of the password, hashed as the daemon
+/// hashes account passwords by default, on standard output.
+fn hash_password(source: &PasswordSource) -> ExitCode {
+    let defaults = groupchatd::config::AccountsConfig::default();
+    let hashing = groupchatd::accounts::Hashing {
+        memory_kib: defaults.hash_memory_kib,
+        passes: defaults.hash_passes,
+    };
+    let hashed = read_password(source)
+        .and_then(|password| hashing.hash(&groupchatd::accounts::Secret::new(password.0)));
+    match hashed {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("groupchatctl: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// The password from `--password-file` or standard input; on a terminal

@@ -2,7 +2,7 @@
 //! lists, a two-column sheet for the status.
 
 use groupchatd::admin::protocol::{
-    AccountLine, AccountsStatus, ChannelInfo, ClientInfo, ClusterStatus, HistoryLine,
+    AccountLine, AccountsStatus, BanLine, ChannelInfo, ClientInfo, ClusterStatus, HistoryLine,
     HistoryStatus, Reply, Status,
 };
 use std::fmt::Write;
@@ -25,6 +25,9 @@ pub fn render(reply: &Reply) -> String {
     }
     if let Some(cluster) = &reply.nodes {
         return nodes_table(cluster);
+    }
+    if let Some(bans) = &reply.bans {
+        return bans_table(bans);
     }
     match &reply.message {
         Some(message) => format!("{message}\n"),
@@ -196,17 +199,19 @@ fn nodes_table(c: &ClusterStatus) -> String {
     )
 }
 
-/// `ok, 12 accounts, 40 logins, 3 failed, 0 lockouts` and what went wrong.
+/// `ok, 12 accounts, 40 logins, 3 failed, 1 failed OPER, 0 lockouts` and
+/// what went wrong.
 fn accounts_summary(a: &AccountsStatus) -> String {
     let mut text = match a.state.as_str() {
         "off" => return "off".into(),
         "unavailable" => format!("UNAVAILABLE ({})", a.path),
         state => format!(
-            "{}, {} account(s); since start {} login(s), {} failed, {} lockout(s)",
+            "{}, {} account(s); since start {} login(s), {} failed, {} failed OPER(s), {} lockout(s)",
             if state == "ok" { "ok" } else { "FAILING" },
             a.accounts,
             a.logins,
             a.login_failures,
+            a.oper_failures,
             a.lockouts
         ),
     };
@@ -214,6 +219,25 @@ fn accounts_summary(a: &AccountsStatus) -> String {
         text.push_str(&format!("; error: {error}"));
     }
     text
+}
+
+fn bans_table(bans: &[BanLine]) -> String {
+    if bans.is_empty() {
+        return "no bans\n".into();
+    }
+    let rows: Vec<Vec<String>> = bans
+        .iter()
+        .map(|b| {
+            vec![
+                b.mask.clone(),
+                b.expires.clone().unwrap_or_else(|| "never".into()),
+                b.set_by.clone(),
+                b.set_at.clone(),
+                b.reason.clone(),
+            ]
+        })
+        .collect();
+    columns(&["MASK", "EXPIRES", "SET BY", "SET AT", "REASON"], &rows)
 }
 
 fn accounts_table(accounts: &[AccountLine]) -> String {

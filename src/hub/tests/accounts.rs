@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 /// Accounts by folded name: (name as registered, password).
-type Store = HashMap<String, (String, String)>;
+pub(super) type Store = HashMap<String, (String, String)>;
 
-fn store(accounts: &[(&str, &str)]) -> Store {
+pub(super) fn store(accounts: &[(&str, &str)]) -> Store {
     accounts
         .iter()
         .map(|(n, p)| (fold(n), (n.to_string(), p.to_string())))
@@ -24,7 +24,7 @@ fn plain(name: &str, password: &str) -> String {
 
 impl World {
     /// A world whose hub knows the accounts of `store`.
-    fn with_accounts(config: HubConfig, store: &Store) -> World {
+    pub(super) fn with_accounts(config: HubConfig, store: &Store) -> World {
         let mut w = World::new(config);
         w.hub.set_accounts(store.values().map(|(n, _)| n.clone()));
         w
@@ -32,7 +32,7 @@ impl World {
 
     /// Answers what the hub asked of the accounts worker, as the worker
     /// does (without hashing).
-    fn answer_accounts(&mut self, store: &mut Store) {
+    pub(super) fn answer_accounts(&mut self, store: &mut Store) {
         for (id, request) in std::mem::take(&mut self.out.accounts) {
             let answer = match request {
                 Request::Verify { name, password } => Ok(Outcome::Verified(
@@ -48,6 +48,10 @@ impl World {
                         Ok(Outcome::Created(name))
                     }
                 },
+                // The fake hash of a password is the password itself.
+                Request::CheckHash { hash, password } => {
+                    Ok(Outcome::Matched(hash == password.expose()))
+                }
                 other => panic!("clients do not ask {other:?}"),
             };
             self.hub.account_answer(id, answer, self.now, &mut self.out);
@@ -55,7 +59,14 @@ impl World {
     }
 
     /// Connects, logs in with SASL as `nick` and registers.
-    fn log_in(&mut self, id: ClientId, nick: &str, password: &str, caps: &str, store: &mut Store) {
+    pub(super) fn log_in(
+        &mut self,
+        id: ClientId,
+        nick: &str,
+        password: &str,
+        caps: &str,
+        store: &mut Store,
+    ) {
         self.connect(id);
         self.send(id, &format!("CAP REQ :sasl {caps}"));
         self.send(id, &format!("NICK {nick}"));
@@ -67,7 +78,7 @@ impl World {
     }
 }
 
-fn accounts_config() -> HubConfig {
+pub(super) fn accounts_config() -> HubConfig {
     let mut c = config();
     c.accounts.max_failures = 3;
     c.accounts.max_failures_per_address = 5;

@@ -76,7 +76,7 @@ fn isupport_tells_what_the_server_does() {
     w.send(1, "USER a 0 * :A");
     let lines = w.take(1);
     assert!(lines.contains(
-        &":groupchatd 004 a groupchatd groupchatd-0.1.0 iw beiklmnotv :beklov".to_string()
+        &":groupchatd 004 a groupchatd groupchatd-0.1.0 iow beiklmnotv :beklov".to_string()
     ));
     let isupport: Vec<&String> = lines.iter().filter(|l| l.contains(" 005 ")).collect();
     assert_eq!(isupport.len(), 2);
