@@ -240,10 +240,12 @@ pub struct Hub {
     created: String,
     clients: Vec<Option<Client>>,
     nicks: HashMap<String, ClientId>,
-    /// The same clients by their nick's confusable skeleton
-    /// ([`crate::names::skeleton`]), so that a look-alike of a nick in use
-    /// is found in one lookup. One client a skeleton: two nicks with one
-    /// skeleton never coexist.
+    /// The clients whose nick's confusable skeleton
+    /// ([`crate::names::skeleton`]) is not its fold, by that skeleton; the
+    /// others (every ASCII nick) are found in `nicks` under it, so the
+    /// common case costs no second entry per client. Either way a
+    /// look-alike of a nick in use is found in one or two lookups. Two
+    /// nicks with one skeleton never coexist.
     skeletons: HashMap<String, ClientId>,
     channels: Slab<Channel>,
     channel_ids: HashMap<String, ChannelId>,
@@ -342,22 +344,35 @@ impl Hub {
     /// The client whose nick looks like `nick` (the same skeleton), if it is
     /// not `id` itself.
     fn look_alike_holder(&self, id: ClientId, nick: &str) -> Option<ClientId> {
-        self.skeletons
-            .get(&skeleton(nick))
-            .copied()
+        let shape = skeleton(nick);
+        let by_fold = self.nicks.get(&shape).copied().filter(|&holder| {
+            self.client(holder)
+                .is_some_and(|c| skeleton(&c.nick) == shape)
+        });
+        by_fold
+            .or_else(|| self.skeletons.get(&shape).copied())
             .filter(|&holder| holder != id)
     }
 
-    /// Enters `nick` as `id`'s in the nick and skeleton maps.
+    /// Enters `nick` as `id`'s in the nick map, and in the skeleton map
+    /// when its skeleton is not its fold.
     fn claim_nick(&mut self, id: ClientId, nick: &str) {
-        self.nicks.insert(fold(nick), id);
-        self.skeletons.insert(skeleton(nick), id);
+        let folded = fold(nick);
+        let shape = skeleton(nick);
+        if shape != folded {
+            self.skeletons.insert(shape, id);
+        }
+        self.nicks.insert(folded, id);
     }
 
     /// Takes `nick` out of the nick and skeleton maps.
     fn release_nick(&mut self, nick: &str) {
-        self.nicks.remove(&fold(nick));
-        self.skeletons.remove(&skeleton(nick));
+        let folded = fold(nick);
+        let shape = skeleton(nick);
+        if shape != folded {
+            self.skeletons.remove(&shape);
+        }
+        self.nicks.remove(&folded);
     }
 
     fn client(&self, id: ClientId) -> Option<&Client> {
