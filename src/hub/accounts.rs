@@ -9,7 +9,7 @@
 //! once, such as whether a nick is an account's name, the hub keeps itself
 //! ([`Hub::set_accounts`] at start, updated on every change).
 
-use super::{Cap, ClientId, Hub, Outbox};
+use super::{Cap, Client, ClientId, Hub, Outbox};
 use crate::accounts::{AccountError, Answer, Outcome, Request, Secret};
 use crate::message::{Message, build};
 use crate::names::{fold, skeleton, valid_nick};
@@ -63,6 +63,62 @@ pub(super) enum Sasl {
     Idle,
     /// `AUTHENTICATE PLAIN` was accepted: the base64 received so far.
     Plain(String),
+}
+
+/// A client's logging in: kept only while there is something to keep,
+/// since most clients never log in and each client slot is memory paid
+/// for every connection.
+#[derive(Debug, Default)]
+pub(super) struct Login {
+    sasl: Sasl,
+    /// A login or `REGISTER` the accounts worker has yet to answer.
+    waiting: Option<Waiting>,
+    /// Failed SASL logins and OPERs on this connection.
+    failures: u32,
+}
+
+impl Client {
+    /// The login state, made on first use.
+    fn login(&mut self) -> &mut Login {
+        self.login.get_or_insert_with(Box::default)
+    }
+
+    /// Notes a request for the accounts worker; registration waits for it.
+    pub(super) fn set_waiting(&mut self, waiting: Waiting) {
+        self.login().waiting = Some(waiting);
+    }
+
+    pub(super) fn waiting(&self) -> Option<&Waiting> {
+        self.login.as_ref()?.waiting.as_ref()
+    }
+
+    fn take_waiting(&mut self) -> Option<Waiting> {
+        let waiting = self.login.as_mut()?.waiting.take();
+        self.tidy_login();
+        waiting
+    }
+
+    /// Ends a SASL exchange; returns whether one was under way.
+    pub(super) fn end_sasl(&mut self) -> bool {
+        let Some(login) = self.login.as_mut() else {
+            return false;
+        };
+        let unfinished = matches!(login.sasl, Sasl::Plain(_));
+        login.sasl = Sasl::Idle;
+        self.tidy_login();
+        unfinished
+    }
+
+    /// Drops the login state once nothing in it is left to keep.
+    fn tidy_login(&mut self) {
+        if self
+            .login
+            .as_ref()
+            .is_some_and(|l| matches!(l.sasl, Sasl::Idle) && l.waiting.is_none() && l.failures == 0)
+        {
+            self.login = None;
+        }
+    }
 }
 
 /// A request of this client's the accounts worker has not answered yet.
@@ -217,8 +273,10 @@ impl Hub {
             return;
         };
         if param == "*" {
-            client.sasl = Sasl::Idle;
-            if let Some(Waiting::Login { aborted, .. }) = &mut client.waiting {
+            client.end_sasl();
+            if let Some(Waiting::Login { aborted, .. }) =
+                client.login.as_mut().and_then(|l| l.waiting.as_mut())
+            {
                 *aborted = true;
             }
             self.reply(id, ERR_SASLABORTED, &["SASL authentication aborted"], out);
@@ -227,11 +285,11 @@ impl Hub {
             return;
         }
         if param.len() > CHUNK {
-            client.sasl = Sasl::Idle;
+            client.end_sasl();
             self.reply(id, ERR_SASLTOOLONG, &["SASL message too long"], out);
             return;
         }
-        match client.waiting {
+        match client.waiting() {
             // One login at a time: the answer to this one is coming.
             Some(Waiting::Login { aborted: false, .. }) => return,
             // An answer is due to an aborted login or a REGISTER: one
@@ -243,14 +301,14 @@ impl Hub {
             }
             None => {}
         }
-        let Sasl::Plain(so_far) = &mut client.sasl else {
+        let Some(Sasl::Plain(so_far)) = client.login.as_mut().map(|l| &mut l.sasl) else {
             return self.start_sasl(id, param, now, out);
         };
         if param != "+" {
             so_far.push_str(param);
         }
         if so_far.len() > MAX_SASL {
-            client.sasl = Sasl::Idle;
+            client.end_sasl();
             self.reply(id, ERR_SASLTOOLONG, &["SASL message too long"], out);
             return;
         }
@@ -258,7 +316,7 @@ impl Hub {
             return;
         }
         let encoded = std::mem::take(so_far);
-        client.sasl = Sasl::Idle;
+        client.end_sasl();
         let Some((name, password)) = plain_credentials(&encoded) else {
             self.reply(
                 id,
@@ -269,7 +327,7 @@ impl Hub {
             return;
         };
         if let Some(client) = self.client_mut(id) {
-            client.waiting = Some(Waiting::Login {
+            client.set_waiting(Waiting::Login {
                 name: name.clone(),
                 aborted: false,
             });
@@ -307,7 +365,7 @@ impl Hub {
             return;
         }
         if let Some(client) = self.client_mut(id) {
-            client.sasl = Sasl::Plain(String::new());
+            client.login().sasl = Sasl::Plain(String::new());
         }
         // Built by hand: `build` would write the lone `+` as `:+`, which is
         // the same to a parser but not to clients that compare the line.
@@ -377,7 +435,7 @@ impl Hub {
             );
             return;
         }
-        if client.waiting.is_some() {
+        if client.waiting().is_some() {
             let text = "Another login or registration is in progress";
             fail(self, &["TEMPORARILY_UNAVAILABLE", wanted, text], out);
             return;
@@ -435,7 +493,7 @@ impl Hub {
         }
         let password = Secret::new(password.to_string());
         if let Some(client) = self.client_mut(id) {
-            client.waiting = Some(Waiting::Register { name: name.clone() });
+            client.set_waiting(Waiting::Register { name: name.clone() });
         }
         out.account(id, Request::Create { name, password });
     }
@@ -461,7 +519,7 @@ impl Hub {
         now: Instant,
         out: &mut dyn Outbox,
     ) {
-        let Some(waiting) = self.client_mut(id).and_then(|c| c.waiting.take()) else {
+        let Some(waiting) = self.client_mut(id).and_then(Client::take_waiting) else {
             return;
         };
         match waiting {
@@ -582,8 +640,12 @@ impl Hub {
         let Some(client) = self.client_mut(id) else {
             return;
         };
-        client.login_failures += 1;
-        let (mine, ip) = (client.login_failures, client.ip);
+        let mine = {
+            let login = client.login();
+            login.failures += 1;
+            login.failures
+        };
+        let ip = client.ip;
         let from_address = self.login_failures.entry(ip).or_insert(Failures {
             count: 0,
             since: now,

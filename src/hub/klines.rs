@@ -124,6 +124,10 @@ impl Hub {
     /// `465`, then `ERROR :Closing Link: <host> (K-lined: <reason>)`.
     /// Returns whether it did.
     pub fn refuse_if_klined(&mut self, id: ClientId, out: &mut dyn Outbox) -> bool {
+        // Without K-lines (the usual case) nothing is built to match.
+        if self.klines.is_empty() {
+            return false;
+        }
         let Some(client) = self.client(id) else {
             return false;
         };

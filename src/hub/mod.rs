@@ -215,11 +215,10 @@ struct Client {
     check_at: Instant,
     /// The account it is logged in to, as the account's name is spelt.
     account: Option<String>,
-    sasl: accounts::Sasl,
-    /// A login or `REGISTER` the accounts worker has yet to answer.
-    waiting: Option<accounts::Waiting>,
-    /// Failed SASL logins on this connection.
-    login_failures: u32,
+    /// A SASL exchange, a request the accounts worker has yet to answer,
+    /// failed logins: boxed, and absent from the many clients that never
+    /// log in (see [`accounts::Login`]).
+    login: Option<Box<accounts::Login>>,
 }
 
 impl Client {
@@ -416,9 +415,7 @@ impl Hub {
             pinged: false,
             check_at: now,
             account: None,
-            sasl: accounts::Sasl::Idle,
-            waiting: None,
-            login_failures: 0,
+            login: None,
         });
         self.unregistered += 1;
         self.schedule_first_check(id, now);

@@ -95,13 +95,13 @@ impl Hub {
             self.reply(id, ERR_PASSWDMISMATCH, &[&text], out);
             return;
         }
-        if client.waiting.is_some() {
+        if client.waiting().is_some() {
             let text = "Password incorrect: a previous check is still being answered; try again";
             self.reply(id, ERR_PASSWDMISMATCH, &[text], out);
             return;
         }
         if let Some(client) = self.client_mut(id) {
-            client.waiting = Some(Waiting::Oper { name: block.name });
+            client.set_waiting(Waiting::Oper { name: block.name });
         }
         let password = Secret::new(password.to_string());
         out.account(id, Request::CheckHash { hash, password });

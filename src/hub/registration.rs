@@ -165,12 +165,11 @@ impl Hub {
             || client.nick.is_empty()
             || client.user.is_empty()
             || client.cap_negotiating
-            || client.waiting.is_some()
+            || client.waiting().is_some()
         {
             return;
         }
-        let unfinished = matches!(client.sasl, super::accounts::Sasl::Plain(_));
-        client.sasl = super::accounts::Sasl::Idle;
+        let unfinished = client.end_sasl();
         let nick = client.nick.clone();
         if unfinished {
             // Registering ends an exchange the client left unfinished.
