@@ -705,6 +705,18 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
+    /// This node's name, when it is one of a cluster: `cluster.node_name`,
+    /// or `hostname:port` of the first listener.
+    pub fn node_name(&self) -> Option<String> {
+        let port = self.server.listen.first().map_or(0, |a| a.port());
+        self.cluster.enabled().then(|| {
+            self.cluster
+                .node_name
+                .clone()
+                .unwrap_or_else(|| crate::cluster::default_node_name(port))
+        })
+    }
+
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use groupchatd::config::Config;
 use groupchatd::history::Entry;
-use groupchatd::hub::{Answering, Ask, ClientId, Hub, HubConfig, Outbox};
+use groupchatd::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, Outbox};
 use groupchatd::message::Line;
 use groupchatd::outqueue::OutQueue;
 use groupchatd::stats::DisconnectReason;
@@ -91,6 +91,8 @@ impl Outbox for Queues {
     fn account(&mut self, _id: ClientId, _request: groupchatd::accounts::Request) {}
     fn kline(&mut self, _change: groupchatd::kline::Change) {}
     fn close(&mut self, _who: ClientId, _why: DisconnectReason, _reason: &str) {}
+    fn publish(&mut self, _bus: Bus, _payload: &Line) {}
+    fn follow(&mut self, _folded: &str, _on: bool) {}
 }
 
 impl Queues {

@@ -252,6 +252,87 @@ fn a_node_started_while_redis_is_down_joins_when_it_comes_back() {
     a.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a"]);
 }
 
+/// Two nodes of one Redis, both up and each listing the other.
+fn two_nodes(redis: &Redis) -> (Daemon, Daemon) {
+    let a = Daemon::start(&node_config("a", &redis.url()));
+    let b = Daemon::start(&node_config("b", &redis.url()));
+    for node in [&a, &b] {
+        node.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a", "b"]);
+    }
+    (a, b)
+}
+
+#[test]
+fn users_of_two_nodes_chat_as_one_network() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start(None);
+    let (a, b) = two_nodes(&redis);
+    let mut alice = a.register("alice");
+    let mut bob = b.register("bob");
+    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    alice.send("NAMES #lobby");
+    let names = alice.expect(" 353 ");
+    assert!(names.ends_with(":alice bob"), "{names}");
+    alice.send("PRIVMSG #lobby :hello from a");
+    bob.expect(":alice!alice@127.0.0.1 PRIVMSG #lobby :hello from a");
+    bob.send("PRIVMSG alice :psst, from b");
+    alice.expect(":bob!bob@127.0.0.1 PRIVMSG alice :psst, from b");
+    alice.send("JOIN #rust");
+    alice.expect(" 366 alice #rust ");
+    bob.send("JOIN #rust");
+    alice.expect(":bob!bob@127.0.0.1 JOIN :#rust");
+    alice.send("TOPIC #rust :crabs");
+    bob.expect(":alice!alice@127.0.0.1 TOPIC #rust :crabs");
+    alice.send("WHOIS bob");
+    alice.expect(" 311 alice bob bob 127.0.0.1 ");
+    // One network, one nick.
+    let mut other = a.connect();
+    other.send("NICK bob");
+    other.expect(" 433 * bob ");
+    bob.send("PART #rust :off to b things");
+    alice.expect(":bob!bob@127.0.0.1 PART #rust :off to b things");
+    let status = a.status();
+    assert!(status["cluster"]["heard"].as_u64() > Some(0), "{status}");
+    assert_eq!(status["cluster"]["following"], 2, "{status}");
+    // b dies: its users leave the network, and their nicks are free.
+    drop(b);
+    alice.expect(":bob!bob@127.0.0.1 QUIT :Quit: node b lost");
+    other.send("NICK bob");
+    other.send("USER bob 0 * :the new bob");
+    other.expect(" 001 bob ");
+}
+
+#[test]
+fn after_redis_restarts_the_nodes_resync_and_say_what_may_be_lost() {
+    if !have_redis() {
+        return;
+    }
+    let mut redis = Redis::start(None);
+    let (a, b) = two_nodes(&redis);
+    let mut alice = a.register("alice");
+    let mut bob = b.register("bob");
+    let mut carl = b.register("carl");
+    alice.expect(":carl!carl@127.0.0.1 JOIN :#lobby");
+    redis.kill();
+    alice.expect("messages from other nodes may have been missed");
+    // Apart: local chat goes on; carl leaves and dave arrives unseen by a.
+    carl.send("QUIT :bye");
+    let mut dave = b.register("dave");
+    bob.send("PRIVMSG #lobby :b alone");
+    dave.expect(":bob!bob@127.0.0.1 PRIVMSG #lobby :b alone");
+    redis.restart();
+    alice.expect(":dave!dave@127.0.0.1 JOIN :#lobby");
+    alice.send("NAMES #lobby");
+    let names = alice.expect(" 353 ");
+    assert!(names.ends_with(":alice bob dave"), "{names}");
+    alice.send("PRIVMSG #lobby :together again");
+    bob.expect(":together again");
+    dave.expect(":together again");
+    a.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a", "b"]);
+}
+
 /// CPU seconds a process has used, from /proc (utime + stime).
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");

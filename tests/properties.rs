@@ -7,7 +7,7 @@
 use groupchatd::config::Config;
 use groupchatd::framing::{Frame, LineFramer};
 use groupchatd::history::Entry;
-use groupchatd::hub::{Answering, Ask, ClientId, Hub, HubConfig, Outbox};
+use groupchatd::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, Outbox};
 use groupchatd::mask::{Mask, Subject};
 use groupchatd::message::{Line, MAX_LINE, Message, build, numeric};
 use groupchatd::names::{fold, skeleton};
@@ -270,6 +270,8 @@ impl Outbox for Recorder {
     fn close(&mut self, who: ClientId, _why: DisconnectReason, _reason: &str) {
         self.closed.push((who, self.lines.len()));
     }
+    fn publish(&mut self, _bus: Bus, _payload: &Line) {}
+    fn follow(&mut self, _folded: &str, _on: bool) {}
 }
 
 impl Recorder {

@@ -80,6 +80,10 @@ pub struct Link<T> {
     retry_at: Instant,
     backoff: Duration,
     error: Option<String>,
+    /// A subscriber connection: once up, whatever Redis sends is a push
+    /// (a subscription's confirmation, or a published message), matched to
+    /// nothing that was asked.
+    pushes: bool,
 }
 
 impl<T: Copy + fmt::Display> Link<T> {
@@ -98,6 +102,16 @@ impl<T: Copy + fmt::Display> Link<T> {
             retry_at: now,
             backoff: FIRST_BACKOFF,
             error: None,
+            pushes: false,
+        }
+    }
+
+    /// A link for SUBSCRIBE, whose replies are pushes ([`Link::ready`]
+    /// returns them untagged).
+    pub fn subscriber(addr: SocketAddr, auth: Option<Vec<Vec<u8>>>, timeout: Duration) -> Link<T> {
+        Link {
+            pushes: true,
+            ..Link::new(addr, auth, timeout)
         }
     }
 
@@ -165,19 +179,21 @@ impl<T: Copy + fmt::Display> Link<T> {
         }
     }
 
-    /// Queues a command whose reply will come back tagged `ask`; dropped
-    /// (false) while the link is not up.
+    /// Queues a command whose reply will come back tagged `ask` (on a
+    /// subscriber link: as pushes); dropped (false) while the link is not
+    /// up.
     pub fn send(&mut self, ask: T, args: &[&[u8]]) -> bool {
         if self.state != LinkState::Up {
             return false;
         }
-        self.queue(Tag::Ask(ask), args)
+        let tag = (!self.pushes).then_some(Tag::Ask(ask));
+        self.queue(tag, args)
     }
 
-    fn queue(&mut self, ask: Tag<T>, args: &[&[u8]]) -> bool {
+    fn queue(&mut self, tag: Option<Tag<T>>, args: &[&[u8]]) -> bool {
         match resp::encode(args, &mut self.out) {
             Ok(()) => {
-                self.waiting.push_back((ask, Instant::now()));
+                self.waiting.extend(tag.map(|tag| (tag, Instant::now())));
                 true
             }
             Err(e) => {
@@ -188,8 +204,14 @@ impl<T: Copy + fmt::Display> Link<T> {
     }
 
     /// The socket is ready: finishes connecting, reads every reply that
-    /// came, and writes what is queued. Returns the replies with their tags.
-    pub fn ready(&mut self, registry: &Registry, token: Token, now: Instant) -> Vec<(T, Frame)> {
+    /// came, and writes what is queued. Returns the replies with their
+    /// tags, and a subscriber's pushes without.
+    pub fn ready(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        now: Instant,
+    ) -> Vec<(Option<T>, Frame)> {
         if self.state == LinkState::Connecting {
             let Some(stream) = self.stream.as_ref() else {
                 return Vec::new();
@@ -219,11 +241,15 @@ impl<T: Copy + fmt::Display> Link<T> {
         let mut answered = Vec::with_capacity(replies.len());
         for reply in replies {
             let Some((ask, _)) = self.waiting.pop_front() else {
+                if self.pushes && self.state == LinkState::Up {
+                    answered.push((None, reply));
+                    continue;
+                }
                 self.fail(registry, "Redis answered what was not asked".into());
                 return answered;
             };
             match (ask, reply) {
-                (Tag::Ask(ask), reply) => answered.push((ask, reply)),
+                (Tag::Ask(ask), reply) => answered.push((Some(ask), reply)),
                 (tag, Frame::Error(e)) => {
                     self.fail(registry, format!("Redis refused {tag}: {e}"));
                     return answered;
@@ -246,9 +272,9 @@ impl<T: Copy + fmt::Display> Link<T> {
         self.since = now;
         if let Some(auth) = self.auth.clone() {
             let args: Vec<&[u8]> = auth.iter().map(Vec::as_slice).collect();
-            self.queue(Tag::Auth, &args);
+            self.queue(Some(Tag::Auth), &args);
         }
-        self.queue(Tag::Ping, &[b"PING"]);
+        self.queue(Some(Tag::Ping), &[b"PING"]);
     }
 
     /// Reads what the socket has and decodes every complete reply.

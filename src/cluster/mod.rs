@@ -2,24 +2,35 @@
 //! (`[cluster]`), the way Centrifugo's Redis engine or Socket.IO's Redis
 //! adapter do, with no link protocol of our own.
 //!
-//! This is the first part: a non-blocking Redis connection inside the
-//! event loop ([`link`]), and the nodes' registry ([`Cluster`]): each node
-//! writes a heartbeat into one Redis hash and reads everybody's back, so
-//! every node knows which others are alive, and a node silent for
-//! `node_timeout` is lost. Chat itself (nicks, channels, messages) does
-//! not cross nodes yet.
+//! Two non-blocking Redis connections live inside the event loop
+//! ([`link`]): one for commands, one subscribed to the network's pub/sub
+//! channels. Over the first, each node writes a heartbeat into one Redis
+//! hash and reads everybody's back, so every node knows which others are
+//! alive, and a node silent for `node_timeout` is lost; and it publishes
+//! what the hub gives it ([`Bus`]). Over the second come the other nodes'
+//! publications, handed to the hub as [`Event`]s:
+//!
+//! - `groupchatd:net`: presence, heard by every node;
+//! - `groupchatd:chan:{<channel>}`: a channel's messages, subscribed to
+//!   while this node has members in it, so a message crosses Redis once
+//!   per node that has its recipients, never once per recipient;
+//! - `groupchatd:node:{<node>}`: private messages to one node's users.
+//!
+//! One connection publishes everything a node says, so every node hears
+//! one node's lines in the order it said them.
 
 pub mod link;
 pub mod resp;
 
 use crate::clock::now_ms;
 use crate::config::{ClusterConfig, REDIS_PASSWORD_CREDENTIAL};
+use crate::hub::Bus;
 use link::{Link, LinkState};
 use log::{info, warn};
 use mio::{Registry, Token};
 use resp::Frame;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -27,6 +38,29 @@ use std::time::{Duration, Instant};
 /// The Redis hash of every node's last heartbeat: field the node's name,
 /// value `"<unix ms> <clients>"`.
 pub const NODES_KEY: &str = "groupchatd:nodes";
+
+/// The pub/sub channel of a [`Bus`]. A name's part in braces is its hash
+/// tag: a Redis Cluster keeps everything of one channel in one slot.
+pub fn channel_of(bus: Bus) -> String {
+    match bus {
+        Bus::Net => "groupchatd:net".into(),
+        Bus::Channel(folded) => format!("groupchatd:chan:{{{folded}}}"),
+        Bus::Node(node) => format!("groupchatd:node:{{{node}}}"),
+    }
+}
+
+/// What the network has for the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A line another node published.
+    Line(Vec<u8>),
+    /// The nodes alive at a listing of heartbeats asked for at `asked`.
+    Alive { nodes: Vec<String>, asked: Instant },
+    /// Both links are up and subscribed: time to announce this node.
+    Joined,
+    /// A link went down: what other nodes said meanwhile is lost.
+    Interrupted,
+}
 
 /// Where Redis is and how to log in, from `cluster.redis`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +118,18 @@ pub struct ClusterStatus {
     pub error: Option<String>,
     /// The nodes alive at the last heartbeat, this one included.
     pub nodes: Vec<NodeStatus>,
+    /// Lines published for the other nodes.
+    #[serde(default)]
+    pub published: u64,
+    /// Lines heard from the other nodes.
+    #[serde(default)]
+    pub heard: u64,
+    /// Lines for the other nodes dropped while the link was down.
+    #[serde(default)]
+    pub unsent: u64,
+    /// Channels whose messages this node receives.
+    #[serde(default)]
+    pub following: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,18 +145,24 @@ pub struct NodeStatus {
 pub enum Ask {
     /// The HSET of our heartbeat; its answer times the round trip.
     Beat(Instant),
-    /// HGETALL of every node's heartbeat.
-    Nodes,
+    /// HGETALL of every node's heartbeat, asked at that instant.
+    Nodes(Instant),
     /// HDEL of a lost node.
     Forget,
+    /// A PUBLISH; its answer counts the nodes that heard it.
+    Publish,
+    /// SUBSCRIBE or UNSUBSCRIBE, on the subscriber link.
+    Subscription,
 }
 
 impl std::fmt::Display for Ask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Ask::Beat(_) => "the heartbeat (HSET)",
-            Ask::Nodes => "the nodes' heartbeats (HGETALL)",
+            Ask::Nodes(_) => "the nodes' heartbeats (HGETALL)",
             Ask::Forget => "the removal of a lost node (HDEL)",
+            Ask::Publish => "a line for the other nodes (PUBLISH)",
+            Ask::Subscription => "a subscription (SUBSCRIBE)",
         })
     }
 }
@@ -118,6 +170,10 @@ impl std::fmt::Display for Ask {
 /// One node's view of the network.
 pub struct Cluster {
     link: Link<Ask>,
+    /// The subscriber connection.
+    events: Link<Ask>,
+    /// The two links' tokens, in the loop's map.
+    tokens: (Token, Token),
     redis: SocketAddr,
     node: String,
     heartbeat: Duration,
@@ -126,6 +182,23 @@ pub struct Cluster {
     /// The live nodes at the last listing: name → (unix ms, clients).
     nodes: BTreeMap<String, (i64, u64)>,
     rtt: Option<Duration>,
+    /// The folded channels this node has members in.
+    following: BTreeSet<String>,
+    /// The subscriber link's subscriptions are in place.
+    subscribed: bool,
+    /// Both links up and subscribed, and the hub told ([`Event::Joined`]).
+    joined: bool,
+    /// Since when the command link is up: a listing of heartbeats says who
+    /// is alive only once every live node has had time to write one (after
+    /// Redis restarts empty, a listing says nothing of the others).
+    up_since: Option<Instant>,
+    /// For the hub, in order.
+    pending: Vec<Event>,
+    /// Lines for other nodes dropped while the link was down.
+    unsent: u64,
+    /// Lines published, and other nodes' lines heard.
+    published: u64,
+    heard: u64,
 }
 
 /// The node's name when `cluster.node_name` is unset.
@@ -141,7 +214,11 @@ impl Cluster {
     /// The cluster of `config` (which is enabled): resolves the Redis host
     /// (at start, never in the loop) and reads the password. Connects later,
     /// from the loop.
-    pub fn new(config: &ClusterConfig, listen_port: u16) -> Result<Cluster, String> {
+    pub fn new(
+        config: &ClusterConfig,
+        node: String,
+        tokens: (Token, Token),
+    ) -> Result<Cluster, String> {
         let url = RedisUrl::parse(&config.redis)?;
         let redis = (url.host.as_str(), url.port)
             .to_socket_addrs()
@@ -161,12 +238,10 @@ impl Cluster {
             ],
             None => vec![b"AUTH".to_vec(), password.into_bytes()],
         });
-        let node = config
-            .node_name
-            .clone()
-            .unwrap_or_else(|| default_node_name(listen_port));
         Ok(Cluster {
-            link: Link::new(redis, auth, config.node_timeout()),
+            link: Link::new(redis, auth.clone(), config.node_timeout()),
+            events: Link::subscriber(redis, auth, config.node_timeout()),
+            tokens,
             redis,
             node,
             heartbeat: config.heartbeat(),
@@ -174,6 +249,14 @@ impl Cluster {
             next_beat: Instant::now(),
             nodes: BTreeMap::new(),
             rtt: None,
+            following: BTreeSet::new(),
+            subscribed: false,
+            joined: false,
+            up_since: None,
+            pending: Vec::new(),
+            unsent: 0,
+            published: 0,
+            heard: 0,
         })
     }
 
@@ -237,9 +320,10 @@ impl Cluster {
 
     /// Connects or reconnects when due, notices a Redis that stopped
     /// answering, and writes the heartbeat; `clients` is this node's count.
-    pub fn tick(&mut self, registry: &Registry, token: Token, clients: u64) {
+    pub fn tick(&mut self, registry: &Registry, clients: u64) {
         let now = Instant::now();
-        self.link.tick(registry, token, now);
+        self.link.tick(registry, self.tokens.0, now);
+        self.events.tick(registry, self.tokens.1, now);
         if self.link.state() == LinkState::Up && now >= self.next_beat {
             self.next_beat = now + self.heartbeat;
             let value = format!("{} {clients}", now_ms());
@@ -251,26 +335,140 @@ impl Cluster {
             ];
             self.link.send(Ask::Beat(now), &beat);
             self.link
-                .send(Ask::Nodes, &[b"HGETALL", NODES_KEY.as_bytes()]);
-            self.link.flush(registry, token);
+                .send(Ask::Nodes(now), &[b"HGETALL", NODES_KEY.as_bytes()]);
+        }
+        self.update();
+        self.flush(registry);
+    }
+
+    /// A Redis socket is ready: reads the answers and acts on them.
+    pub fn ready(&mut self, registry: &Registry, token: Token) {
+        if token == self.tokens.1 {
+            let was_up = self.events.state() == LinkState::Up;
+            for (_, push) in self.events.ready(registry, token, Instant::now()) {
+                self.pushed(push);
+            }
+            if !was_up && self.events.state() == LinkState::Up {
+                self.subscribe_all();
+            }
+        } else {
+            for (ask, reply) in self.link.ready(registry, token, Instant::now()) {
+                match (ask, reply) {
+                    (Some(ask), Frame::Error(e)) => warn!("cluster: Redis refused {ask}: {e}"),
+                    (Some(Ask::Beat(sent)), _) => self.rtt = Some(sent.elapsed()),
+                    (Some(Ask::Nodes(asked)), frame) => self.listed(&frame, asked),
+                    _ => {}
+                }
+            }
+        }
+        self.update();
+        self.flush(registry);
+    }
+
+    /// Writes what both links have queued.
+    pub fn flush(&mut self, registry: &Registry) {
+        self.link.flush(registry, self.tokens.0);
+        self.events.flush(registry, self.tokens.1);
+    }
+
+    /// Publishes `payload` on `bus`; counted as unsent while the link is
+    /// down (the hub re-announces everything when it is back).
+    pub fn publish(&mut self, bus: Bus, payload: &[u8]) {
+        let channel = channel_of(bus);
+        if self
+            .link
+            .send(Ask::Publish, &[b"PUBLISH", channel.as_bytes(), payload])
+        {
+            self.published += 1;
+        } else {
+            self.unsent += 1;
         }
     }
 
-    /// The Redis socket is ready: reads the answers and acts on them.
-    pub fn ready(&mut self, registry: &Registry, token: Token) {
-        for (ask, reply) in self.link.ready(registry, token, Instant::now()) {
-            match (ask, reply) {
-                (ask, Frame::Error(e)) => warn!("cluster: Redis refused {ask}: {e}"),
-                (Ask::Beat(sent), _) => self.rtt = Some(sent.elapsed()),
-                (Ask::Nodes, frame) => self.listed(registry, token, &frame),
-                (Ask::Forget, _) => {}
+    /// Follows channel `folded` (or stops): its messages come while this
+    /// node has members in it.
+    pub fn follow(&mut self, folded: &str, on: bool) {
+        let changed = if on {
+            self.following.insert(folded.to_string())
+        } else {
+            self.following.remove(folded)
+        };
+        if changed {
+            let command: &[u8] = if on { b"SUBSCRIBE" } else { b"UNSUBSCRIBE" };
+            let channel = channel_of(Bus::Channel(folded));
+            self.events
+                .send(Ask::Subscription, &[command, channel.as_bytes()]);
+        }
+    }
+
+    /// What happened since the last call, for the hub.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// The subscriber link is up: subscribes to the net, this node's
+    /// channel and every channel followed, in one command.
+    fn subscribe_all(&mut self) {
+        let mut channels = vec![channel_of(Bus::Net), channel_of(Bus::Node(&self.node))];
+        channels.extend(self.following.iter().map(|f| channel_of(Bus::Channel(f))));
+        let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
+        args.extend(channels.iter().map(String::as_bytes));
+        self.events.send(Ask::Subscription, &args);
+    }
+
+    /// A push on the subscriber link: a published line, or the
+    /// confirmation of a subscription.
+    fn pushed(&mut self, push: Frame) {
+        let Frame::Array(items) = push else {
+            warn!("cluster: Redis pushed something that is not pub/sub: dropped");
+            return;
+        };
+        let bytes = |f: Option<&Frame>| match f {
+            Some(Frame::BulkString(b) | Frame::SimpleString(b)) => Some(b.clone()),
+            _ => None,
+        };
+        match bytes(items.first()).as_deref() {
+            Some(b"message") => match bytes(items.get(2)) {
+                Some(payload) => {
+                    self.heard += 1;
+                    self.pending.push(Event::Line(payload));
+                }
+                None => warn!("cluster: a pub/sub message without a payload: dropped"),
+            },
+            Some(b"subscribe") => {
+                let mine = channel_of(Bus::Node(&self.node));
+                if bytes(items.get(1)).as_deref() == Some(mine.as_bytes()) {
+                    self.subscribed = true;
+                }
             }
+            Some(b"unsubscribe") => {}
+            _ => warn!("cluster: Redis pushed an unknown pub/sub frame: dropped"),
+        }
+    }
+
+    /// Notices the links coming up together, or either going down.
+    fn update(&mut self) {
+        if self.events.state() != LinkState::Up {
+            self.subscribed = false;
+        }
+        match (self.link.state(), self.up_since) {
+            (LinkState::Up, None) => self.up_since = Some(Instant::now()),
+            (LinkState::Up, Some(_)) => {}
+            _ => self.up_since = None,
+        }
+        let together = self.subscribed && self.link.state() == LinkState::Up;
+        if together && !self.joined {
+            self.joined = true;
+            self.pending.push(Event::Joined);
+        } else if !together && self.joined {
+            self.joined = false;
+            self.pending.push(Event::Interrupted);
         }
     }
 
     /// Takes in every node's heartbeat: a silent one is lost, and whoever
     /// sees that first removes it from the hash (HDEL is idempotent).
-    fn listed(&mut self, registry: &Registry, token: Token, frame: &Frame) {
+    fn listed(&mut self, frame: &Frame, asked: Instant) {
         let Some(fields) = resp::pairs(frame) else {
             warn!("cluster: {NODES_KEY} is not a hash of heartbeats: ignored");
             return;
@@ -303,22 +501,43 @@ impl Cluster {
                 &[b"HDEL", NODES_KEY.as_bytes(), name.as_bytes()],
             );
         }
+        if self
+            .up_since
+            .is_some_and(|since| asked >= since + self.node_timeout)
+        {
+            self.pending.push(Event::Alive {
+                nodes: live.keys().cloned().collect(),
+                asked,
+            });
+        }
         self.nodes = live;
-        self.link.flush(registry, token);
     }
 
     /// Status for `groupchatctl status` and `nodes`.
     pub fn status(&self) -> ClusterStatus {
         let now = now_ms();
+        let state = match self.link.state() {
+            LinkState::Up if self.joined => "up",
+            LinkState::Up => "connecting",
+            other => other.as_str(),
+        };
         ClusterStatus {
-            state: self.link.state().as_str().into(),
+            state: state.into(),
+            published: self.published,
+            heard: self.heard,
+            unsent: self.unsent,
+            following: self.following.len(),
             redis: self.redis.to_string(),
             node: self.node.clone(),
             rtt_us: self
                 .rtt
                 .filter(|_| self.link.state() == LinkState::Up)
                 .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-            error: self.link.error().map(str::to_string),
+            error: self
+                .link
+                .error()
+                .or(self.events.error())
+                .map(str::to_string),
             nodes: self
                 .nodes
                 .iter()
@@ -335,11 +554,12 @@ impl Cluster {
     /// deadline, and while it is up the next heartbeat (one due while it
     /// is down waits for it, or the loop would spin).
     pub fn next_due(&self) -> Instant {
-        match (self.link.state(), self.link.next_due()) {
+        let link = match (self.link.state(), self.link.next_due()) {
             (LinkState::Up, Some(due)) => due.min(self.next_beat),
             (LinkState::Up, None) => self.next_beat,
             (_, due) => due.unwrap_or(self.next_beat),
-        }
+        };
+        self.events.next_due().map_or(link, |due| due.min(link))
     }
 }
 

@@ -3,7 +3,7 @@
 //! commands that change it live in `channels.rs`, `modes.rs` and
 //! `chanops.rs`.
 
-use super::ClientId;
+use super::{ClientId, REMOTE_BASE};
 use crate::mask::{Mask, Subject};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -165,6 +165,17 @@ impl Channel {
     }
 
     /// Large channels do not relay joins, parts and quits one by one.
+    /// The members on this node, in order: other nodes' users have the
+    /// highest ids ([`REMOTE_BASE`] up), so they come last.
+    pub fn local_members(&self) -> impl Iterator<Item = ClientId> + '_ {
+        self.members.range(..REMOTE_BASE).map(|(&id, _)| id)
+    }
+
+    /// Whether users of other nodes are in the channel.
+    pub fn has_remote_members(&self) -> bool {
+        self.members.range(REMOTE_BASE..).next().is_some()
+    }
+
     pub fn is_large(&self, threshold: usize) -> bool {
         self.members.len() > threshold
     }

@@ -2,7 +2,7 @@
 //! presence summaries that replace per-event lines in large channels.
 
 use super::channel::Topic;
-use super::{Cap, Channel, ChannelId, ClientId, Hub, Member, Outbox, unix_now};
+use super::{Cap, Channel, ChannelId, ClientId, Hub, Member, Outbox, REMOTE_BASE, unix_now};
 use crate::history::Kind;
 use crate::mask::Subject;
 use crate::message::{Message, build};
@@ -94,57 +94,10 @@ impl Hub {
             },
         };
         let chan = existing.unwrap_or_else(|| self.create_channel(name));
-        let Some(client) = self.clients.get_mut(id).and_then(Option::as_mut) else {
-            return;
-        };
-        let channel = &mut self.channels[chan];
-        if channel.members.contains_key(&id) {
+        if !self.enter_channel(id, chan, member, out) {
             return;
         }
-        channel.members.insert(id, member);
-        client.channels.push(chan);
-        client.invites.retain(|&(c, _)| c != chan);
-        let clients = &self.clients;
-        let Some(client) = clients.get(id).and_then(Option::as_ref) else {
-            return;
-        };
-        let line = build(&client.prefix, "JOIN", &[&channel.name]);
-        // extended-join: the account (`*`: none) and the real name too.
-        let account = client.account.as_deref().unwrap_or("*");
-        let extended = build(
-            &client.prefix,
-            "JOIN",
-            &[&channel.name, account, &client.realname],
-        );
-        let line_for = |member: ClientId| {
-            let wants = clients
-                .get(member)
-                .and_then(Option::as_ref)
-                .is_some_and(|c| c.caps.has(Cap::ExtendedJoin));
-            if wants { &extended } else { &line }
-        };
-        if channel.is_large(self.config.large_channel) {
-            channel.joined_since += 1;
-            out.send(id, line_for(id));
-        } else {
-            for &member in channel.members.keys() {
-                out.send(member, line_for(member));
-            }
-            // away-notify: whoever joins away is shown away at once.
-            if let Some(away) = &client.away {
-                let line = build(&client.prefix, "AWAY", &[away]);
-                for &member in channel.members.keys().filter(|&&m| m != id) {
-                    if self
-                        .clients
-                        .get(member)
-                        .and_then(Option::as_ref)
-                        .is_some_and(|c| c.caps.has(Cap::AwayNotify))
-                    {
-                        out.send(member, &line);
-                    }
-                }
-            }
-        }
+        self.publish_join(id, chan, member, out);
         if self.is_default_channel(name) {
             self.grant_lobby_op(id, out);
         }
@@ -159,12 +112,76 @@ impl Hub {
     }
 
     /// A new, empty channel named `name`, with the modes new channels get.
-    fn create_channel(&mut self, name: &str) -> ChannelId {
+    pub(super) fn create_channel(&mut self, name: &str) -> ChannelId {
         self.channel_serial += 1;
         let channel = Channel::new(name, self.channel_serial, unix_now(), Instant::now());
         let chan = self.channels.insert(channel);
         self.channel_ids.insert(fold(name), chan);
         chan
+    }
+
+    /// Puts `id` in a channel as `member` and shows the JOIN to the
+    /// members (the joiner included), or counts it for the next summary
+    /// in a large channel; false if it was in already.
+    pub(super) fn enter_channel(
+        &mut self,
+        id: ClientId,
+        chan: ChannelId,
+        member: Member,
+        out: &mut dyn Outbox,
+    ) -> bool {
+        let Some(channel) = self.channels.get_mut(chan) else {
+            return false;
+        };
+        if channel.members.insert(id, member).is_some() {
+            return false;
+        }
+        let Some(client) = self.client_mut(id) else {
+            return false;
+        };
+        client.channels.push(chan);
+        client.invites.retain(|&(c, _)| c != chan);
+        let (Some(client), Some(channel)) = (self.client(id), self.channels.get(chan)) else {
+            return false;
+        };
+        let line = build(&client.prefix, "JOIN", &[&channel.name]);
+        // extended-join: the account (`*`: none) and the real name too.
+        let account = client.account.as_deref().unwrap_or("*");
+        let extended = build(
+            &client.prefix,
+            "JOIN",
+            &[&channel.name, account, &client.realname],
+        );
+        let wants =
+            |member: ClientId, cap: Cap| self.client(member).is_some_and(|c| c.caps.has(cap));
+        if channel.is_large(self.config.large_channel) {
+            let line = if wants(id, Cap::ExtendedJoin) {
+                &extended
+            } else {
+                &line
+            };
+            out.send(id, line);
+            self.channels[chan].joined_since += 1;
+            return true;
+        }
+        for member in channel.local_members() {
+            let line = if wants(member, Cap::ExtendedJoin) {
+                &extended
+            } else {
+                &line
+            };
+            out.send(member, line);
+        }
+        // away-notify: whoever joins away is shown away at once.
+        if let Some(away) = &client.away {
+            let line = build(&client.prefix, "AWAY", &[away]);
+            for member in channel.local_members().filter(|&m| m != id) {
+                if wants(member, Cap::AwayNotify) {
+                    out.send(member, &line);
+                }
+            }
+        }
+        true
     }
 
     /// The default channel exists from the start, without operators, and
@@ -230,8 +247,9 @@ impl Hub {
         let line = build(&client.prefix, "PART", &params);
         let (prefix, name) = (client.prefix.clone(), channel.name.clone());
         out.send(id, &line);
+        self.publish_from(id, &line, out);
         let mut peers = Vec::new();
-        self.leave_channel(chan, id, &mut peers);
+        self.leave_channel(chan, id, &mut peers, out);
         for peer in peers {
             out.send(peer, &line);
         }
@@ -249,6 +267,7 @@ impl Hub {
         chan: ChannelId,
         id: ClientId,
         notify: &mut Vec<ClientId>,
+        out: &mut dyn Outbox,
     ) {
         let Some(keep) = self
             .channels
@@ -260,6 +279,12 @@ impl Hub {
         let channel = &mut self.channels[chan];
         let was_large = channel.is_large(self.config.large_channel);
         channel.members.remove(&id);
+        if id < REMOTE_BASE
+            && self.config.node.is_some()
+            && channel.local_members().next().is_none()
+        {
+            out.follow(&fold(&channel.name), false);
+        }
         if channel.members.is_empty() {
             if !keep {
                 let channel = self.channels.remove(chan);
@@ -268,7 +293,7 @@ impl Hub {
         } else if was_large {
             channel.left_since += 1;
         } else {
-            notify.extend(channel.members.keys().copied());
+            notify.extend(channel.local_members());
         }
     }
 
@@ -338,20 +363,33 @@ impl Hub {
             self.send_topic(id, chan, true, out);
             return;
         };
-        let Some(client) = self.client(id) else {
-            return;
-        };
         let channel = &self.channels[chan];
         if channel.modes.topic_ops && !self.acts_as_chanop(chan, id) {
             let params = [&*channel.name, "You're not channel operator"];
             self.reply(id, ERR_CHANOPRIVSNEEDED, &params, out);
             return;
         }
-        let text = truncate(text, self.config.topic_len);
+        let text = truncate(text, self.config.topic_len).to_string();
+        self.set_topic(id, chan, &text, out);
+    }
+
+    /// `id` sets the topic of `chan` (empty: none); its members see it,
+    /// and so does the network when `id` is this node's.
+    pub(super) fn set_topic(
+        &mut self,
+        id: ClientId,
+        chan: ChannelId,
+        text: &str,
+        out: &mut dyn Outbox,
+    ) {
+        let (Some(client), Some(channel)) = (self.client(id), self.channels.get(chan)) else {
+            return;
+        };
         let line = build(&client.prefix, "TOPIC", &[&channel.name, text]);
-        for &member in channel.members.keys() {
+        for member in channel.local_members() {
             out.send(member, &line);
         }
+        self.publish_from(id, &line, out);
         let topic = (!text.is_empty()).then(|| Topic {
             text: text.to_string(),
             set_by: client.nick.clone(),
@@ -519,7 +557,7 @@ impl Hub {
                 group_digits(channel.members.len())
             );
             let line = build(&self.config.server_name, "NOTICE", &[&channel.name, &text]);
-            for &member in channel.members.keys() {
+            for member in channel.local_members() {
                 out.send(member, &line);
             }
             channel.joined_since = 0;

@@ -2,7 +2,7 @@
 //! may do, unless the channel is `+i`), with the list of one's invitations
 //! (`INVITE` alone) and IRCv3 `invite-notify`.
 
-use super::{Cap, ClientId, Hub, Outbox};
+use super::{Cap, ChannelId, ClientId, Hub, Outbox};
 use crate::message::{Message, build};
 use crate::numeric::*;
 
@@ -36,24 +36,45 @@ impl Hub {
             let target = self
                 .find_nick(nick)
                 .filter(|t| channel.members.contains_key(t));
-            let (Some(target), Some(kicker)) = (target, self.client(id)) else {
+            let Some(target) = target else {
                 let params = [nick, &*channel.name, "They aren't on that channel"];
                 self.reply(id, ERR_USERNOTINCHANNEL, &params, out);
                 continue;
             };
-            let shown = self.client(target).map_or(nick, |t| t.nick.as_str());
-            let line = build(&kicker.prefix, "KICK", &[&channel.name, shown, &reason]);
-            for &member in channel.members.keys() {
-                out.send(member, &line);
-            }
-            // Everyone was told above, so nobody is left to notify.
-            self.leave_channel(chan, target, &mut Vec::new());
-            if let Some(client) = self.client_mut(target) {
-                client.channels.retain(|&c| c != chan);
-            }
+            self.kicked(id, chan, target, &reason, out);
             if !self.channels.contains(chan) {
                 return;
             }
+        }
+    }
+
+    /// `kicker` puts `target` out of `chan`: everyone in the channel sees
+    /// it, the kicked included, and so does the network when the kicker is
+    /// this node's.
+    pub(super) fn kicked(
+        &mut self,
+        kicker: ClientId,
+        chan: ChannelId,
+        target: ClientId,
+        reason: &str,
+        out: &mut dyn Outbox,
+    ) {
+        let (Some(by), Some(shown), Some(channel)) = (
+            self.client(kicker),
+            self.nick(target),
+            self.channels.get(chan),
+        ) else {
+            return;
+        };
+        let line = build(&by.prefix, "KICK", &[&channel.name, shown, reason]);
+        for member in channel.local_members() {
+            out.send(member, &line);
+        }
+        self.publish_from(kicker, &line, out);
+        // Everyone was told above, so nobody is left to notify.
+        self.leave_channel(chan, target, &mut Vec::new(), out);
+        if let Some(client) = self.client_mut(target) {
+            client.channels.retain(|&c| c != chan);
         }
     }
 

@@ -7,7 +7,7 @@
 //! none as an `ACK`, one with the label on it, more inside a
 //! `labeled-response` batch that carries the label.
 
-use super::{Answering, Ask, ClientId, Outbox};
+use super::{Answering, Ask, Bus, ClientId, Outbox};
 use crate::history::Entry;
 use crate::message::{Line, build};
 use crate::stats::DisconnectReason;
@@ -133,5 +133,13 @@ impl Outbox for Labeled<'_> {
             self.release();
         }
         self.out.close(who, why, reason);
+    }
+
+    fn publish(&mut self, bus: Bus, payload: &Line) {
+        self.out.publish(bus, payload);
+    }
+
+    fn follow(&mut self, folded: &str, on: bool) {
+        self.out.follow(folded, on);
     }
 }

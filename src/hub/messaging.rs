@@ -2,7 +2,7 @@
 //! nick. Each accepted message gets a msgid and a time, goes to history,
 //! and reaches each recipient in the variant its capabilities ask for.
 
-use super::{Cap, ChannelId, Client, ClientId, Hub, Outbox};
+use super::{Bus, Cap, ChannelId, Client, ClientId, Hub, Outbox, REMOTE_BASE};
 use crate::clock::now_ms;
 use crate::history::{Entry, Kind, private_key};
 use crate::mask::Subject;
@@ -123,23 +123,97 @@ impl Hub {
             said,
             out,
         );
+        let delivered = self.deliver(chan, id, said, &mut line, out);
+        if sender.caps.has(Cap::EchoMessage) {
+            out.send(id, line.line(sender.caps.wants()));
+        }
+        if channel.has_remote_members() {
+            let (params, count) = said.params(&channel.name);
+            let untagged = build(&sender.prefix, said.kind.as_str(), &params[..count]);
+            let folded = fold(&channel.name);
+            let bus = Bus::Channel(&folded);
+            self.publish_message(bus, &untagged, time_ms, &said.client_tags, out);
+        }
+        self.stats.messages += 1;
+        self.stats.deliveries += delivered;
+    }
+
+    /// Sends a channel message to the channel's members on this node but
+    /// its sender; returns how many got it.
+    fn deliver(
+        &self,
+        chan: ChannelId,
+        from: ClientId,
+        said: &Said,
+        line: &mut Tagged,
+        out: &mut dyn Outbox,
+    ) -> u64 {
         let mut delivered = 0;
-        for &member in channel.members.keys() {
+        for member in self.channels[chan].local_members() {
             let Some(recipient) = self.client(member) else {
                 continue;
             };
-            if member == id || (said.kind == Kind::Tagmsg && !recipient.caps.has(Cap::MessageTags))
+            if member == from
+                || (said.kind == Kind::Tagmsg && !recipient.caps.has(Cap::MessageTags))
             {
                 continue;
             }
             out.send(member, line.line(recipient.caps.wants()));
             delivered += 1;
         }
-        if sender.caps.has(Cap::EchoMessage) {
-            out.send(id, line.line(sender.caps.wants()));
+        delivered
+    }
+
+    /// A message a user of another node sent to a channel with members
+    /// here, or to a user of this node: delivered and kept in history
+    /// like one sent here, at the time it was sent there.
+    pub(super) fn remote_message(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let Ok(kind) = msg.command.parse::<Kind>() else {
+            return;
+        };
+        let (Some(target), text) = (msg.param(0), msg.param(1)) else {
+            return;
+        };
+        let said = Said {
+            kind,
+            text: text.unwrap_or_default(),
+            client_tags: tags::client_only(msg.tags),
+        };
+        let time_ms = tags::get(msg.tags, "t")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(now_ms);
+        let seq = self.next_seq(time_ms);
+        let Some(sender) = self.client(id) else {
+            return;
+        };
+        if target.starts_with('#') {
+            let folded = fold(target);
+            let Some(&chan) = self.channel_ids.get(&folded) else {
+                return;
+            };
+            let name = &self.channels[chan].name;
+            let mut line = self.accept(sender, (time_ms, seq), Some(folded), name, &said, out);
+            let delivered = self.deliver(chan, id, &said, &mut line, out);
+            self.stats.messages += 1;
+            self.stats.deliveries += delivered;
+            return;
+        }
+        let Some(to) = self.find_nick(target).filter(|&to| to < REMOTE_BASE) else {
+            return;
+        };
+        let Some(recipient) = self.client(to) else {
+            return;
+        };
+        let key = self
+            .config
+            .keep_private
+            .then(|| private_key(&fold(&sender.nick), &fold(&recipient.nick)));
+        let mut line = self.accept(sender, (time_ms, seq), key, &recipient.nick, &said, out);
+        if said.kind != Kind::Tagmsg || recipient.caps.has(Cap::MessageTags) {
+            out.send(to, line.line(recipient.caps.wants()));
         }
         self.stats.messages += 1;
-        self.stats.deliveries += delivered;
+        self.stats.deliveries += 1;
     }
 
     /// Members speak unless the channel is moderated or they are banned,
@@ -178,7 +252,11 @@ impl Hub {
             .keep_private
             .then(|| private_key(&fold(&sender.nick), &fold(&recipient.nick)));
         let mut line = self.accept(sender, stamp, key, &recipient.nick, said, out);
-        if said.kind != Kind::Tagmsg || recipient.caps.has(Cap::MessageTags) {
+        if let Some(node) = self.node_of(to) {
+            let (params, count) = said.params(&recipient.nick);
+            let untagged = build(&sender.prefix, said.kind.as_str(), &params[..count]);
+            self.publish_message(Bus::Node(node), &untagged, stamp.0, &said.client_tags, out);
+        } else if said.kind != Kind::Tagmsg || recipient.caps.has(Cap::MessageTags) {
             out.send(to, line.line(recipient.caps.wants()));
         }
         if sender.caps.has(Cap::EchoMessage) && to != id {

@@ -17,6 +17,7 @@ mod klines;
 mod labels;
 mod messaging;
 mod modes;
+mod network;
 mod opers;
 mod overview;
 mod queries;
@@ -32,6 +33,7 @@ pub use caps::StsPolicy;
 use caps::{Cap, Caps};
 use channel::{Channel, Member};
 pub use history::{Answering, Ask, Found, MAX_CHATHISTORY};
+pub use network::{Bus, REMOTE_BASE};
 pub use overview::{ChannelSummary, ClientSummary};
 
 use crate::names::{fold, skeleton};
@@ -66,6 +68,12 @@ pub trait Outbox {
     /// what is queued for it, then `ERROR :Closing Link: <host> (<reason>)`,
     /// then close the connection.
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str);
+    /// A line for the other nodes of the cluster, on `bus` (only ever
+    /// called on a node of a cluster).
+    fn publish(&mut self, bus: Bus, payload: &Line);
+    /// Whether this node has members in channel `folded`, and so wants
+    /// the messages other nodes publish to it.
+    fn follow(&mut self, folded: &str, on: bool);
 }
 
 /// The parts of the configuration the chat rules need.
@@ -108,6 +116,8 @@ pub struct HubConfig {
     /// `server.lobby_operators`, folded: accounts that are channel
     /// operators of the default channel.
     pub lobby_operators: Vec<String>,
+    /// This node's name when it is one of a cluster (`[cluster]`).
+    pub node: Option<String>,
 }
 
 impl HubConfig {
@@ -155,6 +165,7 @@ impl HubConfig {
                 .iter()
                 .map(|a| fold(a))
                 .collect(),
+            node: config.node_name(),
         }
     }
 }
@@ -222,6 +233,38 @@ struct Client {
 }
 
 impl Client {
+    /// A client that has just connected from `ip`, not yet registered.
+    fn new(ip: IpAddr, secure: bool, now: Instant) -> Client {
+        Client {
+            nick: String::new(),
+            user: String::new(),
+            realname: String::new(),
+            prefix: String::new(),
+            host: ip.to_string(),
+            ip,
+            registered: false,
+            cap_negotiating: false,
+            cap_version: 0,
+            caps: Caps::default(),
+            password: None,
+            invisible: false,
+            wallops: false,
+            oper: None,
+            invites: Vec::new(),
+            secure,
+            away: None,
+            channels: Vec::new(),
+            connected_at: now,
+            signon: unix_now(),
+            last_input: now,
+            last_message: now,
+            pinged: false,
+            check_at: now,
+            account: None,
+            login: None,
+        }
+    }
+
     fn nick_or_star(&self) -> &str {
         if self.nick.is_empty() {
             "*"
@@ -269,6 +312,13 @@ pub struct Hub {
     login_failures: HashMap<IpAddr, accounts::Failures>,
     /// The K-lines, as set (see [`Hub::set_klines`]).
     klines: Vec<klines::Active>,
+    /// The other nodes' users, as clients [`REMOTE_BASE`] up.
+    remotes: Slab<network::Remote>,
+    /// The other nodes, as far as their users go.
+    peers: HashMap<String, network::Peer>,
+    /// Marks this run of the hub for the other nodes: a node whose mark
+    /// changed restarted, and its old users are gone.
+    boot: String,
 }
 
 fn unix_now() -> u64 {
@@ -299,6 +349,9 @@ impl Hub {
             account_skeletons: HashMap::new(),
             login_failures: HashMap::new(),
             klines: Vec::new(),
+            remotes: Slab::new(),
+            peers: HashMap::new(),
+            boot: crate::clock::now_ms().to_string(),
         };
         hub.ensure_default_channel();
         hub
@@ -375,11 +428,25 @@ impl Hub {
     }
 
     fn client(&self, id: ClientId) -> Option<&Client> {
-        self.clients.get(id).and_then(Option::as_ref)
+        match id.checked_sub(REMOTE_BASE) {
+            None => self.clients.get(id).and_then(Option::as_ref),
+            Some(key) => self.remotes.get(key).map(|r| &r.client),
+        }
     }
 
     fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
-        self.clients.get_mut(id).and_then(Option::as_mut)
+        match id.checked_sub(REMOTE_BASE) {
+            None => self.clients.get_mut(id).and_then(Option::as_mut),
+            Some(key) => self.remotes.get_mut(key).map(|r| &mut r.client),
+        }
+    }
+
+    /// Takes a client out of its table.
+    fn take_client(&mut self, id: ClientId) -> Option<Client> {
+        match id.checked_sub(REMOTE_BASE) {
+            None => self.clients.get_mut(id).and_then(Option::take),
+            Some(key) => self.remotes.try_remove(key).map(|r| r.client),
+        }
     }
 
     /// A connection was accepted from `ip`.
@@ -388,35 +455,7 @@ impl Hub {
         if self.clients.len() <= id {
             self.clients.resize_with(id + 1, || None);
         }
-        let host = ip.to_string();
-        self.clients[id] = Some(Client {
-            nick: String::new(),
-            user: String::new(),
-            realname: String::new(),
-            prefix: String::new(),
-            host,
-            ip,
-            registered: false,
-            cap_negotiating: false,
-            cap_version: 0,
-            caps: Caps::default(),
-            password: None,
-            invisible: false,
-            wallops: false,
-            oper: None,
-            invites: Vec::new(),
-            secure,
-            away: None,
-            channels: Vec::new(),
-            connected_at: now,
-            signon: unix_now(),
-            last_input: now,
-            last_message: now,
-            pinged: false,
-            check_at: now,
-            account: None,
-            login: None,
-        });
+        self.clients[id] = Some(Client::new(ip, secure, now));
         self.unregistered += 1;
         self.schedule_first_check(id, now);
     }
@@ -579,13 +618,15 @@ impl Hub {
 
     /// Takes the client out of every table; returns whether it existed.
     fn remove_client(&mut self, id: ClientId, reason: &str, out: &mut dyn Outbox) -> bool {
-        let Some(client) = self.clients.get_mut(id).and_then(Option::take) else {
+        let Some(client) = self.take_client(id) else {
             return false;
         };
+        let local = id < REMOTE_BASE;
         // Logged here, the one place that still knows the nick.
         match client.nick.as_str() {
             "" => log::info!("disconnect #{id} ({}): {reason}", client.host),
-            nick => log::info!("disconnect {nick} ({}): {reason}", client.host),
+            nick if local => log::info!("disconnect {nick} ({}): {reason}", client.host),
+            nick => log::debug!("{nick} of another node quit: {reason}"),
         }
         if !client.nick.is_empty() {
             self.release_nick(&client.nick);
@@ -594,15 +635,18 @@ impl Hub {
             self.unregistered -= 1;
             return true;
         }
-        self.registered -= 1;
         self.whowas.remember(&client, unix_now());
         let quit = build(&client.prefix, "QUIT", &[reason]);
+        if local {
+            self.registered -= 1;
+            self.publish(Bus::Net, &quit, out);
+        }
         let mut peers = Vec::new();
         for &chan in &client.channels {
             if let Some(name) = self.channels.get(chan).map(|c| c.name.clone()) {
                 self.record_event(&client.prefix, Kind::Quit, &name, reason, out);
             }
-            self.leave_channel(chan, id, &mut peers);
+            self.leave_channel(chan, id, &mut peers, out);
         }
         peers.sort_unstable();
         peers.dedup();
@@ -646,7 +690,7 @@ impl Hub {
             .channels
             .iter()
             .filter_map(|&c| self.channels.get(c))
-            .flat_map(|c| c.members.keys().copied())
+            .flat_map(|c| c.local_members())
             .filter(|&m| m != id)
             .filter(|&m| only.is_none_or(|cap| self.client(m).is_some_and(|c| c.caps.has(cap))))
             .collect();

@@ -406,7 +406,7 @@ impl Hub {
             let mut params = vec![channel.name.as_str(), flags.as_str()];
             params.extend(changes.iter().filter_map(|c| c.arg.as_deref()));
             let line = build(&client.prefix, "MODE", &params);
-            for &member in channel.members.keys() {
+            for member in channel.local_members() {
                 out.send(member, &line);
             }
         }

@@ -227,7 +227,7 @@ impl Hub {
             self.describe(id),
             self.config.default_channel
         );
-        for &to in self.channels[chan].members.keys() {
+        for to in self.channels[chan].local_members() {
             out.send(to, &line);
         }
     }

@@ -266,15 +266,7 @@ impl Hub {
         // An empty message is no message: back from away.
         let away = msg.param(0).filter(|m| !m.is_empty()).map(str::to_string);
         let now_away = away.is_some();
-        let Some(client) = self.client_mut(id) else {
-            return;
-        };
-        client.away = away;
-        if client.registered {
-            let params: Vec<&str> = client.away.as_deref().into_iter().collect();
-            let line = build(&client.prefix, "AWAY", &params);
-            self.send_to_peers(id, &line, false, Some(Cap::AwayNotify), out);
-        }
+        self.set_away(id, away, out);
         if now_away {
             self.reply(
                 id,
@@ -289,6 +281,21 @@ impl Hub {
                 &["You are no longer marked as being away"],
                 out,
             );
+        }
+    }
+
+    /// Marks `id` away (or back): peers with away-notify see it, and so
+    /// does the network when `id` is this node's.
+    pub(super) fn set_away(&mut self, id: ClientId, away: Option<String>, out: &mut dyn Outbox) {
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        client.away = away;
+        if client.registered {
+            let params: Vec<&str> = client.away.as_deref().into_iter().collect();
+            let line = build(&client.prefix, "AWAY", &params);
+            self.send_to_peers(id, &line, false, Some(Cap::AwayNotify), out);
+            self.publish_from(id, &line, out);
         }
     }
 

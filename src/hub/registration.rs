@@ -100,28 +100,44 @@ impl Hub {
             self.reply(id, ERR_BANNICKCHANGE, &params, out);
             return;
         }
-        let Some(client) = self.clients.get_mut(id).and_then(Option::as_mut) else {
-            return;
-        };
-        if client.nick == nick {
+        if self.client(id).is_some_and(|c| c.nick == nick) {
             return;
         }
-        self.whowas.remember(client, unix_now());
-        let old_prefix = std::mem::take(&mut client.prefix);
+        if self.client(id).is_some_and(|c| c.registered) {
+            self.rename(id, nick, out);
+            return;
+        }
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
         let old_nick = std::mem::replace(&mut client.nick, nick.to_string());
-        client.prefix = format!("{}!{}@{}", client.nick, client.user, client.host);
-        let registered = client.registered;
         if !old_nick.is_empty() {
             self.release_nick(&old_nick);
         }
         self.claim_nick(id, nick);
-        if registered {
-            self.refresh_banned_member(id);
-            let line = build(&old_prefix, "NICK", &[nick]);
-            self.send_to_peers(id, &line, true, None, out);
-        } else {
-            self.try_register(id, out);
+        self.try_register(id, out);
+    }
+
+    /// A registered user takes `nick`, which is free: its peers see the
+    /// change, and so does the network when the user is this node's.
+    pub(super) fn rename(&mut self, id: ClientId, nick: &str, out: &mut dyn Outbox) {
+        let mut whowas = std::mem::take(&mut self.whowas);
+        if let Some(client) = self.client(id) {
+            whowas.remember(client, unix_now());
         }
+        self.whowas = whowas;
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        let old_prefix = std::mem::take(&mut client.prefix);
+        let old_nick = std::mem::replace(&mut client.nick, nick.to_string());
+        client.prefix = format!("{}!{}@{}", client.nick, client.user, client.host);
+        self.release_nick(&old_nick);
+        self.claim_nick(id, nick);
+        self.refresh_banned_member(id);
+        let line = build(&old_prefix, "NICK", &[nick]);
+        self.send_to_peers(id, &line, true, None, out);
+        self.publish_from(id, &line, out);
     }
 
     pub(super) fn user(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
@@ -211,6 +227,7 @@ impl Hub {
         self.registered += 1;
         self.stats.peak_registered = self.stats.peak_registered.max(self.registered);
         self.welcome(id, out);
+        self.publish_intro(id, out);
         let default_channel = self.config.default_channel.clone();
         if !default_channel.is_empty() {
             self.join(id, &default_channel, None, out);

@@ -9,6 +9,7 @@ mod base;
 mod chanops;
 mod klines;
 mod names;
+mod network;
 mod opers;
 
 #[derive(Default)]
@@ -22,6 +23,10 @@ struct Recorder {
     asked: Vec<(ClientId, Ask, Answering)>,
     accounts: Vec<(ClientId, crate::accounts::Request)>,
     klines: Vec<crate::kline::Change>,
+    /// Lines published for other nodes, with their bus's pub/sub channel.
+    published: Vec<(String, String)>,
+    /// Channels followed (or no longer).
+    follows: Vec<(String, bool)>,
 }
 
 impl Outbox for Recorder {
@@ -46,6 +51,13 @@ impl Outbox for Recorder {
     }
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         self.closed.push((who, why, reason.to_string()));
+    }
+    fn publish(&mut self, bus: Bus, payload: &Line) {
+        let text = String::from_utf8_lossy(payload).trim_end().to_string();
+        self.published.push((crate::cluster::channel_of(bus), text));
+    }
+    fn follow(&mut self, folded: &str, on: bool) {
+        self.follows.push((folded.to_string(), on));
     }
 }
 
@@ -382,6 +394,8 @@ fn broadcast_shares_one_line_between_recipients() {
         fn account(&mut self, _: ClientId, _: crate::accounts::Request) {}
         fn kline(&mut self, _: crate::kline::Change) {}
         fn close(&mut self, _: ClientId, _: DisconnectReason, _: &str) {}
+        fn publish(&mut self, _: Bus, _: &Line) {}
+        fn follow(&mut self, _: &str, _: bool) {}
     }
     let mut w = World::new(config());
     for id in 1..=5 {

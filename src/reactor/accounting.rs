@@ -135,6 +135,7 @@ proptest! {
             history: HistoryLink::new(&Config::default().history),
             accounts: super::accounts::AccountsLink::new(&Config::default()),
             held: Vec::new(),
+            cluster: None,
         };
         let mut peers = Vec::new();
         let (server_tls, client_tls) = tls_configs();

@@ -456,7 +456,7 @@ impl Server {
                 clients: Some(self.client_list()),
                 ..Reply::default()
             },
-            Request::Nodes => match &self.cluster {
+            Request::Nodes => match &self.net.cluster {
                 Some(cluster) => Reply {
                     ok: true,
                     nodes: Some(cluster.status()),
@@ -649,7 +649,7 @@ impl Server {
                     lockouts: hub.lockouts,
                 }
             },
-            cluster: self.cluster.as_ref().map(Cluster::status),
+            cluster: self.net.cluster.as_ref().map(Cluster::status),
         }
     }
 

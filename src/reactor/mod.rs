@@ -17,12 +17,12 @@ mod tokens;
 mod web;
 
 use crate::admin::access::Access;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Event as ClusterEvent};
 use crate::config::{Config, ConfigSource};
 use crate::connection::{Connection, Phase};
 use crate::flood::FloodPolicy;
 use crate::history::Entry;
-use crate::hub::{Answering, Ask, ClientId, Hub, HubConfig, Outbox};
+use crate::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, Outbox};
 use crate::listener;
 use crate::message::Line;
 use crate::sd_notify::Notifier;
@@ -149,8 +149,6 @@ pub struct Server {
     descriptor_shortage: bool,
     accept_retry_at: Option<Instant>,
     refused_since_log: u64,
-    /// The link to the other nodes, with `[cluster]`.
-    cluster: Option<Cluster>,
 }
 
 /// How long a shutdown lets queued output drain.
@@ -193,6 +191,7 @@ impl Server {
                 history: HistoryLink::new(&config.history),
                 accounts: AccountsLink::new(&config),
                 held: Vec::new(),
+                cluster: None,
             },
             hub,
             config,
@@ -212,7 +211,6 @@ impl Server {
             descriptor_shortage: false,
             accept_retry_at: None,
             refused_since_log: 0,
-            cluster: None,
         };
         for endpoint in listen_addresses(&server.config) {
             server.listen(endpoint)?;
@@ -229,16 +227,16 @@ impl Server {
         let stored = server.net.accounts.start(&server.config, waker);
         server.hub.set_accounts(stored.names);
         server.hub.set_klines(stored.klines);
-        if server.config.cluster.enabled() {
-            let port = server.config.server.listen.first().map_or(0, |a| a.port());
-            let cluster = Cluster::new(&server.config.cluster, port)
+        if let Some(node) = server.config.node_name() {
+            let tokens = (Source::Cluster.token(), Source::ClusterEvents.token());
+            let cluster = Cluster::new(&server.config.cluster, node, tokens)
                 .and_then(|c| c.check_login().map(|()| c))
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             info!(
                 "cluster: node {} joins the network through Redis",
                 cluster.node()
             );
-            server.cluster = Some(cluster);
+            server.net.cluster = Some(cluster);
         }
         Ok(server)
     }
@@ -307,7 +305,7 @@ impl Server {
                 || self.net.history.has_ready()
                 || self.net.accounts.has_ready();
             let timeout = if !input_waiting && !busy {
-                let cluster = self.cluster.as_ref().map(Cluster::next_due);
+                let cluster = self.net.cluster.as_ref().map(Cluster::next_due);
                 [
                     self.next_watchdog,
                     self.next_resume,
@@ -339,9 +337,9 @@ impl Server {
                     Source::Admin(key) => self.admin_ready(key),
                     // Handled below, every turn.
                     Source::Workers => {}
-                    Source::Cluster => {
-                        if let Some(cluster) = &mut self.cluster {
-                            cluster.ready(self.poll.registry(), Source::Cluster.token());
+                    Source::Cluster | Source::ClusterEvents => {
+                        if let Some(cluster) = &mut self.net.cluster {
+                            cluster.ready(self.poll.registry(), event.token());
                         }
                     }
                     Source::Client(id) => {
@@ -368,12 +366,13 @@ impl Server {
                 self.tick(now);
                 self.next_tick = now + TICK;
             }
-            if let Some(cluster) = &mut self.cluster
+            if let Some(cluster) = &mut self.net.cluster
                 && now >= cluster.next_due()
             {
                 let clients = self.hub.client_counts().0 as u64;
-                cluster.tick(self.poll.registry(), Source::Cluster.token(), clients);
+                cluster.tick(self.poll.registry(), clients);
             }
+            self.hand_on_network(now);
             if let (Some(due), Some(notifier)) = (self.next_watchdog, &self.notifier)
                 && now >= due
             {
@@ -383,7 +382,27 @@ impl Server {
             self.hand_on_history();
             self.hand_on_accounts();
             self.net.history.flush();
+            if let Some(cluster) = &mut self.net.cluster {
+                cluster.flush(self.poll.registry());
+            }
             self.flush_listed();
+        }
+    }
+
+    /// Hands what the other nodes said to the hub.
+    fn hand_on_network(&mut self, now: Instant) {
+        let Some(cluster) = &mut self.net.cluster else {
+            return;
+        };
+        for event in cluster.take_events() {
+            match event {
+                ClusterEvent::Line(payload) => self.hub.cluster_line(&payload, now, &mut self.net),
+                ClusterEvent::Alive { nodes, asked } => {
+                    self.hub.nodes_alive(&nodes, asked, &mut self.net)
+                }
+                ClusterEvent::Joined => self.hub.join_network(&mut self.net),
+                ClusterEvent::Interrupted => self.hub.network_interrupted(&mut self.net),
+            }
         }
     }
 
@@ -864,6 +883,8 @@ struct Net {
     accounts: AccountsLink,
     /// Connections whose output waits for history to commit.
     held: Vec<ClientId>,
+    /// The link to the other nodes, with `[cluster]`.
+    cluster: Option<Cluster>,
 }
 
 impl Net {
@@ -952,6 +973,18 @@ impl Outbox for Net {
 
     fn kline(&mut self, change: crate::kline::Change) {
         self.accounts.keep_kline(change);
+    }
+
+    fn publish(&mut self, bus: Bus, payload: &Line) {
+        if let Some(cluster) = &mut self.cluster {
+            cluster.publish(bus, payload);
+        }
+    }
+
+    fn follow(&mut self, folded: &str, on: bool) {
+        if let Some(cluster) = &mut self.cluster {
+            cluster.follow(folded, on);
+        }
     }
 
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {

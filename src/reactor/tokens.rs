@@ -19,8 +19,10 @@ pub(super) enum Source {
     /// The helper threads' one waker (mio allows one per `Poll`): history
     /// or accounts has finished something.
     Workers,
-    /// The cluster's connection to Redis.
+    /// The cluster's connection to Redis for commands.
     Cluster,
+    /// The cluster's subscriber connection to Redis.
+    ClusterEvents,
 }
 
 /// Clients take the tokens from 0 up, as slab keys; the rest live far
@@ -31,6 +33,7 @@ const ADMIN_LISTENER: usize = usize::MAX - 2;
 const SIGNALS: usize = usize::MAX - 1;
 const WORKERS: usize = usize::MAX - 3;
 const CLUSTER: usize = usize::MAX - 4;
+const CLUSTER_EVENTS: usize = usize::MAX - 5;
 
 impl Source {
     pub(super) fn token(self) -> Token {
@@ -42,6 +45,7 @@ impl Source {
             Source::Signals => SIGNALS,
             Source::Workers => WORKERS,
             Source::Cluster => CLUSTER,
+            Source::ClusterEvents => CLUSTER_EVENTS,
         })
     }
 
@@ -50,6 +54,7 @@ impl Source {
             SIGNALS => Source::Signals,
             WORKERS => Source::Workers,
             CLUSTER => Source::Cluster,
+            CLUSTER_EVENTS => Source::ClusterEvents,
             ADMIN_LISTENER => Source::AdminListener,
             t if t >= LISTENER_BASE => Source::Listener(t - LISTENER_BASE),
             t if t >= ADMIN_BASE => Source::Admin(t - ADMIN_BASE),
@@ -71,6 +76,7 @@ mod tests {
             Source::Listener(7),
             Source::Workers,
             Source::Cluster,
+            Source::ClusterEvents,
             Source::AdminListener,
             Source::Admin(0),
             Source::Admin(42),

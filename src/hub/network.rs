@@ -1,0 +1,577 @@
+//! The rest of the network, on a node of a cluster.
+//!
+//! Other nodes' users are clients of this hub too, with ids from
+//! [`REMOTE_BASE`] up and no connection: NAMES, WHO, WHOIS, nick checks and
+//! channel membership see the whole network with no code of their own, and
+//! a broadcast reaches the members on this node only
+//! ([`super::channel::Channel::local_members`]). What a user of this node
+//! does that others must see is published through the outbox on a [`Bus`];
+//! what other nodes publish comes back through [`Hub::cluster_line`] and is
+//! applied here, without the checks its own node already made.
+//!
+//! A payload is an IRC line, read by the parser that reads clients' lines,
+//! whose tag `n` names the node that published it:
+//!
+//! | payload | meaning |
+//! | --- | --- |
+//! | `:nick!user@host INTRO <signon> <account\|*> <+modes> <@#chan,+#chan,#chan\|*> :<realname>` | a user, in full: new, or re-announced |
+//! | `:prefix NICK`, `JOIN <#chan> <@+\|->`, `PART`, `KICK`, `QUIT`, `TOPIC`, `AWAY` | as clients see them |
+//! | `@t=<ms>;<client tags> :prefix PRIVMSG\|NOTICE\|TAGMSG <target> …` | a message, on its channel's bus or its recipient's node's |
+//! | `HELLO` | a node has (re)joined: every other sends it its users |
+//! | `SYNC <boot>` … `SYNCED` | all of a node's users come between: any not among them have left |
+
+use super::channel::Member;
+use super::{ChannelId, Client, ClientId, Hub, Outbox};
+use crate::history::Kind;
+use crate::message::{Line, Message, build, loggable};
+use crate::names::{fold, valid_channel, valid_nick};
+use crate::tags::{self, with_tags};
+use log::{debug, info, warn};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+/// Hub ids from here up are other nodes' users; below are the reactor's
+/// connections.
+pub const REMOTE_BASE: ClientId = usize::MAX / 8;
+
+/// Where a published line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bus<'a> {
+    /// Every node: who is on the network, and in which channels.
+    Net,
+    /// The nodes with members in a channel (its folded name): its messages.
+    Channel(&'a str),
+    /// One node, by name: private messages to its users, and the answer
+    /// to its `HELLO`.
+    Node(&'a str),
+}
+
+/// A user of another node.
+pub(super) struct Remote {
+    pub client: Client,
+    pub node: String,
+    /// Not yet re-announced since its node began a `SYNC`.
+    stale: bool,
+}
+
+/// What this node knows of another.
+pub(super) struct Peer {
+    /// Its `SYNC`'s boot mark: a new one means it restarted.
+    boot: String,
+    /// When it was first heard of: [`Hub::nodes_alive`] lets a node that
+    /// was not listed yet live.
+    since: Instant,
+}
+
+impl Hub {
+    /// Publishes `line` for the other nodes on `bus`, tagged with this
+    /// node's name; nothing on a single node.
+    pub(super) fn publish(&self, bus: Bus, line: &Line, out: &mut dyn Outbox) {
+        if let Some(node) = &self.config.node {
+            out.publish(bus, &with_tags(&format!("n={node}"), line));
+        }
+    }
+
+    /// What a local user does that the network sees: published on the net
+    /// bus when `id` is this node's.
+    pub(super) fn publish_from(&self, id: ClientId, line: &Line, out: &mut dyn Outbox) {
+        if id < REMOTE_BASE {
+            self.publish(Bus::Net, line, out);
+        }
+    }
+
+    /// A message accepted from local user `id`, for the other nodes on
+    /// `bus`: its time and client-only tags travel with it.
+    pub(super) fn publish_message(
+        &self,
+        bus: Bus,
+        untagged: &Line,
+        time_ms: i64,
+        client_tags: &str,
+        out: &mut dyn Outbox,
+    ) {
+        if let Some(node) = &self.config.node {
+            let mut tags = format!("n={node};t={time_ms}");
+            if !client_tags.is_empty() {
+                tags.push(';');
+                tags.push_str(client_tags);
+            }
+            out.publish(bus, &with_tags(&tags, untagged));
+        }
+    }
+
+    /// The node a user of another node is on.
+    pub(super) fn node_of(&self, id: ClientId) -> Option<&str> {
+        let key = id.checked_sub(REMOTE_BASE)?;
+        self.remotes.get(key).map(|r| r.node.as_str())
+    }
+
+    /// A local user registered: the network learns who it is.
+    pub(super) fn publish_intro(&self, id: ClientId, out: &mut dyn Outbox) {
+        if let Some(line) = self.intro(id) {
+            self.publish_from(id, &line, out);
+        }
+    }
+
+    /// A local user joined `chan` as `member`: the network sees it, and
+    /// this node wants the channel's messages.
+    pub(super) fn publish_join(
+        &self,
+        id: ClientId,
+        chan: ChannelId,
+        member: Member,
+        out: &mut dyn Outbox,
+    ) {
+        let (Some(client), Some(channel), Some(_)) = (
+            self.client(id),
+            self.channels.get(chan),
+            self.config.node.as_ref(),
+        ) else {
+            return;
+        };
+        if id >= REMOTE_BASE {
+            return;
+        }
+        let status = match member.prefixes(true) {
+            "" => "-",
+            status => status,
+        };
+        let line = build(&client.prefix, "JOIN", &[&channel.name, status]);
+        self.publish(Bus::Net, &line, out);
+        out.follow(&fold(&channel.name), true);
+    }
+
+    /// A user as `INTRO` tells it, with its channels and their status.
+    fn intro(&self, id: ClientId) -> Option<Line> {
+        let client = self.client(id).filter(|c| c.registered)?;
+        let mut modes = String::from("+");
+        if client.invisible {
+            modes.push('i');
+        }
+        if client.oper.is_some() {
+            modes.push('o');
+        }
+        let channels: Vec<String> = client
+            .channels
+            .iter()
+            .filter_map(|&chan| {
+                let channel = self.channels.get(chan)?;
+                let member = channel.members.get(&id)?;
+                Some(format!("{}{}", member.prefixes(true), channel.name))
+            })
+            .collect();
+        let channels = match channels.join(",") {
+            list if list.is_empty() => "*".to_string(),
+            list => list,
+        };
+        let signon = client.signon.to_string();
+        let account = client.account.as_deref().unwrap_or("*");
+        let params = [
+            signon.as_str(),
+            account,
+            &modes,
+            &channels,
+            &client.realname,
+        ];
+        Some(build(&client.prefix, "INTRO", &params))
+    }
+
+    /// This node's links to the network are up (again): asks the others
+    /// for their users and tells them its own. The reactor calls it once
+    /// its subscriptions are in place, so no answer is missed.
+    pub fn join_network(&mut self, out: &mut dyn Outbox) {
+        info!("cluster: announcing this node's {} users", self.registered);
+        self.publish(Bus::Net, &build("", "HELLO", &[]), out);
+        self.announce(Bus::Net, out);
+    }
+
+    /// Every local user, in full, between `SYNC` and `SYNCED`.
+    fn announce(&self, bus: Bus, out: &mut dyn Outbox) {
+        self.publish(bus, &build("", "SYNC", &[&self.boot]), out);
+        for id in 0..self.clients.len() {
+            let Some(line) = self.intro(id) else {
+                continue;
+            };
+            self.publish(bus, &line, out);
+            if let Some(client) = self.client(id)
+                && let Some(away) = &client.away
+            {
+                self.publish(bus, &build(&client.prefix, "AWAY", &[away]), out);
+            }
+        }
+        self.publish(bus, &build("", "SYNCED", &[]), out);
+    }
+
+    /// The link to the network was cut: what other nodes said meanwhile
+    /// is lost, and local users are told so rather than left to wonder.
+    pub fn network_interrupted(&mut self, out: &mut dyn Outbox) {
+        let text = "The link to the rest of the network was interrupted: messages from other nodes may have been missed";
+        let line = build(&self.config.server_name, "NOTICE", &["*", text]);
+        for (id, client) in self.clients.iter().enumerate() {
+            if client.as_ref().is_some_and(|c| c.registered) {
+                out.send(id, &line);
+            }
+        }
+    }
+
+    /// The nodes alive at a listing of heartbeats asked for at `asked`:
+    /// the users of any other node heard of before then are gone.
+    pub fn nodes_alive(&mut self, alive: &[String], asked: Instant, out: &mut dyn Outbox) {
+        let lost: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(name, peer)| peer.since < asked && !alive.contains(name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for node in lost {
+            warn!("cluster: node {node} lost: its users leave");
+            self.peers.remove(&node);
+            self.drop_users_of(&node, &format!("Quit: node {node} lost"), |_| true, out);
+        }
+    }
+
+    /// Removes the users of `node` that `which` picks, each with a QUIT.
+    fn drop_users_of(
+        &mut self,
+        node: &str,
+        reason: &str,
+        which: impl Fn(&Remote) -> bool,
+        out: &mut dyn Outbox,
+    ) {
+        let gone: Vec<ClientId> = self
+            .remotes
+            .iter()
+            .filter(|(_, r)| r.node == node && which(r))
+            .map(|(key, _)| REMOTE_BASE + key)
+            .collect();
+        for id in gone {
+            self.remove_client(id, reason, out);
+        }
+    }
+
+    /// A payload another node published (or this one: it hears its own).
+    /// One that is not a line of ours is logged and dropped.
+    pub fn cluster_line(&mut self, payload: &[u8], now: Instant, out: &mut dyn Outbox) {
+        let text = String::from_utf8_lossy(payload);
+        let msg = Message::parse(text.trim_end_matches(['\r', '\n']));
+        let node = msg.as_ref().and_then(|m| tags::get(m.tags, "n"));
+        let (Some(msg), Some(node)) = (msg, node.filter(|n| !n.is_empty())) else {
+            warn!(
+                "cluster: dropped a payload that is not a groupchatd line: {}",
+                loggable(payload)
+            );
+            return;
+        };
+        if self.config.node.as_deref() == Some(node) {
+            return;
+        }
+        let node = node.to_string();
+        self.peers.entry(node.clone()).or_insert(Peer {
+            boot: String::new(),
+            since: now,
+        });
+        match msg.command {
+            "HELLO" => self.announce(Bus::Node(&node), out),
+            "SYNC" => self.peer_sync(&node, msg.param(0).unwrap_or_default(), out),
+            "SYNCED" => {
+                let reason = "Quit: left while the network was split";
+                self.drop_users_of(&node, reason, |r| r.stale, out);
+            }
+            "INTRO" => self.remote_intro(&node, &msg, now, out),
+            _ => match self.remote_sender(&node, msg.prefix) {
+                Some(id) => self.remote_act(id, &msg, out),
+                None => {
+                    // Its INTRO was missed: the node tells everything again.
+                    debug!(
+                        "cluster: {} from unknown {} of node {node}: asking it again",
+                        msg.command, msg.prefix
+                    );
+                    self.publish(Bus::Node(&node), &build("", "HELLO", &[]), out);
+                }
+            },
+        }
+    }
+
+    /// A node begins telling all its users: a new boot mark means it
+    /// restarted, and every user it had is gone; otherwise those not
+    /// re-announced before `SYNCED` are.
+    fn peer_sync(&mut self, node: &str, boot: &str, out: &mut dyn Outbox) {
+        let restarted = self
+            .peers
+            .get_mut(node)
+            .map(|peer| std::mem::replace(&mut peer.boot, boot.to_string()))
+            .is_some_and(|before| !before.is_empty() && before != boot);
+        if restarted {
+            let reason = format!("Quit: node {node} restarted");
+            self.drop_users_of(node, &reason, |_| true, out);
+        }
+        for (_, remote) in self.remotes.iter_mut() {
+            if remote.node == node {
+                remote.stale = true;
+            }
+        }
+    }
+
+    /// The user of `node` whose `nick!user@host` this is.
+    fn remote_sender(&self, node: &str, prefix: &str) -> Option<ClientId> {
+        let nick = prefix.split('!').next()?;
+        self.find_nick(nick)
+            .filter(|&id| self.node_of(id) == Some(node))
+    }
+
+    /// A user of another node, new or re-announced. A nick held here
+    /// already goes to whoever signed on first (the lower node name on a
+    /// tie): a local user who loses it is renamed and told.
+    fn remote_intro(&mut self, node: &str, msg: &Message, now: Instant, out: &mut dyn Outbox) {
+        let (Some(signon), Some(account), Some(modes), Some(channels), Some(realname)) = (
+            msg.param(0).and_then(|s| s.parse::<u64>().ok()),
+            msg.param(1),
+            msg.param(2),
+            msg.param(3),
+            msg.param(4),
+        ) else {
+            warn!(
+                "cluster: node {node} sent a malformed INTRO: {:?}",
+                msg.params
+            );
+            return;
+        };
+        let Some((nick, user, host)) = split_prefix(msg.prefix) else {
+            warn!("cluster: node {node} sent an INTRO for {:?}", msg.prefix);
+            return;
+        };
+        let id = match self.find_nick(nick) {
+            Some(id) if self.node_of(id) == Some(node) => id,
+            Some(holder) => {
+                let Some(mine) = self.client(holder).map(|c| (c.signon, c.registered)) else {
+                    return;
+                };
+                let here = self.node_of(holder).or(self.config.node.as_deref());
+                let theirs_first = (signon, node) < (mine.0, here.unwrap_or_default());
+                if !theirs_first && mine.1 {
+                    // Ours keeps it; its node renames its own and says so.
+                    return;
+                }
+                self.yield_nick(holder, out);
+                self.new_remote(node, now)
+            }
+            None => self.new_remote(node, now),
+        };
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        if client.nick != nick {
+            if !client.nick.is_empty() {
+                let old = std::mem::take(&mut client.nick);
+                self.release_nick(&old);
+            }
+            self.claim_nick(id, nick);
+        }
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        client.nick = nick.to_string();
+        client.user = user.to_string();
+        client.host = host.to_string();
+        client.prefix = msg.prefix.to_string();
+        client.realname = realname.to_string();
+        client.signon = signon;
+        client.account = (account != "*").then(|| account.to_string());
+        client.invisible = modes.contains('i');
+        client.oper = modes.contains('o').then(|| "network".to_string());
+        if let Some(key) = id.checked_sub(REMOTE_BASE)
+            && let Some(remote) = self.remotes.get_mut(key)
+        {
+            remote.stale = false;
+        }
+        self.remote_channels(id, channels, out);
+    }
+
+    /// A new user of `node`, registered, not yet named.
+    fn new_remote(&mut self, node: &str, now: Instant) -> ClientId {
+        let mut client = Client::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), false, now);
+        client.registered = true;
+        let key = self.remotes.insert(Remote {
+            client,
+            node: node.to_string(),
+            stale: false,
+        });
+        REMOTE_BASE + key
+    }
+
+    /// A nick held here goes to a user of another node that signed on
+    /// first: a local holder is renamed (and told, and the network sees
+    /// it); a holder of a third node is renamed by its own node, and taken
+    /// out here until that node tells it again.
+    fn yield_nick(&mut self, holder: ClientId, out: &mut dyn Outbox) {
+        if holder >= REMOTE_BASE {
+            self.remove_client(holder, "Quit: nick collision", out);
+            return;
+        }
+        let Some(old) = self.nick(holder).map(str::to_string) else {
+            return;
+        };
+        let mut serial = holder;
+        let new = loop {
+            let candidate = format!("Guest{serial}");
+            if self.find_nick(&candidate).is_none() {
+                break candidate;
+            }
+            serial += 1_000_000;
+        };
+        info!("cluster: {old} was registered on another node first: renamed {new}");
+        self.rename(holder, &new, out);
+        let text = format!(
+            "Your nick {old} was taken on another node of the network first: you are now {new}"
+        );
+        let line = build(&self.config.server_name, "NOTICE", &[&new, &text]);
+        out.send(holder, &line);
+    }
+
+    /// Brings a user's channels in line with `listed` (`@#a,+#b,#c` or
+    /// `*`): joins the missing ones, leaves the others, sets the status.
+    fn remote_channels(&mut self, id: ClientId, listed: &str, out: &mut dyn Outbox) {
+        let mut wanted = Vec::new();
+        for entry in listed.split(',').filter(|e| *e != "*" && !e.is_empty()) {
+            let name = entry.trim_start_matches(['@', '+']);
+            let status = &entry[..entry.len() - name.len()];
+            if valid_channel(name, self.config.channel_len) {
+                wanted.push((self.channel_for(name), status_member(status)));
+            }
+        }
+        let joined = self
+            .client(id)
+            .map(|c| c.channels.clone())
+            .unwrap_or_default();
+        for chan in joined {
+            if !wanted.iter().any(|&(c, _)| c == chan) {
+                self.remote_leave(id, chan, "PART", &[], out);
+            }
+        }
+        for (chan, member) in wanted {
+            if !self.enter_channel(id, chan, member, out)
+                && let Some(status) = self.channels[chan].members.get_mut(&id)
+            {
+                *status = member;
+            }
+        }
+    }
+
+    /// The channel `name`, made if it does not exist here yet.
+    fn channel_for(&mut self, name: &str) -> ChannelId {
+        match self.channel_ids.get(&fold(name)) {
+            Some(&chan) => chan,
+            None => self.create_channel(name),
+        }
+    }
+
+    /// Takes user `id` out of `chan`, showing `command` (PART or KICK, with
+    /// `params` after the channel) to the local members.
+    fn remote_leave(
+        &mut self,
+        id: ClientId,
+        chan: ChannelId,
+        command: &str,
+        params: &[&str],
+        out: &mut dyn Outbox,
+    ) {
+        let (Some(client), Some(channel)) = (self.client(id), self.channels.get(chan)) else {
+            return;
+        };
+        let mut all = vec![channel.name.as_str()];
+        all.extend_from_slice(params);
+        let line = build(&client.prefix, command, &all);
+        let (prefix, name) = (client.prefix.clone(), channel.name.clone());
+        let mut peers = Vec::new();
+        self.leave_channel(chan, id, &mut peers, out);
+        for peer in peers {
+            out.send(peer, &line);
+        }
+        self.record_event(
+            &prefix,
+            Kind::Part,
+            &name,
+            params.last().copied().unwrap_or_default(),
+            out,
+        );
+        if let Some(client) = self.client_mut(id) {
+            client.channels.retain(|&c| c != chan);
+        }
+    }
+
+    /// What a known user of another node did.
+    fn remote_act(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        let channel = |hub: &Hub| {
+            msg.param(0)
+                .and_then(|name| hub.channel_ids.get(&fold(name)).copied())
+        };
+        match msg.command {
+            "NICK" => match msg.param(0) {
+                Some(nick) if valid_nick(nick, usize::MAX) => {
+                    if let Some(holder) = self.find_nick(nick).filter(|&h| h != id) {
+                        self.yield_nick(holder, out);
+                    }
+                    self.rename(id, nick, out);
+                }
+                _ => warn!("cluster: a NICK without a valid nick: {:?}", msg.params),
+            },
+            "JOIN" => {
+                let Some(name) = msg
+                    .param(0)
+                    .filter(|n| valid_channel(n, self.config.channel_len))
+                else {
+                    return;
+                };
+                let chan = self.channel_for(name);
+                let member = status_member(msg.param(1).unwrap_or_default());
+                if self.enter_channel(id, chan, member, out)
+                    && let Some(prefix) = self.client(id).map(|c| c.prefix.clone())
+                {
+                    self.record_event(&prefix, Kind::Join, name, "", out);
+                }
+            }
+            "PART" => {
+                if let Some(chan) = channel(self) {
+                    let reason: Vec<&str> = msg.param(1).into_iter().collect();
+                    self.remote_leave(id, chan, "PART", &reason, out);
+                }
+            }
+            "KICK" => {
+                let victim = msg.param(1).and_then(|n| self.find_nick(n));
+                if let (Some(chan), Some(victim)) = (channel(self), victim) {
+                    self.kicked(id, chan, victim, msg.param(2).unwrap_or_default(), out);
+                }
+            }
+            "QUIT" => {
+                self.remove_client(id, msg.param(0).unwrap_or("Quit"), out);
+            }
+            "TOPIC" => {
+                if let Some(chan) = channel(self) {
+                    self.set_topic(id, chan, msg.param(1).unwrap_or_default(), out);
+                }
+            }
+            "AWAY" => {
+                let away = msg.param(0).filter(|a| !a.is_empty());
+                self.set_away(id, away.map(str::to_string), out);
+            }
+            "PRIVMSG" | "NOTICE" | "TAGMSG" => self.remote_message(id, msg, out),
+            other => warn!("cluster: dropped an unknown {other:?} from another node"),
+        }
+    }
+}
+
+/// A member status from its prefixes (`@`, `+`, `@+`; `-` or empty: none).
+fn status_member(status: &str) -> Member {
+    Member {
+        op: status.contains('@'),
+        voice: status.contains('+'),
+        banned: false,
+    }
+}
+
+/// `nick!user@host` in its three parts.
+fn split_prefix(prefix: &str) -> Option<(&str, &str, &str)> {
+    let (nick, rest) = prefix.split_once('!')?;
+    let (user, host) = rest.split_once('@')?;
+    (!nick.is_empty() && !user.is_empty() && !host.is_empty()).then_some((nick, user, host))
+}

@@ -1,0 +1,225 @@
+//! Two nodes of a cluster, their hubs wired by hand through what each
+//! publishes: the network's rules without Redis (tests/cluster.rs has it).
+
+use super::*;
+use crate::cluster::channel_of;
+
+fn node(name: &str) -> World {
+    let mut config = config();
+    config.node = Some(name.into());
+    World::new(config)
+}
+
+/// Hands `to` what `from` published on the buses `to` listens to: the
+/// net, its own node's, and the channels it follows.
+fn relay(from: &mut World, to: &mut World) {
+    let name = to.hub.config.node.clone().expect("a node");
+    let mut following = HashSet::new();
+    for (folded, on) in &to.out.follows {
+        match on {
+            true => following.insert(folded.clone()),
+            false => following.remove(folded),
+        };
+    }
+    for (bus, line) in std::mem::take(&mut from.out.published) {
+        let heard = bus == channel_of(Bus::Net)
+            || bus == channel_of(Bus::Node(&name))
+            || following.iter().any(|f| bus == channel_of(Bus::Channel(f)));
+        if heard {
+            to.hub.cluster_line(line.as_bytes(), to.now, &mut to.out);
+        }
+    }
+}
+
+/// Nodes a and b, each announced to the other, with alice (1) on a and
+/// bob (2) on b.
+fn two_nodes() -> (World, World) {
+    let (mut a, mut b) = (node("a"), node("b"));
+    a.register(1, "alice");
+    b.register(2, "bob");
+    a.hub.join_network(&mut a.out);
+    b.hub.join_network(&mut b.out);
+    relay(&mut a, &mut b);
+    relay(&mut b, &mut a);
+    relay(&mut a, &mut b);
+    a.out.lines.clear();
+    b.out.lines.clear();
+    (a, b)
+}
+
+#[test]
+fn each_node_sees_the_others_users_in_its_channels() {
+    let (mut a, mut b) = two_nodes();
+    a.send(1, "NAMES #lobby");
+    let names = a.take(1);
+    assert!(names[0].ends_with(":alice bob"), "{names:?}");
+    b.send(2, "WHOIS alice");
+    let whois = b.take(2);
+    assert!(
+        whois[0].starts_with(":groupchatd 311 bob alice alice 127.0.0.1"),
+        "{whois:?}"
+    );
+    // A remote nick is taken here too.
+    a.connect(3);
+    a.send(3, "NICK bob");
+    assert_eq!(codes(&a.take(3)), ["433"]);
+}
+
+#[test]
+fn messages_cross_once_per_channel_and_reach_the_members() {
+    let (mut a, mut b) = two_nodes();
+    a.send(1, "@+draft/react=x PRIVMSG #lobby :hello bob");
+    let published = a.out.published.clone();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].0, "groupchatd:chan:{#lobby}");
+    relay(&mut a, &mut b);
+    assert_eq!(
+        b.take(2),
+        [":alice!alice@127.0.0.1 PRIVMSG #lobby :hello bob"]
+    );
+    assert_eq!(b.out.history.len(), 1, "kept in b's history too");
+    assert_eq!(b.out.history[0].tags, "+draft/react=x");
+    // Private, both ways; nothing is published for a local recipient.
+    b.send(2, "PRIVMSG alice :hi alice");
+    relay(&mut b, &mut a);
+    assert_eq!(a.take(1), [":bob!bob@127.0.0.1 PRIVMSG alice :hi alice"]);
+    a.register(3, "carol");
+    a.out.published.clear();
+    a.send(1, "PRIVMSG carol :local");
+    assert!(a.out.published.is_empty());
+    // A channel without members elsewhere costs no publication.
+    a.send(1, "JOIN #quiet");
+    a.out.published.clear();
+    a.send(1, "PRIVMSG #quiet :just us");
+    assert!(a.out.published.is_empty());
+}
+
+#[test]
+fn presence_crosses_nodes() {
+    let (mut a, mut b) = two_nodes();
+    b.send(2, "JOIN #rust");
+    relay(&mut b, &mut a);
+    a.send(1, "JOIN #rust");
+    relay(&mut a, &mut b);
+    assert!(
+        b.take(2)
+            .contains(&":alice!alice@127.0.0.1 JOIN :#rust".to_string())
+    );
+    let joined = a.take(1);
+    assert!(
+        joined.iter().any(|l| l.ends_with(":alice @bob")),
+        "{joined:?}"
+    );
+    b.send(2, "TOPIC #rust :all things rust");
+    b.send(2, "NICK robert");
+    b.send(2, "PART #rust :bye");
+    relay(&mut b, &mut a);
+    assert_eq!(
+        a.take(1),
+        [
+            ":bob!bob@127.0.0.1 TOPIC #rust :all things rust",
+            ":bob!bob@127.0.0.1 NICK :robert",
+            ":robert!bob@127.0.0.1 PART #rust :bye",
+        ]
+    );
+    b.send(2, "QUIT :later");
+    relay(&mut b, &mut a);
+    assert_eq!(a.take(1), [":robert!bob@127.0.0.1 QUIT :Quit: later"]);
+    assert_eq!(a.hub.find_nick("robert"), None);
+}
+
+#[test]
+fn a_lost_node_takes_its_users_with_it() {
+    let (mut a, _b) = two_nodes();
+    let later = a.now + Duration::from_secs(1);
+    a.hub.nodes_alive(&["a".to_string()], later, &mut a.out);
+    assert_eq!(a.take(1), [":bob!bob@127.0.0.1 QUIT :Quit: node b lost"]);
+    assert_eq!(a.hub.find_nick("bob"), None);
+}
+
+#[test]
+fn a_node_not_yet_listed_is_not_lost() {
+    let (mut a, _b) = two_nodes();
+    let before = a.now - Duration::from_secs(1);
+    a.hub.nodes_alive(&["a".to_string()], before, &mut a.out);
+    assert!(a.take(1).is_empty());
+    assert!(a.hub.find_nick("bob").is_some());
+}
+
+#[test]
+fn a_nick_taken_on_two_nodes_apart_goes_to_one_and_the_other_is_told() {
+    let (mut a, mut b) = (node("a"), node("b"));
+    a.register(1, "sam");
+    b.register(2, "sam");
+    a.hub.join_network(&mut a.out);
+    b.hub.join_network(&mut b.out);
+    relay(&mut a, &mut b);
+    relay(&mut b, &mut a);
+    relay(&mut a, &mut b);
+    relay(&mut b, &mut a);
+    // Same second, so the lower node name keeps it.
+    let told = b.take(2);
+    assert!(told.iter().any(|l| l.contains("NICK :Guest2")), "{told:?}");
+    assert!(
+        told.iter().any(|l| l.contains("taken on another node")),
+        "{told:?}"
+    );
+    a.send(1, "NAMES #lobby");
+    let names = a.take(1);
+    assert!(
+        names
+            .iter()
+            .any(|l| l.ends_with(" 353 sam = #lobby :sam Guest2")),
+        "{names:?}"
+    );
+    b.out.lines.clear();
+    b.send(2, "NAMES #lobby");
+    let names = b.take(2);
+    assert!(
+        names[0].ends_with(" 353 Guest2 = #lobby :Guest2 sam"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_resync_removes_who_left_while_apart() {
+    let (mut a, mut b) = two_nodes();
+    b.register(3, "carl");
+    relay(&mut b, &mut a);
+    assert!(a.hub.find_nick("carl").is_some());
+    // carl quits while a hears nothing; then b announces itself again.
+    b.send(3, "QUIT");
+    b.out.published.clear();
+    b.hub.join_network(&mut b.out);
+    relay(&mut b, &mut a);
+    assert_eq!(a.hub.find_nick("carl"), None);
+    assert!(a.hub.find_nick("bob").is_some());
+    let seen = a.take(1);
+    assert!(
+        seen.iter().any(|l| l.contains("carl!carl@127.0.0.1 QUIT")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn foreign_payloads_are_dropped() {
+    let (mut a, _b) = two_nodes();
+    for junk in [
+        &b""[..],
+        b"hello",
+        b":x PRIVMSG #lobby :no node tag",
+        b"@n=z :nobody!x@y PRIVMSG #lobby :unknown sender",
+        b"@n=b :bob!bob@127.0.0.1 INTRO notanumber * + * :x",
+        b"@n=b :bob!bob@127.0.0.1 FROB",
+    ] {
+        a.hub.cluster_line(junk, a.now, &mut a.out);
+    }
+    assert!(a.take(1).is_empty());
+    // The unknown sender's node is asked to tell everything again.
+    assert!(
+        a.out
+            .published
+            .iter()
+            .any(|(bus, line)| bus == "groupchatd:node:{z}" && line.ends_with("HELLO"))
+    );
+}
