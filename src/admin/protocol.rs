@@ -308,6 +308,9 @@ pub struct ClientInfo {
     /// description; empty from a daemon that predates WebSocket.
     #[serde(default)]
     pub transport: String,
+    /// The node of the cluster it is on, when that is another node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

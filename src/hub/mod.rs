@@ -603,7 +603,9 @@ impl Hub {
         reason: &str,
         out: &mut dyn Outbox,
     ) {
-        if self.remove_client(id, reason, out) {
+        if id >= REMOTE_BASE {
+            self.drop_remote(id, why, reason, out);
+        } else if self.remove_client(id, reason, out) {
             out.close(id, why, reason);
         }
     }

@@ -25,6 +25,7 @@ use super::{ChannelId, Client, ClientId, Hub, Outbox};
 use crate::history::Kind;
 use crate::message::{Line, Message, build, loggable};
 use crate::names::{fold, valid_channel, valid_nick};
+use crate::stats::DisconnectReason;
 use crate::tags::{self, with_tags};
 use log::{debug, info, warn};
 use std::net::{IpAddr, Ipv4Addr};
@@ -278,6 +279,10 @@ impl Hub {
                 self.drop_users_of(&node, reason, |r| r.stale, out);
             }
             "INTRO" => self.remote_intro(&node, &msg, now, out),
+            "KILL" => self.killed_from_afar(&msg, out),
+            "WALL" => {
+                self.wall_here(msg.param(0).unwrap_or_default(), out);
+            }
             _ => match self.remote_sender(&node, msg.prefix) {
                 Some(id) => self.remote_act(id, &msg, out),
                 None => {
@@ -290,6 +295,47 @@ impl Hub {
                 }
             },
         }
+    }
+
+    /// Another node's user is to be cut off (`groupchatctl kick`, KILL):
+    /// its own node does it, and the network sees it quit from there.
+    pub(super) fn drop_remote(
+        &mut self,
+        id: ClientId,
+        why: DisconnectReason,
+        reason: &str,
+        out: &mut dyn Outbox,
+    ) {
+        let (Some(node), Some(nick)) = (self.node_of(id), self.nick(id)) else {
+            return;
+        };
+        let word = if why == DisconnectReason::Killed {
+            "kill"
+        } else {
+            "kick"
+        };
+        let line = build(&self.config.server_name, "KILL", &[nick, word, reason]);
+        self.publish(Bus::Node(node), &line, out);
+    }
+
+    /// `KILL <nick> <kill|kick> :<reason>` from another node, for a user of
+    /// this one.
+    fn killed_from_afar(&mut self, msg: &Message, out: &mut dyn Outbox) {
+        let (Some(nick), Some(word), Some(reason)) = (msg.param(0), msg.param(1), msg.param(2))
+        else {
+            warn!("cluster: a malformed KILL: {:?}", msg.params);
+            return;
+        };
+        let Some(id) = self.find_nick(nick).filter(|&id| id < REMOTE_BASE) else {
+            return;
+        };
+        let why = if word == "kill" {
+            DisconnectReason::Killed
+        } else {
+            DisconnectReason::Kicked
+        };
+        info!("cluster: {nick} cut off at another node's request: {reason}");
+        self.drop_client(id, why, reason, out);
     }
 
     /// A node begins telling all its users: a new boot mark means it
@@ -555,6 +601,10 @@ impl Hub {
                 self.set_away(id, away.map(str::to_string), out);
             }
             "PRIVMSG" | "NOTICE" | "TAGMSG" => self.remote_message(id, msg, out),
+            "WALLOPS" => {
+                let line = build(msg.prefix, "WALLOPS", &[msg.param(0).unwrap_or_default()]);
+                self.send_wallops(&line, out);
+            }
             other => warn!("cluster: dropped an unknown {other:?} from another node"),
         }
     }

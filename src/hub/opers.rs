@@ -11,7 +11,7 @@
 use super::accounts::{Attempt, Waiting};
 use super::{ChannelId, ClientId, Hub, Outbox};
 use crate::accounts::{Answer, Outcome, Request, Secret};
-use crate::message::{Message, build};
+use crate::message::{Line, Message, build};
 use crate::names::fold;
 use crate::numeric::*;
 use crate::stats::DisconnectReason;
@@ -179,9 +179,15 @@ impl Hub {
             return;
         };
         let line = build(&client.prefix, "WALLOPS", &[text]);
+        self.send_wallops(&line, out);
+        self.publish_from(id, &line, out);
+    }
+
+    /// A WALLOPS line to every local client with `+w`.
+    pub(super) fn send_wallops(&self, line: &Line, out: &mut dyn Outbox) {
         for (to, c) in self.clients.iter().enumerate() {
             if c.as_ref().is_some_and(|c| c.registered && c.wallops) {
-                out.send(to, &line);
+                out.send(to, line);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! What the admin socket asks of the hub: who is here, which channels
 //! exist, and the two orders an operator gives (kick, wall).
 
-use super::{ClientId, Hub, Outbox};
+use super::{Bus, ClientId, Hub, Outbox, REMOTE_BASE};
 use crate::message::build;
 use crate::stats::DisconnectReason;
 use std::time::{Duration, Instant};
@@ -16,6 +16,8 @@ pub struct ClientSummary {
     pub connected_for: Duration,
     /// Since the client last sent a message (PRIVMSG or NOTICE).
     pub idle_for: Duration,
+    /// The other node of the cluster it is on.
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,12 +28,18 @@ pub struct ChannelSummary {
 }
 
 impl Hub {
-    /// Every client, in connection order.
+    /// Every client, in connection order, then the other nodes' users.
     pub fn client_summaries(&self, now: Instant) -> Vec<ClientSummary> {
-        self.clients
+        let here = self
+            .clients
             .iter()
             .enumerate()
-            .filter_map(|(id, c)| Some((id, c.as_ref()?)))
+            .filter_map(|(id, c)| Some((id, c.as_ref()?)));
+        let elsewhere = self
+            .remotes
+            .iter()
+            .map(|(key, r)| (REMOTE_BASE + key, &r.client));
+        here.chain(elsewhere)
             .map(|(id, c)| ClientSummary {
                 id,
                 nick: self.nick(id).map(str::to_string),
@@ -44,6 +52,7 @@ impl Hub {
                     .collect(),
                 connected_for: now.saturating_duration_since(c.connected_at),
                 idle_for: now.saturating_duration_since(c.last_message),
+                node: self.node_of(id).map(str::to_string),
             })
             .collect()
     }
@@ -79,13 +88,26 @@ impl Hub {
             Some(reason) => format!("Kicked by admin: {reason}"),
             None => "Kicked by admin".to_string(),
         };
+        // Another node's user is cut off by its node, on our word.
+        let at = match self.node_of(id) {
+            Some(node) => format!(" on node {node}"),
+            None => String::new(),
+        };
         self.drop_client(id, DisconnectReason::Kicked, &reason, out);
-        Ok(format!("kicked {nick} ({reason})"))
+        Ok(format!("kicked {nick}{at} ({reason})"))
     }
 
     /// A server notice to every registered client: one line, shared by all.
     /// Its target is `*` so that the same bytes fit every recipient.
+    /// On a cluster the other nodes tell theirs too; the count is this
+    /// node's.
     pub fn wall(&mut self, text: &str, out: &mut dyn Outbox) -> usize {
+        self.publish(Bus::Net, &build("", "WALL", &[text]), out);
+        self.wall_here(text, out)
+    }
+
+    /// [`Hub::wall`] on this node only.
+    pub(super) fn wall_here(&self, text: &str, out: &mut dyn Outbox) -> usize {
         let line = build(&self.config.server_name, "NOTICE", &["*", text]);
         let mut told = 0;
         for (id, client) in self.clients.iter().enumerate() {

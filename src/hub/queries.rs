@@ -130,13 +130,16 @@ impl Hub {
     pub(super) fn lusers(&self, id: ClientId, out: &mut dyn Outbox) {
         let users = self.registered;
         let max = self.stats.peak_registered;
+        // On a cluster, the network: every node's users, and the nodes.
+        let everyone = users + self.remotes.len();
+        let servers = 1 + self.peers.len();
         let channels = self.channels.len().to_string();
         let unknown = self.unregistered.to_string();
         let lines: [(u16, Vec<String>); 6] = [
             (
                 RPL_LUSERCLIENT,
                 vec![format!(
-                    "There are {users} users and 0 invisible on 1 servers"
+                    "There are {everyone} users and 0 invisible on {servers} servers"
                 )],
             ),
             (
@@ -146,7 +149,10 @@ impl Hub {
             (RPL_LUSERCHANNELS, vec![channels, "channels formed".into()]),
             (
                 RPL_LUSERME,
-                vec![format!("I have {users} clients and 0 servers")],
+                vec![format!(
+                    "I have {users} clients and {} servers",
+                    servers - 1
+                )],
             ),
             (
                 RPL_LOCALUSERS,
@@ -159,9 +165,9 @@ impl Hub {
             (
                 RPL_GLOBALUSERS,
                 vec![
-                    users.to_string(),
-                    max.to_string(),
-                    format!("Current global users {users}, max {max}"),
+                    everyone.to_string(),
+                    max.max(everyone).to_string(),
+                    format!("Current global users {everyone}, max {}", max.max(everyone)),
                 ],
             ),
         ];

@@ -669,6 +669,7 @@ impl Server {
                     queued_bytes: conn.map_or(0, Connection::queued),
                     tls: conn.and_then(|c| c.transport.describe()),
                     transport: conn.map_or_else(String::new, |c| c.transport.name()),
+                    node: c.node,
                 }
             })
             .collect()

@@ -280,7 +280,11 @@ fn clients_table(clients: &[ClientInfo]) -> String {
         .map(|c| {
             vec![
                 c.nick.clone().unwrap_or_else(|| "*".into()),
-                c.address.clone(),
+                // Another node's user has no address here: its node instead.
+                match &c.node {
+                    Some(node) => format!("on node {node}"),
+                    None => c.address.clone(),
+                },
                 if c.registered {
                     c.channels.join(",")
                 } else {
@@ -290,6 +294,7 @@ fn clients_table(clients: &[ClientInfo]) -> String {
                 duration(c.idle_seconds),
                 bytes(c.queued_bytes as u64),
                 match (&c.transport, &c.tls) {
+                    _ if c.node.is_some() => "-".into(),
                     (name, _) if !name.is_empty() => name.clone(),
                     (_, Some(tls)) => tls.clone(),
                     (_, None) => "plain".into(),

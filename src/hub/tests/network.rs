@@ -223,3 +223,35 @@ fn foreign_payloads_are_dropped() {
             .any(|(bus, line)| bus == "groupchatd:node:{z}" && line.ends_with("HELLO"))
     );
 }
+
+#[test]
+fn kicks_kills_walls_and_lusers_span_the_network() {
+    let (mut a, mut b) = two_nodes();
+    a.send(1, "LUSERS");
+    let lusers = a.take(1);
+    assert!(
+        lusers[0].ends_with(":There are 2 users and 0 invisible on 2 servers"),
+        "{lusers:?}"
+    );
+    // The admin of a kicks bob: b cuts him off, and a sees him quit.
+    let said = a.hub.kick("bob", Some("spam"), &mut a.out);
+    assert_eq!(
+        said.as_deref().ok(),
+        Some("kicked bob on node b (Kicked by admin: spam)")
+    );
+    assert!(a.take(1).is_empty(), "not until b says so");
+    relay(&mut a, &mut b);
+    assert_eq!(b.out.closed.len(), 1);
+    assert_eq!(b.out.closed[0].0, 2);
+    relay(&mut b, &mut a);
+    assert_eq!(
+        a.take(1),
+        [":bob!bob@127.0.0.1 QUIT :Kicked by admin: spam"]
+    );
+    b.register(3, "bea");
+    relay(&mut b, &mut a);
+    a.out.lines.clear();
+    assert_eq!(a.hub.wall("maintenance at noon", &mut a.out), 1);
+    relay(&mut a, &mut b);
+    assert_eq!(b.take(3), [":groupchatd NOTICE * :maintenance at noon"]);
+}
