@@ -604,6 +604,8 @@ impl Hub {
         // An `$a:` K-line applies as soon as the account is known.
         if !self.refuse_if_klined(id, out) {
             self.grant_lobby_op(id, out);
+            // The network learns the account, and any status it brought.
+            self.publish_intro(id, out);
         }
     }
 

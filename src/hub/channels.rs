@@ -97,10 +97,10 @@ impl Hub {
         if !self.enter_channel(id, chan, member, out) {
             return;
         }
-        self.publish_join(id, chan, member, out);
         if self.is_default_channel(name) {
             self.grant_lobby_op(id, out);
         }
+        self.publish_join(id, chan, out);
         self.send_topic(id, chan, false, out);
         self.names(id, chan, true, out);
         let name = self.channels[chan].name.clone();

@@ -7,7 +7,7 @@
 //! is not told.
 
 use super::channel::{ListEntry, ListKind, MAX_LIST};
-use super::{ChannelId, ClientId, Hub, Outbox, unix_now};
+use super::{ChannelId, ClientId, Hub, Outbox, REMOTE_BASE, unix_now};
 use crate::mask::Mask;
 use crate::message::{Message, build};
 use crate::names::fold;
@@ -76,7 +76,8 @@ impl Hub {
         let mut args = msg.params.iter().skip(2).copied();
         let mut pass = Pass {
             chan,
-            op: self.acts_as_chanop(chan, id),
+            // Another node's user's change was allowed there already.
+            op: self.acts_as_chanop(chan, id) || id >= REMOTE_BASE,
             refused: false,
             variable: 0,
             listed: [false; 2],
@@ -409,6 +410,7 @@ impl Hub {
             for member in channel.local_members() {
                 out.send(member, &line);
             }
+            self.publish_from(id, &line, out);
         }
     }
 }

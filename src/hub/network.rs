@@ -114,15 +114,9 @@ impl Hub {
         }
     }
 
-    /// A local user joined `chan` as `member`: the network sees it, and
-    /// this node wants the channel's messages.
-    pub(super) fn publish_join(
-        &self,
-        id: ClientId,
-        chan: ChannelId,
-        member: Member,
-        out: &mut dyn Outbox,
-    ) {
+    /// A local user joined `chan`: the network sees it, with the status it
+    /// has there, and this node wants the channel's messages.
+    pub(super) fn publish_join(&self, id: ClientId, chan: ChannelId, out: &mut dyn Outbox) {
         let (Some(client), Some(channel), Some(_)) = (
             self.client(id),
             self.channels.get(chan),
@@ -130,9 +124,9 @@ impl Hub {
         ) else {
             return;
         };
-        if id >= REMOTE_BASE {
+        let Some(member) = channel.members.get(&id).filter(|_| id < REMOTE_BASE) else {
             return;
-        }
+        };
         let status = match member.prefixes(true) {
             "" => "-",
             status => status,
@@ -601,6 +595,7 @@ impl Hub {
                 self.set_away(id, away.map(str::to_string), out);
             }
             "PRIVMSG" | "NOTICE" | "TAGMSG" => self.remote_message(id, msg, out),
+            "MODE" if channel(self).is_some() => self.channel_mode(id, msg, out),
             "WALLOPS" => {
                 let line = build(msg.prefix, "WALLOPS", &[msg.param(0).unwrap_or_default()]);
                 self.send_wallops(&line, out);

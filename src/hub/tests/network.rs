@@ -255,3 +255,28 @@ fn kicks_kills_walls_and_lusers_span_the_network() {
     relay(&mut a, &mut b);
     assert_eq!(b.take(3), [":groupchatd NOTICE * :maintenance at noon"]);
 }
+
+#[test]
+fn channel_modes_cross_nodes() {
+    let (mut a, mut b) = two_nodes();
+    b.send(2, "JOIN #rust");
+    relay(&mut b, &mut a);
+    a.send(1, "JOIN #rust");
+    relay(&mut a, &mut b);
+    a.out.lines.clear();
+    b.send(2, "MODE #rust +m");
+    relay(&mut b, &mut a);
+    assert_eq!(a.take(1), [":bob!bob@127.0.0.1 MODE #rust :+m"]);
+    a.send(1, "PRIVMSG #rust :may I?");
+    assert_eq!(codes(&a.take(1)), ["404"]);
+    b.send(2, "MODE #rust +v alice");
+    relay(&mut b, &mut a);
+    assert_eq!(a.take(1), [":bob!bob@127.0.0.1 MODE #rust +v :alice"]);
+    a.send(1, "PRIVMSG #rust :thanks");
+    relay(&mut a, &mut b);
+    assert!(
+        b.take(2)
+            .iter()
+            .any(|l| l.ends_with("PRIVMSG #rust :thanks"))
+    );
+}
