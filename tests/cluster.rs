@@ -26,31 +26,40 @@ struct Redis {
     child: Child,
     port: u16,
     password: Option<String>,
+    /// More `redis-server` options, as on its command line.
+    options: Vec<String>,
     dir: TempDir,
 }
 
 impl Redis {
     fn start(password: Option<&str>) -> Redis {
+        Redis::start_with(password, &[])
+    }
+
+    fn start_with(password: Option<&str>, options: &[&str]) -> Redis {
+        let options: Vec<String> = options.iter().map(|o| o.to_string()).collect();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let dir = TempDir::new();
-        let child = Redis::spawn(port, password, &dir);
+        let child = Redis::spawn(port, password, &options, &dir);
         let redis = Redis {
             child,
             port,
             password: password.map(str::to_string),
+            options,
             dir,
         };
         redis.wait_serving();
         redis
     }
 
-    fn spawn(port: u16, password: Option<&str>, dir: &TempDir) -> Child {
+    fn spawn(port: u16, password: Option<&str>, options: &[String], dir: &TempDir) -> Child {
         let mut command = Command::new("redis-server");
         command
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(options)
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&dir.path)
@@ -92,7 +101,12 @@ impl Redis {
     /// Starts it again on the same port, empty.
     fn restart(&mut self) {
         self.kill();
-        self.child = Redis::spawn(self.port, self.password.as_deref(), &self.dir);
+        self.child = Redis::spawn(
+            self.port,
+            self.password.as_deref(),
+            &self.options,
+            &self.dir,
+        );
         self.wait_serving();
     }
 
@@ -344,6 +358,45 @@ fn after_redis_restarts_the_nodes_resync_and_say_what_may_be_lost() {
     bob.expect(":together again");
     dave.expect(":together again");
     a.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a", "b"]);
+}
+
+#[test]
+fn a_node_redis_drops_as_a_slow_subscriber_resubscribes_and_says_so() {
+    if !have_redis() {
+        return;
+    }
+    // Redis cuts a subscriber that has 256 KiB waiting for it.
+    let limit = ["--client-output-buffer-limit", "pubsub 262144 0 0"];
+    let redis = Redis::start_with(None, &limit);
+    // A node_timeout long enough for b to be stopped without being lost.
+    let config = |name: &str| {
+        node_config(name, &redis.url()).replace("node_timeout = \"2s\"", "node_timeout = \"30s\"")
+    };
+    let a = Daemon::start(&config("a"));
+    let b = Daemon::start(&config("b"));
+    for node in [&a, &b] {
+        node.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a", "b"]);
+    }
+    let mut alice = a.register("alice");
+    let mut bob = b.register("bob");
+    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    // b reads nothing for a while; alice says 4 MB meanwhile.
+    b.signal(libc::SIGSTOP);
+    let text = "x".repeat(400);
+    let mut burst = String::new();
+    for i in 0..10_000 {
+        burst.push_str(&format!("PRIVMSG #lobby :{i} {text}\r\n"));
+    }
+    alice.send_raw(burst.as_bytes());
+    alice.send("PING :burst-done");
+    alice.expect("PONG");
+    a.wait_status(|s| s["cluster"]["published"].as_u64() >= Some(10_000));
+    b.signal(libc::SIGCONT);
+    bob.expect("messages from other nodes may have been missed");
+    b.expect_log("Redis closed the connection");
+    b.wait_status(|s| s["cluster"]["state"] == "up");
+    alice.send("PRIVMSG #lobby :after the gap");
+    bob.expect(":alice!alice@127.0.0.1 PRIVMSG #lobby :after the gap");
 }
 
 /// CPU seconds a process has used, from /proc (utime + stime).
