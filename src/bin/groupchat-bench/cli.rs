@@ -18,9 +18,16 @@ pub struct Cli {
 
 #[derive(Args)]
 pub struct Common {
-    /// Server to load, host:port; must be in 127.0.0.0/8.
-    #[arg(long, global = true, default_value = "127.0.0.1:6667")]
-    pub server: String,
+    /// Server to load, host:port; must be in 127.0.0.0/8. Several (the
+    /// nodes of one network, comma-separated or repeated): clients are
+    /// spread over them round-robin.
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "127.0.0.1:6667"
+    )]
+    pub server: Vec<String>,
     /// Channel the scenario uses.
     #[arg(long, global = true, default_value = "#bench")]
     pub channel: String,
@@ -31,9 +38,11 @@ pub struct Common {
     #[arg(long, global = true, value_name = "FILE.svg")]
     pub plot: Option<std::path::PathBuf>,
     /// Server process to measure: CPU time of the measured phase (from
-    /// /proc/PID/stat) and RSS before and after connecting.
-    #[arg(long, global = true)]
-    pub server_pid: Option<u32>,
+    /// /proc/PID/stat) and RSS before and after connecting. Several
+    /// (comma-separated or repeated: a cluster's nodes and its Redis): the
+    /// sums.
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Server RSS in KiB to subtract for "RSS per client" (default: the RSS
     /// measured just before the clients connect).
     #[arg(long, global = true)]

@@ -270,7 +270,8 @@ pub struct Engine {
     poll: Poll,
     events: Events,
     clients: Slab<Client>,
-    server: SocketAddr,
+    /// Where clients connect, round-robin by client id.
+    servers: Vec<SocketAddr>,
     /// `--tls` or `--websocket`: what every client speaks.
     opener: Opener,
     /// Protocol and cipher suite of the first TLS client registered.
@@ -301,7 +302,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(
-        server: SocketAddr,
+        servers: Vec<SocketAddr>,
         opener: Opener,
         sources: Vec<Ipv4Addr>,
         channel: &str,
@@ -313,7 +314,7 @@ impl Engine {
             poll: Poll::new()?,
             events: Events::with_capacity(4096),
             clients: Slab::new(),
-            server,
+            servers,
             opener,
             tls_session: None,
             sources,
@@ -376,7 +377,8 @@ impl Engine {
             setsockopt(&socket, IpBindAddressNoPort, &true)?;
             socket.bind(&SocketAddr::from((src, 0)).into())?;
         }
-        match socket.connect(&self.server.into()) {
+        let server = self.servers[id as usize % self.servers.len()];
+        match socket.connect(&server.into()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => return Err(e),

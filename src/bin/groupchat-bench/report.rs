@@ -180,7 +180,8 @@ pub struct ReconnectReport {
 
 #[derive(Serialize, Default)]
 pub struct ServerUsage {
-    pub pid: u32,
+    /// The processes measured; the figures are their sums.
+    pub pids: Vec<u32>,
     pub cpu_ms: Option<f64>,
     pub cpu_ns_per_delivery: Option<f64>,
     pub rss_before_kib: Option<u64>,
@@ -407,7 +408,8 @@ impl Report {
             reasons(&mut out, "failure", &r.failures);
         }
         if let Some(u) = &self.server_usage {
-            let _ = writeln!(out, "server pid {}", u.pid);
+            let pids: Vec<String> = u.pids.iter().map(u32::to_string).collect();
+            let _ = writeln!(out, "server pid {}", pids.join("+"));
             if let Some(v) = u.cpu_ms {
                 row(&mut out, "CPU user+system", format!("{v:.0} ms"));
             }

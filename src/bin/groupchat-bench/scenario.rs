@@ -63,7 +63,12 @@ struct Hists {
 
 pub fn run(cli: &Cli) -> Result<Outcome, Error> {
     let c = &cli.common;
-    let server = sys::loopback_server(&c.server)?;
+    let servers = c
+        .server
+        .iter()
+        .map(|spec| sys::loopback_server(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let server = *servers.first().ok_or("--server: none given")?;
     if seconds("--timeout", c.timeout)?.is_zero() || seconds("--quiet", c.quiet)?.is_zero() {
         return Err("--timeout and --quiet must be positive".into());
     }
@@ -144,8 +149,16 @@ pub fn run(cli: &Cli) -> Result<Outcome, Error> {
             shared: &shared,
             done: false,
         };
-        let out = run_part(cli, server, opener.clone(), &sources, epoch, &shared, index)
-            .map_err(|e| e.to_string());
+        let out = run_part(
+            cli,
+            &servers,
+            opener.clone(),
+            &sources,
+            epoch,
+            &shared,
+            index,
+        )
+        .map_err(|e| e.to_string());
         guard.done = out.is_ok();
         out
     };
@@ -226,7 +239,7 @@ fn check_rate(rate: f64) -> Result<(), Error> {
 /// One event loop's part of the run, on its own thread with `--threads`.
 fn run_part(
     cli: &Cli,
-    server: SocketAddr,
+    servers: &[SocketAddr],
     opener: Opener,
     sources: &[Ipv4Addr],
     epoch: Instant,
@@ -236,7 +249,7 @@ fn run_part(
     let c = &cli.common;
     let ids = (index, shared.threads);
     let mut engine = Engine::new(
-        server,
+        servers.to_vec(),
         opener,
         sources.to_vec(),
         &c.channel,
@@ -246,11 +259,11 @@ fn run_part(
     )?;
     let mut out = Outcome {
         report: Report {
-            server: server.to_string(),
+            server: c.server.join(","),
             channel: c.channel.clone(),
             source_addresses: sources.iter().map(|a| a.to_string()).collect(),
-            server_usage: c.server_pid.map(|pid| ServerUsage {
-                pid,
+            server_usage: (!c.server_pid.is_empty()).then(|| ServerUsage {
+                pids: c.server_pid.clone(),
                 ..ServerUsage::default()
             }),
             ..Report::default()
@@ -540,14 +553,26 @@ impl Bench<'_> {
         self.out.report.server_usage.as_mut()
     }
 
+    /// The CPU time of every `--server-pid` together.
     fn server_cpu(&mut self) -> Option<u64> {
-        let pid = self.c.server_pid?;
-        sys::cpu_ns(pid).map_err(|e| self.warn(e.to_string())).ok()
+        self.sum_over_pids(sys::cpu_ns)
     }
 
+    /// The RSS of every `--server-pid` together.
     fn server_rss(&mut self) -> Option<u64> {
-        let pid = self.c.server_pid?;
-        sys::rss_kib(pid).map_err(|e| self.warn(e.to_string())).ok()
+        self.sum_over_pids(sys::rss_kib)
+    }
+
+    fn sum_over_pids<E: ToString>(&mut self, read: fn(u32) -> Result<u64, E>) -> Option<u64> {
+        let pids = self.c.server_pid.clone();
+        if pids.is_empty() {
+            return None;
+        }
+        let mut sum = 0;
+        for pid in pids {
+            sum += read(pid).map_err(|e| self.warn(e.to_string())).ok()?;
+        }
+        Some(sum)
     }
 
     /// The reason to report for a member that went away: the server's own

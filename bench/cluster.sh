@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# One groupchatd node against three nodes of a cluster and their Redis, in
+# the same run: alternating runs (one, three, one, three ...) of the same
+# scenarios, each against fresh daemons, then medians and three/one ratios.
+# The clients are spread over the three nodes round-robin, so most
+# deliveries cross Redis; the CPU of the three nodes and redis-server is
+# counted together. Loopback only; no root needed; needs redis-server.
+#
+#   bench/cluster.sh target/release/groupchatd          # 3 runs each
+#   RUNS=5 bench/cluster.sh target/release/groupchatd
+set -euo pipefail
+
+bin=$1
+here=$(cd "$(dirname "$0")" && pwd)
+RUNS=${RUNS:-3}
+MEMBERS=${MEMBERS:-1000}
+SENDERS=${SENDERS:-10}
+MESSAGES=${MESSAGES:-100}          # per sender at RATE msg/s
+RATE=${RATE:-10}
+MAX_MESSAGES=${MAX_MESSAGES:-200}  # per sender at max rate
+CLIENTS=${CLIENTS:-10000}          # registering, for the connect row
+BENCH=${BENCH:-$(dirname "$bin")/groupchat-bench}
+OUT=${OUT:-$(mktemp -d /tmp/gcbench-cluster.XXXXXX)}
+PORT=${PORT:-17800}                # PORT, PORT+1..3 the nodes, PORT+9 Redis
+mkdir -p "$OUT"
+redis_port=$((PORT + 9))
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; true' EXIT
+
+wait_listening() {
+    for _ in $(seq 50); do
+        ss -ltn "sport = :$1" | grep -q LISTEN && return
+        sleep 0.1
+    done
+    echo "nothing listens on $1" >&2
+    exit 1
+}
+
+# Starts the servers of one side; sets servers and pids.
+start() {
+    pids=()
+    rm -f "$OUT"/*.sqlite3*
+    if [[ $1 == one ]]; then
+        { cat "$here/groupchatd.toml"
+          printf '[history]\npath = "%s/one.sqlite3"\n' "$OUT"
+        } >"$OUT/one.toml"
+        "$bin" --config "$OUT/one.toml" --listen "127.0.0.1:$PORT" \
+            --admin-socket "$OUT/one.sock" 2>/dev/null &
+        pids+=($!)
+        wait_listening "$PORT"
+        servers="127.0.0.1:$PORT"
+        return
+    fi
+    redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >/dev/null &
+    pids+=($!)
+    wait_listening "$redis_port"
+    servers=
+    for n in 1 2 3; do
+        { cat "$here/groupchatd.toml"
+          # Each node its own history, as on separate machines.
+          printf '[history]\npath = "%s/n%s.sqlite3"\n' "$OUT" "$n"
+          printf '[cluster]\nredis = "redis://127.0.0.1:%s"\nnode_name = "n%s"\n' "$redis_port" "$n"
+        } >"$OUT/n$n.toml"
+        "$bin" --config "$OUT/n$n.toml" --listen "127.0.0.1:$((PORT + n))" \
+            --admin-socket "$OUT/n$n.sock" 2>/dev/null &
+        pids+=($!)
+        wait_listening "$((PORT + n))"
+        servers+="${servers:+,}127.0.0.1:$((PORT + n))"
+    done
+    # Every node up and subscribed before the clients come.
+    for n in 1 2 3; do
+        for _ in $(seq 100); do
+            "$(dirname "$bin")/groupchatctl" --socket "$OUT/n$n.sock" status --json 2>/dev/null \
+                | grep -q '"state": *"up"' && break
+            sleep 0.1
+        done
+    done
+}
+
+stop() {
+    kill "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+    pids=()
+}
+
+run() {
+    local side=$1 run=$2
+    start "$side"
+    local pidlist
+    pidlist=$(IFS=,; echo "${pids[*]}")
+    local common=(--server "$servers" --server-pid "$pidlist" --json --quiet 10)
+    "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MESSAGES" \
+        --rate "$RATE" --concurrency 1000 >"$OUT/$side-$run-paced.json" || true
+    "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MAX_MESSAGES" \
+        --concurrency 1000 >"$OUT/$side-$run-max.json" || true
+    if [[ $side == three ]]; then
+        redis-cli -p "$redis_port" config resetstat >/dev/null
+    fi
+    "$BENCH" "${common[@]}" --channel '#lobby' connect -n "$CLIENTS" --auto-join \
+        >"$OUT/$side-$run-connect.json" || true
+    if [[ $side == three ]]; then
+        redis-cli -p "$redis_port" info commandstats >"$OUT/$side-$run-redis.txt"
+    fi
+    stop
+}
+
+for r in $(seq "$RUNS"); do
+    echo "== run $r: one node" >&2
+    run one "$r"
+    echo "== run $r: three nodes and Redis" >&2
+    run three "$r"
+done
+
+python3 - "$OUT" "$RUNS" "$CLIENTS" <<'PY'
+import json, re, statistics, sys
+out, runs, clients = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rows = [
+    ("CPU/delivery max (ns)", "max", ("server_usage", "cpu_ns_per_delivery")),
+    ("deliveries/s max", "max", ("fanout", "deliveries_per_s")),
+    ("CPU/delivery paced (ns)", "paced", ("server_usage", "cpu_ns_per_delivery")),
+    ("p50 paced (us)", "paced", ("fanout", "latency", "p50_us")),
+    ("p99 paced (us)", "paced", ("fanout", "latency", "p99_us")),
+    (f"{clients} clients registered (ms)", "connect", ("connect", "total_ms")),
+]
+def get(side, r, suffix, path):
+    try:
+        v = json.load(open(f"{out}/{side}-{r}-{suffix}.json"))
+    except (OSError, ValueError):
+        return None
+    for k in path:
+        v = v.get(k) if isinstance(v, dict) else None
+    return v
+print(f"| metric (median of {runs}) | one node | three nodes + Redis | three/one | one: runs | three: runs |")
+print("| --- | --- | --- | --- | --- | --- |")
+for name, suffix, path in rows:
+    va = [v for v in (get("one", r, suffix, path) for r in range(1, runs + 1)) if v is not None]
+    vb = [v for v in (get("three", r, suffix, path) for r in range(1, runs + 1)) if v is not None]
+    if not va or not vb:
+        print(f"| {name} | n/a | n/a | | | |")
+        continue
+    ma, mb = statistics.median(va), statistics.median(vb)
+    fmt = lambda xs: " ".join(f"{x:,.0f}" for x in xs)
+    print(f"| {name} | {ma:,.0f} | {mb:,.0f} | {mb / ma:.3f} | {fmt(va)} | {fmt(vb)} |")
+for side in ("one", "three"):
+    for r in range(1, runs + 1):
+        for suffix in ("paced", "max"):
+            f = get(side, r, suffix, ("fanout",)) or {}
+            if f.get("lost") != 0 or f.get("out_of_order") != 0:
+                print(f"note: {side} run {r} {suffix}: lost {f.get('lost')}, out of order {f.get('out_of_order')}")
+    # Redis commands for the connect phase: per client registered.
+for r in range(1, runs + 1):
+    try:
+        stats = open(f"{out}/three-{r}-redis.txt").read()
+    except OSError:
+        continue
+    calls = {m[0]: int(m[1]) for m in re.findall(r"cmdstat_(\w+):calls=(\d+)", stats)}
+    print(f"note: run {r}, {clients} clients registering and leaving over three nodes: Redis commands {calls}")
+PY
+echo "JSON of every run: $OUT" >&2
