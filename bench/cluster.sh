@@ -8,6 +8,7 @@
 #
 #   bench/cluster.sh target/release/groupchatd          # 3 runs each
 #   RUNS=5 bench/cluster.sh target/release/groupchatd
+#   HISTORY=false bench/cluster.sh target/release/groupchatd   # history off
 set -euo pipefail
 
 bin=$1
@@ -19,6 +20,7 @@ MESSAGES=${MESSAGES:-100}          # per sender at RATE msg/s
 RATE=${RATE:-10}
 MAX_MESSAGES=${MAX_MESSAGES:-200}  # per sender at max rate
 CLIENTS=${CLIENTS:-10000}          # registering, for the connect row
+HISTORY=${HISTORY:-true}           # history.enabled on every node
 BENCH=${BENCH:-$(dirname "$bin")/groupchat-bench}
 OUT=${OUT:-$(mktemp -d /tmp/gcbench-cluster.XXXXXX)}
 PORT=${PORT:-17800}                # PORT, PORT+1..3 the nodes, PORT+9 Redis
@@ -43,7 +45,7 @@ start() {
     rm -f "$OUT"/*.sqlite3*
     if [[ $1 == one ]]; then
         { cat "$here/groupchatd.toml"
-          printf '[history]\npath = "%s/one.sqlite3"\n' "$OUT"
+          printf '[history]\nenabled = %s\npath = "%s/one.sqlite3"\n' "$HISTORY" "$OUT"
         } >"$OUT/one.toml"
         "$bin" --config "$OUT/one.toml" --listen "127.0.0.1:$PORT" \
             --admin-socket "$OUT/one.sock" 2>/dev/null &
@@ -59,7 +61,7 @@ start() {
     for n in 1 2 3; do
         { cat "$here/groupchatd.toml"
           # Each node its own history, as on separate machines.
-          printf '[history]\npath = "%s/n%s.sqlite3"\n' "$OUT" "$n"
+          printf '[history]\nenabled = %s\npath = "%s/n%s.sqlite3"\n' "$HISTORY" "$OUT" "$n"
           printf '[cluster]\nredis = "redis://127.0.0.1:%s"\nnode_name = "n%s"\n' "$redis_port" "$n"
         } >"$OUT/n$n.toml"
         "$bin" --config "$OUT/n$n.toml" --listen "127.0.0.1:$((PORT + n))" \

@@ -166,6 +166,11 @@ impl<T: Copy + fmt::Display> Link<T> {
     fn connect(&mut self, registry: &Registry, token: Token, now: Instant) {
         match TcpStream::connect(self.addr) {
             Ok(mut stream) => {
+                // Lines go out as they are said: Nagle's algorithm would
+                // hold a PUBLISH back until the one before was acknowledged.
+                if let Err(e) = stream.set_nodelay(true) {
+                    warn!("cluster: cannot set TCP_NODELAY on the link to Redis: {e}");
+                }
                 let interest = Interest::READABLE | Interest::WRITABLE;
                 if let Err(e) = registry.register(&mut stream, token, interest) {
                     self.fail(registry, format!("cannot watch the socket: {e}"));
