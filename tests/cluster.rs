@@ -93,6 +93,22 @@ impl Redis {
         }
     }
 
+    /// Sends one command, as RESP, and returns the start of the answer.
+    fn command(&self, args: &[&[u8]]) -> String {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            out.extend_from_slice(arg);
+            out.extend_from_slice(b"\r\n");
+        }
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        stream.write_all(&out).expect("send to redis");
+        let _ = stream.set_read_timeout(Some(PATIENCE));
+        let mut reply = [0u8; 256];
+        let n = stream.read(&mut reply).expect("redis answers");
+        String::from_utf8_lossy(&reply[..n]).into_owned()
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -397,6 +413,31 @@ fn a_node_redis_drops_as_a_slow_subscriber_resubscribes_and_says_so() {
     b.wait_status(|s| s["cluster"]["state"] == "up");
     alice.send("PRIVMSG #lobby :after the gap");
     bob.expect(":alice!alice@127.0.0.1 PRIVMSG #lobby :after the gap");
+}
+
+#[test]
+fn foreign_and_oversized_payloads_are_logged_and_dropped() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start(None);
+    let (a, b) = two_nodes(&redis);
+    let mut alice = a.register("alice");
+    let mut bob = b.register("bob");
+    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    for junk in [&b"not an irc line at all \x00\xff"[..], b"@n=x :who!u@h FROB #lobby"] {
+        redis.command(&[b"PUBLISH", b"groupchatd:net", junk]);
+    }
+    a.expect_log("dropped a payload that is not a groupchatd line");
+    // Far longer than any line: the link is cut and comes back, no memory kept.
+    let huge = vec![b'x'; 5 << 20];
+    redis.command(&[b"PUBLISH", b"groupchatd:net", &huge]);
+    for node in [&a, &b] {
+        node.expect_log("Redis sent a reply of over");
+        node.wait_status(|s| s["cluster"]["state"] == "up");
+    }
+    alice.send("PRIVMSG #lobby :still one network");
+    bob.expect(":alice!alice@127.0.0.1 PRIVMSG #lobby :still one network");
 }
 
 /// CPU seconds a process has used, from /proc (utime + stime).

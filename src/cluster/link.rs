@@ -22,6 +22,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Unanswered output allowed before the link counts as stuck: a Redis that
 /// reads nothing must not make this buffer grow without bound.
 const MAX_OUTPUT: usize = 4 << 20;
+/// The longest reply or push taken in: ours are a heartbeat listing or one
+/// IRC line; anything much longer is not from a groupchatd.
+const MAX_REPLY: usize = 4 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
@@ -282,28 +285,33 @@ impl<T: Copy + fmt::Display> Link<T> {
         self.queue(Some(Tag::Ping), &[b"PING"]);
     }
 
-    /// Reads what the socket has and decodes every complete reply.
+    /// Reads what the socket has and decodes every complete reply, chunk
+    /// by chunk, so that only an unfinished reply is ever kept: one longer
+    /// than [`MAX_REPLY`] takes the link down rather than memory.
     fn read(&mut self) -> Result<Vec<Frame>, String> {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(Vec::new());
         };
         let mut chunk = [0u8; 16 * 1024];
+        let mut replies = Vec::new();
         loop {
             match stream.read(&mut chunk) {
                 Ok(0) => return Err("Redis closed the connection".into()),
                 Ok(n) => self.input.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.to_string()),
             }
+            let mut used = 0;
+            while let Some((frame, n)) = resp::decode(&self.input[used..])? {
+                replies.push(frame);
+                used += n;
+            }
+            self.input.drain(..used);
+            if self.input.len() > MAX_REPLY {
+                return Err(format!("Redis sent a reply of over {MAX_REPLY} bytes"));
+            }
         }
-        let mut replies = Vec::new();
-        let mut used = 0;
-        while let Some((frame, n)) = resp::decode(&self.input[used..])? {
-            replies.push(frame);
-            used += n;
-        }
-        self.input.drain(..used);
         Ok(replies)
     }
 
