@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use groupchatd::config::Config;
 use groupchatd::history::Entry;
-use groupchatd::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, Outbox};
+use groupchatd::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, NickClaim, Outbox};
 use groupchatd::message::Line;
 use groupchatd::outqueue::OutQueue;
 use groupchatd::stats::DisconnectReason;
@@ -93,6 +93,9 @@ impl Outbox for Queues {
     fn close(&mut self, _who: ClientId, _why: DisconnectReason, _reason: &str) {}
     fn publish(&mut self, _bus: Bus, _payload: &Line) {}
     fn follow(&mut self, _folded: &str, _on: bool) {}
+    fn nick_claim(&mut self, _claim: NickClaim) -> bool {
+        false
+    }
 }
 
 impl Queues {

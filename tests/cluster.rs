@@ -317,10 +317,14 @@ fn users_of_two_nodes_chat_as_one_network() {
     bob.expect(":alice!alice@127.0.0.1 TOPIC #rust :crabs");
     alice.send("WHOIS bob");
     alice.expect(" 311 alice bob bob 127.0.0.1 ");
-    // One network, one nick.
+    // One network, one nick: known here, or held in Redis by a node.
     let mut other = a.connect();
     other.send("NICK bob");
     other.expect(" 433 * bob ");
+    redis.command(&[b"SET", b"groupchatd:nick:{mallory}", b"c"]);
+    other.send("NICK mallory");
+    other.send("USER m 0 * :m");
+    other.expect(" 433 * mallory :Nickname is already in use on the network");
     bob.send("PART #rust :off to b things");
     alice.expect(":bob!bob@127.0.0.1 PART #rust :off to b things");
     alice.send("LUSERS");
@@ -425,7 +429,10 @@ fn foreign_and_oversized_payloads_are_logged_and_dropped() {
     let mut alice = a.register("alice");
     let mut bob = b.register("bob");
     alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
-    for junk in [&b"not an irc line at all \x00\xff"[..], b"@n=x :who!u@h FROB #lobby"] {
+    for junk in [
+        &b"not an irc line at all \x00\xff"[..],
+        b"@n=x :who!u@h FROB #lobby",
+    ] {
         redis.command(&[b"PUBLISH", b"groupchatd:net", junk]);
     }
     a.expect_log("dropped a payload that is not a groupchatd line");

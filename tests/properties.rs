@@ -7,7 +7,7 @@
 use groupchatd::config::Config;
 use groupchatd::framing::{Frame, LineFramer};
 use groupchatd::history::Entry;
-use groupchatd::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, Outbox};
+use groupchatd::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, NickClaim, Outbox};
 use groupchatd::mask::{Mask, Subject};
 use groupchatd::message::{Line, MAX_LINE, Message, build, numeric};
 use groupchatd::names::{fold, skeleton};
@@ -272,6 +272,9 @@ impl Outbox for Recorder {
     }
     fn publish(&mut self, _bus: Bus, _payload: &Line) {}
     fn follow(&mut self, _folded: &str, _on: bool) {}
+    fn nick_claim(&mut self, _claim: NickClaim) -> bool {
+        false
+    }
 }
 
 impl Recorder {

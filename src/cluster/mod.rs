@@ -24,13 +24,13 @@ pub mod resp;
 
 use crate::clock::now_ms;
 use crate::config::{ClusterConfig, REDIS_PASSWORD_CREDENTIAL};
-use crate::hub::Bus;
+use crate::hub::{Bus, ClientId, NickClaim};
 use link::{Link, LinkState};
 use log::{info, warn};
 use mio::{Registry, Token};
 use resp::Frame;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -49,6 +49,34 @@ pub fn channel_of(bus: Bus) -> String {
     }
 }
 
+/// The Redis key of a held nick, its value the node that holds it.
+fn nick_key(folded: &str) -> String {
+    format!("groupchatd:nick:{{{folded}}}")
+}
+
+/// The Redis set of the nick keys a node holds, to free them all at once.
+fn claims_key(node: &str) -> String {
+    format!("groupchatd:claims:{{{node}}}")
+}
+
+/// KEYS: the nick, the node's claims; ARGV: the node. 1 if the node holds
+/// the nick now (it was free, or the node's already), else 0.
+const TAKE_NICK: &str = "local v = redis.call('GET', KEYS[1]) \
+if v == false or v == ARGV[1] then \
+redis.call('SET', KEYS[1], ARGV[1]) redis.call('SADD', KEYS[2], KEYS[1]) return 1 end \
+return 0";
+
+/// KEYS: the nick, the node's claims; ARGV: the node. Frees the nick if the
+/// node holds it.
+const RELEASE_NICK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+redis.call('DEL', KEYS[1]) end \
+redis.call('SREM', KEYS[2], KEYS[1]) return 0";
+
+/// KEYS: the node's claims; ARGV: the node. Frees every nick it holds.
+const PURGE_NODE: &str = "for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do \
+if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end end \
+redis.call('DEL', KEYS[1]) return 0";
+
 /// What the network has for the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -60,6 +88,13 @@ pub enum Event {
     Joined,
     /// A link went down: what other nodes said meanwhile is lost.
     Interrupted,
+    /// The answer to [`NickClaim::Take`]: `free` when this node holds the
+    /// nick now (also when Redis could not be asked after all).
+    NickAnswer {
+        id: ClientId,
+        folded: String,
+        free: bool,
+    },
 }
 
 /// Where Redis is and how to log in, from `cluster.redis`.
@@ -153,6 +188,10 @@ pub enum Ask {
     Publish,
     /// SUBSCRIBE or UNSUBSCRIBE, on the subscriber link.
     Subscription,
+    /// A nick asked for, by its number in [`Cluster::claims`].
+    Claim(u64),
+    /// A nick kept, given back, or a node's nicks freed.
+    NickChange,
 }
 
 impl std::fmt::Display for Ask {
@@ -163,6 +202,8 @@ impl std::fmt::Display for Ask {
             Ask::Forget => "the removal of a lost node (HDEL)",
             Ask::Publish => "a line for the other nodes (PUBLISH)",
             Ask::Subscription => "a subscription (SUBSCRIBE)",
+            Ask::Claim(_) => "a nick asked for (EVAL)",
+            Ask::NickChange => "a nick given back or kept (EVAL)",
         })
     }
 }
@@ -199,6 +240,10 @@ pub struct Cluster {
     /// Lines published, and other nodes' lines heard.
     published: u64,
     heard: u64,
+    /// Nicks asked for and not answered yet, by number: the client and
+    /// the folded nick.
+    claims: HashMap<u64, (ClientId, String)>,
+    next_claim: u64,
 }
 
 /// The node's name when `cluster.node_name` is unset.
@@ -257,6 +302,8 @@ impl Cluster {
             unsent: 0,
             published: 0,
             heard: 0,
+            claims: HashMap::new(),
+            next_claim: 0,
         })
     }
 
@@ -354,9 +401,19 @@ impl Cluster {
         } else {
             for (ask, reply) in self.link.ready(registry, token, Instant::now()) {
                 match (ask, reply) {
-                    (Some(ask), Frame::Error(e)) => warn!("cluster: Redis refused {ask}: {e}"),
+                    (Some(ask), Frame::Error(e)) => {
+                        warn!("cluster: Redis refused {ask}: {e}");
+                        if let Ask::Claim(number) = ask {
+                            // Unverified: this node gives it, as when Redis
+                            // is away; a collision is settled later.
+                            self.claimed(number, true);
+                        }
+                    }
                     (Some(Ask::Beat(sent)), _) => self.rtt = Some(sent.elapsed()),
                     (Some(Ask::Nodes(asked)), frame) => self.listed(&frame, asked),
+                    (Some(Ask::Claim(number)), reply) => {
+                        self.claimed(number, reply == Frame::Integer(1))
+                    }
                     _ => {}
                 }
             }
@@ -398,6 +455,67 @@ impl Cluster {
             let channel = channel_of(Bus::Channel(folded));
             self.events
                 .send(Ask::Subscription, &[command, channel.as_bytes()]);
+        }
+    }
+
+    /// Asks for, keeps or gives back a nick on the network ([`NickClaim`]);
+    /// false when the link is down and nothing was sent.
+    pub fn nick_claim(&mut self, claim: NickClaim) -> bool {
+        if self.link.state() != LinkState::Up {
+            return false;
+        }
+        let claims = claims_key(&self.node);
+        let node = self.node.as_bytes();
+        match claim {
+            NickClaim::Take { id, folded } => {
+                let number = self.next_claim;
+                self.next_claim += 1;
+                self.claims.insert(number, (id, folded.to_string()));
+                let key = nick_key(folded);
+                let args: [&[u8]; 6] = [
+                    b"EVAL",
+                    TAKE_NICK.as_bytes(),
+                    b"2",
+                    key.as_bytes(),
+                    claims.as_bytes(),
+                    node,
+                ];
+                self.link.send(Ask::Claim(number), &args)
+            }
+            NickClaim::Keep { folded } | NickClaim::Release { folded } => {
+                let script = match claim {
+                    NickClaim::Keep { .. } => TAKE_NICK,
+                    _ => RELEASE_NICK,
+                };
+                let key = nick_key(folded);
+                let args: [&[u8]; 6] = [
+                    b"EVAL",
+                    script.as_bytes(),
+                    b"2",
+                    key.as_bytes(),
+                    claims.as_bytes(),
+                    node,
+                ];
+                self.link.send(Ask::NickChange, &args)
+            }
+            NickClaim::Purge { node } => {
+                let claims = claims_key(node);
+                let args: [&[u8]; 5] = [
+                    b"EVAL",
+                    PURGE_NODE.as_bytes(),
+                    b"1",
+                    claims.as_bytes(),
+                    node.as_bytes(),
+                ];
+                self.link.send(Ask::NickChange, &args)
+            }
+        }
+    }
+
+    /// The answer to claim `number`.
+    fn claimed(&mut self, number: u64, free: bool) {
+        if let Some((id, folded)) = self.claims.remove(&number) {
+            self.pending.push(Event::NickAnswer { id, folded, free });
         }
     }
 
@@ -455,6 +573,14 @@ impl Cluster {
             (LinkState::Up, None) => self.up_since = Some(Instant::now()),
             (LinkState::Up, Some(_)) => {}
             _ => self.up_since = None,
+        }
+        if self.link.state() != LinkState::Up {
+            // Their answers went down with the link: the nicks are this
+            // node's to give, as when Redis is away.
+            let numbers: Vec<u64> = self.claims.keys().copied().collect();
+            for number in numbers {
+                self.claimed(number, true);
+            }
         }
         let together = self.subscribed && self.link.state() == LinkState::Up;
         if together && !self.joined {

@@ -92,7 +92,7 @@ impl Client {
         self.login.as_ref()?.waiting.as_ref()
     }
 
-    fn take_waiting(&mut self) -> Option<Waiting> {
+    pub(super) fn take_waiting(&mut self) -> Option<Waiting> {
         let waiting = self.login.as_mut()?.waiting.take();
         self.tidy_login();
         waiting
@@ -132,6 +132,9 @@ pub(super) enum Waiting {
     Register { name: String },
     /// `OPER` as the operator block `name`, whose password is being checked.
     Oper { name: String },
+    /// On a cluster, whether `nick` is free on the network: asked of Redis
+    /// before a registration completes or a nick changes.
+    Nick { nick: String },
 }
 
 /// What a wrong password was for (see [`Hub::password_failed`]).
@@ -527,6 +530,9 @@ impl Hub {
             Waiting::Login { name, .. } => self.login_answer(id, &name, answer, now, out),
             Waiting::Register { name } => self.register_answer(id, &name, answer, out),
             Waiting::Oper { name } => self.oper_answer(id, &name, answer, now, out),
+            // Not what this answer is for; cannot happen, as a client waits
+            // for one thing at a time.
+            Waiting::Nick { .. } => {}
         }
         self.try_register(id, out);
     }

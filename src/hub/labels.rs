@@ -7,7 +7,7 @@
 //! none as an `ACK`, one with the label on it, more inside a
 //! `labeled-response` batch that carries the label.
 
-use super::{Answering, Ask, Bus, ClientId, Outbox};
+use super::{Answering, Ask, Bus, ClientId, NickClaim, Outbox};
 use crate::history::Entry;
 use crate::message::{Line, build};
 use crate::stats::DisconnectReason;
@@ -141,5 +141,9 @@ impl Outbox for Labeled<'_> {
 
     fn follow(&mut self, folded: &str, on: bool) {
         self.out.follow(folded, on);
+    }
+
+    fn nick_claim(&mut self, claim: NickClaim) -> bool {
+        self.out.nick_claim(claim)
     }
 }

@@ -33,7 +33,7 @@ pub use caps::StsPolicy;
 use caps::{Cap, Caps};
 use channel::{Channel, Member};
 pub use history::{Answering, Ask, Found, MAX_CHATHISTORY};
-pub use network::{Bus, REMOTE_BASE};
+pub use network::{Bus, NickClaim, REMOTE_BASE};
 pub use overview::{ChannelSummary, ClientSummary};
 
 use crate::names::{fold, skeleton};
@@ -74,6 +74,11 @@ pub trait Outbox {
     /// Whether this node has members in channel `folded`, and so wants
     /// the messages other nodes publish to it.
     fn follow(&mut self, folded: &str, on: bool);
+    /// A nick claimed in, or given back to, the network. For
+    /// [`NickClaim::Take`], true when the network was asked (the answer
+    /// comes to [`Hub::nick_answer`]), false when there is none to ask
+    /// (the link is down): the nick is this node's to give.
+    fn nick_claim(&mut self, claim: NickClaim) -> bool;
 }
 
 /// The parts of the configuration the chat rules need.
@@ -641,7 +646,12 @@ impl Hub {
         let quit = build(&client.prefix, "QUIT", &[reason]);
         if local {
             self.registered -= 1;
-            self.publish(Bus::Net, &quit, out);
+            if self.config.node.is_some() {
+                out.nick_claim(NickClaim::Release {
+                    folded: &fold(&client.nick),
+                });
+                self.publish(Bus::Net, &quit, out);
+            }
         }
         let mut peers = Vec::new();
         for &chan in &client.channels {

@@ -20,11 +20,13 @@
 //! | `HELLO` | a node has (re)joined: every other sends it its users |
 //! | `SYNC <boot>` … `SYNCED` | all of a node's users come between: any not among them have left |
 
+use super::accounts::Waiting;
 use super::channel::Member;
 use super::{ChannelId, Client, ClientId, Hub, Outbox};
 use crate::history::Kind;
 use crate::message::{Line, Message, build, loggable};
 use crate::names::{fold, valid_channel, valid_nick};
+use crate::numeric::ERR_NICKNAMEINUSE;
 use crate::stats::DisconnectReason;
 use crate::tags::{self, with_tags};
 use log::{debug, info, warn};
@@ -45,6 +47,24 @@ pub enum Bus<'a> {
     /// One node, by name: private messages to its users, and the answer
     /// to its `HELLO`.
     Node(&'a str),
+}
+
+/// What the network is told or asked of a nick. Each nick held on the
+/// network is a Redis key naming its node, so that two nodes never give one
+/// nick to two users at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NickClaim<'a> {
+    /// Asks for `folded` for local client `id`; answered through
+    /// [`Hub::nick_answer`].
+    Take { id: ClientId, folded: &'a str },
+    /// Takes `folded` unless another node holds it, unanswered (a nick this
+    /// node's user has already: renamed by a collision, or re-announced).
+    Keep { folded: &'a str },
+    /// Gives back `folded`, if this node holds it.
+    Release { folded: &'a str },
+    /// Everything `node` held is free: it was lost, or is this node,
+    /// starting over.
+    Purge { node: &'a str },
 }
 
 /// A user of another node.
@@ -171,13 +191,92 @@ impl Hub {
         Some(build(&client.prefix, "INTRO", &params))
     }
 
-    /// This node's links to the network are up (again): asks the others
-    /// for their users and tells them its own. The reactor calls it once
-    /// its subscriptions are in place, so no answer is missed.
+    /// This node's links to the network are up (again): claims its users'
+    /// nicks anew, asks the others for their users and tells them its own.
+    /// The reactor calls it once its subscriptions are in place, so no
+    /// answer is missed.
     pub fn join_network(&mut self, out: &mut dyn Outbox) {
+        let Some(node) = self.config.node.clone() else {
+            return;
+        };
         info!("cluster: announcing this node's {} users", self.registered);
+        out.nick_claim(NickClaim::Purge { node: &node });
+        for client in self.clients.iter().flatten().filter(|c| c.registered) {
+            out.nick_claim(NickClaim::Keep {
+                folded: &fold(&client.nick),
+            });
+        }
         self.publish(Bus::Net, &build("", "HELLO", &[]), out);
         self.announce(Bus::Net, out);
+    }
+
+    /// Before local client `id` takes `nick` (registering, or renamed):
+    /// on a cluster whose link is up, asks the network, and true: the
+    /// client waits for [`Hub::nick_answer`].
+    pub(super) fn ask_network_for_nick(
+        &mut self,
+        id: ClientId,
+        nick: &str,
+        out: &mut dyn Outbox,
+    ) -> bool {
+        if self.config.node.is_none() {
+            return false;
+        }
+        let folded = fold(nick);
+        if !out.nick_claim(NickClaim::Take {
+            id,
+            folded: &folded,
+        }) {
+            return false;
+        }
+        if let Some(client) = self.client_mut(id) {
+            client.set_waiting(Waiting::Nick {
+                nick: nick.to_string(),
+            });
+        }
+        true
+    }
+
+    /// The network's answer to [`NickClaim::Take`] of `folded` for `id`:
+    /// `free` when this node has it now. Registration or the nick change
+    /// goes on, or the client hears 433 and picks another. An answer for a
+    /// client that went or changed its mind gives the nick back.
+    pub fn nick_answer(&mut self, id: ClientId, folded: &str, free: bool, out: &mut dyn Outbox) {
+        let asked = self.client(id).and_then(|c| match c.waiting() {
+            Some(Waiting::Nick { nick }) if fold(nick) == folded => Some(nick.clone()),
+            _ => None,
+        });
+        let Some(nick) = asked else {
+            if free {
+                out.nick_claim(NickClaim::Release { folded });
+            }
+            return;
+        };
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        client.take_waiting();
+        let registered = client.registered;
+        let current = fold(&client.nick);
+        match (registered, free) {
+            (true, true) => self.rename(id, &nick, out),
+            (false, true) if current == folded => self.complete_registration(id, out),
+            (false, true) => {
+                // It chose another nick meanwhile: that one is asked for.
+                out.nick_claim(NickClaim::Release { folded });
+                self.try_register(id, out);
+            }
+            (_, false) => {
+                if !registered && current == folded {
+                    self.release_nick(&nick);
+                    if let Some(client) = self.client_mut(id) {
+                        client.nick.clear();
+                    }
+                }
+                let params = [nick.as_str(), "Nickname is already in use on the network"];
+                self.reply(id, ERR_NICKNAMEINUSE, &params, out);
+            }
+        }
     }
 
     /// Every local user, in full, between `SYNC` and `SYNCED`.
@@ -221,6 +320,7 @@ impl Hub {
         for node in lost {
             warn!("cluster: node {node} lost: its users leave");
             self.peers.remove(&node);
+            out.nick_claim(NickClaim::Purge { node: &node });
             self.drop_users_of(&node, &format!("Quit: node {node} lost"), |_| true, out);
         }
     }

@@ -3,7 +3,7 @@
 use super::channel::MAX_LIST;
 use super::modes::{KEY_LEN, MAX_MODES};
 use super::server_info::VERSION;
-use super::{ClientId, Hub, Outbox, unix_now};
+use super::{Bus, ClientId, Hub, NickClaim, Outbox, REMOTE_BASE, unix_now};
 use crate::message::{Message, build};
 use crate::names::{clean_user, fold, skeleton, valid_nick};
 use crate::numeric::*;
@@ -103,8 +103,13 @@ impl Hub {
         if self.client(id).is_some_and(|c| c.nick == nick) {
             return;
         }
-        if self.client(id).is_some_and(|c| c.registered) {
-            self.rename(id, nick, out);
+        if let Some(client) = self.client(id).filter(|c| c.registered) {
+            if client.waiting().is_some() {
+                let text = "Nick change is temporarily unavailable: wait for your last request";
+                self.reply(id, ERR_UNAVAILRESOURCE, &[nick, text], out);
+            } else if !self.ask_network_for_nick(id, nick, out) {
+                self.rename(id, nick, out);
+            }
             return;
         }
         let Some(client) = self.client_mut(id) else {
@@ -137,7 +142,15 @@ impl Hub {
         self.refresh_banned_member(id);
         let line = build(&old_prefix, "NICK", &[nick]);
         self.send_to_peers(id, &line, true, None, out);
-        self.publish_from(id, &line, out);
+        if id < REMOTE_BASE && self.config.node.is_some() {
+            out.nick_claim(NickClaim::Release {
+                folded: &fold(&old_nick),
+            });
+            out.nick_claim(NickClaim::Keep {
+                folded: &fold(nick),
+            });
+            self.publish(Bus::Net, &line, out);
+        }
     }
 
     pub(super) fn user(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
@@ -217,6 +230,15 @@ impl Hub {
         if self.refuse_if_klined(id, out) {
             return;
         }
+        if self.ask_network_for_nick(id, &nick, out) {
+            return;
+        }
+        self.complete_registration(id, out);
+    }
+
+    /// Registers a client that passed every check: welcome, the network
+    /// told, the default channel joined.
+    pub(super) fn complete_registration(&mut self, id: ClientId, out: &mut dyn Outbox) {
         let Some(client) = self.client_mut(id) else {
             return;
         };

@@ -27,6 +27,11 @@ struct Recorder {
     published: Vec<(String, String)>,
     /// Channels followed (or no longer).
     follows: Vec<(String, bool)>,
+    /// Nick claims, as `take|keep|release|purge <name>`.
+    claims: Vec<String>,
+    /// What [`Outbox::nick_claim`] answers to a `Take`: whether a network
+    /// is there to ask.
+    network_up: bool,
 }
 
 impl Outbox for Recorder {
@@ -58,6 +63,15 @@ impl Outbox for Recorder {
     }
     fn follow(&mut self, folded: &str, on: bool) {
         self.follows.push((folded.to_string(), on));
+    }
+    fn nick_claim(&mut self, claim: NickClaim) -> bool {
+        self.claims.push(match claim {
+            NickClaim::Take { folded, .. } => format!("take {folded}"),
+            NickClaim::Keep { folded } => format!("keep {folded}"),
+            NickClaim::Release { folded } => format!("release {folded}"),
+            NickClaim::Purge { node } => format!("purge {node}"),
+        });
+        matches!(claim, NickClaim::Take { .. }) && self.network_up
     }
 }
 
@@ -396,6 +410,9 @@ fn broadcast_shares_one_line_between_recipients() {
         fn close(&mut self, _: ClientId, _: DisconnectReason, _: &str) {}
         fn publish(&mut self, _: Bus, _: &Line) {}
         fn follow(&mut self, _: &str, _: bool) {}
+        fn nick_claim(&mut self, _: NickClaim) -> bool {
+            false
+        }
     }
     let mut w = World::new(config());
     for id in 1..=5 {

@@ -22,7 +22,7 @@ use crate::config::{Config, ConfigSource};
 use crate::connection::{Connection, Phase};
 use crate::flood::FloodPolicy;
 use crate::history::Entry;
-use crate::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, Outbox};
+use crate::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, NickClaim, Outbox};
 use crate::listener;
 use crate::message::Line;
 use crate::sd_notify::Notifier;
@@ -401,6 +401,9 @@ impl Server {
                     self.hub.nodes_alive(&nodes, asked, &mut self.net)
                 }
                 ClusterEvent::Joined => self.hub.join_network(&mut self.net),
+                ClusterEvent::NickAnswer { id, folded, free } => {
+                    self.hub.nick_answer(id, &folded, free, &mut self.net)
+                }
                 ClusterEvent::Interrupted => self.hub.network_interrupted(&mut self.net),
             }
         }
@@ -985,6 +988,12 @@ impl Outbox for Net {
         if let Some(cluster) = &mut self.cluster {
             cluster.follow(folded, on);
         }
+    }
+
+    fn nick_claim(&mut self, claim: NickClaim) -> bool {
+        self.cluster
+            .as_mut()
+            .is_some_and(|cluster| cluster.nick_claim(claim))
     }
 
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {

@@ -280,3 +280,39 @@ fn channel_modes_cross_nodes() {
             .any(|l| l.ends_with("PRIVMSG #rust :thanks"))
     );
 }
+
+#[test]
+fn a_nick_is_asked_of_the_network_before_it_is_given() {
+    let mut a = node("a");
+    a.out.network_up = true;
+    a.connect(1);
+    a.send(1, "NICK zed");
+    a.send(1, "USER zed 0 * :Zed");
+    assert_eq!(a.out.claims, ["take zed"]);
+    assert!(a.take(1).is_empty(), "registration waits for the answer");
+    // Someone on another node has it: 433, and the client picks another.
+    a.hub.nick_answer(1, "zed", false, &mut a.out);
+    assert_eq!(
+        a.take(1),
+        [":groupchatd 433 * zed :Nickname is already in use on the network"]
+    );
+    a.send(1, "NICK zed2");
+    assert_eq!(a.out.claims, ["take zed", "take zed2"]);
+    a.hub.nick_answer(1, "zed2", true, &mut a.out);
+    assert_eq!(codes(&a.take(1))[0], "001");
+    // A change of nick waits the same way, then gives the old one back.
+    a.out.claims.clear();
+    a.send(1, "NICK zoe");
+    assert!(a.take(1).is_empty());
+    a.send(1, "NICK zara");
+    assert_eq!(codes(&a.take(1)), ["437"], "one request at a time");
+    a.hub.nick_answer(1, "zoe", true, &mut a.out);
+    assert_eq!(a.take(1), [":zed2!zed@127.0.0.1 NICK :zoe"]);
+    assert_eq!(a.out.claims, ["take zoe", "release zed2", "keep zoe"]);
+    // An answer nobody waits for any more gives the nick back.
+    a.out.claims.clear();
+    a.hub.nick_answer(7, "ghost", true, &mut a.out);
+    assert_eq!(a.out.claims, ["release ghost"]);
+    a.send(1, "QUIT");
+    assert_eq!(a.out.claims, ["release ghost", "release zoe"]);
+}
