@@ -50,8 +50,16 @@ impl Hub {
             out,
         );
         self.whois_channels(id, target, out);
-        let server = &self.config.server_name;
-        self.reply(id, RPL_WHOISSERVER, &[&t.nick, server, "groupchatd"], out);
+        match self.node_of(target) {
+            Some(node) => {
+                let info = format!("another node of {}", self.config.network);
+                self.reply(id, RPL_WHOISSERVER, &[&t.nick, node, &info], out);
+            }
+            None => {
+                let server = &self.config.server_name;
+                self.reply(id, RPL_WHOISSERVER, &[&t.nick, server, "groupchatd"], out);
+            }
+        }
         if let Some(away) = &t.away {
             self.reply(id, RPL_AWAY, &[&t.nick, away], out);
         }
@@ -74,14 +82,17 @@ impl Hub {
                 out,
             );
         }
-        let idle = now.duration_since(t.last_message).as_secs().to_string();
-        let signon = t.signon.to_string();
-        self.reply(
-            id,
-            RPL_WHOISIDLE,
-            &[&t.nick, &idle, &signon, "seconds idle, signon time"],
-            out,
-        );
+        // Only this node's users: another node's idle time is not known here.
+        if self.node_of(target).is_none() {
+            let idle = now.duration_since(t.last_message).as_secs().to_string();
+            let signon = t.signon.to_string();
+            self.reply(
+                id,
+                RPL_WHOISIDLE,
+                &[&t.nick, &idle, &signon, "seconds idle, signon time"],
+                out,
+            );
+        }
         self.reply(id, RPL_ENDOFWHOIS, &[&t.nick, "End of /WHOIS list"], out);
     }
 

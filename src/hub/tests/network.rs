@@ -59,6 +59,14 @@ fn each_node_sees_the_others_users_in_its_channels() {
         whois[0].starts_with(":groupchatd 311 bob alice alice 127.0.0.1"),
         "{whois:?}"
     );
+    assert!(
+        whois.contains(&":groupchatd 312 bob alice a :another node of groupchat".to_string()),
+        "{whois:?}"
+    );
+    assert!(
+        !codes(&whois).contains(&"317"),
+        "no idle time for a remote user"
+    );
     // A remote nick is taken here too.
     a.connect(3);
     a.send(3, "NICK bob");
