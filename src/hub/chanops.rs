@@ -101,7 +101,7 @@ impl Hub {
             return;
         };
         let channel = &self.channels[chan];
-        let (Some(inviter), Some(invitee)) = (self.client(id), self.client(target)) else {
+        let Some(invitee) = self.client(target) else {
             return;
         };
         if channel.modes.invite_only && !channel.is_op(id) {
@@ -115,12 +115,33 @@ impl Hub {
             return;
         }
         self.reply(id, RPL_INVITING, &[&invitee.nick, &channel.name], out);
-        let line = build(&inviter.prefix, "INVITE", &[&invitee.nick, &channel.name]);
+        self.invited(id, target, chan, out);
+    }
+
+    /// `inviter` invites `target` to `chan`: the target is told and may
+    /// join, the members who could have invited too and asked to know
+    /// (invite-notify) are told, and so is the network when the inviter is
+    /// this node's (the target's node lets it in).
+    pub(super) fn invited(
+        &mut self,
+        inviter: ClientId,
+        target: ClientId,
+        chan: ChannelId,
+        out: &mut dyn Outbox,
+    ) {
+        let (Some(by), Some(invitee), Some(channel)) = (
+            self.client(inviter),
+            self.client(target),
+            self.channels.get(chan),
+        ) else {
+            return;
+        };
+        let line = build(&by.prefix, "INVITE", &[&invitee.nick, &channel.name]);
         out.send(target, &line);
-        // invite-notify: the members who could have invited too (only ops
-        // on a `+i` channel) and asked to know.
-        for (&member, status) in &channel.members {
-            let notify = member != id
+        // invite-notify: only ops could invite to a `+i` channel.
+        for member in channel.local_members() {
+            let status = channel.members.get(&member).copied().unwrap_or_default();
+            let notify = member != inviter
                 && (status.op || !channel.modes.invite_only)
                 && self
                     .client(member)
@@ -129,6 +150,7 @@ impl Hub {
                 out.send(member, &line);
             }
         }
+        self.publish_from(inviter, &line, out);
         let invite = (chan, channel.serial);
         if let Some(invitee) = self.client_mut(target)
             && !invitee.invites.contains(&invite)

@@ -696,6 +696,15 @@ impl Hub {
             }
             "PRIVMSG" | "NOTICE" | "TAGMSG" => self.remote_message(id, msg, out),
             "MODE" if channel(self).is_some() => self.channel_mode(id, msg, out),
+            "INVITE" => {
+                let target = msg.param(0).and_then(|n| self.find_nick(n));
+                let chan = msg
+                    .param(1)
+                    .and_then(|name| self.channel_ids.get(&fold(name)).copied());
+                if let (Some(target), Some(chan)) = (target, chan) {
+                    self.invited(id, target, chan, out);
+                }
+            }
             "WALLOPS" => {
                 let line = build(msg.prefix, "WALLOPS", &[msg.param(0).unwrap_or_default()]);
                 self.send_wallops(&line, out);

@@ -324,3 +324,23 @@ fn a_nick_is_asked_of_the_network_before_it_is_given() {
     a.send(1, "QUIT");
     assert_eq!(a.out.claims, ["release ghost", "release zoe"]);
 }
+
+#[test]
+fn an_invitation_lets_another_nodes_user_in() {
+    let (mut a, mut b) = two_nodes();
+    a.send(1, "JOIN #club");
+    a.send(1, "MODE #club +i");
+    relay(&mut a, &mut b);
+    a.out.lines.clear();
+    b.send(2, "JOIN #club");
+    assert_eq!(codes(&b.take(2)), ["473"]);
+    a.send(1, "INVITE bob #club");
+    assert_eq!(codes(&a.take(1)), ["341"]);
+    relay(&mut a, &mut b);
+    assert_eq!(b.take(2), [":alice!alice@127.0.0.1 INVITE bob :#club"]);
+    b.send(2, "JOIN #club");
+    assert!(
+        b.take(2)
+            .contains(&":bob!bob@127.0.0.1 JOIN :#club".to_string())
+    );
+}
