@@ -7,7 +7,7 @@
 //! ([`Outbox::kline`]) and applies at once, without waiting for the disk:
 //! a failed write is logged there, and the K-line holds until a restart.
 
-use super::{ClientId, Hub, Outbox};
+use super::{Bus, ClientId, Hub, Outbox};
 use crate::kline::{Change, Kline, Target, Who, parse_duration_ms};
 use crate::message::{Message, build};
 use crate::names::fold;
@@ -47,9 +47,26 @@ impl Hub {
     }
 
     /// Adds a K-line (replacing one on the same mask), stores it, and drops
-    /// every client it matches; `duration_ms` 0 is forever. Returns the
-    /// mask as kept and how many clients were dropped.
+    /// every client it matches; `duration_ms` 0 is forever. On a cluster
+    /// every node does the same. Returns the mask as kept and how many
+    /// clients were dropped here.
     pub fn add_kline(
+        &mut self,
+        mask: &str,
+        duration_ms: i64,
+        reason: &str,
+        set_by: &str,
+        out: &mut dyn Outbox,
+    ) -> Result<(String, usize), String> {
+        let (mask, dropped) = self.apply_kline(mask, duration_ms, reason, set_by, out)?;
+        let duration = duration_ms.to_string();
+        let line = build("", "KLINE", &[&mask, &duration, set_by, reason]);
+        self.publish(Bus::Net, &line, out);
+        Ok((mask, dropped))
+    }
+
+    /// [`Hub::add_kline`] on this node only.
+    pub(super) fn apply_kline(
         &mut self,
         mask: &str,
         duration_ms: i64,
@@ -86,9 +103,16 @@ impl Hub {
         Ok((mask, dropped))
     }
 
-    /// Removes the K-line on `mask` (read as `add_kline` reads it); returns
-    /// the mask removed, or `None` when there was none.
+    /// Removes the K-line on `mask` (read as `add_kline` reads it), on
+    /// every node of a cluster; returns the mask removed here, or `None`
+    /// when there was none.
     pub fn remove_kline(&mut self, mask: &str, out: &mut dyn Outbox) -> Option<String> {
+        self.publish(Bus::Net, &build("", "UNKLINE", &[mask]), out);
+        self.lift_kline(mask, out)
+    }
+
+    /// [`Hub::remove_kline`] on this node only.
+    pub(super) fn lift_kline(&mut self, mask: &str, out: &mut dyn Outbox) -> Option<String> {
         let (_, mask) = Target::parse(mask)?;
         let removed = self.take_kline(&mask)?;
         log::info!("K-line on {removed} removed");

@@ -374,6 +374,24 @@ impl Hub {
             }
             "INTRO" => self.remote_intro(&node, &msg, now, out),
             "KILL" => self.killed_from_afar(&msg, out),
+            "KLINE" => {
+                let (Some(mask), Some(duration), Some(by), Some(reason)) = (
+                    msg.param(0),
+                    msg.param(1).and_then(|d| d.parse::<i64>().ok()),
+                    msg.param(2),
+                    msg.param(3),
+                ) else {
+                    warn!("cluster: a malformed KLINE: {:?}", msg.params);
+                    return;
+                };
+                let by = format!("{by} (node {node})");
+                if let Err(e) = self.apply_kline(mask, duration, reason, &by, out) {
+                    warn!("cluster: node {node}'s K-line not applied: {e}");
+                }
+            }
+            "UNKLINE" => {
+                self.lift_kline(msg.param(0).unwrap_or_default(), out);
+            }
             "WALL" => {
                 self.wall_here(msg.param(0).unwrap_or_default(), out);
             }

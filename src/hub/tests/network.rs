@@ -344,3 +344,21 @@ fn an_invitation_lets_another_nodes_user_in() {
             .contains(&":bob!bob@127.0.0.1 JOIN :#club".to_string())
     );
 }
+
+#[test]
+fn a_kline_holds_on_every_node() {
+    let (mut a, mut b) = two_nodes();
+    let set = a.hub.add_kline("bob!*@*", 0, "spam", "admin", &mut a.out);
+    assert_eq!(set, Ok(("bob!*@*".to_string(), 0)));
+    relay(&mut a, &mut b);
+    assert_eq!(b.out.closed.len(), 1, "b drops its bob");
+    assert!(
+        b.out
+            .klines
+            .iter()
+            .any(|k| matches!(k, crate::kline::Change::Save(_)))
+    );
+    a.hub.remove_kline("bob!*@*", &mut a.out);
+    relay(&mut a, &mut b);
+    assert!(b.hub.klines().is_empty());
+}
