@@ -9,6 +9,11 @@
 #   bench/cluster.sh target/release/groupchatd          # 3 runs each
 #   RUNS=5 bench/cluster.sh target/release/groupchatd
 #   HISTORY=false bench/cluster.sh target/release/groupchatd   # history off
+#   PIN=0 bench/cluster.sh target/release/groupchatd   # let the scheduler place them
+#
+# Pinned by default, as in compare.sh: every server process (the one node,
+# or the three and redis-server) on CPU 0 and the harness on CPU 1, so that
+# the harness never waits for a core the servers hold.
 set -euo pipefail
 
 bin=$1
@@ -21,11 +26,17 @@ RATE=${RATE:-10}
 MAX_MESSAGES=${MAX_MESSAGES:-200}  # per sender at max rate
 CLIENTS=${CLIENTS:-10000}          # registering, for the connect row
 HISTORY=${HISTORY:-true}           # history.enabled on every node
+PIN=${PIN:-1}                      # servers on CPU 0, the harness on CPU 1 (0: anywhere)
 BENCH=${BENCH:-$(dirname "$bin")/groupchat-bench}
 OUT=${OUT:-$(mktemp -d /tmp/gcbench-cluster.XXXXXX)}
 PORT=${PORT:-17800}                # PORT, PORT+1..3 the nodes, PORT+9 Redis
 mkdir -p "$OUT"
 redis_port=$((PORT + 9))
+
+server_cpu=() bench_cpu=()
+if [[ $PIN == 1 ]]; then
+    server_cpu=(taskset -c 0) bench_cpu=(taskset -c 1)
+fi
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; true' EXIT
@@ -47,14 +58,14 @@ start() {
         { cat "$here/groupchatd.toml"
           printf '[history]\nenabled = %s\npath = "%s/one.sqlite3"\n' "$HISTORY" "$OUT"
         } >"$OUT/one.toml"
-        "$bin" --config "$OUT/one.toml" --listen "127.0.0.1:$PORT" \
+        "${server_cpu[@]}" "$bin" --config "$OUT/one.toml" --listen "127.0.0.1:$PORT" \
             --admin-socket "$OUT/one.sock" 2>/dev/null &
         pids+=($!)
         wait_listening "$PORT"
         servers="127.0.0.1:$PORT"
         return
     fi
-    redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >/dev/null &
+    "${server_cpu[@]}" redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >/dev/null &
     pids+=($!)
     wait_listening "$redis_port"
     servers=
@@ -64,7 +75,7 @@ start() {
           printf '[history]\nenabled = %s\npath = "%s/n%s.sqlite3"\n' "$HISTORY" "$OUT" "$n"
           printf '[cluster]\nredis = "redis://127.0.0.1:%s"\nnode_name = "n%s"\n' "$redis_port" "$n"
         } >"$OUT/n$n.toml"
-        "$bin" --config "$OUT/n$n.toml" --listen "127.0.0.1:$((PORT + n))" \
+        "${server_cpu[@]}" "$bin" --config "$OUT/n$n.toml" --listen "127.0.0.1:$((PORT + n))" \
             --admin-socket "$OUT/n$n.sock" 2>/dev/null &
         pids+=($!)
         wait_listening "$((PORT + n))"
@@ -92,14 +103,14 @@ run() {
     local pidlist
     pidlist=$(IFS=,; echo "${pids[*]}")
     local common=(--server "$servers" --server-pid "$pidlist" --json --quiet 10)
-    "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MESSAGES" \
+    "${bench_cpu[@]}" "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MESSAGES" \
         --rate "$RATE" --concurrency 1000 >"$OUT/$side-$run-paced.json" || true
-    "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MAX_MESSAGES" \
+    "${bench_cpu[@]}" "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MAX_MESSAGES" \
         --concurrency 1000 >"$OUT/$side-$run-max.json" || true
     if [[ $side == three ]]; then
         redis-cli -p "$redis_port" config resetstat >/dev/null
     fi
-    "$BENCH" "${common[@]}" --channel '#lobby' connect -n "$CLIENTS" --auto-join \
+    "${bench_cpu[@]}" "$BENCH" "${common[@]}" --channel '#lobby' connect -n "$CLIENTS" --auto-join \
         >"$OUT/$side-$run-connect.json" || true
     if [[ $side == three ]]; then
         redis-cli -p "$redis_port" info commandstats >"$OUT/$side-$run-redis.txt"
