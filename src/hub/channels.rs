@@ -199,7 +199,7 @@ impl Hub {
         }
     }
 
-    fn is_default_channel(&self, name: &str) -> bool {
+    pub(super) fn is_default_channel(&self, name: &str) -> bool {
         fold(name) == fold(&self.config.default_channel)
     }
 

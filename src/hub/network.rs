@@ -14,8 +14,10 @@
 //!
 //! | payload | meaning |
 //! | --- | --- |
-//! | `:nick!user@host INTRO <signon> <account\|*> <+modes> <@#chan,+#chan,#chan\|*> :<realname>` | a user, in full: new, or re-announced |
-//! | `:prefix NICK`, `JOIN <#chan> <@+\|->`, `PART`, `KICK`, `QUIT`, `TOPIC`, `AWAY` | as clients see them |
+//! | `:nick!user@host INTRO <signon> <account\|*> <+modes> <@#chan:created,+#chan:created,…\|*> :<realname>` | a user, in full: new, or re-announced |
+//! | `:prefix JOIN <#chan> <@+\|-> <created>` | a join, with the status and the channel's age there |
+//! | `:prefix NICK`, `PART`, `KICK`, `INVITE`, `QUIT`, `TOPIC`, `AWAY`, `MODE`, `WALLOPS` | as clients see them |
+//! | `KILL`, `WALL`, `KLINE`, `UNKLINE` | the host's and operators' orders |
 //! | `@t=<ms>;<client tags> :prefix PRIVMSG\|NOTICE\|TAGMSG <target> …` | a message, on its channel's bus or its recipient's node's |
 //! | `HELLO` | a node has (re)joined: every other sends it its users |
 //! | `SYNC <boot>` … `SYNCED` | all of a node's users come between: any not among them have left |
@@ -151,7 +153,8 @@ impl Hub {
             "" => "-",
             status => status,
         };
-        let line = build(&client.prefix, "JOIN", &[&channel.name, status]);
+        let created = channel.created.to_string();
+        let line = build(&client.prefix, "JOIN", &[&channel.name, status, &created]);
         self.publish(Bus::Net, &line, out);
         out.follow(&fold(&channel.name), true);
     }
@@ -172,7 +175,8 @@ impl Hub {
             .filter_map(|&chan| {
                 let channel = self.channels.get(chan)?;
                 let member = channel.members.get(&id)?;
-                Some(format!("{}{}", member.prefixes(true), channel.name))
+                let status = member.prefixes(true);
+                Some(format!("{status}{}:{}", channel.name, channel.created))
             })
             .collect();
         let channels = match channels.join(",") {
@@ -591,10 +595,16 @@ impl Hub {
     fn remote_channels(&mut self, id: ClientId, listed: &str, out: &mut dyn Outbox) {
         let mut wanted = Vec::new();
         for entry in listed.split(',').filter(|e| *e != "*" && !e.is_empty()) {
+            let (entry, created) = match entry.rsplit_once(':') {
+                Some((entry, created)) => (entry, created.parse().ok()),
+                None => (entry, None),
+            };
             let name = entry.trim_start_matches(['@', '+']);
             let status = &entry[..entry.len() - name.len()];
             if valid_channel(name, self.config.channel_len) {
-                wanted.push((self.channel_for(name), status_member(status)));
+                let chan = self.channel_for(name);
+                let member = self.settle_channel_age(chan, created, status_member(status), out);
+                wanted.push((chan, member));
             }
         }
         let joined = self
@@ -613,6 +623,73 @@ impl Hub {
                 *status = member;
             }
         }
+    }
+
+    /// The status a member of `chan` keeps when its node's copy of the
+    /// channel was created at `theirs` (unix seconds), as the timestamp
+    /// rule of IRC networks has it, so that nobody gains operator status by
+    /// recreating a channel on a node cut off from the rest: the older
+    /// channel wins. A younger one elsewhere brings its members without
+    /// their status; when ours is the younger, every status here goes
+    /// (shown to local members) and theirs is kept. A new or empty channel
+    /// takes their age; the default channel, which every node has from its
+    /// start and whose operators come from the config, is left alone.
+    fn settle_channel_age(
+        &mut self,
+        chan: ChannelId,
+        theirs: Option<u64>,
+        member: Member,
+        out: &mut dyn Outbox,
+    ) -> Member {
+        let (Some(theirs), Some(channel)) = (theirs, self.channels.get(chan)) else {
+            return member;
+        };
+        if self.is_default_channel(&channel.name) || theirs == channel.created {
+            return member;
+        }
+        if channel.members.is_empty() {
+            self.channels[chan].created = theirs;
+            return member;
+        }
+        if theirs > channel.created {
+            return Member {
+                banned: member.banned,
+                ..Member::default()
+            };
+        }
+        let channel = &mut self.channels[chan];
+        channel.created = theirs;
+        let mut lost = Vec::new();
+        for (&id, status) in channel.members.iter_mut() {
+            if status.op {
+                lost.push(('o', id));
+            }
+            if status.voice {
+                lost.push(('v', id));
+            }
+            status.op = false;
+            status.voice = false;
+        }
+        let channel = &self.channels[chan];
+        for (letter, id) in lost {
+            let Some(nick) = self.nick(id) else {
+                continue;
+            };
+            let flag = format!("-{letter}");
+            let line = build(
+                &self.config.server_name,
+                "MODE",
+                &[&channel.name, &flag, nick],
+            );
+            for to in channel.local_members() {
+                out.send(to, &line);
+            }
+        }
+        info!(
+            "cluster: {} is older on another node: statuses made here since are void",
+            channel.name
+        );
+        member
     }
 
     /// The channel `name`, made if it does not exist here yet.
@@ -682,6 +759,8 @@ impl Hub {
                 };
                 let chan = self.channel_for(name);
                 let member = status_member(msg.param(1).unwrap_or_default());
+                let created = msg.param(2).and_then(|c| c.parse().ok());
+                let member = self.settle_channel_age(chan, created, member, out);
                 if self.enter_channel(id, chan, member, out)
                     && let Some(prefix) = self.client(id).map(|c| c.prefix.clone())
                 {

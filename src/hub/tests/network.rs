@@ -362,3 +362,33 @@ fn a_kline_holds_on_every_node() {
     relay(&mut a, &mut b);
     assert!(b.hub.klines().is_empty());
 }
+
+#[test]
+fn a_channel_recreated_apart_brings_no_operator_status() {
+    let (mut a, _b) = two_nodes();
+    a.send(1, "JOIN #x");
+    let created: u64 = a.hub.channels[a.hub.channel_ids["#x"]].created;
+    a.out.lines.clear();
+    // bob made his own #x on b while apart, later: he joins without @.
+    let younger = format!("@n=b :bob!bob@127.0.0.1 JOIN #x @ {}", created + 100);
+    a.hub.cluster_line(younger.as_bytes(), a.now, &mut a.out);
+    assert_eq!(a.take(1), [":bob!bob@127.0.0.1 JOIN :#x"]);
+    a.send(1, "NAMES #x");
+    assert!(a.take(1)[0].ends_with(":@alice bob"));
+    // A #y older on b than here: alice's @ made here goes, bob's stays.
+    a.send(1, "JOIN #y");
+    a.out.lines.clear();
+    let older = format!("@n=b :bob!bob@127.0.0.1 JOIN #y @ {}", created - 100);
+    a.hub.cluster_line(older.as_bytes(), a.now, &mut a.out);
+    assert_eq!(
+        a.take(1),
+        [
+            ":groupchatd MODE #y -o :alice",
+            ":bob!bob@127.0.0.1 JOIN :#y",
+        ]
+    );
+    a.send(1, "NAMES #y");
+    assert!(a.take(1)[0].ends_with(":alice @bob"));
+    a.send(1, "MODE #y +m");
+    assert_eq!(codes(&a.take(1)), ["482"]);
+}
