@@ -447,6 +447,39 @@ fn foreign_and_oversized_payloads_are_logged_and_dropped() {
     bob.expect(":alice!alice@127.0.0.1 PRIVMSG #lobby :still one network");
 }
 
+#[test]
+fn a_node_frozen_past_node_timeout_comes_back_and_a_split_channel_gives_no_ops() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start(None);
+    let (a, b) = two_nodes(&redis);
+    let mut alice = a.register("alice");
+    let mut bob = b.register("bob");
+    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    alice.send("JOIN #x");
+    alice.expect(" 366 alice #x ");
+    // a stops answering for longer than node_timeout: b gives it up...
+    a.signal(libc::SIGSTOP);
+    bob.expect(":alice!alice@127.0.0.1 QUIT :Quit: node a lost");
+    // ...and bob makes #x anew on b, node_timeout (2 s) after alice's.
+    bob.send("JOIN #x");
+    bob.expect(" 353 bob = #x :@bob");
+    // a comes back and tells everything again: alice is back, and the
+    // older #x wins, so bob's @ from the split goes.
+    a.signal(libc::SIGCONT);
+    a.expect_log("announcing it again");
+    let seen = bob.collect_until(":alice!alice@127.0.0.1 JOIN :#x");
+    assert!(
+        seen.iter().any(|l| l.ends_with("MODE #x -o :bob")),
+        "{seen:#?}"
+    );
+    bob.send("MODE #x +m");
+    bob.expect(" 482 bob #x ");
+    alice.send("PRIVMSG #x :I was away");
+    bob.expect(":alice!alice@127.0.0.1 PRIVMSG #x :I was away");
+}
+
 /// CPU seconds a process has used, from /proc (utime + stime).
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");

@@ -235,6 +235,8 @@ pub struct Cluster {
     up_since: Option<Instant>,
     /// For the hub, in order.
     pending: Vec<Event>,
+    /// When [`Cluster::tick`] last ran: it runs at least once a heartbeat.
+    last_tick: Instant,
     /// Lines for other nodes dropped while the link was down.
     unsent: u64,
     /// Lines published, and other nodes' lines heard.
@@ -299,6 +301,7 @@ impl Cluster {
             joined: false,
             up_since: None,
             pending: Vec::new(),
+            last_tick: Instant::now(),
             unsent: 0,
             published: 0,
             heard: 0,
@@ -369,6 +372,17 @@ impl Cluster {
     /// answering, and writes the heartbeat; `clients` is this node's count.
     pub fn tick(&mut self, registry: &Registry, clients: u64) {
         let now = Instant::now();
+        // A node frozen for longer than node_timeout (stopped, swapped
+        // out) has been given up for lost by the others, which let its
+        // users go: it tells them everything again.
+        if self.joined && now.duration_since(self.last_tick) > self.node_timeout {
+            warn!(
+                "cluster: this node was silent for {:?}, longer than node_timeout: announcing it again",
+                now.duration_since(self.last_tick)
+            );
+            self.pending.push(Event::Joined);
+        }
+        self.last_tick = now;
         self.link.tick(registry, self.tokens.0, now);
         self.events.tick(registry, self.tokens.1, now);
         if self.link.state() == LinkState::Up && now >= self.next_beat {
