@@ -617,7 +617,12 @@ impl Hub {
 
     /// Sets a client's account and, once it is registered, tells
     /// `account-notify` clients in its channels (and itself).
-    fn set_account(&mut self, id: ClientId, account: Option<String>, out: &mut dyn Outbox) {
+    pub(super) fn set_account(
+        &mut self,
+        id: ClientId,
+        account: Option<String>,
+        out: &mut dyn Outbox,
+    ) {
         let Some(client) = self.client_mut(id) else {
             return;
         };

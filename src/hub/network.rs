@@ -103,8 +103,9 @@ impl Hub {
         }
     }
 
-    /// A message accepted from local user `id`, for the other nodes on
-    /// `bus`: its time and client-only tags travel with it.
+    /// A message a local user sent (`untagged`, as a client without tags
+    /// sees it), for the other nodes on `bus`: its time and client-only
+    /// tags travel with it.
     pub(super) fn publish_message(
         &self,
         bus: Bus,
@@ -498,7 +499,9 @@ impl Hub {
             );
             return;
         };
-        let Some((nick, user, host)) = split_prefix(msg.prefix) else {
+        let Some((nick, user, host)) =
+            split_prefix(msg.prefix).filter(|(nick, ..)| valid_nick(nick, usize::MAX))
+        else {
             warn!("cluster: node {node} sent an INTRO for {:?}", msg.prefix);
             return;
         };
@@ -538,13 +541,17 @@ impl Hub {
         client.prefix = msg.prefix.to_string();
         client.realname = realname.to_string();
         client.signon = signon;
-        client.account = (account != "*").then(|| account.to_string());
         client.invisible = modes.contains('i');
         client.oper = modes.contains('o').then(|| "network".to_string());
         if let Some(key) = id.checked_sub(REMOTE_BASE)
             && let Some(remote) = self.remotes.get_mut(key)
         {
             remote.stale = false;
+        }
+        // A login since it was announced: account-notify peers see it.
+        let account = (account != "*").then(|| account.to_string());
+        if self.client(id).is_some_and(|c| c.account != account) {
+            self.set_account(id, account, out);
         }
         self.remote_channels(id, channels, out);
     }

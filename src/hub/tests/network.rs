@@ -392,3 +392,23 @@ fn a_channel_recreated_apart_brings_no_operator_status() {
     a.send(1, "MODE #y +m");
     assert_eq!(codes(&a.take(1)), ["482"]);
 }
+
+#[test]
+fn a_login_on_another_node_is_seen_with_account_notify() {
+    let (mut a, mut b) = two_nodes();
+    a.register_with(3, "cara", "account-notify");
+    relay(&mut a, &mut b);
+    b.out.lines.clear();
+    // bob logs in on b after registering: b announces him again.
+    let intro = "@n=b :bob!bob@127.0.0.1 INTRO 0 bobacct + #lobby :Real bob";
+    a.out.lines.clear();
+    a.hub.cluster_line(intro.as_bytes(), a.now, &mut a.out);
+    assert_eq!(a.take(3), [":bob!bob@127.0.0.1 ACCOUNT :bobacct"]);
+    assert!(a.take(1).is_empty(), "alice did not ask for account-notify");
+    a.send(3, "WHOIS bob");
+    assert!(
+        a.take(3)
+            .iter()
+            .any(|l| l.contains(" 330 cara bob bobacct "))
+    );
+}
