@@ -505,8 +505,17 @@ impl Hub {
             warn!("cluster: node {node} sent an INTRO for {:?}", msg.prefix);
             return;
         };
-        let id = match self.find_nick(nick) {
-            Some(id) if self.node_of(id) == Some(node) => id,
+        // A look-alike of a nick in use collides as the nick itself would.
+        let holder = self
+            .find_nick(nick)
+            .or_else(|| self.look_alike_holder(usize::MAX, nick));
+        let id = match holder {
+            Some(id)
+                if self.node_of(id) == Some(node)
+                    && self.nick(id).is_some_and(|n| fold(n) == fold(nick)) =>
+            {
+                id
+            }
             Some(holder) => {
                 let Some(mine) = self.client(holder).map(|c| (c.signon, c.registered)) else {
                     return;
@@ -750,7 +759,10 @@ impl Hub {
         match msg.command {
             "NICK" => match msg.param(0) {
                 Some(nick) if valid_nick(nick, usize::MAX) => {
-                    if let Some(holder) = self.find_nick(nick).filter(|&h| h != id) {
+                    let holder = self
+                        .find_nick(nick)
+                        .or_else(|| self.look_alike_holder(id, nick));
+                    if let Some(holder) = holder.filter(|&h| h != id) {
                         self.yield_nick(holder, out);
                     }
                     self.rename(id, nick, out);

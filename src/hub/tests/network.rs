@@ -412,3 +412,14 @@ fn a_login_on_another_node_is_seen_with_account_notify() {
             .any(|l| l.contains(" 330 cara bob bobacct "))
     );
 }
+
+#[test]
+fn a_look_alike_from_another_node_collides_like_the_nick_itself() {
+    let (mut a, _b) = two_nodes();
+    // "аlice" with a Cyrillic а, announced by b later than alice signed on.
+    let intro = "@n=b :\u{430}lice!x@127.0.0.1 INTRO 99999999999 * + * :fake";
+    a.hub.cluster_line(intro.as_bytes(), a.now, &mut a.out);
+    assert!(a.take(1).is_empty(), "alice keeps her nick");
+    assert_eq!(a.hub.find_nick("\u{430}lice"), None);
+    assert_eq!(a.hub.find_nick("alice"), Some(1));
+}
