@@ -150,6 +150,56 @@ pub fn render(status: &Status, turns: &TurnTimes) -> String {
         family(&mut out, name, kind, help);
         line(&mut out, name, "", value);
     }
+    if let Some(cluster) = &status.cluster {
+        family(
+            &mut out,
+            "cluster_link",
+            "gauge",
+            "1 for the cluster link's state (up, connecting, down).",
+        );
+        line(
+            &mut out,
+            "cluster_link",
+            &format!("state=\"{}\"", cluster.state),
+            1,
+        );
+        let rtt = cluster.rtt_us.map(|us| us as f64 / 1e6);
+        for (name, help, value, kind) in [
+            (
+                "cluster_nodes",
+                "Nodes alive at the last heartbeat, this one included.",
+                cluster.nodes.len() as f64,
+                "gauge",
+            ),
+            (
+                "cluster_redis_rtt_seconds",
+                "The last heartbeat's round trip to Redis (NaN while down).",
+                rtt.unwrap_or(f64::NAN),
+                "gauge",
+            ),
+            (
+                "cluster_published_total",
+                "Lines published for the other nodes.",
+                cluster.published as f64,
+                "counter",
+            ),
+            (
+                "cluster_heard_total",
+                "Lines heard from the other nodes.",
+                cluster.heard as f64,
+                "counter",
+            ),
+            (
+                "cluster_unsent_total",
+                "Lines for the other nodes dropped while the link was down.",
+                cluster.unsent as f64,
+                "counter",
+            ),
+        ] {
+            family(&mut out, name, kind, help);
+            line(&mut out, name, "", value);
+        }
+    }
     if let Some(rss) = status.rss_bytes {
         family(
             &mut out,
@@ -217,6 +267,13 @@ mod tests {
         status.clients.websocket_tls = 1;
         status.disconnects.insert("quit".into(), 7);
         status.history.state = "ok".into();
+        status.cluster = Some(crate::cluster::ClusterStatus {
+            state: "up".into(),
+            rtt_us: Some(250),
+            published: 12,
+            nodes: vec![Default::default(), Default::default()],
+            ..Default::default()
+        });
         let mut turns = TurnTimes::default();
         turns.record(Duration::from_micros(10));
         turns.record(Duration::from_micros(700));
@@ -229,6 +286,10 @@ mod tests {
             "groupchatd_clients{transport=\"wss\"} 1\n",
             "groupchatd_disconnects_total{reason=\"quit\"} 7\n",
             "groupchatd_history_state{state=\"ok\"} 1\n",
+            "groupchatd_cluster_link{state=\"up\"} 1\n",
+            "groupchatd_cluster_nodes 2\n",
+            "groupchatd_cluster_redis_rtt_seconds 0.00025\n",
+            "groupchatd_cluster_published_total 12\n",
             "groupchatd_loop_turn_seconds_bucket{le=\"0.00005\"} 1\n",
             "groupchatd_loop_turn_seconds_bucket{le=\"0.001\"} 2\n",
             "groupchatd_loop_turn_seconds_bucket{le=\"0.25\"} 2\n",
