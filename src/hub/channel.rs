@@ -8,9 +8,13 @@ use crate::mask::{Mask, Subject};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// How many entries the ban list and the exception list each hold at most
-/// (`MAXLIST=be:100`).
-pub(super) const MAX_LIST: usize = 100;
+/// How many entries the ban list holds at most (`MAXLIST=b:200,e:100`):
+/// enough for a channel that has to keep out many, and since a member's
+/// banned flag is worked out on join and nick change, a long list costs
+/// nothing per message.
+pub(super) const MAX_BANS: usize = 200;
+/// How many entries the exception list holds at most.
+pub(super) const MAX_EXCEPTS: usize = 100;
 
 pub(super) struct Channel {
     pub name: String,
@@ -139,6 +143,14 @@ pub(super) enum ListKind {
 }
 
 impl ListKind {
+    /// How many entries the list holds at most.
+    pub fn limit(self) -> usize {
+        match self {
+            ListKind::Ban => MAX_BANS,
+            ListKind::Except => MAX_EXCEPTS,
+        }
+    }
+
     pub fn letter(self) -> char {
         match self {
             ListKind::Ban => 'b',

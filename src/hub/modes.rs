@@ -6,7 +6,7 @@
 //! to fit 512 bytes; one that changes nothing (`+m` on a moderated channel)
 //! is not told.
 
-use super::channel::{ListEntry, ListKind, MAX_LIST};
+use super::channel::{ListEntry, ListKind};
 use super::{ChannelId, ClientId, Hub, Outbox, REMOTE_BASE, unix_now};
 use crate::mask::Mask;
 use crate::message::{Message, build};
@@ -227,7 +227,7 @@ impl Hub {
             if found.is_some() {
                 return None;
             }
-            if list.len() >= MAX_LIST {
+            if list.len() >= kind.limit() {
                 let letter = kind.letter().to_string();
                 let params = [&*channel.name, &letter, "Channel list is full"];
                 self.reply(id, ERR_BANLISTFULL, &params, out);

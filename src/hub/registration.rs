@@ -1,6 +1,6 @@
 //! Registration: CAP, PASS, NICK, USER, the welcome burst, and QUIT.
 
-use super::channel::MAX_LIST;
+use super::channel::{MAX_BANS, MAX_EXCEPTS};
 use super::modes::{KEY_LEN, MAX_MODES};
 use super::server_info::VERSION;
 use super::{Bus, ClientId, Hub, NickClaim, Outbox, REMOTE_BASE, unix_now};
@@ -281,7 +281,8 @@ impl Hub {
             "CHANTYPES=#".to_string(),
             "CHANMODES=be,k,l,imnt".to_string(),
             "PREFIX=(ov)@+".to_string(),
-            format!("MAXLIST=be:{MAX_LIST}"),
+            // One limit per mode: a `be:` item would mean both together.
+            format!("MAXLIST=b:{MAX_BANS},e:{MAX_EXCEPTS}"),
             format!("MODES={MAX_MODES}"),
             "EXCEPTS=e".to_string(),
             format!("KEYLEN={KEY_LEN}"),

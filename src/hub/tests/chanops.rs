@@ -84,7 +84,7 @@ fn isupport_tells_what_the_server_does() {
     for token in [
         " CHANMODES=be,k,l,imnt ",
         " PREFIX=(ov)@+ ",
-        " MAXLIST=be:100 ",
+        " MAXLIST=b:200,e:100 ",
         " MODES=4 ",
         " EXCEPTS=e ",
         " KEYLEN=23 ",
@@ -416,7 +416,7 @@ fn lists_have_a_limit_and_modes_per_command_too() {
         w.take(2),
         [":a!a@127.0.0.1 MODE #c +bbbb m1!*@* m2!*@* m3!*@* :m4!*@*"]
     );
-    for i in 5..101 {
+    for i in 5..201 {
         w.send(1, &format!("MODE #c +b n{i}"));
     }
     w.out.lines.clear();
