@@ -11,6 +11,7 @@ mod common;
 use common::{Daemon, NO_FLOOD_CONTROL, PATIENCE, have_tool};
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -41,28 +42,41 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver on a port that was free a moment ago. Another
+    /// process may take that port first (a daemon of a test running
+    /// alongside listens on port 0 too), and then chromedriver exits and
+    /// whatever holds the port would get the WebDriver requests: so the
+    /// driver counts as started only when it answers its own `/status`,
+    /// and a new port is tried otherwise.
     fn start() -> Driver {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let deadline = Instant::now() + PATIENCE;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen");
-            std::thread::sleep(Duration::from_millis(50));
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port();
+            let mut child = Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver");
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                if driver_status(port).is_some_and(|s| s.contains("\"ready\":true")) {
+                    return Driver {
+                        child,
+                        url: format!("http://127.0.0.1:{port}"),
+                    };
+                }
+                if child.try_wait().ok().flatten().is_some() {
+                    break; // It exited: most likely the port was taken.
+                }
+                assert!(Instant::now() < deadline, "chromedriver did not answer");
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        Driver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
+        panic!("chromedriver would not start on any of five ports");
     }
-
     /// A new browser (its own profile, so its own session storage).
     async fn browser(&self, width: u32, height: u32, dark: bool) -> Browser {
         let mut args = vec![
@@ -87,6 +101,25 @@ impl Driver {
             .await
             .expect("start a browser session")
     }
+}
+
+/// What chromedriver's `GET /status` on `port` answers, as far as it has
+/// come by the time the answer says whether it is ready (chromedriver
+/// keeps the connection open after it), if something there answers.
+fn driver_status(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\"ready\"") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&answer).into_owned())
 }
 
 impl Drop for Driver {
