@@ -19,9 +19,14 @@ use std::time::{Duration, Instant};
 /// The first wait before reconnecting, doubled up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// Unanswered output allowed before the link counts as stuck: a Redis that
-/// reads nothing must not make this buffer grow without bound.
-const MAX_OUTPUT: usize = 4 << 20;
+/// Unsent output allowed before the link counts as stuck: a Redis that
+/// reads nothing must not make this buffer grow without bound. Room for a
+/// node rejoining the network, which announces all its users at once
+/// (about 550 bytes each, their INTRO and their nick's claim): 4 MiB
+/// held a node of 15,000 here only because the kernel took the rest, and
+/// 100,000 would have cut the link at every rejoin. A stuck Redis is
+/// caught by the reply timeout before this fills from ordinary traffic.
+const MAX_OUTPUT: usize = 256 << 20;
 /// The longest reply or push taken in: ours are a heartbeat listing or one
 /// IRC line; anything much longer is not from a groupchatd.
 const MAX_REPLY: usize = 4 << 20;
