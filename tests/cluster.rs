@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Daemon, NO_FLOOD_CONTROL, PATIENCE, TempDir, have_tool};
+use common::{Client, Daemon, NO_FLOOD_CONTROL, PATIENCE, TempDir, have_tool};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -292,6 +292,14 @@ fn two_nodes(redis: &Redis) -> (Daemon, Daemon) {
     (a, b)
 }
 
+/// alice on `a` and bob on `b`, once alice has seen bob arrive.
+fn alice_and_bob(a: &Daemon, b: &Daemon) -> (Client, Client) {
+    let mut alice = a.register("alice");
+    let bob = b.register("bob");
+    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    (alice, bob)
+}
+
 #[test]
 fn users_of_two_nodes_chat_as_one_network() {
     if !have_redis() {
@@ -299,9 +307,7 @@ fn users_of_two_nodes_chat_as_one_network() {
     }
     let redis = Redis::start(None);
     let (a, b) = two_nodes(&redis);
-    let mut alice = a.register("alice");
-    let mut bob = b.register("bob");
-    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    let (mut alice, mut bob) = alice_and_bob(&a, &b);
     alice.send("NAMES #lobby");
     let names = alice.expect(" 353 ");
     assert!(names.ends_with(":alice bob"), "{names}");
@@ -397,9 +403,7 @@ fn a_node_redis_drops_as_a_slow_subscriber_resubscribes_and_says_so() {
     for node in [&a, &b] {
         node.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a", "b"]);
     }
-    let mut alice = a.register("alice");
-    let mut bob = b.register("bob");
-    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    let (mut alice, mut bob) = alice_and_bob(&a, &b);
     // b reads nothing for a while; alice says 4 MB meanwhile.
     b.signal(libc::SIGSTOP);
     let text = "x".repeat(400);
@@ -426,9 +430,7 @@ fn foreign_and_oversized_payloads_are_logged_and_dropped() {
     }
     let redis = Redis::start(None);
     let (a, b) = two_nodes(&redis);
-    let mut alice = a.register("alice");
-    let mut bob = b.register("bob");
-    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    let (mut alice, mut bob) = alice_and_bob(&a, &b);
     for junk in [
         &b"not an irc line at all \x00\xff"[..],
         b"@n=x :who!u@h FROB #lobby",
@@ -454,9 +456,7 @@ fn a_node_frozen_past_node_timeout_comes_back_and_a_split_channel_gives_no_ops()
     }
     let redis = Redis::start(None);
     let (a, b) = two_nodes(&redis);
-    let mut alice = a.register("alice");
-    let mut bob = b.register("bob");
-    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    let (mut alice, mut bob) = alice_and_bob(&a, &b);
     alice.send("JOIN #x");
     alice.expect(" 366 alice #x ");
     // a stops answering for longer than node_timeout: b gives it up...

@@ -7,8 +7,6 @@
 mod common;
 
 use common::{Client, Daemon, NO_FLOOD_CONTROL};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Cheap hashes for accounts, so that tests do not spend their time in
 /// Argon2 (an operator's hash keeps the cost it was made with).
@@ -16,23 +14,9 @@ const CHEAP: &str = "[accounts]\nhash_memory_kib = 8\nhash_passes = 1\n";
 
 const OPER_PASSWORD: &str = "0per-pa55word";
 
-/// `groupchatctl <args>` with `input` on standard input.
+/// `groupchatctl <args>` with `input` on standard input; it must succeed.
 fn ctl_with_input(socket: Option<&std::path::Path>, args: &[&str], input: &str) -> String {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_groupchatctl"));
-    if let Some(socket) = socket {
-        command.arg("--socket").arg(socket);
-    }
-    let mut child = command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run groupchatctl");
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "{input}").expect("write the password");
-    drop(stdin);
-    let out = child.wait_with_output().expect("groupchatctl output");
+    let out = common::ctl_with_input(socket, args, input);
     assert!(out.status.success(), "{args:?}: {out:?}");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

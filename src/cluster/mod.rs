@@ -479,51 +479,36 @@ impl Cluster {
             return false;
         }
         let claims = claims_key(&self.node);
-        let node = self.node.as_bytes();
+        let node = self.node.clone();
         match claim {
             NickClaim::Take { id, folded } => {
                 let number = self.next_claim;
                 self.next_claim += 1;
                 self.claims.insert(number, (id, folded.to_string()));
                 let key = nick_key(folded);
-                let args: [&[u8]; 6] = [
-                    b"EVAL",
-                    TAKE_NICK.as_bytes(),
-                    b"2",
-                    key.as_bytes(),
-                    claims.as_bytes(),
-                    node,
-                ];
-                self.link.send(Ask::Claim(number), &args)
+                self.eval(Ask::Claim(number), TAKE_NICK, &[&key, &claims], &node)
             }
-            NickClaim::Keep { folded } | NickClaim::Release { folded } => {
-                let script = match claim {
-                    NickClaim::Keep { .. } => TAKE_NICK,
-                    _ => RELEASE_NICK,
-                };
+            NickClaim::Keep { folded } => {
                 let key = nick_key(folded);
-                let args: [&[u8]; 6] = [
-                    b"EVAL",
-                    script.as_bytes(),
-                    b"2",
-                    key.as_bytes(),
-                    claims.as_bytes(),
-                    node,
-                ];
-                self.link.send(Ask::NickChange, &args)
+                self.eval(Ask::NickChange, TAKE_NICK, &[&key, &claims], &node)
+            }
+            NickClaim::Release { folded } => {
+                let key = nick_key(folded);
+                self.eval(Ask::NickChange, RELEASE_NICK, &[&key, &claims], &node)
             }
             NickClaim::Purge { node } => {
-                let claims = claims_key(node);
-                let args: [&[u8]; 5] = [
-                    b"EVAL",
-                    PURGE_NODE.as_bytes(),
-                    b"1",
-                    claims.as_bytes(),
-                    node.as_bytes(),
-                ];
-                self.link.send(Ask::NickChange, &args)
+                self.eval(Ask::NickChange, PURGE_NODE, &[&claims_key(node)], node)
             }
         }
+    }
+
+    /// `EVAL script <keys> node` on the command link.
+    fn eval(&mut self, ask: Ask, script: &str, keys: &[&str], node: &str) -> bool {
+        let count = keys.len().to_string();
+        let mut args: Vec<&[u8]> = vec![b"EVAL", script.as_bytes(), count.as_bytes()];
+        args.extend(keys.iter().map(|k| k.as_bytes()));
+        args.push(node.as_bytes());
+        self.link.send(ask, &args)
     }
 
     /// The answer to claim `number`.

@@ -147,19 +147,7 @@ impl Daemon {
     /// `groupchatctl account <action> <name>` with the password on standard
     /// input; returns the output.
     pub fn ctl_with_password(&self, args: &[&str], password: &str) -> std::process::Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_groupchatctl"))
-            .arg("--socket")
-            .arg(&self.admin_socket)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run groupchatctl");
-        let mut stdin = child.stdin.take().expect("stdin");
-        writeln!(stdin, "{password}").expect("write the password");
-        drop(stdin);
-        child.wait_with_output().expect("groupchatctl output")
+        ctl_with_input(Some(&self.admin_socket), args, password)
     }
 
     /// Creates an account (the daemon needs [`CHEAP_HASHES`] to be quick).
@@ -450,4 +438,28 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// `groupchatctl [--socket SOCKET] <args>` with `input` and a newline on
+/// standard input (a password, as a person would type it).
+pub fn ctl_with_input(
+    socket: Option<&std::path::Path>,
+    args: &[&str],
+    input: &str,
+) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_groupchatctl"));
+    if let Some(socket) = socket {
+        command.arg("--socket").arg(socket);
+    }
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run groupchatctl");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{input}").expect("write the password");
+    drop(stdin);
+    child.wait_with_output().expect("groupchatctl output")
 }
