@@ -36,6 +36,59 @@ fn log_in(daemon: &Daemon, nick: &str, password: &str, caps: &str) -> (Client, V
     (client, lines)
 }
 
+#[test]
+fn a_channel_made_by_a_logged_in_user_is_kept_across_a_restart() {
+    let daemon = Daemon::start(&config(""));
+    daemon.add_account("teacher", PASSWORD);
+    let (mut teacher, _) = log_in(&daemon, "teacher", PASSWORD, "");
+    teacher.send("JOIN #class\r\nTOPIC #class :Fractions today\r\nMODE #class +mb troll!*@*");
+    teacher.expect("MODE #class +mb");
+    let daemon = daemon.stop_and_restart();
+    let mut pupil = daemon.register("pupil");
+    pupil.send("JOIN #class");
+    let joined = pupil.collect_until(" 366 ");
+    assert!(
+        joined
+            .iter()
+            .any(|l| l.ends_with("332 pupil #class :Fractions today")),
+        "{joined:?}"
+    );
+    assert!(
+        joined
+            .iter()
+            .any(|l| l.ends_with("353 pupil = #class :pupil")),
+        "the owner is not back yet: {joined:?}"
+    );
+    pupil.send("MODE #class");
+    pupil.expect("324 pupil #class :+mnt");
+    let mut troll = daemon.register("troll");
+    troll.send("JOIN #class");
+    troll.expect("474 troll #class");
+    let (mut teacher, _) = log_in(&daemon, "teacher", PASSWORD, "");
+    teacher.send("JOIN #class");
+    let joined = teacher.collect_until(" 366 ");
+    assert!(
+        joined
+            .iter()
+            .any(|l| l.contains(" 353 ") && l.contains("@teacher")),
+        "the owner gets @: {joined:?}"
+    );
+    let table = String::from_utf8_lossy(&daemon.ctl(&["channels"]).stdout).to_string();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("#class") && l.contains("teacher")),
+        "{table}"
+    );
+    let dropped = daemon.ctl_json(&["channel", "drop", "#class"]);
+    assert_eq!(
+        dropped["message"], "#class is no longer registered",
+        "{dropped}"
+    );
+    let again = daemon.ctl(&["channel", "drop", "#class"]);
+    assert_eq!(again.status.code(), Some(1));
+}
+
 fn everything_logged(daemon: &Daemon) -> String {
     daemon.log.lock().expect("log").join("\n")
 }

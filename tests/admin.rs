@@ -83,7 +83,7 @@ fn status_clients_and_channels_describe_the_live_daemon() {
     assert_eq!(channels["channels"][1]["members"], 2);
     let (human, _) = text(&daemon.ctl(&["channels"]));
     assert!(
-        human.contains("#dev     2        all about tests"),
+        human.contains("#dev     2        -      all about tests"),
         "{human}"
     );
 }

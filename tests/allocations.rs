@@ -89,7 +89,7 @@ impl Outbox for Queues {
     fn record(&mut self, _entry: Entry) {}
     fn ask(&mut self, _id: ClientId, _ask: Ask, _answering: Answering) {}
     fn account(&mut self, _id: ClientId, _request: groupchatd::accounts::Request) {}
-    fn kline(&mut self, _change: groupchatd::kline::Change) {}
+    fn keep(&mut self, _what: groupchatd::accounts::Keep) {}
     fn close(&mut self, _who: ClientId, _why: DisconnectReason, _reason: &str) {}
     fn publish(&mut self, _bus: Bus, _payload: &Line) {}
     fn follow(&mut self, _folded: &str, _on: bool) {}

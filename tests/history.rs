@@ -233,16 +233,14 @@ fn every_line_anyone_received_survives_sigkill_mid_burst() {
 
 #[test]
 fn sigterm_keeps_everything_accepted_and_msgids_go_on_increasing() {
-    let mut daemon = Daemon::start(NO_FLOOD_CONTROL);
+    let daemon = Daemon::start(NO_FLOOD_CONTROL);
     let mut alice = daemon.register("alice");
     for n in 0..300 {
         alice.send(&format!("PRIVMSG #lobby :term {n}"));
     }
     alice.send("PING done");
     alice.expect("PONG");
-    daemon.signal(libc::SIGTERM);
-    assert_eq!(daemon.wait_exit(), Some(0));
-    let daemon = daemon.restart();
+    let daemon = daemon.stop_and_restart();
     let history = daemon.ctl_json(&["history", "#lobby", "--last", "1000"]);
     let lines = history["history"].as_array().expect("lines");
     assert_eq!(lines.len(), 300);

@@ -96,6 +96,22 @@ fn a_kline_drops_a_connected_client_and_survives_a_restart() {
 }
 
 #[test]
+fn klines_are_kept_with_accounts_off() {
+    let daemon = Daemon::start(&format!("{NO_FLOOD_CONTROL}[accounts]\nenabled = false\n"));
+    daemon.ctl_json(&["ban", "add", "mallory", "--reason", "spam"]);
+    let daemon = daemon.stop_and_restart();
+    let listed = daemon.ctl_json(&["ban", "list"]);
+    assert_eq!(listed["bans"][0]["mask"], "mallory!*@*", "{listed}");
+    let lines = refused(&daemon, "mallory");
+    assert!(
+        lines.iter().any(|l| l.contains("(K-lined: spam)")),
+        "{lines:?}"
+    );
+    let accounts = daemon.ctl(&["account", "list"]);
+    assert_eq!(accounts.status.code(), Some(1), "accounts stay off");
+}
+
+#[test]
 fn an_expired_kline_no_longer_applies() {
     let daemon = daemon();
     daemon.ctl_json(&[

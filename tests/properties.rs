@@ -266,7 +266,7 @@ impl Outbox for Recorder {
     fn record(&mut self, _entry: Entry) {}
     fn ask(&mut self, _id: ClientId, _ask: Ask, _answering: Answering) {}
     fn account(&mut self, _id: ClientId, _request: groupchatd::accounts::Request) {}
-    fn kline(&mut self, _change: groupchatd::kline::Change) {}
+    fn keep(&mut self, _what: groupchatd::accounts::Keep) {}
     fn close(&mut self, who: ClientId, _why: DisconnectReason, _reason: &str) {
         self.closed.push((who, self.lines.len()));
     }

@@ -68,9 +68,23 @@ pub enum Request {
     Delete { name: String },
     /// Every account (`groupchatctl account list`).
     List,
-    /// Keeps or forgets a K-line: the accounts' file is the server's one
-    /// file of state.
+    /// Keeps or forgets a K-line or a registered channel: the accounts'
+    /// file is the server's one file of state.
+    Keep(Keep),
+}
+
+/// What the hub keeps across restarts besides accounts. Nobody waits for
+/// it: the change is in force in memory already, and a failed write is
+/// logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
     Kline(crate::kline::Change),
+    /// A registered channel's state, by its folded name: JSON that only the
+    /// hub makes and reads (`None`: the channel is no longer registered).
+    Channel {
+        key: String,
+        state: Option<String>,
+    },
 }
 
 /// What the worker did.
@@ -85,8 +99,8 @@ pub enum Outcome {
     PasswordSet(String),
     Deleted(String),
     Listed(Vec<AccountInfo>),
-    /// A K-line was saved or deleted: its mask.
-    KlineStored(String),
+    /// A K-line or a channel was saved or deleted: its mask or name.
+    Kept(String),
 }
 
 /// One account, for `groupchatctl account list`.

@@ -25,6 +25,10 @@ const SCHEMA: &str = "
         set_at_ms INTEGER NOT NULL,
         expires_ms INTEGER
     );
+    CREATE TABLE IF NOT EXISTS channels (
+        key TEXT PRIMARY KEY,
+        state TEXT NOT NULL
+    );
 ";
 
 /// How long a statement waits for history's connection (or an operator's
@@ -185,6 +189,36 @@ impl AccountStore {
             .map_err(|e| self.fail("cannot delete a K-line", e))
     }
 
+    /// Every registered channel's state, as the hub saved it (read once
+    /// at start).
+    pub fn channels(&mut self) -> Result<Vec<String>, AccountError> {
+        let read = |conn: &Connection| -> rusqlite::Result<Vec<String>> {
+            let mut stmt = conn.prepare("SELECT state FROM channels ORDER BY key")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            rows.collect()
+        };
+        read(&self.conn).map_err(|e| self.fail("cannot read the channels", e))
+    }
+
+    /// Saves a registered channel's state under its folded name.
+    pub fn save_channel(&mut self, key: &str, state: &str) -> Result<(), AccountError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO channels (key, state) VALUES (?1, ?2)",
+                params![key, state],
+            )
+            .map(drop)
+            .map_err(|e| self.fail("cannot save a channel", e))
+    }
+
+    /// Forgets a registered channel.
+    pub fn delete_channel(&mut self, key: &str) -> Result<(), AccountError> {
+        self.conn
+            .execute("DELETE FROM channels WHERE key = ?1", params![key])
+            .map(drop)
+            .map_err(|e| self.fail("cannot delete a channel", e))
+    }
+
     fn registered_name(&mut self, name: &str) -> Result<String, AccountError> {
         match self.get(name)? {
             Some((registered, _)) => Ok(registered),
@@ -247,6 +281,17 @@ mod tests {
         );
         store.delete_kline("10.0.0.0/8").expect("delete");
         assert!(store.klines(0).expect("read").is_empty());
+    }
+
+    #[test]
+    fn channels_are_kept_replaced_and_deleted() {
+        let (_dir, mut store) = store();
+        store.save_channel("#b", "{\"b\":1}").expect("save");
+        store.save_channel("#a", "{\"a\":1}").expect("save");
+        store.save_channel("#b", "{\"b\":2}").expect("replace");
+        assert_eq!(store.channels().expect("read"), ["{\"a\":1}", "{\"b\":2}"]);
+        store.delete_channel("#a").expect("delete");
+        assert_eq!(store.channels().expect("read"), ["{\"b\":2}"]);
     }
 
     #[test]

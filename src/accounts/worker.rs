@@ -6,7 +6,7 @@
 //! what a crowd of logins can cost: hashes queue up instead of taking
 //! every core and `hash_memory_kib` each at once.
 
-use super::{AccountError, Answer, Hashing, Outcome, Request, Secret, store::AccountStore};
+use super::{AccountError, Answer, Hashing, Keep, Outcome, Request, Secret, store::AccountStore};
 use crate::helper::Reporter;
 use crate::kline::Change;
 use std::sync::mpsc::Receiver;
@@ -75,11 +75,16 @@ fn serve(
             .map(Outcome::PasswordSet),
         Request::Delete { name } => store.delete(&name).map(Outcome::Deleted),
         Request::List => store.list().map(Outcome::Listed),
-        Request::Kline(Change::Save(kline)) => store
-            .save_kline(&kline)
-            .map(|()| Outcome::KlineStored(kline.mask)),
-        Request::Kline(Change::Delete(mask)) => store
-            .delete_kline(&mask)
-            .map(|()| Outcome::KlineStored(mask)),
+        Request::Keep(Keep::Kline(Change::Save(kline))) => {
+            store.save_kline(&kline).map(|()| Outcome::Kept(kline.mask))
+        }
+        Request::Keep(Keep::Kline(Change::Delete(mask))) => {
+            store.delete_kline(&mask).map(|()| Outcome::Kept(mask))
+        }
+        Request::Keep(Keep::Channel { key, state }) => match state {
+            Some(state) => store.save_channel(&key, &state),
+            None => store.delete_channel(&key),
+        }
+        .map(|()| Outcome::Kept(key)),
     })
 }

@@ -79,6 +79,17 @@ pub enum Request {
     /// The K-lines in force.
     #[serde(rename = "ban_list")]
     BanList,
+    /// Registers a channel to an account: it is kept across restarts.
+    #[serde(rename = "channel_register")]
+    ChannelRegister {
+        name: String,
+        owner: String,
+    },
+    /// Stops keeping a channel.
+    #[serde(rename = "channel_drop")]
+    ChannelDrop {
+        name: String,
+    },
     Shutdown {
         /// Seconds to let queued output drain, instead of `shutdown_grace`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +329,9 @@ pub struct ChannelInfo {
     pub name: String,
     pub members: usize,
     pub topic: Option<String>,
+    /// The account it is registered to, if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 #[cfg(test)]

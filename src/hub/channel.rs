@@ -26,6 +26,8 @@ pub(super) struct Channel {
     /// slot), so that an invitation does not outlive its channel.
     pub serial: u64,
     pub modes: ChannelModes,
+    /// The account it is registered to (see `kept.rs`).
+    pub owner: Option<String>,
     pub bans: Vec<ListEntry>,
     pub excepts: Vec<ListEntry>,
     /// Presence events not relayed one by one while the channel is large.
@@ -34,6 +36,7 @@ pub(super) struct Channel {
     pub last_summary: Instant,
 }
 
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Topic {
     pub text: String,
     pub set_by: String,
@@ -70,7 +73,7 @@ impl Member {
 }
 
 /// The channel's simple modes.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct ChannelModes {
     /// `+i`: only the invited join.
     pub invite_only: bool,
@@ -168,6 +171,7 @@ impl Channel {
             created,
             serial,
             modes: ChannelModes::new_channel(),
+            owner: None,
             bans: Vec::new(),
             excepts: Vec::new(),
             joined_since: 0,

@@ -39,9 +39,11 @@ impl Hub {
     }
 
     /// Joins one channel, creating it on first join (the creator becomes its
-    /// operator), and sends the joiner the JOIN, the topic and the names (or
-    /// the member count when large). An existing channel's modes, bans and
-    /// invitations decide who gets in.
+    /// operator, and its owner when logged in), and sends the joiner the
+    /// JOIN, the topic and the names (or the member count when large). An
+    /// existing channel's modes, bans and invitations decide who gets in,
+    /// except for its owner, who also gets `@`. A registered channel nobody
+    /// is in is remade as it was kept.
     pub(super) fn join(
         &mut self,
         id: ClientId,
@@ -54,13 +56,14 @@ impl Hub {
             return;
         }
         let folded = fold(name);
-        let existing = self.channel_ids.get(&folded).copied();
+        let mut existing = self.channel_ids.get(&folded).copied();
         let Some(client) = self.client(id) else {
             return;
         };
         if existing.is_some_and(|chan| client.channels.contains(&chan)) {
             return;
         }
+        let owner = self.owns(id, &folded);
         if client.channels.len() >= self.config.max_channels {
             self.reply(
                 id,
@@ -70,6 +73,13 @@ impl Hub {
             );
             return;
         }
+        if existing.is_none() && self.kept.contains_key(&folded) {
+            // A registered channel nobody is in: remade, its rules apply.
+            existing = Some(self.create_channel(name));
+        }
+        let Some(client) = self.client(id) else {
+            return;
+        };
         let folded_prefix = fold(&client.prefix);
         let who = Subject {
             folded_prefix: &folded_prefix,
@@ -79,11 +89,14 @@ impl Hub {
                 let channel = &self.channels[chan];
                 let invited = client.invites.contains(&(chan, channel.serial));
                 let banned = channel.is_banned(who);
-                if let Err((code, text)) = may_join(channel, invited, banned, key) {
+                let allowed = may_join(channel, invited, banned, key);
+                if let (false, Err((code, text))) = (owner, allowed) {
                     self.reply(id, code, &[&channel.name, text], out);
+                    self.drop_if_empty(chan);
                     return;
                 }
                 Member {
+                    op: owner,
                     banned,
                     ..Member::default()
                 }
@@ -93,7 +106,14 @@ impl Hub {
                 ..Member::default()
             },
         };
-        let chan = existing.unwrap_or_else(|| self.create_channel(name));
+        let chan = match existing {
+            Some(chan) => chan,
+            None => {
+                let chan = self.create_channel(name);
+                self.register_to_creator(id, chan, out);
+                chan
+            }
+        };
         if !self.enter_channel(id, chan, member, out) {
             return;
         }
@@ -111,12 +131,14 @@ impl Hub {
         }
     }
 
-    /// A new, empty channel named `name`, with the modes new channels get.
+    /// A new, empty channel named `name`, with the modes new channels get,
+    /// or with its kept state if it is registered.
     pub(super) fn create_channel(&mut self, name: &str) -> ChannelId {
         self.channel_serial += 1;
         let channel = Channel::new(name, self.channel_serial, unix_now(), Instant::now());
         let chan = self.channels.insert(channel);
         self.channel_ids.insert(fold(name), chan);
+        self.restore_channel(chan);
         chan
     }
 
@@ -195,7 +217,9 @@ impl Hub {
             && !self.channel_ids.contains_key(&fold(&name))
         {
             let chan = self.create_channel(&name);
-            self.channels[chan].modes.topic_ops = !self.config.lobby_operators.is_empty();
+            if !self.restore_channel(chan) {
+                self.channels[chan].modes.topic_ops = !self.config.lobby_operators.is_empty();
+            }
         }
     }
 
@@ -287,13 +311,25 @@ impl Hub {
         }
         if channel.members.is_empty() {
             if !keep {
-                let channel = self.channels.remove(chan);
-                self.channel_ids.remove(&fold(&channel.name));
+                self.drop_if_empty(chan);
             }
         } else if was_large {
             channel.left_since += 1;
         } else {
             notify.extend(channel.local_members());
+        }
+    }
+
+    /// Forgets a channel nobody is in (its kept state, if registered, is
+    /// in `kept` already).
+    fn drop_if_empty(&mut self, chan: ChannelId) {
+        if self
+            .channels
+            .get(chan)
+            .is_some_and(|c| c.members.is_empty())
+        {
+            let channel = self.channels.remove(chan);
+            self.channel_ids.remove(&fold(&channel.name));
         }
     }
 
@@ -396,6 +432,7 @@ impl Hub {
             set_at: unix_now(),
         });
         self.channels[chan].topic = topic;
+        self.keep_channel(chan, out);
     }
 
     /// 332/333, or 331 when asked explicitly and there is no topic.

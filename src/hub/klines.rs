@@ -4,10 +4,11 @@
 //! and against everyone connected when one is added.
 //!
 //! Every change is handed to the accounts worker to be stored
-//! ([`Outbox::kline`]) and applies at once, without waiting for the disk:
+//! ([`Outbox::keep`]) and applies at once, without waiting for the disk:
 //! a failed write is logged there, and the K-line holds until a restart.
 
 use super::{Bus, ClientId, Hub, Outbox};
+use crate::accounts::Keep;
 use crate::kline::{Change, Kline, Target, Who, parse_duration_ms};
 use crate::message::{Message, build};
 use crate::names::fold;
@@ -88,13 +89,13 @@ impl Hub {
         log::info!("K-line on {mask} by {set_by}: {reason}");
         // One K-line per mask, however it is spelt.
         if let Some(old) = self.take_kline(&mask).filter(|old| *old != mask) {
-            out.kline(Change::Delete(old));
+            out.keep(Keep::Kline(Change::Delete(old)));
         }
         self.klines.push(Active {
             kline: kline.clone(),
             target,
         });
-        out.kline(Change::Save(kline));
+        out.keep(Keep::Kline(Change::Save(kline)));
         let ids: Vec<ClientId> = (0..self.clients.len()).collect();
         let dropped = ids
             .into_iter()
@@ -116,7 +117,7 @@ impl Hub {
         let (_, mask) = Target::parse(mask)?;
         let removed = self.take_kline(&mask)?;
         log::info!("K-line on {removed} removed");
-        out.kline(Change::Delete(removed.clone()));
+        out.keep(Keep::Kline(Change::Delete(removed.clone())));
         Some(removed)
     }
 

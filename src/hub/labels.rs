@@ -124,8 +124,8 @@ impl Outbox for Labeled<'_> {
         self.out.account(id, request);
     }
 
-    fn kline(&mut self, change: crate::kline::Change) {
-        self.out.kline(change);
+    fn keep(&mut self, what: crate::accounts::Keep) {
+        self.out.keep(what);
     }
 
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {

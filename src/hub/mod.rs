@@ -13,6 +13,7 @@ mod channel;
 mod channels;
 mod chanops;
 mod history;
+mod kept;
 mod klines;
 mod labels;
 mod messaging;
@@ -61,9 +62,9 @@ pub trait Outbox {
     /// A request for the accounts worker from client `id`; the answer goes
     /// back to [`Hub::account_answer`], later.
     fn account(&mut self, id: ClientId, request: crate::accounts::Request);
-    /// A K-line to store or forget; nobody waits for the answer (a failure
-    /// is logged).
-    fn kline(&mut self, change: crate::kline::Change);
+    /// A K-line or a registered channel to store or forget; nobody waits
+    /// for the answer (a failure is logged).
+    fn keep(&mut self, what: crate::accounts::Keep);
     /// The hub has let go of `who` (for the kind of reason `why`): deliver
     /// what is queued for it, then `ERROR :Closing Link: <host> (<reason>)`,
     /// then close the connection.
@@ -315,6 +316,9 @@ pub struct Hub {
     account_skeletons: HashMap<String, usize>,
     /// Recent failed logins by address.
     login_failures: HashMap<IpAddr, accounts::Failures>,
+    /// Registered channels' last states, by folded name, whether anyone
+    /// is in them or not (see `kept.rs`).
+    kept: HashMap<String, kept::Record>,
     /// The K-lines, as set (see [`Hub::set_klines`]).
     klines: Vec<klines::Active>,
     /// The other nodes' users, as clients [`REMOTE_BASE`] up.
@@ -353,6 +357,7 @@ impl Hub {
             accounts: HashSet::new(),
             account_skeletons: HashMap::new(),
             login_failures: HashMap::new(),
+            kept: HashMap::new(),
             klines: Vec::new(),
             remotes: Slab::new(),
             peers: HashMap::new(),

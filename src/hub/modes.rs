@@ -162,6 +162,10 @@ impl Hub {
             }
         }
         self.tell_changes(id, chan, &pass.applied, out);
+        // Statuses are the members', not the channel's: they are not kept.
+        if pass.applied.iter().any(|c| !matches!(c.letter, 'o' | 'v')) {
+            self.keep_channel(chan, out);
+        }
     }
 
     fn need_more(&self, id: ClientId, out: &mut dyn Outbox) {

@@ -25,6 +25,8 @@ pub struct ChannelSummary {
     pub name: String,
     pub members: usize,
     pub topic: Option<String>,
+    /// The account it is registered to.
+    pub owner: Option<String>,
 }
 
 impl Hub {
@@ -57,7 +59,8 @@ impl Hub {
             .collect()
     }
 
-    /// Every channel, sorted by name.
+    /// Every channel, and every registered one nobody is in, sorted by
+    /// name.
     pub fn channel_summaries(&self) -> Vec<ChannelSummary> {
         let mut all: Vec<ChannelSummary> = self
             .channels
@@ -66,8 +69,21 @@ impl Hub {
                 name: ch.name.clone(),
                 members: ch.members.len(),
                 topic: ch.topic.as_ref().map(|t| t.text.clone()),
+                owner: ch.owner.clone(),
             })
             .collect();
+        // Registered channels nobody is in, as kept.
+        all.extend(
+            self.kept
+                .iter()
+                .filter(|(key, _)| !self.channel_ids.contains_key(*key))
+                .map(|(_, kept)| ChannelSummary {
+                    name: kept.name.clone(),
+                    members: 0,
+                    topic: kept.topic.as_ref().map(|t| t.text.clone()),
+                    owner: kept.owner.clone(),
+                }),
+        );
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }

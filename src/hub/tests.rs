@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 mod accounts;
 mod base;
 mod chanops;
+mod kept;
 mod klines;
 mod names;
 mod network;
@@ -22,7 +23,7 @@ struct Recorder {
     events: Vec<Entry>,
     asked: Vec<(ClientId, Ask, Answering)>,
     accounts: Vec<(ClientId, crate::accounts::Request)>,
-    klines: Vec<crate::kline::Change>,
+    kept: Vec<crate::accounts::Keep>,
     /// Lines published for other nodes, with their bus's pub/sub channel.
     published: Vec<(String, String)>,
     /// Channels followed (or no longer).
@@ -51,8 +52,8 @@ impl Outbox for Recorder {
     fn account(&mut self, id: ClientId, request: crate::accounts::Request) {
         self.accounts.push((id, request));
     }
-    fn kline(&mut self, change: crate::kline::Change) {
-        self.klines.push(change);
+    fn keep(&mut self, what: crate::accounts::Keep) {
+        self.kept.push(what);
     }
     fn close(&mut self, who: ClientId, why: DisconnectReason, reason: &str) {
         self.closed.push((who, why, reason.to_string()));
@@ -406,7 +407,7 @@ fn broadcast_shares_one_line_between_recipients() {
         fn record(&mut self, _: Entry) {}
         fn ask(&mut self, _: ClientId, _: Ask, _: Answering) {}
         fn account(&mut self, _: ClientId, _: crate::accounts::Request) {}
-        fn kline(&mut self, _: crate::kline::Change) {}
+        fn keep(&mut self, _: crate::accounts::Keep) {}
         fn close(&mut self, _: ClientId, _: DisconnectReason, _: &str) {}
         fn publish(&mut self, _: Bus, _: &Line) {}
         fn follow(&mut self, _: &str, _: bool) {}

@@ -2,10 +2,10 @@
 //! socket ask goes to the worker, and its answers, which wake the loop,
 //! go back to whoever asked.
 
-use crate::accounts::{AccountError, AccountStore, Accounts, Answer, Hashing, Request};
+use crate::accounts::{AccountError, AccountStore, Accounts, Answer, Hashing, Keep, Request};
 use crate::config::Config;
 use crate::hub::ClientId;
-use crate::kline::{Change, Kline};
+use crate::kline::Kline;
 use log::{error, info};
 use mio::Waker;
 use std::collections::HashMap;
@@ -32,7 +32,7 @@ pub(super) enum Finished {
 
 /// Whether accounts are kept.
 pub(super) enum State {
-    /// `accounts.enabled = false`, or not started yet.
+    /// Not started yet, or closed.
     Off,
     Open(Accounts),
     /// The store could not be opened: logins and registrations fail.
@@ -41,6 +41,9 @@ pub(super) enum State {
 
 pub(super) struct AccountsLink {
     state: State,
+    /// `accounts.enabled`: the store is open either way, for K-lines and
+    /// channels, but nobody logs in or registers when it is off.
+    accounts_on: bool,
     path: PathBuf,
     waiting: HashMap<u64, Asker>,
     next_ticket: u64,
@@ -53,6 +56,7 @@ impl AccountsLink {
     pub(super) fn new(config: &Config) -> AccountsLink {
         AccountsLink {
             state: State::Off,
+            accounts_on: config.accounts.enabled,
             path: super::history::absolute(config.history.resolved_path()),
             waiting: HashMap::new(),
             next_ticket: 0,
@@ -60,16 +64,14 @@ impl AccountsLink {
         }
     }
 
-    /// Opens the store and starts the worker, unless accounts are off;
-    /// returns every account's name and the K-lines in force (read here,
+    /// Opens the store and starts the worker; returns every account's
+    /// name, the K-lines in force and the registered channels (read here,
     /// once, so the hub can protect nicks and refuse connections without
-    /// asking the disk). On failure the server runs without accounts (and
-    /// K-lines are not kept), and says so.
+    /// asking the disk). The store is opened even with accounts off, for
+    /// the K-lines and channels it keeps. On failure the server runs
+    /// without accounts and keeps nothing, and says so.
     pub(super) fn start(&mut self, config: &Config, waker: Arc<Waker>) -> Stored {
-        if !config.accounts.enabled {
-            info!("accounts are off (accounts.enabled = false); K-lines are not kept");
-            return Stored::default();
-        }
+        self.accounts_on = config.accounts.enabled;
         let hashing = Hashing {
             memory_kib: config.accounts.hash_memory_kib,
             passes: config.accounts.hash_passes,
@@ -77,16 +79,24 @@ impl AccountsLink {
         match start(&self.path, hashing, waker) {
             Ok((accounts, stored)) => {
                 info!(
-                    "{} account(s) and {} K-line(s) kept in {}",
+                    "{} account(s){}, {} K-line(s) and {} registered channel(s) kept in {}",
                     stored.names.len(),
+                    if self.accounts_on {
+                        ""
+                    } else {
+                        " (accounts are off: accounts.enabled = false)"
+                    },
                     stored.klines.len(),
+                    stored.channels.len(),
                     self.path.display()
                 );
                 self.state = State::Open(accounts);
                 stored
             }
             Err(e) => {
-                error!("{e}; running without accounts (logins fail)");
+                error!(
+                    "{e}; running without accounts (logins fail), K-lines and channels are not kept"
+                );
                 self.state = State::Unavailable(e);
                 Stored::default()
             }
@@ -98,14 +108,16 @@ impl AccountsLink {
         self.send(Asker::Client(id), request);
     }
 
-    /// A K-line to store or forget; a failure is logged when it comes.
-    pub(super) fn keep_kline(&mut self, change: Change) {
-        self.send(Asker::Nobody, Request::Kline(change));
+    /// A K-line or channel to store or forget; a failure is logged when
+    /// it comes.
+    pub(super) fn keep(&mut self, what: Keep) {
+        self.send(Asker::Nobody, Request::Keep(what));
     }
 
-    /// An admin connection's request; false when accounts are not running.
+    /// An admin connection's request about accounts; false when accounts
+    /// are off or not running.
     pub(super) fn admin(&mut self, key: usize, request: Request) -> bool {
-        if !matches!(self.state, State::Open(_)) {
+        if !self.accounts_on || !matches!(self.state, State::Open(_)) {
             return false;
         }
         self.send(Asker::Admin(key), request);
@@ -154,6 +166,7 @@ impl AccountsLink {
     /// `off`, `ok` or `unavailable`, with the error if any, for status.
     pub(super) fn state(&self) -> (&'static str, Option<String>) {
         match &self.state {
+            _ if !self.accounts_on => ("off", None),
             State::Off => ("off", None),
             State::Open(accounts) if accounts.running() => ("ok", None),
             State::Open(_) => ("failing", Some("the accounts worker stopped".into())),
@@ -186,9 +199,11 @@ fn finished(asker: Asker, answer: Answer) -> Finished {
 pub(super) struct Stored {
     pub(super) names: Vec<String>,
     pub(super) klines: Vec<Kline>,
+    /// Registered channels' states, as the hub saved them.
+    pub(super) channels: Vec<String>,
 }
 
-/// Opens the store at `path`, reads the names and K-lines, and starts the
+/// Opens the store at `path`, reads what the hub holds, and starts the
 /// worker.
 fn start(path: &Path, hashing: Hashing, waker: Arc<Waker>) -> Result<(Accounts, Stored), String> {
     let mut store = AccountStore::open(path)?;
@@ -196,7 +211,15 @@ fn start(path: &Path, hashing: Hashing, waker: Arc<Waker>) -> Result<(Accounts, 
     let klines = store
         .klines(crate::clock::now_ms())
         .map_err(|e| e.to_string())?;
+    let channels = store.channels().map_err(|e| e.to_string())?;
     let accounts = Accounts::spawn(store, hashing, waker)
         .map_err(|e| format!("accounts: cannot start their thread: {e}"))?;
-    Ok((accounts, Stored { names, klines }))
+    Ok((
+        accounts,
+        Stored {
+            names,
+            klines,
+            channels,
+        },
+    ))
 }

@@ -413,7 +413,7 @@ impl Server {
                 ),
                 ..Reply::default()
             },
-            Ok(Outcome::Verified(_) | Outcome::Matched(_) | Outcome::KlineStored(_)) => {
+            Ok(Outcome::Verified(_) | Outcome::Matched(_) | Outcome::Kept(_)) => {
                 Reply::failed("unexpected answer")
             }
             Err(e) => Reply::failed(e.to_string()),
@@ -474,6 +474,7 @@ impl Server {
                             name: c.name,
                             members: c.members,
                             topic: c.topic,
+                            owner: c.owner,
                         })
                         .collect(),
                 ),
@@ -531,6 +532,14 @@ impl Server {
                 Some(mask) => Reply::done(format!("ban on {mask} removed")),
                 None => Reply::failed(format!("there is no ban on {mask}")),
             },
+            Request::ChannelRegister { name, owner } => {
+                let done = self.hub.register_channel(&name, &owner, &mut self.net);
+                done.map_or_else(Reply::failed, Reply::done)
+            }
+            Request::ChannelDrop { name } => {
+                let done = self.hub.drop_channel(&name, &mut self.net);
+                done.map_or_else(Reply::failed, Reply::done)
+            }
             Request::BanList => Reply {
                 ok: true,
                 bans: Some(self.hub.klines().into_iter().map(ban_line).collect()),

@@ -227,6 +227,7 @@ impl Server {
         let stored = server.net.accounts.start(&server.config, waker);
         server.hub.set_accounts(stored.names);
         server.hub.set_klines(stored.klines);
+        server.hub.set_kept_channels(stored.channels);
         if let Some(node) = server.config.node_name() {
             let tokens = (Source::Cluster.token(), Source::ClusterEvents.token());
             let cluster = Cluster::new(&server.config.cluster, node, tokens)
@@ -740,7 +741,9 @@ impl Server {
                     self.hub.account_answer(id, answer, now, &mut self.net);
                 }
                 accounts::Finished::Admin(key, answer) => self.admin_account_answer(key, answer),
-                accounts::Finished::Unasked(Err(e)) => error!("cannot store a K-line: {e}"),
+                accounts::Finished::Unasked(Err(e)) => {
+                    error!("cannot keep a K-line or a channel: {e}")
+                }
                 accounts::Finished::Unasked(Ok(_)) => {}
             }
         }
@@ -974,8 +977,8 @@ impl Outbox for Net {
         self.accounts.ask(id, request);
     }
 
-    fn kline(&mut self, change: crate::kline::Change) {
-        self.accounts.keep_kline(change);
+    fn keep(&mut self, what: crate::accounts::Keep) {
+        self.accounts.keep(what);
     }
 
     fn publish(&mut self, bus: Bus, payload: &Line) {

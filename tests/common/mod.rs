@@ -54,6 +54,14 @@ impl Daemon {
 
     /// Kills the daemon (SIGKILL, if it still runs) and starts it again in
     /// the same directory with the same config, so it finds its history.
+    /// Stops the daemon with SIGTERM, checks that it exits cleanly, and
+    /// starts it again on the same directory and config.
+    pub fn stop_and_restart(mut self) -> Daemon {
+        self.signal(libc::SIGTERM);
+        assert_eq!(self.wait_exit(), Some(0), "a clean exit on SIGTERM");
+        self.restart()
+    }
+
     pub fn restart(mut self) -> Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();

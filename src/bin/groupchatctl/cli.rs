@@ -83,13 +83,34 @@ pub enum BanAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ChannelAction {
+    /// Give a channel to an account: its modes, topic and bans are kept
+    /// across restarts, and the account's user gets @ on joining. (A
+    /// channel made by a logged-in user is theirs already.)
+    Register {
+        name: String,
+        /// The account that owns it.
+        #[arg(long, required = true)]
+        owner: String,
+    },
+    /// Stop keeping a channel: it goes when its last member leaves.
+    Drop { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Version, uptime, listeners, clients, traffic, queues, disconnects, memory.
     Status,
     /// Every connected client: nick, address, channels, connected and idle time, queued output.
     Clients,
-    /// Every channel: name, members, topic.
+    /// Every channel: name, members, topic, and the account a registered
+    /// one belongs to (registered channels nobody is in are listed too).
     Channels,
+    /// Register a channel to an account, or drop it.
+    Channel {
+        #[command(subcommand)]
+        action: ChannelAction,
+    },
     /// The cluster's nodes, as this node last saw them: clients and last
     /// heartbeat, and the link to Redis.
     Nodes,

@@ -8,7 +8,7 @@ mod cli;
 mod table;
 
 use clap::Parser;
-use cli::{AccountAction, Args, BanAction, Command, HistoryAction, PasswordSource};
+use cli::{AccountAction, Args, BanAction, ChannelAction, Command, HistoryAction, PasswordSource};
 use groupchatd::admin::path;
 use groupchatd::admin::protocol::{Password, Reply, Request};
 use std::io::{self, BufRead, BufReader, Write};
@@ -113,6 +113,10 @@ fn request_for(command: Command) -> Result<Request, String> {
             },
             BanAction::Del { mask } => Request::BanDel { mask },
             BanAction::List => Request::BanList,
+        },
+        Command::Channel { action } => match action {
+            ChannelAction::Register { name, owner } => Request::ChannelRegister { name, owner },
+            ChannelAction::Drop { name } => Request::ChannelDrop { name },
         },
         Command::Shutdown { grace } => Request::Shutdown { grace },
         Command::HashPassword { .. } => return Err("hash-password asks no daemon".into()),

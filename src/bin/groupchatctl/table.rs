@@ -323,11 +323,12 @@ fn channels_table(channels: &[ChannelInfo]) -> String {
             vec![
                 c.name.clone(),
                 c.members.to_string(),
+                c.owner.clone().unwrap_or_else(|| "-".into()),
                 c.topic.clone().unwrap_or_default(),
             ]
         })
         .collect();
-    columns(&["CHANNEL", "MEMBERS", "TOPIC"], &rows)
+    columns(&["CHANNEL", "MEMBERS", "OWNER", "TOPIC"], &rows)
 }
 
 /// Left-aligned columns two spaces apart; the last column is not padded.

@@ -5,6 +5,7 @@
 
 use super::accounts::{accounts_config, store};
 use super::*;
+use crate::accounts::Keep;
 use crate::config::OperatorConfig;
 use crate::kline::{Change, Kline};
 
@@ -87,8 +88,8 @@ fn kline_drops_matching_clients_at_once_and_is_stored() {
     );
     assert_eq!(codes(&w.take(2)), ["465"]);
     assert_eq!(w.out.closed[0].2, "K-lined: spam");
-    let Change::Save(saved) = &w.out.klines[0] else {
-        panic!("{:?}", w.out.klines);
+    let Keep::Kline(Change::Save(saved)) = &w.out.kept[0] else {
+        panic!("{:?}", w.out.kept);
     };
     assert_eq!(
         (saved.mask.as_str(), saved.set_by.as_str()),
@@ -101,7 +102,10 @@ fn kline_drops_matching_clients_at_once_and_is_stored() {
         w.take(1),
         [":groupchatd NOTICE bob :K-line on Carol!*@* removed"]
     );
-    assert_eq!(w.out.klines[1], Change::Delete("Carol!*@*".into()));
+    assert_eq!(
+        w.out.kept[1],
+        Keep::Kline(Change::Delete("Carol!*@*".into()))
+    );
     w.register(4, "carol");
     assert_eq!(w.hub.client_counts().0, 3);
 }
@@ -120,5 +124,5 @@ fn kline_is_for_opers_and_checks_its_mask() {
     assert!(lines[1].contains("is not a mask"), "{lines:?}");
     w.send(1, "UNKLINE nobody");
     assert!(w.take(1)[0].ends_with(":There is no K-line on nobody"));
-    assert!(w.out.klines.is_empty());
+    assert!(w.out.kept.is_empty());
 }

@@ -2,6 +2,7 @@
 //! publishes: the network's rules without Redis (tests/cluster.rs has it).
 
 use super::*;
+use crate::accounts::Keep;
 use crate::cluster::channel_of;
 
 fn node(name: &str) -> World {
@@ -354,9 +355,9 @@ fn a_kline_holds_on_every_node() {
     assert_eq!(b.out.closed.len(), 1, "b drops its bob");
     assert!(
         b.out
-            .klines
+            .kept
             .iter()
-            .any(|k| matches!(k, crate::kline::Change::Save(_)))
+            .any(|k| matches!(k, Keep::Kline(crate::kline::Change::Save(_))))
     );
     a.hub.remove_kline("bob!*@*", &mut a.out);
     relay(&mut a, &mut b);
