@@ -182,8 +182,9 @@ impl Hub {
     }
 
     /// An account was deleted by the host: whoever is logged in to it is
-    /// logged out, and its name is free.
+    /// logged out, its name is free, and its channels are no longer kept.
     pub fn account_deleted(&mut self, name: &str, out: &mut dyn Outbox) {
+        self.drop_channels_of(name, out);
         let folded = fold(name);
         if self.accounts.remove(&folded)
             && let Entry::Occupied(mut count) = self.account_skeletons.entry(skeleton(name))

@@ -226,14 +226,37 @@ impl Hub {
                 "{name} is the default channel, which is always kept"
             ));
         }
-        let Some(record) = self.kept.remove(&key) else {
+        let Some(name) = self.forget_channel(key, out) else {
             return Err(format!("{name} is not registered"));
         };
+        log::info!("admin: {name} is no longer registered");
+        Ok(format!("{name} is no longer registered"))
+    }
+
+    /// An account was deleted: its channels are no longer kept, so that
+    /// whoever gets the name next does not get them too.
+    pub(super) fn drop_channels_of(&mut self, account: &str, out: &mut dyn Outbox) {
+        let folded = fold(account);
+        let owned: Vec<String> = self
+            .kept
+            .iter()
+            .filter(|(_, r)| r.owner.as_deref().is_some_and(|o| fold(o) == folded))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in owned {
+            if let Some(name) = self.forget_channel(key, out) {
+                log::info!("{name} is no longer registered: its owner's account was deleted");
+            }
+        }
+    }
+
+    /// Stops keeping channel `key`; its name, if it was kept.
+    fn forget_channel(&mut self, key: String, out: &mut dyn Outbox) -> Option<String> {
+        let record = self.kept.remove(&key)?;
         if let Some(&chan) = self.channel_ids.get(&key) {
             self.channels[chan].owner = None;
         }
         out.keep(Keep::Channel { key, state: None });
-        log::info!("admin: {} is no longer registered", record.name);
-        Ok(format!("{} is no longer registered", record.name))
+        Some(record.name)
     }
 }
