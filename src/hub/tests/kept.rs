@@ -173,6 +173,9 @@ fn the_host_registers_and_drops_channels() {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, ["#later", "#lobby"]);
+    w.hub.account_deleted("ALICE", &mut w.out);
+    assert_eq!(kept_state(&w, "#later"), Some(None));
+    assert_eq!(w.hub.channel_summaries().len(), 1, "only the lobby");
 }
 
 #[test]
