@@ -459,6 +459,11 @@ pub struct AccountsConfig {
     /// until the window is over.
     pub max_failures_per_address: u32,
     pub failure_window: u64,
+    /// Accounts one address may create with `REGISTER` within
+    /// `registration_window` seconds, so that one host cannot take every
+    /// name (the host's `groupchatctl account add` is not counted).
+    pub max_registrations_per_address: u32,
+    pub registration_window: u64,
 }
 
 /// Whether clients may create accounts.
@@ -480,6 +485,8 @@ impl Default for AccountsConfig {
             max_failures: 3,
             max_failures_per_address: 10,
             failure_window: 600,
+            max_registrations_per_address: 3,
+            registration_window: 3600,
         }
     }
 }
@@ -778,7 +785,7 @@ impl Config {
         if let Some(problem) = self.cluster.problem() {
             return Err(problem);
         }
-        let checks: [(bool, &'static str, String); 28] = [
+        let checks: [(bool, &'static str, String); 29] = [
             (
                 !self.server.listen.is_empty(),
                 "server.listen",
@@ -933,6 +940,11 @@ impl Config {
                 a.max_failures_per_address >= 1,
                 "accounts.max_failures_per_address",
                 "must be at least 1".into(),
+            ),
+            (
+                a.max_registrations_per_address >= 1,
+                "accounts.max_registrations_per_address",
+                "must be at least 1 (set accounts.registration = \"closed\" to turn REGISTER off)".into(),
             ),
             (
                 !self.server.require_account || a.enabled,

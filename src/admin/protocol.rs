@@ -258,6 +258,9 @@ pub struct AccountsStatus {
     pub oper_failures: u64,
     /// Connections cut, and addresses made to wait, for failing too often.
     pub lockouts: u64,
+    /// `REGISTER` refused because the address registered too many lately.
+    #[serde(default)]
+    pub registrations_refused: u64,
 }
 
 /// How history is doing.

@@ -16,6 +16,7 @@ use crate::names::{fold, skeleton, valid_nick};
 use crate::numeric::*;
 use crate::stats::DisconnectReason;
 use base64::Engine;
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -39,6 +40,8 @@ pub struct AccountRules {
     pub max_failures: u32,
     pub max_failures_per_address: u32,
     pub failure_window: Duration,
+    pub max_registrations_per_address: u32,
+    pub registration_window: Duration,
 }
 
 impl AccountRules {
@@ -52,6 +55,8 @@ impl AccountRules {
             max_failures: a.max_failures,
             max_failures_per_address: a.max_failures_per_address,
             failure_window: Duration::from_secs(a.failure_window),
+            max_registrations_per_address: a.max_registrations_per_address,
+            registration_window: Duration::from_secs(a.registration_window),
         }
     }
 }
@@ -146,11 +151,50 @@ pub(super) enum Attempt<'a> {
     Oper(&'a str),
 }
 
-/// Failed logins from one address within the window that began at `since`.
+/// How often one address did something (failed a login, registered an
+/// account) within the window that began at `since`.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Failures {
+pub(super) struct Tally {
     count: u32,
     since: Instant,
+}
+
+impl Tally {
+    /// Counts one more for `ip` at `now`, in a new window once `window` is
+    /// over; returns the count.
+    fn add(
+        tallies: &mut HashMap<IpAddr, Tally>,
+        ip: IpAddr,
+        now: Instant,
+        window: Duration,
+    ) -> u32 {
+        let tally = tallies.entry(ip).or_insert(Tally {
+            count: 0,
+            since: now,
+        });
+        if now.duration_since(tally.since) >= window {
+            *tally = Tally {
+                count: 0,
+                since: now,
+            };
+        }
+        tally.count += 1;
+        tally.count
+    }
+
+    /// How long `ip` must still wait, if it reached `limit` within the
+    /// window.
+    fn wait(
+        tallies: &HashMap<IpAddr, Tally>,
+        ip: IpAddr,
+        limit: u32,
+        window: Duration,
+        now: Instant,
+    ) -> Option<Duration> {
+        let tally = tallies.get(&ip)?;
+        let end = tally.since + window;
+        (tally.count >= limit && now < end).then(|| end - now)
+    }
 }
 
 impl Hub {
@@ -381,19 +425,27 @@ impl Hub {
     /// it has failed too often lately.
     pub(super) fn address_locked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let rules = &self.config.accounts;
-        let failures = self.login_failures.get(&ip)?;
-        let end = failures.since + rules.failure_window;
-        (failures.count >= rules.max_failures_per_address && now < end).then(|| end - now)
+        let (limit, window) = (rules.max_failures_per_address, rules.failure_window);
+        Tally::wait(&self.login_failures, ip, limit, window, now)
     }
 
-    /// Forgets addresses whose failure window is over (from the tick).
-    pub(super) fn expire_login_failures(&mut self, now: Instant) {
-        let window = self.config.accounts.failure_window;
+    /// Forgets addresses whose windows are over (from the tick).
+    pub(super) fn expire_address_tallies(&mut self, now: Instant) {
+        let rules = &self.config.accounts;
+        let (failures, registrations) = (rules.failure_window, rules.registration_window);
         self.login_failures
-            .retain(|_, f| now.duration_since(f.since) < window);
+            .retain(|_, f| now.duration_since(f.since) < failures);
+        self.registrations
+            .retain(|_, r| now.duration_since(r.since) < registrations);
     }
 
-    pub(super) fn register_account(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+    pub(super) fn register_account(
+        &mut self,
+        id: ClientId,
+        msg: &Message,
+        now: Instant,
+        out: &mut dyn Outbox,
+    ) {
         let rules = &self.config.accounts;
         if !rules.enabled {
             self.reply(
@@ -495,6 +547,26 @@ impl Hub {
             fail(self, &["WEAK_PASSWORD", &name, &text], out);
             return;
         }
+        let ip = client.ip;
+        let (limit, window) = (
+            rules.max_registrations_per_address,
+            rules.registration_window,
+        );
+        if let Some(wait) = Tally::wait(&self.registrations, ip, limit, window, now) {
+            self.stats.registrations_refused += 1;
+            log::warn!(
+                "REGISTER {name:?} by {} refused: {limit} account(s) registered from its address within {}s",
+                self.describe(id),
+                window.as_secs()
+            );
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            let text = format!(
+                "Too many accounts were registered from your address lately; try again in {minutes} minute(s)"
+            );
+            fail(self, &["TEMPORARILY_UNAVAILABLE", &name, &text], out);
+            return;
+        }
+        Tally::add(&mut self.registrations, ip, now, window);
         let password = Secret::new(password.to_string());
         if let Some(client) = self.client_mut(id) {
             client.set_waiting(Waiting::Register { name: name.clone() });
@@ -660,18 +732,7 @@ impl Hub {
             login.failures
         };
         let ip = client.ip;
-        let from_address = self.login_failures.entry(ip).or_insert(Failures {
-            count: 0,
-            since: now,
-        });
-        if now.duration_since(from_address.since) >= rules.failure_window {
-            *from_address = Failures {
-                count: 0,
-                since: now,
-            };
-        }
-        from_address.count += 1;
-        let theirs = from_address.count;
+        let theirs = Tally::add(&mut self.login_failures, ip, now, rules.failure_window);
         let (what, code, text) = match attempt {
             Attempt::Login(name) => {
                 self.stats.login_failures += 1;

@@ -192,6 +192,8 @@ pub struct HubStats {
     pub lockouts: u64,
     /// `OPER` refused for a wrong password.
     pub oper_failures: u64,
+    /// `REGISTER` refused because the address registered too many lately.
+    pub registrations_refused: u64,
 }
 
 struct Client {
@@ -315,7 +317,9 @@ pub struct Hub {
     /// account names too (several when the host made look-alike accounts).
     account_skeletons: HashMap<String, usize>,
     /// Recent failed logins by address.
-    login_failures: HashMap<IpAddr, accounts::Failures>,
+    login_failures: HashMap<IpAddr, accounts::Tally>,
+    /// Recent account registrations by address.
+    registrations: HashMap<IpAddr, accounts::Tally>,
     /// Registered channels' last states, by folded name, whether anyone
     /// is in them or not (see `kept.rs`).
     kept: HashMap<String, kept::Record>,
@@ -357,6 +361,7 @@ impl Hub {
             accounts: HashSet::new(),
             account_skeletons: HashMap::new(),
             login_failures: HashMap::new(),
+            registrations: HashMap::new(),
             kept: HashMap::new(),
             klines: Vec::new(),
             remotes: Slab::new(),
@@ -574,7 +579,7 @@ impl Hub {
             "CHATHISTORY" => self.chathistory(id, msg, out),
             "SETNAME" => self.setname(id, msg, out),
             "AUTHENTICATE" => self.authenticate(id, msg, now, out),
-            "REGISTER" => self.register_account(id, msg, out),
+            "REGISTER" => self.register_account(id, msg, now, out),
             "VERIFY" => self.verify_account(id, msg, out),
             "OPER" => self.oper_command(id, msg, now, out),
             "KILL" => self.kill_command(id, msg, out),
@@ -624,7 +629,7 @@ impl Hub {
     pub fn tick(&mut self, now: Instant, out: &mut dyn Outbox) {
         self.check_timeouts(now, out);
         self.presence_summaries(now, out);
-        self.expire_login_failures(now);
+        self.expire_address_tallies(now);
         self.expire_klines();
     }
 

@@ -656,6 +656,7 @@ impl Server {
                     login_failures: hub.login_failures,
                     oper_failures: hub.oper_failures,
                     lockouts: hub.lockouts,
+                    registrations_refused: hub.registrations_refused,
                 }
             },
             cluster: self.net.cluster.as_ref().map(Cluster::status),

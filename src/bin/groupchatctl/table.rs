@@ -199,20 +199,21 @@ fn nodes_table(c: &ClusterStatus) -> String {
     )
 }
 
-/// `ok, 12 accounts, 40 logins, 3 failed, 1 failed OPER, 0 lockouts` and
-/// what went wrong.
+/// `ok, 12 accounts, 40 logins, 3 failed, 1 failed OPER, 0 lockouts, 0
+/// registrations refused` and what went wrong.
 fn accounts_summary(a: &AccountsStatus) -> String {
     let mut text = match a.state.as_str() {
         "off" => return "off".into(),
         "unavailable" => format!("UNAVAILABLE ({})", a.path),
         state => format!(
-            "{}, {} account(s); since start {} login(s), {} failed, {} failed OPER(s), {} lockout(s)",
+            "{}, {} account(s); since start {} login(s), {} failed, {} failed OPER(s), {} lockout(s), {} REGISTER(s) refused",
             if state == "ok" { "ok" } else { "FAILING" },
             a.accounts,
             a.logins,
             a.login_failures,
             a.oper_failures,
-            a.lockouts
+            a.lockouts,
+            a.registrations_refused
         ),
     };
     if let Some(error) = &a.error {

@@ -397,6 +397,42 @@ fn register_creates_an_account_and_logs_in_to_it() {
 }
 
 #[test]
+fn one_address_registers_only_so_many_accounts_an_hour() {
+    let mut accounts = store(&[]);
+    let mut cfg = accounts_config();
+    cfg.accounts.max_registrations_per_address = 2;
+    let window = cfg.accounts.registration_window;
+    let mut w = World::with_accounts(cfg, &accounts);
+    let mut first = Vec::new();
+    for (id, nick) in [(1, "ann"), (2, "bea"), (3, "cid")] {
+        w.register(id, nick);
+        w.send(id, "REGISTER * * longenough");
+        w.answer_accounts(&mut accounts);
+        first.push(w.take(id).remove(0));
+    }
+    assert!(first[0].contains("REGISTER SUCCESS ann "));
+    assert!(first[1].contains("REGISTER SUCCESS bea "));
+    let refused = &first[2..];
+    assert_eq!(
+        refused,
+        [
+            ":groupchatd FAIL REGISTER TEMPORARILY_UNAVAILABLE cid :Too many accounts were registered from your address lately; try again in 60 minute(s)"
+        ]
+    );
+    assert!(
+        !accounts.contains_key("cid"),
+        "nothing was asked of the worker"
+    );
+    assert_eq!(w.hub.stats().registrations_refused, 1);
+    w.now += window;
+    w.hub.tick(w.now, &mut w.out);
+    w.register(4, "dan");
+    w.send(4, "REGISTER * * longenough");
+    w.answer_accounts(&mut accounts);
+    assert!(w.take(4)[0].contains("REGISTER SUCCESS dan "));
+}
+
+#[test]
 fn register_is_refused_when_registration_is_closed() {
     let mut cfg = accounts_config();
     cfg.accounts.open_registration = false;
