@@ -85,16 +85,48 @@ fn is_nick_char(c: char) -> bool {
 
 /// A nickname: letters and digits of any script, RFC 2812 specials and `-`
 /// (see `is_nick_char`), not starting with a digit, `-` or a combining
-/// mark, at most `max_len` bytes (UTF-8).
+/// mark, not mixing scripts ([`mixes_scripts`]), at most `max_len` bytes
+/// (UTF-8).
 pub fn valid_nick(nick: &str, max_len: usize) -> bool {
+    check_nick(nick, max_len).is_ok()
+}
+
+/// [`valid_nick`], with the `432` text that says what is wrong.
+pub fn check_nick(nick: &str, max_len: usize) -> Result<(), &'static str> {
     let Some(first) = nick.chars().next() else {
-        return false;
+        return Err("Erroneous nickname");
     };
-    nick.len() <= max_len
-        && !first.is_numeric()
-        && first != '-'
-        && !is_combining_mark(first)
-        && nick.chars().all(is_nick_char)
+    if nick.len() > max_len
+        || first.is_numeric()
+        || first == '-'
+        || is_combining_mark(first)
+        || !nick.chars().all(is_nick_char)
+    {
+        return Err("Erroneous nickname");
+    }
+    if mixes_scripts(nick) {
+        return Err("Erroneous nickname: it mixes letters of scripts not written together");
+    }
+    Ok(())
+}
+
+/// Whether a name's letters come from scripts that are not written
+/// together: TR39's "highly restrictive" level, which allows one script
+/// (with digits and the like), or Latin with Han and the Japanese kana,
+/// with Han and Bopomofo, or with Han and Hangul. So `Pаul` with a Cyrillic
+/// `а` is refused even when no `Paul` is there to be imitated, while
+/// `João`, `Дмитрий` and `山田Taro` are fine. ASCII punctuation, which
+/// nicks may hold and TR39 does not consider, is left out of the count.
+pub fn mixes_scripts(name: &str) -> bool {
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+    if name.is_ascii() {
+        return false;
+    }
+    let letters: String = name
+        .chars()
+        .filter(|c| !c.is_ascii() || c.is_ascii_alphanumeric())
+        .collect();
+    letters.as_str().detect_restriction_level() > RestrictionLevel::HighlyRestrictive
 }
 
 /// A channel name: `#` then at least one character, none of them a control
@@ -178,6 +210,33 @@ mod tests {
         // The limit counts bytes, as NICKLEN does.
         assert!(valid_nick("李雷", 6));
         assert!(!valid_nick("李雷", 5));
+    }
+
+    #[test]
+    fn nicks_do_not_mix_scripts_that_are_not_written_together() {
+        for one_writing in [
+            "João_2",
+            "[Дмитрий]",
+            "Дмитрий-1",
+            "山田Taro",
+            "やまだ太郎",
+            "김민준Kim",
+            "Αθηνά_2",
+        ] {
+            assert!(!mixes_scripts(one_writing), "{one_writing}");
+            assert!(valid_nick(one_writing, 30), "{one_writing}");
+        }
+        for mixed in [
+            "Pаul",      // Latin with a Cyrillic а
+            "Дmitry",    // Cyrillic with Latin
+            "Αlice",     // a Greek capital alpha
+            "jöhnΑ",     // Latin and Greek
+            "שלוםhello", // Hebrew and Latin
+        ] {
+            assert!(mixes_scripts(mixed), "{mixed}");
+            assert!(!valid_nick(mixed, 30), "{mixed}");
+        }
+        assert!(!mixes_scripts("plain[ascii]^nick"));
     }
 
     #[test]

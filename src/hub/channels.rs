@@ -6,7 +6,7 @@ use super::{Cap, Channel, ChannelId, ClientId, Hub, Member, Outbox, REMOTE_BASE,
 use crate::history::Kind;
 use crate::mask::Subject;
 use crate::message::{Message, build};
-use crate::names::{fold, valid_channel};
+use crate::names::{fold, skeleton, valid_channel};
 use crate::numeric::*;
 use std::time::Instant;
 
@@ -77,6 +77,15 @@ impl Hub {
             // A registered channel nobody is in: remade, its rules apply.
             existing = Some(self.create_channel(name));
         }
+        if existing.is_none()
+            && let Some(original) = self.channel_look_alike(name)
+        {
+            let text = format!(
+                "Channel name looks like {original}, which exists: join that one, or choose another name"
+            );
+            self.reply(id, ERR_NOSUCHCHANNEL, &[name, &text], out);
+            return;
+        }
         let Some(client) = self.client(id) else {
             return;
         };
@@ -137,9 +146,32 @@ impl Hub {
         self.channel_serial += 1;
         let channel = Channel::new(name, self.channel_serial, unix_now(), Instant::now());
         let chan = self.channels.insert(channel);
-        self.channel_ids.insert(fold(name), chan);
+        let (folded, shape) = (fold(name), skeleton(name));
+        if shape != folded {
+            self.channel_skeletons.insert(shape, chan);
+        }
+        self.channel_ids.insert(folded, chan);
         self.restore_channel(chan);
         chan
+    }
+
+    /// The name of the channel, live or registered, that looks like `name`
+    /// (the same confusable skeleton, see [`crate::names::skeleton`]) and
+    /// is not it: `#pаypal` with a Cyrillic `а` for `#paypal`. Only a new
+    /// channel is checked, so channels that exist are never hidden.
+    fn channel_look_alike(&self, name: &str) -> Option<String> {
+        let (folded, shape) = (fold(name), skeleton(name));
+        let live = [
+            self.channel_ids.get(&shape),
+            self.channel_skeletons.get(&shape),
+        ];
+        live.into_iter()
+            .flatten()
+            .filter_map(|&chan| self.channels.get(chan))
+            .map(|c| &c.name)
+            .chain(self.kept.values().map(|r| &r.name))
+            .find(|other| fold(other) != folded && skeleton(other) == shape)
+            .cloned()
     }
 
     /// Puts `id` in a channel as `member` and shows the JOIN to the
@@ -330,6 +362,10 @@ impl Hub {
         {
             let channel = self.channels.remove(chan);
             self.channel_ids.remove(&fold(&channel.name));
+            let shape = skeleton(&channel.name);
+            if self.channel_skeletons.get(&shape) == Some(&chan) {
+                self.channel_skeletons.remove(&shape);
+            }
         }
     }
 

@@ -299,6 +299,10 @@ pub struct Hub {
     skeletons: HashMap<String, ClientId>,
     channels: Slab<Channel>,
     channel_ids: HashMap<String, ChannelId>,
+    /// Channels whose name's skeleton is not its fold, by skeleton, as
+    /// `skeletons` is for nicks: so that a look-alike of a channel's name
+    /// is found in one or two lookups.
+    channel_skeletons: HashMap<String, ChannelId>,
     registered: usize,
     unregistered: usize,
     stats: HubStats,
@@ -350,6 +354,7 @@ impl Hub {
             skeletons: HashMap::new(),
             channels: Slab::new(),
             channel_ids: HashMap::new(),
+            channel_skeletons: HashMap::new(),
             registered: 0,
             unregistered: 0,
             stats: HubStats::default(),

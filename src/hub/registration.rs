@@ -5,7 +5,7 @@ use super::modes::{KEY_LEN, MAX_MODES};
 use super::server_info::VERSION;
 use super::{Bus, ClientId, Hub, NickClaim, Outbox, REMOTE_BASE, unix_now};
 use crate::message::{Message, build};
-use crate::names::{clean_user, fold, skeleton, valid_nick};
+use crate::names::{check_nick, clean_user, fold, skeleton};
 use crate::numeric::*;
 use crate::stats::DisconnectReason;
 
@@ -51,8 +51,8 @@ impl Hub {
             self.reply(id, ERR_NONICKNAMEGIVEN, &["No nickname given"], out);
             return;
         };
-        if !valid_nick(nick, self.config.nick_len) {
-            self.reply(id, ERR_ERRONEUSNICKNAME, &[nick, "Erroneous nickname"], out);
+        if let Err(text) = check_nick(nick, self.config.nick_len) {
+            self.reply(id, ERR_ERRONEUSNICKNAME, &[nick, text], out);
             return;
         }
         if self.config.reserved_nicks.contains(&skeleton(nick)) {

@@ -5,6 +5,8 @@ use super::*;
 
 /// `paypal` with a Cyrillic `а` (U+0430).
 const CYRILLIC_PAYPAL: &str = "p\u{430}ypal";
+/// `cop` in Cyrillic letters.
+const CYRILLIC_COP: &str = "\u{441}\u{43e}\u{440}";
 
 #[test]
 fn utf8_nicks_fold_unicode_case_and_normalization() {
@@ -28,24 +30,26 @@ fn utf8_nicks_fold_unicode_case_and_normalization() {
 #[test]
 fn look_alikes_of_a_nick_in_use_are_refused() {
     let mut w = World::new(config());
-    w.register(1, "PayPal");
+    w.register(1, "Cop");
     w.connect(2);
-    w.send(2, &format!("NICK {CYRILLIC_PAYPAL}"));
+    w.send(2, &format!("NICK {CYRILLIC_COP}"));
     let text =
-        format!(":groupchatd 433 * {CYRILLIC_PAYPAL} :Nickname looks like PayPal, which is in use");
+        format!(":groupchatd 433 * {CYRILLIC_COP} :Nickname looks like Cop, which is in use");
     assert_eq!(w.take(2), [text]);
-    // All Cyrillic against all Latin.
-    w.register(3, "cop");
-    w.send(2, "NICK \u{441}\u{43e}\u{440}");
-    assert_eq!(codes(&w.take(2)), ["433"]);
+    // Mixing scripts is refused whatever is in use.
+    w.send(2, &format!("NICK {CYRILLIC_PAYPAL}"));
+    let text = format!(
+        ":groupchatd 432 * {CYRILLIC_PAYPAL} :Erroneous nickname: it mixes letters of scripts not written together"
+    );
+    assert_eq!(w.take(2), [text]);
     // The holder may take a look-alike of its own nick; then the old shape
     // is free for others, the new one is not.
-    w.send(1, &format!("NICK {CYRILLIC_PAYPAL}"));
-    assert_eq!(w.hub.nick(1), Some(CYRILLIC_PAYPAL));
-    w.send(2, "NICK paypal");
+    w.send(1, &format!("NICK {CYRILLIC_COP}"));
+    assert_eq!(w.hub.nick(1), Some(CYRILLIC_COP));
+    w.send(2, "NICK cop");
     assert_eq!(codes(&w.take(2)), ["433"]);
     w.send(1, "QUIT");
-    w.send(2, "NICK paypal");
+    w.send(2, "NICK cop");
     w.send(2, "USER p 0 * :P");
     assert!(codes(&w.take(2)).contains(&"001"));
     // ASCII names that could coexist before still can.
@@ -58,15 +62,43 @@ fn look_alikes_of_a_nick_in_use_are_refused() {
 }
 
 #[test]
+fn a_new_channel_may_not_look_like_one_that_exists() {
+    let mut w = World::new(config());
+    w.register(1, "ann");
+    w.register(2, "bob");
+    w.send(1, "JOIN #PayPal");
+    let look_alike = format!("#{CYRILLIC_PAYPAL}");
+    w.send(2, &format!("JOIN {look_alike}"));
+    let text = format!(
+        ":groupchatd 403 bob {look_alike} :Channel name looks like #PayPal, which exists: join that one, or choose another name"
+    );
+    assert_eq!(w.take(2), [text]);
+    assert_eq!(w.hub.channel_count(), 2, "nothing was made");
+    // Case and normalization make the same channel, not a look-alike.
+    w.send(2, "JOIN #PAYPAL");
+    assert!(w.take(2)[0].ends_with("JOIN :#PayPal"));
+    // The other way round: a Cyrillic name first, then its Latin twin.
+    w.send(1, &format!("JOIN #{CYRILLIC_COP}"));
+    w.send(2, "JOIN #cop");
+    assert_eq!(codes(&w.take(2)), ["403"]);
+    // Once the first is gone, the name is free.
+    w.send(1, &format!("PART #{CYRILLIC_COP}"));
+    w.send(2, "JOIN #cop");
+    assert!(w.take(2)[0].ends_with("JOIN :#cop"));
+}
+
+#[test]
 fn look_alikes_of_reserved_nicks_are_reserved() {
     let mut config = crate::config::Config::default();
-    config.server.reserved_nicks = vec!["Admin".into()];
+    config.server.reserved_nicks = vec!["COP".into()];
     let mut w = World::new(HubConfig::new(&config, None));
     w.connect(1);
-    w.send(1, "NICK \u{430}dmin");
+    w.send(1, &format!("NICK {CYRILLIC_COP}"));
     assert_eq!(
         w.take(1),
-        [":groupchatd 432 * \u{430}dmin :Nickname is reserved"]
+        [format!(
+            ":groupchatd 432 * {CYRILLIC_COP} :Nickname is reserved"
+        )]
     );
 }
 
