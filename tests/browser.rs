@@ -376,15 +376,16 @@ async fn two_people_chat_in_browsers_beside_a_terminal_client() {
     assert_eq!(count(&alice, "img").await, 0);
     shot(&alice, "05-html-shown-as-text").await;
 
-    // A third person picks a name in use, is told so, then a look-alike of
-    // it (a Cyrillic `а`), is told that too, and picks a name of their own,
-    // beyond ASCII; this one prefers a dark theme.
+    // A third person picks a name in use, is told so, then one that mixes
+    // scripts (a Cyrillic `а` in Latin letters), is told that too, and
+    // picks a name of their own, beyond ASCII; this one prefers a dark
+    // theme.
     let dave = driver.browser(1100, 700, true).await;
     open_as(&dave, &url, "alice").await;
     wait_text(&dave, "#login-error", "taken").await;
     shot(&dave, "06-name-taken").await;
     answer_prompt(&dave, "\u{430}lice").await;
-    wait_text(&dave, "#login-error", "looks like alice").await;
+    wait_text(&dave, "#login-error", "mixes letters of scripts").await;
     answer_prompt(&dave, "Davé").await;
     wait_connected(&dave, "Davé").await;
     wait_text(&alice, "#log .line.join", "Davé joined").await;

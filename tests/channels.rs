@@ -157,10 +157,13 @@ fn utf8_nicks_and_channels_over_the_wire() {
     // Invalid UTF-8 is no nick.
     other.send_raw(b"NICK Jo\xe3o\r\n");
     other.expect(" 432 * Jo\u{fffd}o :Erroneous nickname");
-    let _paypal = daemon.register("paypal");
-    // `paypal` with a Cyrillic `а`.
+    let _cop = daemon.register("cop");
+    // `cop` in Cyrillic letters.
+    other.send("NICK \u{441}\u{43e}\u{440}");
+    other.expect(" 433 * \u{441}\u{43e}\u{440} :Nickname looks like cop, which is in use");
+    // `paypal` with a Cyrillic `а`: refused whatever is in use.
     other.send("NICK p\u{430}ypal");
-    other.expect(" 433 * p\u{430}ypal :Nickname looks like paypal, which is in use");
+    other.expect(" 432 * p\u{430}ypal :Erroneous nickname: it mixes letters of scripts");
     other.send("NICK Zoë\r\nUSER zoe 0 * :Zoë");
     other.expect(" 366 Zoë #lobby ");
     let mut zoe = other;

@@ -577,7 +577,8 @@ function onCap(p) {
 function onNickRefused(code, nick, reason) {
   // A look-alike of a name in use is refused as taken, with the reason.
   const taken = /^Nickname looks like /.test(reason) ? `looks like ${reason.slice(20)}` : 'is taken';
-  const why = code === '433' ? `The name “${nick}” ${taken}. Please choose another.` : `The name “${nick}” cannot be used: ${reason}.`;
+  const because = reason.replace(/^Erroneous nickname: /, '');
+  const why = code === '433' ? `The name “${nick}” ${taken}. Please choose another.` : `The name “${nick}” cannot be used: ${because}.`;
   if (state.registered) {
     info(why, 'error');
     return;
