@@ -21,16 +21,18 @@
 
 pub mod link;
 pub mod resp;
+mod shards;
 
 use crate::clock::now_ms;
 use crate::config::{ClusterConfig, REDIS_PASSWORD_CREDENTIAL};
 use crate::hub::{Bus, ClientId, NickClaim};
-use link::{Link, LinkState};
+use link::LinkState;
 use log::{info, warn};
 use mio::{Registry, Token};
 use resp::Frame;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use shards::{Shard, SlotRange, Topology};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -59,23 +61,17 @@ fn claims_key(node: &str) -> String {
     format!("groupchatd:claims:{{{node}}}")
 }
 
-/// KEYS: the nick, the node's claims; ARGV: the node. 1 if the node holds
-/// the nick now (it was free, or the node's already), else 0.
+/// KEYS: the nick; ARGV: the node. 1 if the node holds the nick now (it
+/// was free, or the node's already), else 0. The node's claims set is
+/// written apart (`SADD`, before this): in a Redis Cluster the two are in
+/// different slots, and no script may touch both.
 const TAKE_NICK: &str = "local v = redis.call('GET', KEYS[1]) \
-if v == false or v == ARGV[1] then \
-redis.call('SET', KEYS[1], ARGV[1]) redis.call('SADD', KEYS[2], KEYS[1]) return 1 end \
+if v == false or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1]) return 1 end \
 return 0";
 
-/// KEYS: the nick, the node's claims; ARGV: the node. Frees the nick if the
-/// node holds it.
+/// KEYS: the nick; ARGV: the node. Frees the nick if the node holds it.
 const RELEASE_NICK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-redis.call('DEL', KEYS[1]) end \
-redis.call('SREM', KEYS[2], KEYS[1]) return 0";
-
-/// KEYS: the node's claims; ARGV: the node. Frees every nick it holds.
-const PURGE_NODE: &str = "for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do \
-if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end end \
-redis.call('DEL', KEYS[1]) return 0";
+redis.call('DEL', KEYS[1]) end return 0";
 
 /// What the network has for the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,8 +140,12 @@ impl RedisUrl {
 pub struct ClusterStatus {
     /// `off`, `connecting`, `up` or `down`.
     pub state: String,
-    /// The Redis address in use.
+    /// The Redis address in use (`cluster.redis`).
     pub redis: String,
+    /// How many Redis masters carry the network: 1 for a plain Redis, more
+    /// for a Redis Cluster.
+    #[serde(default)]
+    pub redis_masters: usize,
     pub node: String,
     /// The last heartbeat's round trip to Redis.
     pub rtt_us: Option<u64>,
@@ -178,6 +178,8 @@ pub struct NodeStatus {
 /// What a reply to the registry's commands is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ask {
+    /// `CLUSTER SLOTS`: is Redis a Redis Cluster, and how is it laid out.
+    Topology,
     /// The HSET of our heartbeat; its answer times the round trip.
     Beat(Instant),
     /// HGETALL of every node's heartbeat, asked at that instant.
@@ -190,32 +192,57 @@ pub enum Ask {
     Subscription,
     /// A nick asked for, by its number in [`Cluster::claims`].
     Claim(u64),
-    /// A nick kept, given back, or a node's nicks freed.
+    /// A nick kept or given back, or the claims set kept up to date.
     NickChange,
+    /// The nicks a node holds (`SMEMBERS` of its claims), to free them, by
+    /// the sweep's number in [`Cluster::sweeps`].
+    Sweep(u64),
 }
 
 impl std::fmt::Display for Ask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Ask::Topology => "the layout of Redis (CLUSTER SLOTS)",
             Ask::Beat(_) => "the heartbeat (HSET)",
             Ask::Nodes(_) => "the nodes' heartbeats (HGETALL)",
             Ask::Forget => "the removal of a lost node (HDEL)",
             Ask::Publish => "a line for the other nodes (PUBLISH)",
             Ask::Subscription => "a subscription (SUBSCRIBE)",
             Ask::Claim(_) => "a nick asked for (EVAL)",
-            Ask::NickChange => "a nick given back or kept (EVAL)",
+            Ask::NickChange => "a nick given back or kept (EVAL, SADD, SREM)",
+            Ask::Sweep(_) => "the nicks of a node (SMEMBERS)",
         })
     }
 }
 
+/// One of the cluster's Redis connections: which shard, and whether it is
+/// the subscriber. The loop maps each to a token of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkId {
+    pub shard: usize,
+    pub subscriber: bool,
+}
+
+/// A node's nicks being freed: asked for with `SMEMBERS`, freed one by
+/// one when the answer comes.
+struct Sweep {
+    node: String,
+    /// For this node's own sweep (when it joins): the nicks claimed since
+    /// it was asked, which stay.
+    keep: HashSet<String>,
+}
+
 /// One node's view of the network.
 pub struct Cluster {
-    link: Link<Ask>,
-    /// The subscriber connection.
-    events: Link<Ask>,
-    /// The two links' tokens, in the loop's map.
-    tokens: (Token, Token),
-    redis: SocketAddr,
+    /// The Redis servers: the one given first; in a Redis Cluster, every
+    /// master after it.
+    shards: Vec<Shard>,
+    topology: Topology,
+    /// Each link's token, in the loop's map.
+    token: fn(LinkId) -> Token,
+    auth: Option<Vec<Vec<u8>>>,
+    /// The Redis of `cluster.redis`.
+    seed: SocketAddr,
     node: String,
     heartbeat: Duration,
     node_timeout: Duration,
@@ -225,13 +252,14 @@ pub struct Cluster {
     rtt: Option<Duration>,
     /// The folded channels this node has members in.
     following: BTreeSet<String>,
-    /// The subscriber link's subscriptions are in place.
+    /// This node's own channel is subscribed to, and every subscriber
+    /// link is up.
     subscribed: bool,
-    /// Both links up and subscribed, and the hub told ([`Event::Joined`]).
+    /// Every link up and subscribed, and the hub told ([`Event::Joined`]).
     joined: bool,
-    /// Since when the command link is up: a listing of heartbeats says who
-    /// is alive only once every live node has had time to write one (after
-    /// Redis restarts empty, a listing says nothing of the others).
+    /// Since when the command links are up: a listing of heartbeats says
+    /// who is alive only once every live node has had time to write one
+    /// (after Redis restarts empty, a listing says nothing of the others).
     up_since: Option<Instant>,
     /// For the hub, in order.
     pending: Vec<Event>,
@@ -246,6 +274,9 @@ pub struct Cluster {
     /// the folded nick.
     claims: HashMap<u64, (ClientId, String)>,
     next_claim: u64,
+    /// Nodes' nicks being freed, by number.
+    sweeps: HashMap<u64, Sweep>,
+    next_sweep: u64,
 }
 
 /// The node's name when `cluster.node_name` is unset.
@@ -264,10 +295,10 @@ impl Cluster {
     pub fn new(
         config: &ClusterConfig,
         node: String,
-        tokens: (Token, Token),
+        token: fn(LinkId) -> Token,
     ) -> Result<Cluster, String> {
         let url = RedisUrl::parse(&config.redis)?;
-        let redis = (url.host.as_str(), url.port)
+        let seed = (url.host.as_str(), url.port)
             .to_socket_addrs()
             .map_err(|e| format!("cluster.redis: cannot resolve {}: {e}", url.host))?
             .next()
@@ -286,10 +317,11 @@ impl Cluster {
             None => vec![b"AUTH".to_vec(), password.into_bytes()],
         });
         Ok(Cluster {
-            link: Link::new(redis, auth.clone(), config.node_timeout()),
-            events: Link::subscriber(redis, auth, config.node_timeout()),
-            tokens,
-            redis,
+            shards: vec![Shard::new(seed, auth.clone(), config.node_timeout())],
+            topology: Topology::Unknown,
+            token,
+            auth,
+            seed,
             node,
             heartbeat: config.heartbeat(),
             node_timeout: config.node_timeout(),
@@ -307,6 +339,8 @@ impl Cluster {
             heard: 0,
             claims: HashMap::new(),
             next_claim: 0,
+            sweeps: HashMap::new(),
+            next_sweep: 0,
         })
     }
 
@@ -319,16 +353,16 @@ impl Cluster {
     /// retries forever. A Redis that cannot be reached is no error: the
     /// node serves its own clients and joins when Redis comes back.
     pub fn check_login(&self) -> Result<(), String> {
-        let Some(auth) = self.link.auth() else {
+        let Some(auth) = self.auth.as_deref() else {
             return Ok(());
         };
         let timeout = Duration::from_secs(2);
-        let mut stream = match std::net::TcpStream::connect_timeout(&self.redis, timeout) {
+        let mut stream = match std::net::TcpStream::connect_timeout(&self.seed, timeout) {
             Ok(stream) => stream,
             Err(e) => {
                 warn!(
                     "cluster: Redis at {} unreachable ({e}): serving this node's clients alone until it is",
-                    self.redis
+                    self.seed
                 );
                 return Ok(());
             }
@@ -355,13 +389,13 @@ impl Cluster {
         match answer {
             Ok(Some(Frame::Error(e))) => Err(format!(
                 "cluster: Redis at {} refused the login: {e} (check the password in cluster.redis, cluster.password_file or the {REDIS_PASSWORD_CREDENTIAL} credential)",
-                self.redis
+                self.seed
             )),
             Ok(_) => Ok(()),
             Err(e) => {
                 warn!(
                     "cluster: Redis at {} did not answer the login ({e}): will retry from the loop",
-                    self.redis
+                    self.seed
                 );
                 Ok(())
             }
@@ -383,73 +417,198 @@ impl Cluster {
             self.pending.push(Event::Joined);
         }
         self.last_tick = now;
-        self.link.tick(registry, self.tokens.0, now);
-        self.events.tick(registry, self.tokens.1, now);
-        if self.link.state() == LinkState::Up && now >= self.next_beat {
+        for (index, shard) in self.shards.iter_mut().enumerate() {
+            shard.link.tick(
+                registry,
+                (self.token)(LinkId {
+                    shard: index,
+                    subscriber: false,
+                }),
+                now,
+            );
+            shard.events.tick(
+                registry,
+                (self.token)(LinkId {
+                    shard: index,
+                    subscriber: true,
+                }),
+                now,
+            );
+        }
+        if self.links_up() && now >= self.next_beat {
             self.next_beat = now + self.heartbeat;
             let value = format!("{} {clients}", now_ms());
+            let node = self.node.clone();
             let beat = [
                 b"HSET".as_slice(),
                 NODES_KEY.as_bytes(),
-                self.node.as_bytes(),
+                node.as_bytes(),
                 value.as_bytes(),
             ];
-            self.link.send(Ask::Beat(now), &beat);
-            self.link
-                .send(Ask::Nodes(now), &[b"HGETALL", NODES_KEY.as_bytes()]);
+            self.command(NODES_KEY, Ask::Beat(now), &beat);
+            self.command(
+                NODES_KEY,
+                Ask::Nodes(now),
+                &[b"HGETALL", NODES_KEY.as_bytes()],
+            );
         }
         self.update();
         self.flush(registry);
     }
 
-    /// A Redis socket is ready: reads the answers and acts on them.
-    pub fn ready(&mut self, registry: &Registry, token: Token) {
-        if token == self.tokens.1 {
-            let was_up = self.events.state() == LinkState::Up;
-            for (_, push) in self.events.ready(registry, token, Instant::now()) {
+    /// One of the Redis sockets is ready: reads the answers and acts on them.
+    pub fn ready(&mut self, registry: &Registry, id: LinkId) {
+        let token = (self.token)(id);
+        let now = Instant::now();
+        let Some(shard) = self.shards.get_mut(id.shard) else {
+            return;
+        };
+        if id.subscriber {
+            let was_up = shard.events.state() == LinkState::Up;
+            for (_, push) in shard.events.ready(registry, token, now) {
                 self.pushed(push);
             }
-            if !was_up && self.events.state() == LinkState::Up {
-                self.subscribe_all();
+            if !was_up && self.shards[id.shard].events.state() == LinkState::Up {
+                self.subscribe_shard(id.shard);
             }
         } else {
-            for (ask, reply) in self.link.ready(registry, token, Instant::now()) {
-                match (ask, reply) {
-                    (Some(ask), Frame::Error(e)) => {
-                        warn!("cluster: Redis refused {ask}: {e}");
-                        if let Ask::Claim(number) = ask {
-                            // Unverified: this node gives it, as when Redis
-                            // is away; a collision is settled later.
-                            self.claimed(number, true);
-                        }
-                    }
-                    (Some(Ask::Beat(sent)), _) => self.rtt = Some(sent.elapsed()),
-                    (Some(Ask::Nodes(asked)), frame) => self.listed(&frame, asked),
-                    (Some(Ask::Claim(number)), reply) => {
-                        self.claimed(number, reply == Frame::Integer(1))
-                    }
-                    _ => {}
-                }
+            let was_up = shard.link.state() == LinkState::Up;
+            for (ask, reply) in shard.link.ready(registry, token, now) {
+                self.answered(ask, reply);
+            }
+            // The seed answers how Redis is laid out, on every connection:
+            // a Redis that came back may be laid out anew.
+            if id.shard == 0 && !was_up && self.shards[0].link.state() == LinkState::Up {
+                self.ask_topology();
             }
         }
         self.update();
         self.flush(registry);
     }
 
-    /// Writes what both links have queued.
+    /// One answer on a command link.
+    fn answered(&mut self, ask: Option<Ask>, reply: Frame) {
+        match (ask, reply) {
+            (Some(Ask::Topology), reply) => self.laid_out(&reply),
+            (Some(ask), Frame::Error(e)) => {
+                warn!("cluster: Redis refused {ask}: {e}");
+                if e.starts_with("MOVED") || e.starts_with("ASK") {
+                    // Slots moved between masters: ask where they are now.
+                    self.ask_topology();
+                }
+                if let Ask::Claim(number) = ask {
+                    // Unverified: this node gives it, as when Redis is
+                    // away; a collision is settled later.
+                    self.claimed(number, true);
+                }
+            }
+            (Some(Ask::Beat(sent)), _) => self.rtt = Some(sent.elapsed()),
+            (Some(Ask::Nodes(asked)), frame) => self.listed(&frame, asked),
+            (Some(Ask::Claim(number)), reply) => self.claimed(number, reply == Frame::Integer(1)),
+            (Some(Ask::Sweep(number)), reply) => self.swept(number, &reply),
+            _ => {}
+        }
+    }
+
+    /// Asks the seed how Redis is laid out; nothing else is sent meanwhile.
+    fn ask_topology(&mut self) {
+        self.topology = Topology::Unknown;
+        self.shards[0]
+            .link
+            .send(Ask::Topology, &[b"CLUSTER", b"SLOTS"]);
+    }
+
+    /// The answer to `CLUSTER SLOTS`: a plain Redis refuses it; a Redis
+    /// Cluster names its masters, and each gets its links.
+    fn laid_out(&mut self, reply: &Frame) {
+        let slots = match reply {
+            Frame::Error(_) => Vec::new(),
+            reply => shards::read_slots(reply, self.seed).unwrap_or_else(|| {
+                warn!("cluster: an answer to CLUSTER SLOTS that does not read: taking Redis for one server");
+                Vec::new()
+            }),
+        };
+        if slots.is_empty() {
+            if self.topology != Topology::Single {
+                info!("cluster: Redis at {} is one server", self.seed);
+            }
+            self.topology = Topology::Single;
+        } else {
+            let mut ranges = Vec::with_capacity(slots.len());
+            for (first, last, addr) in slots {
+                let shard = match self.shards.iter().position(|s| s.addr == addr) {
+                    Some(shard) => shard,
+                    None => {
+                        let timeout = self.node_timeout;
+                        self.shards
+                            .push(Shard::new(addr, self.auth.clone(), timeout));
+                        self.shards.len() - 1
+                    }
+                };
+                ranges.push(SlotRange { first, last, shard });
+            }
+            let masters: BTreeSet<usize> = ranges.iter().map(|r| r.shard).collect();
+            info!(
+                "cluster: Redis at {} is a Redis Cluster of {} masters: sharded pub/sub",
+                self.seed,
+                masters.len()
+            );
+            self.topology = Topology::Sharded(ranges);
+        }
+        // Subscriptions made before the layout was known may be on the
+        // wrong master, or of the wrong kind: made again where they belong.
+        for shard in 0..self.shards.len() {
+            if self.shards[shard].events.state() == LinkState::Up {
+                self.subscribe_shard(shard);
+            }
+        }
+    }
+
+    /// Sends a command about `name` (a key or channel) to the shard that
+    /// holds it; false if that link is not up.
+    fn command(&mut self, name: &str, ask: Ask, args: &[&[u8]]) -> bool {
+        let shard = self.topology.shard_of(name.as_bytes());
+        self.shards[shard].link.send(ask, args)
+    }
+
+    /// Whether Redis's layout is known and every command link is up.
+    fn links_up(&self) -> bool {
+        self.topology != Topology::Unknown
+            && self.shards.iter().all(|s| s.link.state() == LinkState::Up)
+    }
+
+    /// Writes what every link has queued.
     pub fn flush(&mut self, registry: &Registry) {
-        self.link.flush(registry, self.tokens.0);
-        self.events.flush(registry, self.tokens.1);
+        for (index, shard) in self.shards.iter_mut().enumerate() {
+            shard.link.flush(
+                registry,
+                (self.token)(LinkId {
+                    shard: index,
+                    subscriber: false,
+                }),
+            );
+            shard.events.flush(
+                registry,
+                (self.token)(LinkId {
+                    shard: index,
+                    subscriber: true,
+                }),
+            );
+        }
     }
 
     /// Publishes `payload` on `bus`; counted as unsent while the link is
     /// down (the hub re-announces everything when it is back).
     pub fn publish(&mut self, bus: Bus, payload: &[u8]) {
         let channel = channel_of(bus);
-        if self
-            .link
-            .send(Ask::Publish, &[b"PUBLISH", channel.as_bytes(), payload])
-        {
+        let verb: &[u8] = if self.topology.sharded() {
+            b"SPUBLISH"
+        } else {
+            b"PUBLISH"
+        };
+        let sent = self.topology != Topology::Unknown
+            && self.command(&channel, Ask::Publish, &[verb, channel.as_bytes(), payload]);
+        if sent {
             self.published += 1;
         } else {
             self.unsent += 1;
@@ -464,18 +623,25 @@ impl Cluster {
         } else {
             self.following.remove(folded)
         };
-        if changed {
-            let command: &[u8] = if on { b"SUBSCRIBE" } else { b"UNSUBSCRIBE" };
+        if changed && self.topology != Topology::Unknown {
             let channel = channel_of(Bus::Channel(folded));
-            self.events
+            let command: &[u8] = match (self.topology.sharded(), on) {
+                (true, true) => b"SSUBSCRIBE",
+                (true, false) => b"SUNSUBSCRIBE",
+                (false, true) => b"SUBSCRIBE",
+                (false, false) => b"UNSUBSCRIBE",
+            };
+            let shard = self.topology.shard_of(channel.as_bytes());
+            self.shards[shard]
+                .events
                 .send(Ask::Subscription, &[command, channel.as_bytes()]);
         }
     }
 
     /// Asks for, keeps or gives back a nick on the network ([`NickClaim`]);
-    /// false when the link is down and nothing was sent.
+    /// false when the links are down and nothing was sent.
     pub fn nick_claim(&mut self, claim: NickClaim) -> bool {
-        if self.link.state() != LinkState::Up {
+        if !self.links_up() {
             return false;
         }
         let claims = claims_key(&self.node);
@@ -485,36 +651,109 @@ impl Cluster {
                 let number = self.next_claim;
                 self.next_claim += 1;
                 self.claims.insert(number, (id, folded.to_string()));
-                let key = nick_key(folded);
-                self.eval(Ask::Claim(number), TAKE_NICK, &[&key, &claims], &node)
+                self.take(Ask::Claim(number), &nick_key(folded), &claims, &node)
             }
             NickClaim::Keep { folded } => {
-                let key = nick_key(folded);
-                self.eval(Ask::NickChange, TAKE_NICK, &[&key, &claims], &node)
+                self.take(Ask::NickChange, &nick_key(folded), &claims, &node)
             }
             NickClaim::Release { folded } => {
                 let key = nick_key(folded);
-                self.eval(Ask::NickChange, RELEASE_NICK, &[&key, &claims], &node)
+                self.release(&key, &node);
+                for sweep in self.sweeps.values_mut() {
+                    sweep.keep.remove(&key);
+                }
+                true
             }
             NickClaim::Purge { node } => {
-                self.eval(Ask::NickChange, PURGE_NODE, &[&claims_key(node)], node)
+                let number = self.next_sweep;
+                self.next_sweep += 1;
+                let sweep = Sweep {
+                    node: node.to_string(),
+                    keep: HashSet::new(),
+                };
+                self.sweeps.insert(number, sweep);
+                let key = claims_key(node);
+                self.command(&key, Ask::Sweep(number), &[b"SMEMBERS", key.as_bytes()])
             }
         }
     }
 
-    /// `EVAL script <keys> node` on the command link.
-    fn eval(&mut self, ask: Ask, script: &str, keys: &[&str], node: &str) -> bool {
-        let count = keys.len().to_string();
-        let mut args: Vec<&[u8]> = vec![b"EVAL", script.as_bytes(), count.as_bytes()];
-        args.extend(keys.iter().map(|k| k.as_bytes()));
-        args.push(node.as_bytes());
-        self.link.send(ask, &args)
+    /// Enters `key` in the node's claims set, then takes the nick if it is
+    /// free: in this order, so that a nick held is always in the set that
+    /// frees it when the node is lost.
+    fn take(&mut self, ask: Ask, key: &str, claims: &str, node: &str) -> bool {
+        self.command(
+            claims,
+            Ask::NickChange,
+            &[b"SADD", claims.as_bytes(), key.as_bytes()],
+        );
+        for sweep in self.sweeps.values_mut().filter(|s| s.node == node) {
+            sweep.keep.insert(key.to_string());
+        }
+        self.eval(ask, TAKE_NICK, key, node)
     }
 
-    /// The answer to claim `number`.
+    /// Frees nick `key` if `node` holds it, and takes it out of the node's
+    /// claims set.
+    fn release(&mut self, key: &str, node: &str) {
+        self.eval(Ask::NickChange, RELEASE_NICK, key, node);
+        let claims = claims_key(node);
+        self.command(
+            &claims,
+            Ask::NickChange,
+            &[b"SREM", claims.as_bytes(), key.as_bytes()],
+        );
+    }
+
+    /// `EVAL script 1 key node` on the shard of `key`.
+    fn eval(&mut self, ask: Ask, script: &str, key: &str, node: &str) -> bool {
+        let args: [&[u8]; 5] = [
+            b"EVAL",
+            script.as_bytes(),
+            b"1",
+            key.as_bytes(),
+            node.as_bytes(),
+        ];
+        self.command(key, ask, &args)
+    }
+
+    /// The answer to claim `number`; a nick held elsewhere leaves the
+    /// claims set again.
     fn claimed(&mut self, number: u64, free: bool) {
         if let Some((id, folded)) = self.claims.remove(&number) {
+            if !free && self.links_up() {
+                let (claims, key) = (claims_key(&self.node), nick_key(&folded));
+                self.command(
+                    &claims,
+                    Ask::NickChange,
+                    &[b"SREM", claims.as_bytes(), key.as_bytes()],
+                );
+            }
             self.pending.push(Event::NickAnswer { id, folded, free });
+        }
+    }
+
+    /// The nicks node `sweep` held: each is freed, but those this node
+    /// claimed again since it asked.
+    fn swept(&mut self, number: u64, reply: &Frame) {
+        let Some(sweep) = self.sweeps.remove(&number) else {
+            return;
+        };
+        let Frame::Array(members) = reply else {
+            warn!(
+                "cluster: the claims of node {} are not a set: left alone",
+                sweep.node
+            );
+            return;
+        };
+        for member in members {
+            let key = match member {
+                Frame::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                _ => continue,
+            };
+            if !sweep.keep.contains(&key) {
+                self.release(&key, &sweep.node);
+            }
         }
     }
 
@@ -523,18 +762,32 @@ impl Cluster {
         std::mem::take(&mut self.pending)
     }
 
-    /// The subscriber link is up: subscribes to the net, this node's
-    /// channel and every channel followed, in one command.
-    fn subscribe_all(&mut self) {
+    /// A subscriber link is up (or the layout is known): subscribes it to
+    /// whichever of the net, this node's channel and the channels followed
+    /// its shard holds. A plain Redis takes them in one `SUBSCRIBE`; a
+    /// Redis Cluster takes one `SSUBSCRIBE` per channel, since channels of
+    /// one command must share a slot.
+    fn subscribe_shard(&mut self, shard: usize) {
+        if self.topology == Topology::Unknown {
+            return;
+        }
         let mut channels = vec![channel_of(Bus::Net), channel_of(Bus::Node(&self.node))];
         channels.extend(self.following.iter().map(|f| channel_of(Bus::Channel(f))));
-        let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
-        args.extend(channels.iter().map(String::as_bytes));
-        self.events.send(Ask::Subscription, &args);
+        channels.retain(|c| self.topology.shard_of(c.as_bytes()) == shard);
+        let events = &mut self.shards[shard].events;
+        if self.topology.sharded() {
+            for channel in &channels {
+                events.send(Ask::Subscription, &[b"SSUBSCRIBE", channel.as_bytes()]);
+            }
+        } else if !channels.is_empty() {
+            let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
+            args.extend(channels.iter().map(String::as_bytes));
+            events.send(Ask::Subscription, &args);
+        }
     }
 
-    /// A push on the subscriber link: a published line, or the
-    /// confirmation of a subscription.
+    /// A push on a subscriber link: a published line, or the confirmation
+    /// of a subscription.
     fn pushed(&mut self, push: Frame) {
         let Frame::Array(items) = push else {
             warn!("cluster: Redis pushed something that is not pub/sub: dropped");
@@ -545,43 +798,50 @@ impl Cluster {
             _ => None,
         };
         match bytes(items.first()).as_deref() {
-            Some(b"message") => match bytes(items.get(2)) {
+            Some(b"message" | b"smessage") => match bytes(items.get(2)) {
                 Some(payload) => {
                     self.heard += 1;
                     self.pending.push(Event::Line(payload));
                 }
                 None => warn!("cluster: a pub/sub message without a payload: dropped"),
             },
-            Some(b"subscribe") => {
+            Some(b"subscribe" | b"ssubscribe") => {
                 let mine = channel_of(Bus::Node(&self.node));
                 if bytes(items.get(1)).as_deref() == Some(mine.as_bytes()) {
                     self.subscribed = true;
                 }
             }
-            Some(b"unsubscribe") => {}
+            Some(b"unsubscribe" | b"sunsubscribe") => {}
             _ => warn!("cluster: Redis pushed an unknown pub/sub frame: dropped"),
         }
     }
 
-    /// Notices the links coming up together, or either going down.
+    /// Notices the links coming up together, or any going down.
     fn update(&mut self) {
-        if self.events.state() != LinkState::Up {
+        if self
+            .shards
+            .iter()
+            .any(|s| s.events.state() != LinkState::Up)
+        {
             self.subscribed = false;
         }
-        match (self.link.state(), self.up_since) {
-            (LinkState::Up, None) => self.up_since = Some(Instant::now()),
-            (LinkState::Up, Some(_)) => {}
-            _ => self.up_since = None,
+        let up = self.links_up();
+        match (up, self.up_since) {
+            (true, None) => self.up_since = Some(Instant::now()),
+            (true, Some(_)) => {}
+            (false, _) => self.up_since = None,
         }
-        if self.link.state() != LinkState::Up {
-            // Their answers went down with the link: the nicks are this
-            // node's to give, as when Redis is away.
+        if !up {
+            // Their answers went down with the links: the nicks are this
+            // node's to give, as when Redis is away; sweeps are asked
+            // again on joining.
             let numbers: Vec<u64> = self.claims.keys().copied().collect();
             for number in numbers {
                 self.claimed(number, true);
             }
+            self.sweeps.clear();
         }
-        let together = self.subscribed && self.link.state() == LinkState::Up;
+        let together = self.subscribed && up;
         if together && !self.joined {
             self.joined = true;
             self.pending.push(Event::Joined);
@@ -621,7 +881,8 @@ impl Cluster {
                 }
                 None => warn!("cluster: node {name:?} has a malformed heartbeat {value:?}"),
             }
-            self.link.send(
+            self.command(
+                NODES_KEY,
                 Ask::Forget,
                 &[b"HDEL", NODES_KEY.as_bytes(), name.as_bytes()],
             );
@@ -641,10 +902,26 @@ impl Cluster {
     /// Status for `groupchatctl status` and `nodes`.
     pub fn status(&self) -> ClusterStatus {
         let now = now_ms();
-        let state = match self.link.state() {
-            LinkState::Up if self.joined => "up",
-            LinkState::Up => "connecting",
-            other => other.as_str(),
+        let up = self.links_up();
+        let state = if up && self.joined {
+            "up"
+        } else if up
+            || self
+                .shards
+                .iter()
+                .any(|s| s.link.state() != LinkState::Down)
+        {
+            "connecting"
+        } else {
+            "down"
+        };
+        let masters = match &self.topology {
+            Topology::Sharded(ranges) => ranges
+                .iter()
+                .map(|r| r.shard)
+                .collect::<BTreeSet<_>>()
+                .len(),
+            _ => 1,
         };
         ClusterStatus {
             state: state.into(),
@@ -652,16 +929,17 @@ impl Cluster {
             heard: self.heard,
             unsent: self.unsent,
             following: self.following.len(),
-            redis: self.redis.to_string(),
+            redis: self.seed.to_string(),
+            redis_masters: masters,
             node: self.node.clone(),
             rtt_us: self
                 .rtt
-                .filter(|_| self.link.state() == LinkState::Up)
+                .filter(|_| up)
                 .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             error: self
-                .link
-                .error()
-                .or(self.events.error())
+                .shards
+                .iter()
+                .find_map(|s| s.link.error().or(s.events.error()))
                 .map(str::to_string),
             nodes: self
                 .nodes
@@ -675,16 +953,23 @@ impl Cluster {
         }
     }
 
-    /// When [`Cluster::tick`] next has something to do: the link's retry or
-    /// deadline, and while it is up the next heartbeat (one due while it
-    /// is down waits for it, or the loop would spin).
+    /// When [`Cluster::tick`] next has something to do: a link's retry or
+    /// deadline, and while the links are up the next heartbeat (one due
+    /// while they are down waits for them, or the loop would spin).
     pub fn next_due(&self) -> Instant {
-        let link = match (self.link.state(), self.link.next_due()) {
-            (LinkState::Up, Some(due)) => due.min(self.next_beat),
-            (LinkState::Up, None) => self.next_beat,
-            (_, due) => due.unwrap_or(self.next_beat),
-        };
-        self.events.next_due().map_or(link, |due| due.min(link))
+        let links = self
+            .shards
+            .iter()
+            .flat_map(|s| [s.link.next_due(), s.events.next_due()])
+            .flatten()
+            .min();
+        let beat = self.links_up().then_some(self.next_beat);
+        match (links, beat) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => self.next_beat,
+        }
     }
 }
 

@@ -229,8 +229,8 @@ impl Server {
         server.hub.set_klines(stored.klines);
         server.hub.set_kept_channels(stored.channels);
         if let Some(node) = server.config.node_name() {
-            let tokens = (Source::Cluster.token(), Source::ClusterEvents.token());
-            let cluster = Cluster::new(&server.config.cluster, node, tokens)
+            let token = |link| Source::Redis(link).token();
+            let cluster = Cluster::new(&server.config.cluster, node, token)
                 .and_then(|c| c.check_login().map(|()| c))
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             info!(
@@ -338,9 +338,9 @@ impl Server {
                     Source::Admin(key) => self.admin_ready(key),
                     // Handled below, every turn.
                     Source::Workers => {}
-                    Source::Cluster | Source::ClusterEvents => {
+                    Source::Redis(link) => {
                         if let Some(cluster) = &mut self.net.cluster {
-                            cluster.ready(self.poll.registry(), event.token());
+                            cluster.ready(self.poll.registry(), link);
                         }
                     }
                     Source::Client(id) => {

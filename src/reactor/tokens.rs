@@ -2,6 +2,7 @@
 //! in this one place: a new kind of socket gets a variant here, not a token
 //! range of its own elsewhere.
 
+use crate::cluster::LinkId;
 use crate::hub::ClientId;
 use mio::Token;
 
@@ -19,21 +20,20 @@ pub(super) enum Source {
     /// The helper threads' one waker (mio allows one per `Poll`): history
     /// or accounts has finished something.
     Workers,
-    /// The cluster's connection to Redis for commands.
-    Cluster,
-    /// The cluster's subscriber connection to Redis.
-    ClusterEvents,
+    /// One of the cluster's connections to Redis: commands or subscriber,
+    /// to one Redis or one master of a Redis Cluster.
+    Redis(LinkId),
 }
 
 /// Clients take the tokens from 0 up, as slab keys; the rest live far
 /// above any slab key.
 const ADMIN_BASE: usize = usize::MAX / 4;
 const LISTENER_BASE: usize = usize::MAX / 2;
+/// Two tokens per Redis server, commands then subscriber.
+const REDIS_BASE: usize = usize::MAX / 4 * 3;
 const ADMIN_LISTENER: usize = usize::MAX - 2;
 const SIGNALS: usize = usize::MAX - 1;
 const WORKERS: usize = usize::MAX - 3;
-const CLUSTER: usize = usize::MAX - 4;
-const CLUSTER_EVENTS: usize = usize::MAX - 5;
 
 impl Source {
     pub(super) fn token(self) -> Token {
@@ -44,8 +44,7 @@ impl Source {
             Source::AdminListener => ADMIN_LISTENER,
             Source::Signals => SIGNALS,
             Source::Workers => WORKERS,
-            Source::Cluster => CLUSTER,
-            Source::ClusterEvents => CLUSTER_EVENTS,
+            Source::Redis(link) => REDIS_BASE + 2 * link.shard + usize::from(link.subscriber),
         })
     }
 
@@ -53,9 +52,11 @@ impl Source {
         match token.0 {
             SIGNALS => Source::Signals,
             WORKERS => Source::Workers,
-            CLUSTER => Source::Cluster,
-            CLUSTER_EVENTS => Source::ClusterEvents,
             ADMIN_LISTENER => Source::AdminListener,
+            t if t >= REDIS_BASE => Source::Redis(LinkId {
+                shard: (t - REDIS_BASE) / 2,
+                subscriber: (t - REDIS_BASE) % 2 == 1,
+            }),
             t if t >= LISTENER_BASE => Source::Listener(t - LISTENER_BASE),
             t if t >= ADMIN_BASE => Source::Admin(t - ADMIN_BASE),
             id => Source::Client(id),
@@ -75,8 +76,14 @@ mod tests {
             Source::Listener(0),
             Source::Listener(7),
             Source::Workers,
-            Source::Cluster,
-            Source::ClusterEvents,
+            Source::Redis(LinkId {
+                shard: 0,
+                subscriber: false,
+            }),
+            Source::Redis(LinkId {
+                shard: 5,
+                subscriber: true,
+            }),
             Source::AdminListener,
             Source::Admin(0),
             Source::Admin(42),
