@@ -578,7 +578,7 @@ impl Hub {
             for (&member, &status) in &channel.members {
                 self.who_reply(id, member, &channel.name, status, out);
             }
-        } else if let Some(target) = self.find_nick(mask) {
+        } else if let Some(target) = self.find_user(mask) {
             self.who_reply(id, target, "*", Member::default(), out);
         }
         self.reply(id, RPL_ENDOFWHO, &[mask, "End of /WHO list"], out);

@@ -90,10 +90,7 @@ impl Hub {
             }
             return;
         };
-        let Some(target) = self
-            .find_nick(nick)
-            .filter(|&t| self.client(t).is_some_and(|c| c.registered))
-        else {
+        let Some(target) = self.find_user(nick) else {
             self.reply(id, ERR_NOSUCHNICK, &[nick, "No such nick/channel"], out);
             return;
         };

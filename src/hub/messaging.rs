@@ -235,10 +235,7 @@ impl Hub {
     }
 
     fn message_nick(&mut self, id: ClientId, target: &str, said: &Said, out: &mut dyn Outbox) {
-        let Some(to) = self
-            .find_nick(target)
-            .filter(|&r| self.client(r).is_some_and(|c| c.registered))
-        else {
+        let Some(to) = self.find_user(target) else {
             let params = [target, "No such nick/channel"];
             self.refuse(id, said.quiet(), ERR_NOSUCHNICK, &params, out);
             return;

@@ -413,6 +413,14 @@ impl Hub {
         self.nicks.get(&fold(nick)).copied()
     }
 
+    /// The registered user holding `nick`. A client that has sent NICK but
+    /// not yet USER holds its nick already, so that nobody takes it, but
+    /// is nobody yet to message, query or invite.
+    fn find_user(&self, nick: &str) -> Option<ClientId> {
+        self.find_nick(nick)
+            .filter(|&id| self.client(id).is_some_and(|c| c.registered))
+    }
+
     /// The client whose nick looks like `nick` (the same skeleton), if it is
     /// not `id` itself.
     fn look_alike_holder(&self, id: ClientId, nick: &str) -> Option<ClientId> {

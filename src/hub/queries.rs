@@ -35,9 +35,8 @@ impl Hub {
             return;
         };
         let found = self
-            .find_nick(nick)
-            .and_then(|target| Some((target, self.client(target)?)))
-            .filter(|(_, t)| t.registered);
+            .find_user(nick)
+            .and_then(|target| Some((target, self.client(target)?)));
         let Some((target, t)) = found else {
             self.reply(id, ERR_NOSUCHNICK, &[nick, "No such nick/channel"], out);
             self.reply(id, RPL_ENDOFWHOIS, &[nick, "End of /WHOIS list"], out);
@@ -216,8 +215,8 @@ impl Hub {
         change: Option<&str>,
         out: &mut dyn Outbox,
     ) {
-        if self.find_nick(target) != Some(id) {
-            if self.find_nick(target).is_some() {
+        if self.find_user(target) != Some(id) {
+            if self.find_user(target).is_some() {
                 self.reply(
                     id,
                     ERR_USERSDONTMATCH,
@@ -351,7 +350,7 @@ impl Hub {
             .params
             .iter()
             .take(5)
-            .filter_map(|n| self.find_nick(n).and_then(|t| self.client(t)))
+            .filter_map(|n| self.find_user(n).and_then(|t| self.client(t)))
             .map(|t| {
                 let here = if t.away.is_some() { '-' } else { '+' };
                 format!("{}={here}{}@{}", t.nick, t.user, t.host)
@@ -365,7 +364,7 @@ impl Hub {
             .params
             .iter()
             .flat_map(|p| p.split(' '))
-            .filter_map(|n| self.find_nick(n).and_then(|t| self.client(t)))
+            .filter_map(|n| self.find_user(n).and_then(|t| self.client(t)))
             .map(|t| t.nick.as_str())
             .collect();
         self.reply(id, RPL_ISON, &[&online.join(" ")], out);

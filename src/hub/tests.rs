@@ -12,6 +12,7 @@ mod klines;
 mod names;
 mod network;
 mod opers;
+mod replies;
 
 #[derive(Default)]
 struct Recorder {
