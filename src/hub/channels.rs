@@ -571,21 +571,25 @@ impl Hub {
         self.reply(id, RPL_LISTEND, &["End of /LIST"], out);
     }
 
+    /// `WHO <channel|nick> [o]`: with `o`, server operators only (RFC 2812
+    /// 3.6.1).
     pub(super) fn who(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         let mask = msg.param(0).unwrap_or("*");
+        let opers_only = msg.param(1) == Some("o");
+        let listed = |member: ClientId| !opers_only || self.is_oper(member);
         if let Some(&chan) = self.channel_ids.get(&fold(mask)) {
             let channel = &self.channels[chan];
-            for (&member, &status) in &channel.members {
+            for (&member, &status) in channel.members.iter().filter(|(m, _)| listed(**m)) {
                 self.who_reply(id, member, &channel.name, status, out);
             }
-        } else if let Some(target) = self.find_user(mask) {
+        } else if let Some(target) = self.find_user(mask).filter(|&t| listed(t)) {
             self.who_reply(id, target, "*", Member::default(), out);
         }
         self.reply(id, RPL_ENDOFWHO, &[mask, "End of /WHO list"], out);
     }
 
-    /// One `352`; its flags are `H` (here) or `G` (gone, away), then the
-    /// member's prefixes in `channel`.
+    /// One `352`; its flags are `H` (here) or `G` (gone, away), `*` for a
+    /// server operator, then the member's prefixes in `channel`.
     fn who_reply(
         &self,
         id: ClientId,
@@ -601,7 +605,8 @@ impl Hub {
             .client(id)
             .is_some_and(|c| c.caps.has(Cap::MultiPrefix));
         let away = if t.away.is_some() { "G" } else { "H" };
-        let here = format!("{away}{}", status.prefixes(multi));
+        let oper = if t.oper.is_some() { "*" } else { "" };
+        let here = format!("{away}{oper}{}", status.prefixes(multi));
         let real = format!("0 {}", t.realname);
         let server = &self.config.server_name;
         self.reply(

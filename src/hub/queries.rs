@@ -352,8 +352,10 @@ impl Hub {
             .take(5)
             .filter_map(|n| self.find_user(n).and_then(|t| self.client(t)))
             .map(|t| {
+                // RFC 2812 5.1: `nick[*]=(+|-)user@host`, `*` for an operator.
+                let oper = if t.oper.is_some() { "*" } else { "" };
                 let here = if t.away.is_some() { '-' } else { '+' };
-                format!("{}={here}{}@{}", t.nick, t.user, t.host)
+                format!("{}{oper}={here}{}@{}", t.nick, t.user, t.host)
             })
             .collect();
         self.reply(id, RPL_USERHOST, &[&found.join(" ")], out);

@@ -219,3 +219,24 @@ fn without_lobby_operators_the_lobby_stays_plus_n_without_ops() {
     let modes = w.take(1);
     assert!(modes[0].ends_with(" #lobby :+n"), "{modes:?}");
 }
+
+#[test]
+fn userhost_and_who_mark_operators_and_who_o_lists_only_them() {
+    let (mut w, _accounts) = with_oper();
+    w.send(2, "USERHOST bob carol");
+    assert_eq!(
+        w.take(2),
+        [":groupchatd 302 carol :bob*=+bob@127.0.0.1 carol=+carol@127.0.0.1"]
+    );
+    w.send(2, "WHO bob");
+    assert_eq!(
+        w.take(2)[0],
+        ":groupchatd 352 carol * bob 127.0.0.1 groupchatd bob H* :0 Real bob"
+    );
+    w.send(2, "WHO #lobby o");
+    let who = w.take(2);
+    assert_eq!(codes(&who), ["352", "315"]);
+    assert!(who[0].contains(" bob H* "), "{}", who[0]);
+    w.send(2, "WHO carol o");
+    assert_eq!(codes(&w.take(2)), ["315"]);
+}
