@@ -362,6 +362,11 @@ impl Hub {
     }
 
     pub(super) fn ison(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
+        if msg.param(0).is_none() {
+            let params = ["ISON", "Not enough parameters"];
+            self.reply(id, ERR_NEEDMOREPARAMS, &params, out);
+            return;
+        }
         let online: Vec<&str> = msg
             .params
             .iter()

@@ -19,3 +19,13 @@ fn a_nick_held_before_registration_is_nobody_to_query() {
     w.send(1, "MODE half");
     assert_eq!(w.take(1), [":groupchatd 401 a half :No such nick/channel"]);
 }
+
+#[test]
+fn ison_needs_a_nick() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.send(1, "ISON");
+    assert_eq!(w.take(1), [":groupchatd 461 a ISON :Not enough parameters"]);
+    w.send(1, "ISON :a nobody");
+    assert_eq!(w.take(1), [":groupchatd 303 a :a"]);
+}
