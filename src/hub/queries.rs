@@ -240,14 +240,14 @@ impl Hub {
             return;
         };
         let mut adding = true;
-        let mut applied = String::new();
+        let mut applied = Vec::new();
         let mut unknown = false;
         for flag in change.chars() {
             match flag {
                 '+' | '-' => adding = flag == '+',
                 'o' => {
                     if !adding && self.deoper(id) {
-                        applied.push_str("-o");
+                        applied.push((false, 'o'));
                     }
                 }
                 'i' | 'w' => {
@@ -259,8 +259,7 @@ impl Hub {
                         };
                         if *mode != adding {
                             *mode = adding;
-                            applied.push(if adding { '+' } else { '-' });
-                            applied.push(flag);
+                            applied.push((adding, flag));
                         }
                     }
                 }
@@ -271,10 +270,8 @@ impl Hub {
             self.reply(id, ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"], out);
         }
         if let (false, Some(client)) = (applied.is_empty(), self.client(id)) {
-            out.send(
-                id,
-                &build(&client.prefix, "MODE", &[&client.nick, &applied]),
-            );
+            let modes = mode_string(&applied);
+            out.send(id, &build(&client.prefix, "MODE", &[&client.nick, &modes]));
         }
     }
 
@@ -376,4 +373,19 @@ impl Hub {
             .collect();
         self.reply(id, RPL_ISON, &[&online.join(" ")], out);
     }
+}
+
+/// Changes as a MODE line writes them: a sign only where it changes, so
+/// `+w`, `+i`, `-o` read `+wi-o`.
+fn mode_string(changes: &[(bool, char)]) -> String {
+    let mut modes = String::new();
+    let mut sign = None;
+    for &(adding, letter) in changes {
+        if sign != Some(adding) {
+            modes.push(if adding { '+' } else { '-' });
+            sign = Some(adding);
+        }
+        modes.push(letter);
+    }
+    modes
 }

@@ -106,7 +106,17 @@ fn user_mode_w_is_recorded() {
     let mut w = World::new(config());
     w.register(1, "a");
     w.send(1, "MODE a +wi");
-    assert_eq!(w.take(1), [":a!a@127.0.0.1 MODE a :+w+i"]);
+    assert_eq!(w.take(1), [":a!a@127.0.0.1 MODE a :+wi"]);
+    w.send(1, "MODE a -iw+x");
+    assert_eq!(
+        w.take(1),
+        [
+            ":groupchatd 501 a :Unknown MODE flag",
+            ":a!a@127.0.0.1 MODE a :-iw"
+        ]
+    );
+    w.send(1, "MODE a +wi");
+    w.take(1);
     w.send(1, "MODE a");
     assert_eq!(w.take(1), [":groupchatd 221 a :+iw"]);
     w.send(1, "MODE a -w");
