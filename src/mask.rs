@@ -87,7 +87,7 @@ impl Mask {
 /// characters compare byte by byte, which UTF-8 makes the same as comparing
 /// characters, and every step that is not such a comparison moves `t` a whole
 /// character, so `t` is on a character boundary whenever one is needed.
-fn glob(pattern: &str, text: &str) -> bool {
+pub fn glob(pattern: &str, text: &str) -> bool {
     let (pattern, bytes) = (pattern.as_bytes(), text.as_bytes());
     let char_len = |at: usize| text[at..].chars().next().map_or(1, char::len_utf8);
     let (mut p, mut t) = (0, 0);

@@ -59,6 +59,7 @@ pub const RPL_YOUREOPER: u16 = 381;
 pub const RPL_TIME: u16 = 391;
 pub const RPL_WHOISSECURE: u16 = 671;
 pub const ERR_NOSUCHNICK: u16 = 401;
+pub const ERR_NOSUCHSERVER: u16 = 402;
 pub const ERR_NOSUCHCHANNEL: u16 = 403;
 pub const ERR_CANNOTSENDTOCHAN: u16 = 404;
 pub const ERR_TOOMANYCHANNELS: u16 = 405;

@@ -34,6 +34,9 @@ impl Hub {
             self.reply(id, ERR_NONICKNAMEGIVEN, &["No nickname given"], out);
             return;
         };
+        if msg.param(1).is_some() && !self.serves(id, msg.param(0), out) {
+            return;
+        }
         let found = self
             .find_user(nick)
             .and_then(|target| Some((target, self.client(target)?)));

@@ -1,14 +1,52 @@
 //! What a client may ask about the server itself: TIME, VERSION (with the
-//! ISUPPORT tokens), INFO and ADMIN. One server, so a server parameter, if
-//! given, is ignored.
+//! ISUPPORT tokens), INFO and ADMIN, and MOTD; each takes an optional
+//! `<target>` naming the server to ask.
 
 use super::{ClientId, Hub, Outbox, unix_now};
+use crate::mask::glob;
+use crate::message::Message;
 use crate::numeric::*;
 
 /// The server's version as `004`, `351` and `002` give it.
 pub(super) const VERSION: &str = concat!("groupchatd-", env!("CARGO_PKG_VERSION"));
 
 impl Hub {
+    /// A server query (MOTD, VERSION, ADMIN, TIME, INFO): `answer` unless
+    /// the query's `<target>` names no server there is.
+    pub(super) fn server_query(
+        &self,
+        id: ClientId,
+        msg: &Message,
+        answer: fn(&Hub, ClientId, &mut dyn Outbox),
+        out: &mut dyn Outbox,
+    ) {
+        if self.serves(id, msg.param(0), out) {
+            answer(self, id, out);
+        }
+    }
+
+    /// Whether a query for server `target` is answered here: none given;
+    /// this server's name, or a mask matching it (`*.example.org`), in any
+    /// case; or a user's nick, meaning that user's server. Another node of
+    /// the cluster, by name or by one of its users, is answered here too:
+    /// the nodes run this same software and queries are not forwarded.
+    /// Anything else is no server: `402`, as the Modern document asks.
+    pub(super) fn serves(&self, id: ClientId, target: Option<&str>, out: &mut dyn Outbox) -> bool {
+        let Some(target) = target else {
+            return true;
+        };
+        let pattern = target.to_ascii_lowercase();
+        let known = std::iter::once(&self.config.server_name)
+            .chain(&self.config.node)
+            .chain(self.peers.keys())
+            .any(|name| glob(&pattern, &name.to_ascii_lowercase()))
+            || self.find_user(target).is_some();
+        if !known {
+            self.reply(id, ERR_NOSUCHSERVER, &[target, "No such server"], out);
+        }
+        known
+    }
+
     /// `391`: the time here, as a timestamp and for people.
     pub(super) fn time(&self, id: ClientId, out: &mut dyn Outbox) {
         let now = unix_now();

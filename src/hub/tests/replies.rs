@@ -29,3 +29,35 @@ fn ison_needs_a_nick() {
     w.send(1, "ISON :a nobody");
     assert_eq!(w.take(1), [":groupchatd 303 a :a"]);
 }
+
+#[test]
+fn server_queries_take_a_target_server_and_refuse_unknown_ones() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    for query in ["MOTD", "TIME", "VERSION", "INFO", "ADMIN"] {
+        for target in ["groupchatd", "GROUPCHAT*", "a"] {
+            w.send(1, &format!("{query} {target}"));
+            let lines = w.take(1);
+            assert!(
+                !codes(&lines).contains(&"402"),
+                "{query} {target}: {lines:?}"
+            );
+            assert!(!lines.is_empty(), "{query} {target}");
+        }
+        w.send(1, &format!("{query} irc.elsewhere.org"));
+        assert_eq!(
+            w.take(1),
+            [":groupchatd 402 a irc.elsewhere.org :No such server"],
+            "{query}"
+        );
+    }
+    w.send(1, "WHOIS groupchatd a");
+    assert_eq!(codes(&w.take(1)).last(), Some(&"318"));
+    w.send(1, "WHOIS a a");
+    assert_eq!(codes(&w.take(1)).last(), Some(&"318"));
+    w.send(1, "WHOIS irc.elsewhere.org a");
+    assert_eq!(
+        w.take(1),
+        [":groupchatd 402 a irc.elsewhere.org :No such server"]
+    );
+}
