@@ -10,28 +10,55 @@ use crate::numeric::*;
 const MAX_INVITES: usize = 20;
 
 impl Hub {
-    /// `KICK #chan nick[,nick…] [:reason]`: ops only (and server
+    /// `KICK #chan nick[,nick…] [:reason]`, or `KICK #a,#b nick_a,nick_b`
+    /// (a nick for each channel, by position), as RFC 2812 and the Modern
+    /// document allow; any other count is 461. Ops only (and server
     /// operators, from outside too); everyone in the channel, the kicked
     /// included, sees each KICK.
     pub(super) fn kick_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
-        let (Some(name), Some(targets)) = (msg.param(0), msg.param(1)) else {
-            let params = ["KICK", "Not enough parameters"];
-            self.reply(id, ERR_NEEDMOREPARAMS, &params, out);
-            return;
+        let list = |i: usize| -> Vec<&str> {
+            let param = msg.param(i).unwrap_or_default();
+            param.split(',').filter(|n| !n.is_empty()).collect()
         };
+        let (channels, nicks) = (list(0), list(1));
+        let reason = msg.param(2);
+        match channels[..] {
+            [name] if !nicks.is_empty() => self.kick_from(id, name, &nicks, reason, out),
+            _ if !channels.is_empty() && channels.len() == nicks.len() => {
+                for (name, nick) in channels.into_iter().zip(nicks) {
+                    self.kick_from(id, name, &[nick], reason, out);
+                }
+            }
+            _ => {
+                let params = ["KICK", "Not enough parameters"];
+                self.reply(id, ERR_NEEDMOREPARAMS, &params, out);
+            }
+        }
+    }
+
+    /// Kicks `nicks` out of channel `name`, with `reason` or the kicker's
+    /// nick.
+    fn kick_from(
+        &mut self,
+        id: ClientId,
+        name: &str,
+        nicks: &[&str],
+        reason: Option<&str>,
+        out: &mut dyn Outbox,
+    ) {
         let Some(chan) = self.op_channel(id, name, out) else {
             return;
         };
         let Some(kicker) = self.client(id) else {
             return;
         };
-        let reason = msg.param(2).unwrap_or(&kicker.nick).to_string();
+        let reason = reason.unwrap_or(&kicker.nick).to_string();
         if !self.acts_as_chanop(chan, id) {
             let params = [&*self.channels[chan].name, "You're not channel operator"];
             self.reply(id, ERR_CHANOPRIVSNEEDED, &params, out);
             return;
         }
-        for nick in targets.split(',').filter(|n| !n.is_empty()) {
+        for &nick in nicks {
             let channel = &self.channels[chan];
             let target = self
                 .find_nick(nick)

@@ -495,3 +495,30 @@ fn whether_a_member_may_speak_is_read_from_its_flag_not_from_the_ban_list() {
     assert_eq!(codes(&w.take(2)), ["404"]);
     assert_eq!(w.take(1), Vec::<String>::new());
 }
+
+#[test]
+fn kick_takes_a_nick_for_each_of_several_channels() {
+    let mut w = channel();
+    for (id, chan) in [(1, "#d"), (2, "#d"), (3, "#c"), (3, "#d")] {
+        w.send(id, &format!("JOIN {chan}"));
+    }
+    w.out.lines.clear();
+    w.send(1, "KICK #c,#d b");
+    assert_eq!(w.take(1), [":groupchatd 461 a KICK :Not enough parameters"]);
+    w.send(1, "KICK #c,#d b,c :out");
+    assert_eq!(
+        w.take(1),
+        [
+            ":a!a@127.0.0.1 KICK #c b :out",
+            ":a!a@127.0.0.1 KICK #d c :out"
+        ]
+    );
+    w.send(1, "KICK #c c,b");
+    assert_eq!(
+        w.take(1),
+        [
+            ":a!a@127.0.0.1 KICK #c c :a",
+            ":groupchatd 441 a b #c :They aren't on that channel"
+        ]
+    );
+}
