@@ -9,7 +9,7 @@
 //! count against the same limits as SASL's ([`Hub::password_failed`]).
 
 use super::accounts::{Attempt, Waiting};
-use super::{ChannelId, ClientId, Hub, Outbox};
+use super::{ChannelId, ClientId, Hub, Outbox, REMOTE_BASE};
 use crate::accounts::{Answer, Outcome, Request, Secret};
 use crate::message::{Line, Message, build};
 use crate::names::fold;
@@ -141,8 +141,11 @@ impl Hub {
         }
     }
 
-    /// `KILL nick [:reason]`: opers only; the victim quits with `Killed
-    /// (oper (reason))`, as other servers word it.
+    /// `KILL nick [:reason]`: opers only; the victim gets the KILL from the
+    /// oper, as the Modern document says, then quits with `Killed (oper
+    /// (reason))`, as other servers word it. A user of another node is cut
+    /// off by its node, without the KILL line: the cluster's KILL does not
+    /// carry the oper's prefix.
     pub(super) fn kill_command(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         if !self.require_oper(id, out) {
             return;
@@ -156,8 +159,18 @@ impl Hub {
             self.reply(id, ERR_NOSUCHNICK, &[nick, "No such nick/channel"], out);
             return;
         };
-        let killer = self.nick(id).unwrap_or("*").to_string();
-        let reason = msg.param(1).filter(|r| !r.is_empty()).unwrap_or(&killer);
+        let (Some(killer), Some(victim)) = (self.client(id), self.client(target)) else {
+            return;
+        };
+        let reason = msg
+            .param(1)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&killer.nick);
+        if target < REMOTE_BASE {
+            let line = build(&killer.prefix, "KILL", &[&victim.nick, reason]);
+            out.send(target, &line);
+        }
+        let killer = killer.nick.clone();
         let text = format!("Killed ({killer} ({reason}))");
         log::info!(
             "{} killed {}: {reason}",

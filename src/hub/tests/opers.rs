@@ -124,6 +124,7 @@ fn kill_disconnects_with_the_oper_and_reason() {
     w.send(1, "KILL nobody :x");
     assert_eq!(codes(&w.take(1)), ["401"]);
     w.send(1, "KILL carol :spamming");
+    assert_eq!(w.take(2), [":bob!bob@127.0.0.1 KILL carol :spamming"]);
     let reason = "Killed (bob (spamming))".to_string();
     assert_eq!(w.out.closed, [(2, DisconnectReason::Killed, reason)]);
     assert!(
