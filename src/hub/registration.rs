@@ -176,8 +176,10 @@ impl Hub {
         self.try_register(id, out);
     }
 
+    /// `QUIT [:reason]`: the peers see `Quit: reason`, even when the reason
+    /// is empty (the Modern document's QUIT); without one, `Client Quit`.
     pub(super) fn quit(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
-        let reason = match msg.param(0) {
+        let reason = match msg.params.first() {
             Some(text) => format!("Quit: {text}"),
             None => "Client Quit".to_string(),
         };

@@ -61,3 +61,20 @@ fn server_queries_take_a_target_server_and_refuse_unknown_ones() {
         [":groupchatd 402 a irc.elsewhere.org :No such server"]
     );
 }
+
+#[test]
+fn an_empty_quit_reason_still_says_quit() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.register(3, "c");
+    w.send(2, "QUIT :");
+    w.send(3, "QUIT");
+    assert_eq!(
+        w.out.closed,
+        [
+            (2, DisconnectReason::Quit, "Quit: ".to_string()),
+            (3, DisconnectReason::Quit, "Client Quit".to_string())
+        ]
+    );
+}
