@@ -526,7 +526,7 @@ impl Hub {
             let multi = caps.has(Cap::MultiPrefix);
             let mut line = String::new();
             for (&m, status) in &channel.members {
-                let Some(member) = self.client(m) else {
+                let Some(member) = self.client(m).filter(|c| shown_in(id, channel, c)) else {
                     continue;
                 };
                 // `prefix` is `nick!user@host`.
@@ -579,7 +579,9 @@ impl Hub {
         let listed = |member: ClientId| !opers_only || self.is_oper(member);
         if let Some(&chan) = self.channel_ids.get(&fold(mask)) {
             let channel = &self.channels[chan];
-            for (&member, &status) in channel.members.iter().filter(|(m, _)| listed(**m)) {
+            let shown =
+                |m: ClientId| listed(m) && self.client(m).is_some_and(|c| shown_in(id, channel, c));
+            for (&member, &status) in channel.members.iter().filter(|(m, _)| shown(**m)) {
                 self.who_reply(id, member, &channel.name, status, out);
             }
         } else if let Some(target) = self.find_user(mask).filter(|&t| listed(t)) {
@@ -643,6 +645,13 @@ impl Hub {
             channel.last_summary = now;
         }
     }
+}
+
+/// Whether `member` of `channel` shows in the NAMES and WHO that `id` asks
+/// for: always to a member, and to others unless invisible (`+i`), as the
+/// Modern document's NAMES and WHO say.
+fn shown_in(id: ClientId, channel: &Channel, member: &super::Client) -> bool {
+    !member.invisible || channel.members.contains_key(&id)
 }
 
 /// Whether a client may join an existing channel, and if not the numeric

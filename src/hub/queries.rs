@@ -207,8 +207,8 @@ impl Hub {
         }
     }
 
-    /// `+i` changes nothing anyone can see yet (WHO and NAMES list everyone
-    /// in a shared group anyway); `+w` asks for WALLOPS; `-o` stops being a
+    /// `+i` hides the user from the NAMES and WHO of its channels that
+    /// others outside them ask for; `+w` asks for WALLOPS; `-o` stops being a
     /// server operator, and `+o` is ignored: only `OPER` gives it. Unknown
     /// flags get 501.
     fn user_mode(

@@ -78,3 +78,29 @@ fn an_empty_quit_reason_still_says_quit() {
         ]
     );
 }
+
+#[test]
+fn invisible_members_show_only_to_their_channel() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.register(3, "c");
+    w.send(1, "JOIN #t");
+    w.send(2, "JOIN #t");
+    w.send(2, "MODE b +i");
+    w.out.lines.clear();
+    w.send(3, "NAMES #t");
+    assert_eq!(
+        w.take(3),
+        [
+            ":groupchatd 353 c = #t :@a",
+            ":groupchatd 366 c #t :End of /NAMES list"
+        ]
+    );
+    w.send(3, "WHO #t");
+    assert_eq!(codes(&w.take(3)), ["352", "315"]);
+    w.send(1, "NAMES #t");
+    assert_eq!(codes(&w.take(1)), ["353", "366"]);
+    w.send(1, "WHO #t");
+    assert_eq!(codes(&w.take(1)), ["352", "352", "315"]);
+}
