@@ -554,16 +554,12 @@ impl Hub {
         );
     }
 
+    /// `LIST [#a,#b…] [>n,<n]`: the channels named, or all, with more or
+    /// fewer users than n (`ELIST=U`), as the Modern document's LIST takes.
     pub(super) fn list(&mut self, id: ClientId, msg: &Message, out: &mut dyn Outbox) {
         self.reply(id, RPL_LISTSTART, &["Channel", "Users  Name"], out);
-        let wanted: Option<Vec<String>> = msg.param(0).map(|t| t.split(',').map(fold).collect());
-        for (_, channel) in &self.channels {
-            if wanted
-                .as_ref()
-                .is_some_and(|w| !w.contains(&fold(&channel.name)))
-            {
-                continue;
-            }
+        let filter = ListFilter::new(msg);
+        for (_, channel) in self.channels.iter().filter(|(_, c)| filter.accepts(c)) {
             let count = channel.members.len().to_string();
             let topic = channel.topic.as_ref().map_or("", |t| t.text.as_str());
             self.reply(id, RPL_LIST, &[&channel.name, &count, topic], out);
@@ -644,6 +640,45 @@ impl Hub {
             channel.left_since = 0;
             channel.last_summary = now;
         }
+    }
+}
+
+/// What a LIST asks for: channel names (folded) and user counts.
+#[derive(Default)]
+struct ListFilter {
+    /// Only these channels, when given.
+    names: Option<Vec<String>>,
+    /// `>n`: more than n users.
+    more_than: Option<usize>,
+    /// `<n`: fewer than n users.
+    fewer_than: Option<usize>,
+}
+
+impl ListFilter {
+    /// Reads LIST's parameters, names and conditions alike, in either of
+    /// its two; a condition that is not a number is ignored.
+    fn new(msg: &Message) -> ListFilter {
+        let mut filter = ListFilter::default();
+        let items = msg.params.iter().take(2).flat_map(|p| p.split(','));
+        for item in items.filter(|i| !i.is_empty()) {
+            if let Some(n) = item.strip_prefix('>') {
+                filter.more_than = n.parse().ok();
+            } else if let Some(n) = item.strip_prefix('<') {
+                filter.fewer_than = n.parse().ok();
+            } else {
+                filter.names.get_or_insert_with(Vec::new).push(fold(item));
+            }
+        }
+        filter
+    }
+
+    fn accepts(&self, channel: &Channel) -> bool {
+        let users = channel.members.len();
+        self.names
+            .as_ref()
+            .is_none_or(|names| names.contains(&fold(&channel.name)))
+            && self.more_than.is_none_or(|n| users > n)
+            && self.fewer_than.is_none_or(|n| users < n)
     }
 }
 

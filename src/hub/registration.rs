@@ -295,6 +295,8 @@ impl Hub {
             format!("TOPICLEN={}", c.topic_len),
             format!("NETWORK={}", c.network),
             "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,LIST:,KICK:".to_string(),
+            // LIST takes `>n` and `<n` user counts.
+            "ELIST=U".to_string(),
         ];
         let history = [
             format!("CHATHISTORY={}", super::MAX_CHATHISTORY),

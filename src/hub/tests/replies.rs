@@ -104,3 +104,34 @@ fn invisible_members_show_only_to_their_channel() {
     w.send(1, "WHO #t");
     assert_eq!(codes(&w.take(1)), ["352", "352", "315"]);
 }
+
+#[test]
+fn list_takes_channel_names_and_user_counts() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.send(1, "JOIN #one");
+    w.send(1, "JOIN #two");
+    w.send(2, "JOIN #two");
+    w.out.lines.clear();
+    let listed = |w: &mut World, line: &str| -> Vec<String> {
+        w.send(1, line);
+        let lines = w.take(1);
+        assert_eq!(codes(&lines).first(), Some(&"321"), "{line}");
+        assert_eq!(codes(&lines).last(), Some(&"323"), "{line}");
+        let rows = lines.iter().filter(|l| l.split(' ').nth(1) == Some("322"));
+        let mut channels: Vec<String> = rows
+            .filter_map(|l| l.split(' ').nth(3))
+            .map(String::from)
+            .collect();
+        channels.sort();
+        channels
+    };
+    assert_eq!(listed(&mut w, "LIST"), ["#lobby", "#one", "#two"]);
+    assert_eq!(listed(&mut w, "LIST >1"), ["#lobby", "#two"]);
+    assert_eq!(listed(&mut w, "LIST #one,#TWO <2"), ["#one"]);
+    assert_eq!(listed(&mut w, "LIST #one,#two >1"), ["#two"]);
+    assert_eq!(listed(&mut w, "LIST #nowhere"), Vec::<String>::new());
+    w.send(1, "VERSION");
+    assert!(w.take(1).iter().any(|l| l.contains(" ELIST=U ")));
+}
