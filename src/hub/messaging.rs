@@ -70,16 +70,19 @@ impl Hub {
             text,
             client_tags: tags::client_only(msg.tags),
         };
-        for target in targets
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .take(MAX_TARGETS)
-        {
+        let mut targets = targets.split(',').filter(|t| !t.is_empty());
+        for target in targets.by_ref().take(MAX_TARGETS) {
             if target.starts_with('#') {
                 self.message_channel(id, target, &said, out);
             } else {
                 self.message_nick(id, target, &said, out);
             }
+        }
+        // RFC 2812: too many recipients is 407, naming the first left out.
+        if let Some(dropped) = targets.next() {
+            let text = format!("Too many recipients. Only {MAX_TARGETS} processed");
+            let params = [dropped, &text];
+            self.refuse(id, said.quiet(), ERR_TOOMANYTARGETS, &params, out);
         }
     }
 

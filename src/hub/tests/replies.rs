@@ -135,3 +135,21 @@ fn list_takes_channel_names_and_user_counts() {
     w.send(1, "VERSION");
     assert!(w.take(1).iter().any(|l| l.contains(" ELIST=U ")));
 }
+
+#[test]
+fn privmsg_past_targmax_gets_407_and_notice_does_not() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    for (id, nick) in [(2, "b"), (3, "c"), (4, "d"), (5, "e"), (6, "f")] {
+        w.register(id, nick);
+    }
+    w.send(1, "PRIVMSG b,c,d,e,f :hi");
+    assert_eq!(
+        w.take(1),
+        [":groupchatd 407 a f :Too many recipients. Only 4 processed"]
+    );
+    assert_eq!(w.take(5), [":a!a@127.0.0.1 PRIVMSG e :hi"]);
+    assert!(w.take(6).is_empty());
+    w.send(1, "NOTICE b,c,d,e,f :hi");
+    assert!(w.take(1).is_empty());
+}
