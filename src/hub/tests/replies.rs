@@ -153,3 +153,42 @@ fn privmsg_past_targmax_gets_407_and_notice_does_not() {
     w.send(1, "NOTICE b,c,d,e,f :hi");
     assert!(w.take(1).is_empty());
 }
+
+#[test]
+fn the_documented_optional_forms_are_taken() {
+    let mut w = World::new(config());
+    w.register(1, "a");
+    w.register(2, "b");
+    w.send(1, "JOIN #x,#y");
+    w.send(2, "JOIN #x");
+    w.out.lines.clear();
+    // TOPIC with an empty trailing parameter clears the topic.
+    w.send(1, "TOPIC #x :something");
+    w.send(1, "TOPIC #x :");
+    assert_eq!(
+        w.take(2).last().map(String::as_str),
+        Some(":a!a@127.0.0.1 TOPIC #x :")
+    );
+    w.out.lines.clear();
+    w.send(2, "TOPIC #x");
+    assert_eq!(w.take(2), [":groupchatd 331 b #x :No topic is set"]);
+    // NAMES of several channels: a 366 for each, known or not.
+    w.send(2, "NAMES #x,#nowhere");
+    assert_eq!(codes(&w.take(2)), ["353", "366", "366"]);
+    // PART of several channels, each with the reason.
+    w.send(1, "PART #x,#y :bye");
+    assert_eq!(
+        w.take(1),
+        [":a!a@127.0.0.1 PART #x :bye", ":a!a@127.0.0.1 PART #y :bye"]
+    );
+    // JOIN 0 parts every channel.
+    w.out.lines.clear();
+    w.send(2, "JOIN 0");
+    assert_eq!(
+        w.take(2),
+        [":b!b@127.0.0.1 PART :#lobby", ":b!b@127.0.0.1 PART :#x"]
+    );
+    // PING's token comes back in PONG.
+    w.send(2, "PING :a b c");
+    assert_eq!(w.take(2), [":groupchatd PONG groupchatd :a b c"]);
+}
