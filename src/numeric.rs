@@ -7,6 +7,7 @@ pub const RPL_MYINFO: u16 = 4;
 pub const RPL_ISUPPORT: u16 = 5;
 pub const RPL_UMODEIS: u16 = 221;
 pub const RPL_LUSERCLIENT: u16 = 251;
+pub const RPL_LUSEROP: u16 = 252;
 pub const RPL_LUSERUNKNOWN: u16 = 253;
 pub const RPL_LUSERCHANNELS: u16 = 254;
 pub const RPL_LUSERME: u16 = 255;

@@ -284,6 +284,13 @@ impl Client {
 
 type ChannelId = usize;
 
+/// See [`Hub::census`].
+#[derive(Debug, Default, Clone, Copy)]
+struct Census {
+    invisible: usize,
+    opers: usize,
+}
+
 /// The chat state of one server.
 pub struct Hub {
     config: HubConfig,
@@ -305,6 +312,10 @@ pub struct Hub {
     channel_skeletons: HashMap<String, ChannelId>,
     registered: usize,
     unregistered: usize,
+    /// How many users are invisible and how many are operators, network
+    /// wide, for LUSERS: counted when asked and kept until one of them
+    /// changes, so that the LUSERS of every welcome costs no scan.
+    census: std::cell::Cell<Option<Census>>,
     stats: HubStats,
     checks: timeouts::CheckQueue,
     /// The last msgid given out (see `next_seq`).
@@ -357,6 +368,7 @@ impl Hub {
             channel_skeletons: HashMap::new(),
             registered: 0,
             unregistered: 0,
+            census: std::cell::Cell::new(None),
             stats: HubStats::default(),
             checks: timeouts::CheckQueue::new(),
             last_seq: 0,
@@ -471,10 +483,32 @@ impl Hub {
 
     /// Takes a client out of its table.
     fn take_client(&mut self, id: ClientId) -> Option<Client> {
-        match id.checked_sub(REMOTE_BASE) {
+        let client = match id.checked_sub(REMOTE_BASE) {
             None => self.clients.get_mut(id).and_then(Option::take),
             Some(key) => self.remotes.try_remove(key).map(|r| r.client),
+        };
+        if client
+            .as_ref()
+            .is_some_and(|c| c.invisible || c.oper.is_some())
+        {
+            self.census.set(None);
         }
+        client
+    }
+
+    /// Invisible users and operators, network wide (see `census`).
+    fn census(&self) -> Census {
+        if let Some(census) = self.census.get() {
+            return census;
+        }
+        let mut census = Census::default();
+        let locals = self.clients.iter().flatten().filter(|c| c.registered);
+        for client in locals.chain(self.remotes.iter().map(|(_, r)| &r.client)) {
+            census.invisible += usize::from(client.invisible);
+            census.opers += usize::from(client.oper.is_some());
+        }
+        self.census.set(Some(census));
+        census
     }
 
     /// A connection was accepted from `ip`.

@@ -552,6 +552,7 @@ impl Hub {
         client.signon = signon;
         client.invisible = modes.contains('i');
         client.oper = modes.contains('o').then(|| "network".to_string());
+        self.census.set(None);
         if let Some(key) = id.checked_sub(REMOTE_BASE)
             && let Some(remote) = self.remotes.get_mut(key)
         {
@@ -812,6 +813,7 @@ impl Hub {
             }
             "PRIVMSG" | "NOTICE" | "TAGMSG" => self.remote_message(id, msg, out),
             "MODE" if channel(self).is_some() => self.channel_mode(id, msg, out),
+            "MODE" => self.remote_user_mode(id, msg.param(1).unwrap_or_default()),
             "INVITE" => {
                 let target = msg.param(0).and_then(|n| self.find_nick(n));
                 let chan = msg
@@ -827,6 +829,27 @@ impl Hub {
             }
             other => warn!("cluster: dropped an unknown {other:?} from another node"),
         }
+    }
+}
+
+impl Hub {
+    /// Another node's user changed its own modes (`+i`, `+w`, `+o` by
+    /// OPER there, `-o`).
+    fn remote_user_mode(&mut self, id: ClientId, modes: &str) {
+        let Some(client) = self.client_mut(id) else {
+            return;
+        };
+        let mut adding = true;
+        for flag in modes.chars() {
+            match flag {
+                '+' | '-' => adding = flag == '+',
+                'i' => client.invisible = adding,
+                'w' => client.wallops = adding,
+                'o' => client.oper = adding.then(|| "network".to_string()),
+                _ => {}
+            }
+        }
+        self.census.set(None);
     }
 }
 

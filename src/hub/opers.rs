@@ -134,10 +134,12 @@ impl Hub {
         };
         let was = client.oper.replace(name.to_string());
         let line = build(&client.prefix, "MODE", &[&client.nick, "+o"]);
+        self.census.set(None);
         log::info!("{} is now operator {name:?}", self.describe(id));
         self.reply(id, RPL_YOUREOPER, &["You are now an IRC operator"], out);
         if was.is_none() {
             out.send(id, &line);
+            self.publish_from(id, &line, out);
         }
     }
 
@@ -211,6 +213,7 @@ impl Hub {
         let Some(name) = self.client_mut(id).and_then(|c| c.oper.take()) else {
             return false;
         };
+        self.census.set(None);
         log::info!("{} is no longer operator {name:?}", self.describe(id));
         true
     }

@@ -148,12 +148,18 @@ impl Hub {
         let servers = 1 + self.peers.len();
         let channels = self.channels.len().to_string();
         let unknown = self.unregistered.to_string();
-        let lines: [(u16, Vec<String>); 6] = [
+        let super::Census { invisible, opers } = self.census();
+        let visible = everyone.saturating_sub(invisible);
+        let lines: [(u16, Vec<String>); 7] = [
             (
                 RPL_LUSERCLIENT,
                 vec![format!(
-                    "There are {everyone} users and 0 invisible on {servers} servers"
+                    "There are {visible} users and {invisible} invisible on {servers} servers"
                 )],
+            ),
+            (
+                RPL_LUSEROP,
+                vec![opers.to_string(), "operator(s) online".into()],
             ),
             (
                 RPL_LUSERUNKNOWN,
@@ -185,6 +191,10 @@ impl Hub {
             ),
         ];
         for (code, params) in &lines {
+            // 252 only when there are operators, as other servers do.
+            if *code == RPL_LUSEROP && opers == 0 {
+                continue;
+            }
             let params: Vec<&str> = params.iter().map(String::as_str).collect();
             self.reply(id, *code, &params, out);
         }
@@ -263,6 +273,7 @@ impl Hub {
                         if *mode != adding {
                             *mode = adding;
                             applied.push((adding, flag));
+                            self.census.set(None);
                         }
                     }
                 }
@@ -274,7 +285,10 @@ impl Hub {
         }
         if let (false, Some(client)) = (applied.is_empty(), self.client(id)) {
             let modes = mode_string(&applied);
-            out.send(id, &build(&client.prefix, "MODE", &[&client.nick, &modes]));
+            let line = build(&client.prefix, "MODE", &[&client.nick, &modes]);
+            out.send(id, &line);
+            // Other nodes show +i and count operators too.
+            self.publish_from(id, &line, out);
         }
     }
 

@@ -242,6 +242,23 @@ fn kicks_kills_walls_and_lusers_span_the_network() {
         lusers[0].ends_with(":There are 2 users and 0 invisible on 2 servers"),
         "{lusers:?}"
     );
+    assert!(!lusers[1].contains(" 252 "), "no operators, no 252");
+    // bob goes invisible on b: a counts him so, and keeps him out of WHO.
+    b.send(2, "MODE bob +i");
+    relay(&mut b, &mut a);
+    a.send(1, "LUSERS");
+    let lusers = a.take(1);
+    assert!(
+        lusers[0].ends_with(":There are 1 users and 1 invisible on 2 servers"),
+        "{lusers:?}"
+    );
+    a.send(1, "PART #lobby");
+    a.send(1, "WHO #lobby");
+    assert_eq!(codes(&a.take(1)), ["PART", "315"], "invisible to outsiders");
+    a.send(1, "JOIN #lobby");
+    b.send(2, "MODE bob -i");
+    relay(&mut b, &mut a);
+    a.take(1);
     // The admin of a kicks bob: b cuts him off, and a sees him quit.
     let said = a.hub.kick("bob", Some("spam"), &mut a.out);
     assert_eq!(

@@ -241,3 +241,26 @@ fn userhost_and_who_mark_operators_and_who_o_lists_only_them() {
     w.send(2, "WHO carol o");
     assert_eq!(codes(&w.take(2)), ["315"]);
 }
+
+#[test]
+fn lusers_counts_operators_and_invisible_users() {
+    let (mut w, _) = with_oper();
+    w.send(2, "MODE carol +i");
+    w.send(2, "LUSERS");
+    let lusers = w.take(2);
+    assert!(lusers[1].ends_with(":There are 1 users and 1 invisible on 1 servers"));
+    assert!(
+        lusers[2].ends_with(" 252 carol 1 :operator(s) online"),
+        "{lusers:?}"
+    );
+    w.send(1, "MODE bob -o");
+    w.send(1, "QUIT");
+    w.send(2, "LUSERS");
+    let lusers = w.take(2);
+    assert!(
+        lusers
+            .iter()
+            .any(|l| l.ends_with(":There are 0 users and 1 invisible on 1 servers"))
+    );
+    assert!(!lusers.iter().any(|l| l.contains(" 252 ")), "{lusers:?}");
+}
