@@ -134,6 +134,49 @@ impl Redis {
     }
 }
 
+/// A free loopback port.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Three `redis-server`s made one Redis Cluster of three masters with
+/// `redis-cli --cluster create`, once each says the cluster is ok.
+fn redis_cluster() -> Vec<Redis> {
+    let masters: Vec<Redis> = (0..3)
+        .map(|_| {
+            let bus = free_port().to_string();
+            let options = ["--cluster-enabled", "yes", "--cluster-port", &bus];
+            Redis::start_with(None, &options)
+        })
+        .collect();
+    let addrs: Vec<String> = masters
+        .iter()
+        .map(|m| format!("127.0.0.1:{}", m.port))
+        .collect();
+    let made = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("run redis-cli");
+    assert!(made.success(), "redis-cli --cluster create failed");
+    let deadline = Instant::now() + PATIENCE;
+    for master in &masters {
+        while !master
+            .command(&[b"CLUSTER", b"INFO"])
+            .contains("cluster_state:ok")
+        {
+            assert!(Instant::now() < deadline, "the Redis Cluster never got ok");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    masters
+}
+
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
@@ -283,13 +326,70 @@ fn a_node_started_while_redis_is_down_joins_when_it_comes_back() {
 }
 
 /// Two nodes of one Redis, both up and each listing the other.
-fn two_nodes(redis: &Redis) -> (Daemon, Daemon) {
-    let a = Daemon::start(&node_config("a", &redis.url()));
-    let b = Daemon::start(&node_config("b", &redis.url()));
+fn two_nodes(redis: &str) -> (Daemon, Daemon) {
+    let a = Daemon::start(&node_config("a", redis));
+    let b = Daemon::start(&node_config("b", redis));
     for node in [&a, &b] {
         node.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a", "b"]);
     }
     (a, b)
+}
+
+#[test]
+fn nodes_over_a_redis_cluster_shard_their_channels_over_its_masters() {
+    let why = "the Redis Cluster test needs redis-cli (Debian's redis-tools package)";
+    if !have_redis() || !have_tool("redis-cli", &["--version"], why) {
+        return;
+    }
+    let masters = redis_cluster();
+    let (a, b) = two_nodes(&masters[0].url());
+    let status = a.status();
+    assert_eq!(status["cluster"]["redis_masters"], 3, "{status}");
+    a.expect_log("is a Redis Cluster of 3 masters");
+    let (mut alice, mut bob) = alice_and_bob(&a, &b);
+    // Channels whose names hash to slots all over the masters.
+    let channels: Vec<String> = (0..8).map(|n| format!("#room{n}")).collect();
+    for channel in &channels {
+        alice.send(&format!("JOIN {channel}"));
+        bob.send(&format!("JOIN {channel}"));
+        alice.expect(&format!(":bob!bob@127.0.0.1 JOIN :{channel}"));
+    }
+    for channel in &channels {
+        alice.send(&format!("PRIVMSG {channel} :hello {channel}"));
+        bob.expect(&format!(
+            ":alice!alice@127.0.0.1 PRIVMSG {channel} :hello {channel}"
+        ));
+    }
+    bob.send("PRIVMSG alice :psst, from b");
+    alice.expect(":bob!bob@127.0.0.1 PRIVMSG alice :psst, from b");
+    // Each master carries the channels of its slots, by sharded pub/sub.
+    let carrying = masters
+        .iter()
+        .filter(|m| {
+            m.command(&[b"PUBSUB", b"SHARDCHANNELS", b"groupchatd:chan:*"])
+                .contains("groupchatd:chan:")
+        })
+        .count();
+    assert!(carrying >= 2, "the channels sit on {carrying} master(s)");
+    // One nick on the network, held in the slot of its name.
+    let mut other = b.connect();
+    other.send("NICK alice\r\nUSER x 0 * :x");
+    other.expect(" 433 * alice ");
+    // a is killed: b sees alice go, and her nick is free again once b
+    // swept a's claims, master by master.
+    drop(a);
+    bob.expect(":alice!alice@127.0.0.1 QUIT :Quit: node a lost");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut again = b.connect();
+        again.send("NICK alice\r\nUSER x 0 * :x");
+        let reply = again.expect(" alice ");
+        if reply.contains(" 001 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "alice stays held: {reply}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// alice on `a` and bob on `b`, once alice has seen bob arrive.
@@ -306,7 +406,7 @@ fn users_of_two_nodes_chat_as_one_network() {
         return;
     }
     let redis = Redis::start(None);
-    let (a, b) = two_nodes(&redis);
+    let (a, b) = two_nodes(&redis.url());
     let (mut alice, mut bob) = alice_and_bob(&a, &b);
     alice.send("NAMES #lobby");
     let names = alice.expect(" 353 ");
@@ -363,7 +463,7 @@ fn after_redis_restarts_the_nodes_resync_and_say_what_may_be_lost() {
         return;
     }
     let mut redis = Redis::start(None);
-    let (a, b) = two_nodes(&redis);
+    let (a, b) = two_nodes(&redis.url());
     let mut alice = a.register("alice");
     let mut bob = b.register("bob");
     let mut carl = b.register("carl");
@@ -429,7 +529,7 @@ fn foreign_and_oversized_payloads_are_logged_and_dropped() {
         return;
     }
     let redis = Redis::start(None);
-    let (a, b) = two_nodes(&redis);
+    let (a, b) = two_nodes(&redis.url());
     let (mut alice, mut bob) = alice_and_bob(&a, &b);
     for junk in [
         &b"not an irc line at all \x00\xff"[..],
@@ -455,7 +555,7 @@ fn a_node_frozen_past_node_timeout_comes_back_and_a_split_channel_gives_no_ops()
         return;
     }
     let redis = Redis::start(None);
-    let (a, b) = two_nodes(&redis);
+    let (a, b) = two_nodes(&redis.url());
     let (mut alice, mut bob) = alice_and_bob(&a, &b);
     alice.send("JOIN #x");
     alice.expect(" 366 alice #x ");

@@ -252,8 +252,7 @@ pub struct Cluster {
     rtt: Option<Duration>,
     /// The folded channels this node has members in.
     following: BTreeSet<String>,
-    /// This node's own channel is subscribed to, and every subscriber
-    /// link is up.
+    /// This node's own channel is subscribed to (confirmed by Redis).
     subscribed: bool,
     /// Every link up and subscribed, and the hub told ([`Event::Joined`]).
     joined: bool,
@@ -557,6 +556,7 @@ impl Cluster {
         }
         // Subscriptions made before the layout was known may be on the
         // wrong master, or of the wrong kind: made again where they belong.
+        self.subscribed = false;
         for shard in 0..self.shards.len() {
             if self.shards[shard].events.state() == LinkState::Up {
                 self.subscribe_shard(shard);
@@ -818,13 +818,17 @@ impl Cluster {
 
     /// Notices the links coming up together, or any going down.
     fn update(&mut self) {
-        if self
-            .shards
-            .iter()
-            .any(|s| s.events.state() != LinkState::Up)
-        {
+        // The confirmation of this node's own channel comes on the link of
+        // the shard that holds it: it holds while that link does.
+        let mine = channel_of(Bus::Node(&self.node));
+        let holder = self.topology.shard_of(mine.as_bytes());
+        if self.shards[holder].events.state() != LinkState::Up {
             self.subscribed = false;
         }
+        let every_subscriber = self
+            .shards
+            .iter()
+            .all(|s| s.events.state() == LinkState::Up);
         let up = self.links_up();
         match (up, self.up_since) {
             (true, None) => self.up_since = Some(Instant::now()),
@@ -841,7 +845,7 @@ impl Cluster {
             }
             self.sweeps.clear();
         }
-        let together = self.subscribed && up;
+        let together = self.subscribed && every_subscriber && up;
         if together && !self.joined {
             self.joined = true;
             self.pending.push(Event::Joined);
