@@ -10,6 +10,7 @@
 #   RUNS=5 bench/cluster.sh target/release/groupchatd
 #   HISTORY=false bench/cluster.sh target/release/groupchatd   # history off
 #   PIN=0 bench/cluster.sh target/release/groupchatd   # let the scheduler place them
+#   REDIS_CLUSTER=1 bench/cluster.sh target/release/groupchatd   # a 3-master Redis Cluster (needs redis-cli)
 #
 # Pinned by default, as in compare.sh: every server process (the one node,
 # or the three and redis-server) on CPU 0 and the harness on CPU 1, so that
@@ -27,11 +28,16 @@ MAX_MESSAGES=${MAX_MESSAGES:-200}  # per sender at max rate
 CLIENTS=${CLIENTS:-10000}          # registering, for the connect row
 HISTORY=${HISTORY:-true}           # history.enabled on every node
 PIN=${PIN:-1}                      # servers on CPU 0, the harness on CPU 1 (0: anywhere)
+REDIS_CLUSTER=${REDIS_CLUSTER:-0}  # 1: three redis-servers made one Redis Cluster (sharded pub/sub)
 BENCH=${BENCH:-$(dirname "$bin")/groupchat-bench}
 OUT=${OUT:-$(mktemp -d /tmp/gcbench-cluster.XXXXXX)}
-PORT=${PORT:-17800}                # PORT, PORT+1..3 the nodes, PORT+9 Redis
+PORT=${PORT:-17800}                # PORT, PORT+1..3 the nodes, PORT+9 Redis (+19, +29 more masters)
 mkdir -p "$OUT"
 redis_port=$((PORT + 9))
+redis_ports=("$redis_port")
+if [[ $REDIS_CLUSTER == 1 ]]; then
+    redis_ports=("$redis_port" $((PORT + 19)) $((PORT + 29)))
+fi
 
 server_cpu=() bench_cpu=()
 if [[ $PIN == 1 ]]; then
@@ -65,9 +71,25 @@ start() {
         servers="127.0.0.1:$PORT"
         return
     fi
-    "${server_cpu[@]}" redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >/dev/null &
-    pids+=($!)
-    wait_listening "$redis_port"
+    for port in "${redis_ports[@]}"; do
+        local cluster=()
+        if [[ $REDIS_CLUSTER == 1 ]]; then
+            # Each master its own directory for nodes.conf, made anew each run.
+            rm -rf "$OUT/redis-$port" && mkdir -p "$OUT/redis-$port"
+            cluster=(--cluster-enabled yes --cluster-port $((port + 1)) --dir "$OUT/redis-$port")
+        fi
+        "${server_cpu[@]}" redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+            "${cluster[@]}" >/dev/null &
+        pids+=($!)
+        wait_listening "$port"
+    done
+    if [[ $REDIS_CLUSTER == 1 ]]; then
+        redis-cli --cluster create $(printf '127.0.0.1:%s ' "${redis_ports[@]}") \
+            --cluster-replicas 0 --cluster-yes >/dev/null
+        for port in "${redis_ports[@]}"; do
+            until redis-cli -p "$port" cluster info | grep -q cluster_state:ok; do sleep 0.1; done
+        done
+    fi
     servers=
     for n in 1 2 3; do
         { cat "$here/groupchatd.toml"
@@ -108,12 +130,16 @@ run() {
     "${bench_cpu[@]}" "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MAX_MESSAGES" \
         --concurrency 1000 >"$OUT/$side-$run-max.json" || true
     if [[ $side == three ]]; then
-        redis-cli -p "$redis_port" config resetstat >/dev/null
+        for port in "${redis_ports[@]}"; do
+            redis-cli -p "$port" config resetstat >/dev/null
+        done
     fi
     "${bench_cpu[@]}" "$BENCH" "${common[@]}" --channel '#lobby' connect -n "$CLIENTS" --auto-join \
         >"$OUT/$side-$run-connect.json" || true
     if [[ $side == three ]]; then
-        redis-cli -p "$redis_port" info commandstats >"$OUT/$side-$run-redis.txt"
+        for port in "${redis_ports[@]}"; do
+            redis-cli -p "$port" info commandstats
+        done >"$OUT/$side-$run-redis.txt"
     fi
     stop
 }
@@ -167,7 +193,9 @@ for r in range(1, runs + 1):
         stats = open(f"{out}/three-{r}-redis.txt").read()
     except OSError:
         continue
-    calls = {m[0]: int(m[1]) for m in re.findall(r"cmdstat_(\w+):calls=(\d+)", stats)}
+    calls = {}
+    for name, count in re.findall(r"cmdstat_(\w+):calls=(\d+)", stats):
+        calls[name] = calls.get(name, 0) + int(count)
     print(f"note: run {r}, {clients} clients registering and leaving over three nodes: Redis commands {calls}")
 PY
 echo "JSON of every run: $OUT" >&2
