@@ -80,6 +80,8 @@ impl Record {
                 })
                 .collect()
         };
+        // As registered, whatever case the joiner typed.
+        channel.name.clone_from(&self.name);
         channel.owner = self.owner.clone();
         channel.created = self.created;
         channel.topic = self.topic.clone();

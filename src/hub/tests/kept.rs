@@ -100,8 +100,12 @@ fn an_empty_registered_channel_keeps_its_rules_and_lets_its_owner_in() {
     w.send(1, "PART #team");
     assert_eq!(w.hub.channel_count(), 1, "only the lobby is live");
     w.register(2, "bob");
-    w.send(2, "JOIN #team");
-    assert_eq!(codes(&w.take(2)), ["473"], "+i held while it was empty");
+    w.send(2, "JOIN #TEAM");
+    assert_eq!(
+        w.take(2),
+        [":groupchatd 473 bob #team :Cannot join channel (+i)"],
+        "+i held while it was empty, under the name as registered"
+    );
     assert_eq!(w.hub.channel_count(), 1, "a refused join leaves nothing");
     w.take(1);
     w.send(1, "JOIN #team");
