@@ -344,6 +344,8 @@ pub struct Hub {
     remotes: Slab<network::Remote>,
     /// The other nodes, as far as their users go.
     peers: HashMap<String, network::Peer>,
+    /// Lines from other nodes' users not introduced yet, oldest first.
+    early: std::collections::VecDeque<network::Early>,
     /// Marks this run of the hub for the other nodes: a node whose mark
     /// changed restarted, and its old users are gone.
     boot: String,
@@ -383,6 +385,7 @@ impl Hub {
             klines: Vec::new(),
             remotes: Slab::new(),
             peers: HashMap::new(),
+            early: std::collections::VecDeque::new(),
             boot: crate::clock::now_ms().to_string(),
         };
         hub.ensure_default_channel();
@@ -678,6 +681,7 @@ impl Hub {
         self.presence_summaries(now, out);
         self.expire_address_tallies(now);
         self.expire_klines();
+        self.expire_early(now, out);
     }
 
     /// Takes the client out of every table; returns whether it existed.

@@ -32,8 +32,9 @@ use crate::numeric::ERR_NICKNAMEINUSE;
 use crate::stats::DisconnectReason;
 use crate::tags::{self, with_tags};
 use log::{debug, info, warn};
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Hub ids from here up are other nodes' users; below are the reactor's
 /// connections.
@@ -76,6 +77,32 @@ pub(super) struct Remote {
     /// Not yet re-announced since its node began a `SYNC`.
     stale: bool,
 }
+
+/// A line from a user of another node that this one does not know yet,
+/// held for its INTRO: with a Redis Cluster, presence and a channel's
+/// messages travel by different masters, so a new user's first message
+/// may overtake the line that introduces them.
+pub(super) struct Early {
+    node: String,
+    /// The sender's nick, folded.
+    nick: String,
+    /// The channel it is for, folded, if it is for one: it goes on once
+    /// the sender is in it, after their JOIN as on the sender's node.
+    channel: Option<String>,
+    payload: Vec<u8>,
+    at: Instant,
+    /// The sender's node was asked to tell its users again (`HELLO`).
+    asked: bool,
+}
+
+/// How long a line waits for its sender's INTRO before the sender's node
+/// is asked to tell everything again, and how long in all before it is
+/// dropped (and logged).
+const EARLY_GRACE: Duration = Duration::from_secs(1);
+const EARLY_LIMIT: Duration = Duration::from_secs(5);
+/// The most lines held at once: beyond, the oldest is dropped (and
+/// logged), so a node that never introduces its users costs bounded memory.
+const MAX_EARLY: usize = 1000;
 
 /// What this node knows of another.
 pub(super) struct Peer {
@@ -403,14 +430,107 @@ impl Hub {
             _ => match self.remote_sender(&node, msg.prefix) {
                 Some(id) => self.remote_act(id, &msg, out),
                 None => {
-                    // Its INTRO was missed: the node tells everything again.
-                    debug!(
-                        "cluster: {} from unknown {} of node {node}: asking it again",
-                        msg.command, msg.prefix
-                    );
-                    self.publish(Bus::Node(&node), &build("", "HELLO", &[]), out);
+                    let channel = msg.param(0).filter(|t| t.starts_with('#')).map(fold);
+                    self.hold_early(node, msg.prefix, channel, payload, now);
+                    return;
                 }
             },
+        }
+        self.replay_early(&node, msg.prefix, now, out);
+    }
+
+    /// Holds a line from a user of `node` not known here (yet): its INTRO
+    /// may be on its way (see [`Early`]).
+    fn hold_early(
+        &mut self,
+        node: String,
+        prefix: &str,
+        channel: Option<String>,
+        payload: &[u8],
+        now: Instant,
+    ) {
+        debug!("cluster: a line from unknown {prefix} of node {node}: held for its INTRO");
+        if self.early.len() >= MAX_EARLY
+            && let Some(oldest) = self.early.pop_front()
+        {
+            warn!(
+                "cluster: dropped a line from {} of node {}, never introduced: too many held",
+                oldest.nick, oldest.node
+            );
+        }
+        let nick = fold(prefix.split('!').next().unwrap_or_default());
+        self.early.push_back(Early {
+            node,
+            nick,
+            channel,
+            payload: payload.to_vec(),
+            at: now,
+            asked: false,
+        });
+    }
+
+    /// A line from `prefix` of `node` was taken in (their INTRO, their
+    /// JOIN): the lines held for them that may go on now do, those for a
+    /// channel once they are in it.
+    fn replay_early(&mut self, node: &str, prefix: &str, now: Instant, out: &mut dyn Outbox) {
+        if self.early.is_empty() {
+            return;
+        }
+        let Some(id) = self.remote_sender(node, prefix) else {
+            return;
+        };
+        let nick = fold(prefix.split('!').next().unwrap_or_default());
+        let joined = |hub: &Hub, channel: &Option<String>| match channel {
+            Some(folded) => hub
+                .channel_ids
+                .get(folded)
+                .is_some_and(|&chan| hub.channels[chan].members.contains_key(&id)),
+            None => true,
+        };
+        let (ready, rest): (VecDeque<Early>, VecDeque<Early>) = std::mem::take(&mut self.early)
+            .into_iter()
+            .partition(|e| e.node == node && e.nick == nick && joined(self, &e.channel));
+        self.early = rest;
+        for early in ready {
+            self.cluster_line(&early.payload, now, out);
+        }
+    }
+
+    /// Lines held past [`EARLY_GRACE`]: those whose sender is known by now
+    /// go on (to a channel they never joined, as from outside it); for the
+    /// others the INTRO was missed, so their nodes tell everything again;
+    /// past [`EARLY_LIMIT`] they are dropped, and logged (from the tick).
+    pub(super) fn expire_early(&mut self, now: Instant, out: &mut dyn Outbox) {
+        let (due, waiting): (VecDeque<Early>, VecDeque<Early>) =
+            std::mem::take(&mut self.early).into_iter().partition(|e| {
+                now.duration_since(e.at) >= EARLY_GRACE
+                    && self
+                        .find_nick(&e.nick)
+                        .is_some_and(|id| self.node_of(id) == Some(e.node.as_str()))
+            });
+        self.early = waiting;
+        for early in due {
+            self.cluster_line(&early.payload, now, out);
+        }
+        while let Some(early) = self.early.front()
+            && now.duration_since(early.at) >= EARLY_LIMIT
+        {
+            warn!(
+                "cluster: dropped a line from {} of node {}, never introduced",
+                early.nick, early.node
+            );
+            self.early.pop_front();
+        }
+        let mut ask = std::collections::BTreeSet::new();
+        for early in self.early.iter_mut() {
+            if !early.asked && now.duration_since(early.at) >= EARLY_GRACE {
+                early.asked = true;
+                ask.insert(early.node.clone());
+            }
+        }
+        for node in ask {
+            info!("cluster: a user of node {node} was never introduced: asking it again");
+            self.publish(Bus::Node(&node), &build("", "HELLO", &[]), out);
         }
     }
 

@@ -224,7 +224,9 @@ fn foreign_payloads_are_dropped() {
         a.hub.cluster_line(junk, a.now, &mut a.out);
     }
     assert!(a.take(1).is_empty());
-    // The unknown sender's node is asked to tell everything again.
+    // The unknown sender's line is held for its INTRO a moment; then its
+    // node is asked to tell everything again.
+    a.hub.tick(a.now + Duration::from_secs(1), &mut a.out);
     assert!(
         a.out
             .published
@@ -440,4 +442,50 @@ fn a_look_alike_from_another_node_collides_like_the_nick_itself() {
     assert!(a.take(1).is_empty(), "alice keeps her nick");
     assert_eq!(a.hub.find_nick("\u{430}lice"), None);
     assert_eq!(a.hub.find_nick("alice"), Some(1));
+}
+
+#[test]
+fn a_message_that_overtakes_its_senders_intro_waits_for_it() {
+    let (mut a, mut b) = two_nodes();
+    // carol registers on a and speaks at once; b hears the message first,
+    // as it may when a Redis Cluster carries them by different masters.
+    a.register(3, "carol");
+    a.send(3, "PRIVMSG #lobby :first words");
+    let mut published = std::mem::take(&mut a.out.published);
+    let message = published
+        .iter()
+        .position(|(_, line)| line.contains("PRIVMSG #lobby"))
+        .expect("published");
+    let overtaking = published.remove(message);
+    published.insert(0, overtaking);
+    a.out.published = published;
+    relay(&mut a, &mut b);
+    let bob = b.take(2);
+    let join = bob
+        .iter()
+        .position(|l| l.contains("carol!carol@127.0.0.1 JOIN"));
+    let said = bob
+        .iter()
+        .position(|l| l.ends_with("PRIVMSG #lobby :first words"));
+    assert!(join.is_some() && said > join, "{bob:?}");
+    assert!(b.out.published.iter().all(|(_, l)| !l.ends_with("HELLO")));
+    // A line whose sender never comes: HELLO after a second, dropped after five.
+    b.hub.cluster_line(
+        b"@n=a :ghost!g@127.0.0.1 PRIVMSG #lobby :boo",
+        b.now,
+        &mut b.out,
+    );
+    b.hub.tick(b.now + Duration::from_secs(1), &mut b.out);
+    let hellos = |w: &World| {
+        w.out
+            .published
+            .iter()
+            .filter(|(bus, l)| bus == "groupchatd:node:{a}" && l.ends_with("HELLO"))
+            .count()
+    };
+    assert_eq!(hellos(&b), 1);
+    b.hub.tick(b.now + Duration::from_secs(5), &mut b.out);
+    b.hub.tick(b.now + Duration::from_secs(6), &mut b.out);
+    assert_eq!(hellos(&b), 1, "asked once");
+    assert!(b.take(2).iter().all(|l| !l.contains("boo")));
 }
