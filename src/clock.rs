@@ -72,9 +72,19 @@ pub fn format_date(secs: i64) -> String {
 
 /// `2026-11-25T09:14:03.250Z`, the IRCv3 `time` tag.
 pub fn format_iso(ms: i64) -> String {
+    let mut out = String::with_capacity(24);
+    write_iso(&mut out, ms);
+    out
+}
+
+/// Appends [`format_iso`]'s text to `out`, for lines built in one buffer.
+pub fn write_iso(out: &mut String, ms: i64) {
+    use std::fmt::Write;
     let c = civil(ms.div_euclid(1000));
     let s = c.secs_of_day;
-    format!(
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         c.year,
         c.month,
@@ -83,7 +93,7 @@ pub fn format_iso(ms: i64) -> String {
         s % 3600 / 60,
         s % 60,
         ms.rem_euclid(1000)
-    )
+    );
 }
 
 /// `HH:MM` of a time, for history played back as notices.

@@ -6,8 +6,9 @@
 //! tags (`+name`) are passed on byte for byte, and the one value the server
 //! reads, `label`, is echoed as it came.
 
-use crate::clock::format_iso;
+use crate::clock::write_iso;
 use crate::message::Line;
+use std::fmt::Write;
 use std::rc::Rc;
 
 /// The most tag bytes a client may send, `@` and the space after included.
@@ -94,18 +95,84 @@ impl Wants {
     }
 }
 
+/// What the server's tags on a relayed or stored line say: its msgid,
+/// time, the sender's client-only tags and account.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    /// The msgid, as a number.
+    pub seq: u64,
+    pub time_ms: i64,
+    pub client_tags: &'a str,
+    /// The sender's account, for `account-tag`.
+    pub account: Option<&'a str>,
+}
+
+impl Stamp<'_> {
+    /// Appends the tags a recipient that `wants` them takes, each after a
+    /// `;` unless it is the first (`out` is empty, or just `@`).
+    fn write(&self, out: &mut String, wants: Wants) {
+        let mut first = out.is_empty() || out == "@";
+        let mut tag = |out: &mut String, name: &str| {
+            if !first {
+                out.push(';');
+            }
+            first = false;
+            out.push_str(name);
+        };
+        if wants.server_time {
+            tag(out, "time=");
+            write_iso(out, self.time_ms);
+        }
+        if wants.message_tags {
+            tag(out, "msgid=");
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{}", self.seq);
+            if !self.client_tags.is_empty() {
+                out.push(';');
+                out.push_str(self.client_tags);
+            }
+        }
+        if let Some(account) = self.account.filter(|_| wants.account) {
+            tag(out, "account=");
+            out.push_str(account);
+        }
+    }
+}
+
+/// A stored line as one recipient takes it, built in one buffer: `first`
+/// (another tag, such as `batch=b1`, or nothing), the tags the recipient
+/// `wants`, then the line itself. A history answer builds each of its
+/// lines once, for one client, so there is nothing to share and no
+/// reason to build the line twice.
+pub fn stamped(
+    first: &str,
+    stamp: &Stamp,
+    wants: Wants,
+    prefix: &str,
+    command: &str,
+    params: &[&str],
+) -> Line {
+    let body = prefix.len() + command.len() + params.iter().map(|p| p.len() + 2).sum::<usize>();
+    let mut out = String::with_capacity(first.len() + stamp.client_tags.len() + body + 80);
+    out.push('@');
+    out.push_str(first);
+    stamp.write(&mut out, wants);
+    if out.len() == 1 {
+        out.clear();
+    } else {
+        out.push(' ');
+    }
+    crate::message::write_line(&mut out, prefix, command, params);
+    Rc::from(out.into_bytes())
+}
+
 /// One relayed line in up to eight variants, by the tags each recipient
 /// takes. Each variant is built the first time a recipient needs it and
 /// then shared, so a broadcast still formats its bytes once per kind of
 /// recipient, never once per recipient.
 pub struct Tagged<'a> {
     untagged: Line,
-    /// The msgid, as a number.
-    seq: u64,
-    time_ms: i64,
-    client_tags: &'a str,
-    /// The sender's account, for `account-tag`.
-    account: Option<&'a str>,
+    stamp: Stamp<'a>,
     variants: [Option<Line>; 8],
 }
 
@@ -114,10 +181,12 @@ impl<'a> Tagged<'a> {
     pub fn new(untagged: Line, seq: u64, time_ms: i64, client_tags: &'a str) -> Tagged<'a> {
         Tagged {
             untagged,
-            seq,
-            time_ms,
-            client_tags,
-            account: None,
+            stamp: Stamp {
+                seq,
+                time_ms,
+                client_tags,
+                account: None,
+            },
             variants: Default::default(),
         }
     }
@@ -125,38 +194,18 @@ impl<'a> Tagged<'a> {
     /// The sender is logged in to `account` (shown to `account-tag`
     /// recipients).
     pub fn with_account(mut self, account: Option<&'a str>) -> Tagged<'a> {
-        self.account = account;
+        self.stamp.account = account;
         self
     }
 
     /// The variant for a recipient that `wants` these tags.
     pub fn line(&mut self, mut wants: Wants) -> &Line {
         // Without an account, account-tag recipients share the plain variant.
-        wants.account &= self.account.is_some();
+        wants.account &= self.stamp.account.is_some();
         let i = wants.index();
         if self.variants[i].is_none() {
             let mut tags = String::new();
-            if wants.server_time {
-                tags.push_str("time=");
-                tags.push_str(&format_iso(self.time_ms));
-            }
-            if wants.message_tags {
-                if !tags.is_empty() {
-                    tags.push(';');
-                }
-                tags.push_str(&format!("msgid={}", self.seq));
-                if !self.client_tags.is_empty() {
-                    tags.push(';');
-                    tags.push_str(self.client_tags);
-                }
-            }
-            if let Some(account) = self.account.filter(|_| wants.account) {
-                if !tags.is_empty() {
-                    tags.push(';');
-                }
-                tags.push_str("account=");
-                tags.push_str(account);
-            }
+            self.stamp.write(&mut tags, wants);
             self.variants[i] = Some(with_tags(&tags, &self.untagged));
         }
         self.variants[i].get_or_insert_with(|| Rc::clone(&self.untagged))

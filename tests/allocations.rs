@@ -7,7 +7,8 @@
 //! 1,000 members and one to a channel of 100, pushed through the real hub
 //! into real `OutQueue`s; and one to a channel with 200 bans against one
 //! with none, since whether a member is banned is a flag kept up to date,
-//! not a match per message.
+//! not a match per message. And a CHATHISTORY answer: each stored line is
+//! built in one buffer with all its tags, its batch's included.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -17,8 +18,8 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use groupchatd::config::Config;
-use groupchatd::history::Entry;
-use groupchatd::hub::{Answering, Ask, Bus, ClientId, Hub, HubConfig, NickClaim, Outbox};
+use groupchatd::history::{Entry, Kind};
+use groupchatd::hub::{Answering, Ask, Bus, ClientId, Found, Hub, HubConfig, NickClaim, Outbox};
 use groupchatd::message::Line;
 use groupchatd::outqueue::OutQueue;
 use groupchatd::stats::DisconnectReason;
@@ -73,6 +74,8 @@ struct Queues {
     first: Option<Line>,
     watching: bool,
     sends: usize,
+    /// What history was asked, to answer by hand.
+    asked: Vec<Answering>,
 }
 
 impl Outbox for Queues {
@@ -87,7 +90,9 @@ impl Outbox for Queues {
         self.queues[to].push(line);
     }
     fn record(&mut self, _entry: Entry) {}
-    fn ask(&mut self, _id: ClientId, _ask: Ask, _answering: Answering) {}
+    fn ask(&mut self, _id: ClientId, _ask: Ask, answering: Answering) {
+        self.asked.push(answering);
+    }
     fn account(&mut self, _id: ClientId, _request: groupchatd::accounts::Request) {}
     fn keep(&mut self, _what: groupchatd::accounts::Keep) {}
     fn close(&mut self, _who: ClientId, _why: DisconnectReason, _reason: &str) {}
@@ -132,6 +137,7 @@ fn broadcast(members: usize, bans: usize) -> Broadcast {
         first: None,
         watching: false,
         sends: 0,
+        asked: Vec::new(),
     };
     for id in 0..members {
         hub.connect(id, IpAddr::V4(Ipv4Addr::LOCALHOST), false, now);
@@ -196,5 +202,62 @@ fn a_channel_message_allocates_the_same_with_200_bans_as_with_none() {
         open.allocations, guarded.allocations,
         "bans cost allocations per message: {} without, {} with 200",
         open.allocations, guarded.allocations
+    );
+}
+
+/// Allocations while the hub answers `CHATHISTORY LATEST` with `lines`
+/// stored lines, to a client that takes batches, times and msgids.
+fn history_answer(lines: usize) -> u64 {
+    let mut hub = Hub::new(HubConfig::new(&Config::default(), None));
+    let now = Instant::now();
+    let mut out = Queues {
+        queues: vec![OutQueue::default()],
+        first: None,
+        watching: false,
+        sends: 0,
+        asked: Vec::new(),
+    };
+    hub.connect(0, IpAddr::V4(Ipv4Addr::LOCALHOST), false, now);
+    for line in [
+        "CAP REQ :batch server-time message-tags draft/chathistory",
+        "CAP END",
+        "NICK reader",
+        "USER reader 0 * :R",
+        "JOIN #h",
+        "CHATHISTORY LATEST #h * 100",
+    ] {
+        hub.handle_line(0, line.as_bytes(), now, &mut out);
+    }
+    let answering = out.asked.pop().expect("history was asked");
+    let entries: Vec<Entry> = (0..lines)
+        .map(|n| Entry {
+            seq: n as u64 + 1,
+            time_ms: 1_764_000_000_000 + n as i64,
+            target: "#h".into(),
+            kind: Kind::Privmsg,
+            prefix: "writer!w@127.0.0.1".into(),
+            nick: "writer".into(),
+            to: "#h".into(),
+            text: "x".repeat(100),
+            tags: String::new(),
+        })
+        .collect();
+    out.drain();
+    let before = allocations();
+    hub.history_answer(0, answering, Ok(Found::Entries(entries)), &mut out);
+    let spent = allocations() - before;
+    out.drain();
+    spent
+}
+
+#[test]
+fn a_history_answer_builds_each_line_once() {
+    let (ten, hundred) = (history_answer(10), history_answer(100));
+    // Per line: its buffer and the shared line made of it; the queue and
+    // the list of lines grow now and then.
+    let per_line = (hundred - ten) as f64 / 90.0;
+    assert!(
+        per_line <= 2.5,
+        "{per_line:.2} allocations a line ({ten} for 10 lines, {hundred} for 100)"
     );
 }

@@ -13,7 +13,7 @@ use crate::history::{
 };
 use crate::message::{Line, build};
 use crate::names::fold;
-use crate::tags::{Tagged, with_tags};
+use crate::tags::{Stamp, stamped, with_tags};
 
 /// Most entries one CHATHISTORY reply holds (`CHATHISTORY=` in ISUPPORT).
 pub const MAX_CHATHISTORY: usize = 100;
@@ -337,6 +337,13 @@ impl Hub {
                 return;
             }
         };
+        // The batch's reference first: each stored line is built once,
+        // with its batch tag in the same buffer.
+        let reference = caps.has(Cap::Batch).then(|| self.next_batch_ref());
+        let inside = reference.as_ref().map(|r| format!("batch={r}"));
+        let Some(client) = self.client(id) else {
+            return;
+        };
         let mut lines: Vec<Line> = Vec::new();
         let (batch_type, batch_target) = match (&answering.form, found) {
             (Form::Targets, Found::Targets(targets)) => {
@@ -351,7 +358,11 @@ impl Hub {
                             .map_or(t.target.clone(), |c| c.name.clone()),
                     };
                     let time = format!("timestamp={}", format_iso(t.latest_ms));
-                    lines.push(build(&server, "CHATHISTORY", &["TARGETS", &name, &time]));
+                    let line = build(&server, "CHATHISTORY", &["TARGETS", &name, &time]);
+                    lines.push(match &inside {
+                        Some(inside) => with_tags(inside, &line),
+                        None => line,
+                    });
                 }
                 ("draft/chathistory-targets", None)
             }
@@ -391,47 +402,53 @@ impl Hub {
                 if entries.is_empty() && matches!(answering.form, Form::Playback { .. }) {
                     return;
                 }
+                let first = inside.as_deref().unwrap_or_default();
                 for e in entries
                     .iter()
                     .filter(|e| e.kind != Kind::Tagmsg || caps.has(Cap::MessageTags))
                 {
-                    lines.push(self.replayed(e, caps.wants()));
+                    lines.push(replayed(first, e, caps.wants()));
                 }
                 ("chathistory", Some(channel.clone()))
             }
             (_, _) => return,
         };
-        if !caps.has(Cap::Batch) {
+        // The lines carry their batch tag already, if there is a batch.
+        let Some(reference) = reference else {
             for line in lines {
                 out.send(id, &line);
             }
             return;
-        }
-        let reference = self.next_batch_ref();
+        };
         let mut start = vec![format!("+{reference}"), batch_type.to_string()];
         start.extend(batch_target);
         let start: Vec<&str> = start.iter().map(String::as_str).collect();
         out.send(id, &labelled(build(&server, "BATCH", &start)));
-        let inside = format!("batch={reference}");
         for line in &lines {
-            out.send(id, &with_tags(&inside, line));
+            out.send(id, line);
         }
         out.send(id, &build(&server, "BATCH", &[&format!("-{reference}")]));
     }
+}
 
-    /// An entry as a line, with the tags this client takes.
-    fn replayed(&self, e: &Entry, wants: crate::tags::Wants) -> Line {
-        let params: Vec<&str> = match e.kind {
-            Kind::Quit => vec![&e.text],
-            Kind::Join | Kind::Tagmsg => vec![&e.to],
-            Kind::Part if e.text.is_empty() => vec![&e.to],
-            _ => vec![&e.to, &e.text],
-        };
-        let untagged = build(&e.prefix, e.kind.as_str(), &params);
-        Tagged::new(untagged, e.seq, e.time_ms, &e.tags)
-            .line(wants)
-            .clone()
-    }
+/// An entry as a line, with `first` (its batch tag, or nothing) and the
+/// tags this client takes, built in one buffer.
+fn replayed(first: &str, e: &Entry, wants: crate::tags::Wants) -> Line {
+    let (text, to) = ([e.text.as_str()], [e.to.as_str()]);
+    let both = [e.to.as_str(), e.text.as_str()];
+    let params: &[&str] = match e.kind {
+        Kind::Quit => &text,
+        Kind::Join | Kind::Tagmsg => &to,
+        Kind::Part if e.text.is_empty() => &to,
+        _ => &both,
+    };
+    let stamp = Stamp {
+        seq: e.seq,
+        time_ms: e.time_ms,
+        client_tags: &e.tags,
+        account: None,
+    };
+    stamped(first, &stamp, wants, &e.prefix, e.kind.as_str(), params)
 }
 
 /// A positive number of entries, capped at [`MAX_CHATHISTORY`].
