@@ -191,8 +191,16 @@ impl Hub {
             ),
         ];
         for (code, params) in &lines {
-            // 252 only when there are operators, as other servers do.
-            if *code == RPL_LUSEROP && opers == 0 {
+            // 252, 253 and 254 only for a count above zero: the Modern
+            // document gives each as "a positive integer", and other
+            // servers leave them out at zero too.
+            let zero = match *code {
+                RPL_LUSEROP => opers == 0,
+                RPL_LUSERUNKNOWN => self.unregistered == 0,
+                RPL_LUSERCHANNELS => self.channels.is_empty(),
+                _ => false,
+            };
+            if zero {
                 continue;
             }
             let params: Vec<&str> = params.iter().map(String::as_str).collect();

@@ -192,3 +192,38 @@ fn the_documented_optional_forms_are_taken() {
     w.send(2, "PING :a b c");
     assert_eq!(w.take(2), [":groupchatd PONG groupchatd :a b c"]);
 }
+
+#[test]
+fn lusers_leaves_out_the_counts_that_are_zero() {
+    // No default channel, so that there can be no channel at all.
+    let mut cfg = config();
+    cfg.default_channel = String::new();
+    let mut w = World::new(cfg);
+    w.register(1, "a");
+    w.send(1, "LUSERS");
+    assert_eq!(
+        w.take(1),
+        [
+            ":groupchatd 251 a :There are 1 users and 0 invisible on 1 servers",
+            ":groupchatd 255 a :I have 1 clients and 0 servers",
+            ":groupchatd 265 a 1 1 :Current local users 1, max 1",
+            ":groupchatd 266 a 1 1 :Current global users 1, max 1",
+        ]
+    );
+    // One connection not yet registered, one channel: 253 and 254.
+    w.connect(2);
+    w.send(1, "JOIN #x");
+    w.out.lines.clear();
+    w.send(1, "LUSERS");
+    assert_eq!(
+        w.take(1),
+        [
+            ":groupchatd 251 a :There are 1 users and 0 invisible on 1 servers",
+            ":groupchatd 253 a 1 :unknown connection(s)",
+            ":groupchatd 254 a 1 :channels formed",
+            ":groupchatd 255 a :I have 1 clients and 0 servers",
+            ":groupchatd 265 a 1 1 :Current local users 1, max 1",
+            ":groupchatd 266 a 1 1 :Current global users 1, max 1",
+        ]
+    );
+}
