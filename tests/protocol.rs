@@ -605,7 +605,7 @@ fn messages_and_their_replies() {
     assert_eq!(ask(&mut alice, "NOTICE bob :psst"), Vec::<String>::new());
     assert_eq!(drain(&mut bob), [":alice!alice@127.0.0.1 NOTICE bob :psst"]);
 
-    // PRIVMSG's errors: 411, 412, 401, 403, 404, 407.
+    // PRIVMSG's errors: 411, 412, 401 (a nick or a channel), 404, 407.
     assert_eq!(
         ask(&mut alice, "PRIVMSG"),
         [":groupchatd 411 alice :No recipient given (PRIVMSG)"]
@@ -620,7 +620,7 @@ fn messages_and_their_replies() {
     );
     assert_eq!(
         ask(&mut alice, "PRIVMSG #nowhere :hello?"),
-        [":groupchatd 403 alice #nowhere :No such channel"]
+        [":groupchatd 401 alice #nowhere :No such nick/channel"]
     );
     ask(&mut bob, "JOIN #closed");
     assert_eq!(

@@ -105,8 +105,11 @@ impl Hub {
     fn message_channel(&mut self, id: ClientId, target: &str, said: &Said, out: &mut dyn Outbox) {
         let folded = fold(target);
         let Some(&chan) = self.channel_ids.get(&folded) else {
-            let params = [target, "No such channel"];
-            self.refuse(id, said.quiet(), ERR_NOSUCHCHANNEL, &params, out);
+            // 401, not 403: the Modern document's PRIVMSG lists 401 for a
+            // target that cannot be found, channel or nick, as most
+            // servers answer it.
+            let params = [target, "No such nick/channel"];
+            self.refuse(id, said.quiet(), ERR_NOSUCHNICK, &params, out);
             return;
         };
         if !self.may_speak(id, chan) {

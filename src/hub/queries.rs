@@ -288,15 +288,17 @@ impl Hub {
                 _ => unknown = true,
             }
         }
-        if unknown {
-            self.reply(id, ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"], out);
-        }
         if let (false, Some(client)) = (applied.is_empty(), self.client(id)) {
             let modes = mode_string(&applied);
             let line = build(&client.prefix, "MODE", &[&client.nick, &modes]);
             out.send(id, &line);
             // Other nodes show +i and count operators too.
             self.publish_from(id, &line, out);
+        }
+        // The modes known are applied, and then 501, as the Modern
+        // document orders it.
+        if unknown {
+            self.reply(id, ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"], out);
         }
     }
 

@@ -485,7 +485,11 @@ fn private_message_and_errors() {
     w.send(1, "NOTICE nobody :x");
     assert!(w.take(1).is_empty(), "NOTICE never gets an error");
     w.send(1, "PRIVMSG #nowhere :x");
-    assert_eq!(codes(&w.take(1)), ["403"]);
+    assert_eq!(
+        w.take(1),
+        [":groupchatd 401 a #nowhere :No such nick/channel"],
+        "401, as the Modern document's PRIVMSG gives it"
+    );
     w.send(2, "JOIN #side");
     w.send(1, "PRIVMSG #side :x");
     assert_eq!(codes(&w.take(1)), ["404"]);

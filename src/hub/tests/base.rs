@@ -111,8 +111,8 @@ fn user_mode_w_is_recorded() {
     assert_eq!(
         w.take(1),
         [
-            ":groupchatd 501 a :Unknown MODE flag",
-            ":a!a@127.0.0.1 MODE a :-iw"
+            ":a!a@127.0.0.1 MODE a :-iw",
+            ":groupchatd 501 a :Unknown MODE flag"
         ]
     );
     w.send(1, "MODE a +wi");
