@@ -7,8 +7,9 @@
 //! 1,000 members and one to a channel of 100, pushed through the real hub
 //! into real `OutQueue`s; and one to a channel with 200 bans against one
 //! with none, since whether a member is banned is a flag kept up to date,
-//! not a match per message. And a CHATHISTORY answer: each stored line is
-//! built in one buffer with all its tags, its batch's included.
+//! not a match per message. And a CHATHISTORY answer: the window of recent
+//! lines hands out its entries without copying their texts, and each line
+//! is built in one buffer with all its tags, its batch's included.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -18,7 +19,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use groupchatd::config::Config;
-use groupchatd::history::{Entry, Kind};
+use groupchatd::history::{Entry, Kind, MemoryBackend, Query};
 use groupchatd::hub::{Answering, Ask, Bus, ClientId, Found, Hub, HubConfig, NickClaim, Outbox};
 use groupchatd::message::Line;
 use groupchatd::outqueue::OutQueue;
@@ -229,7 +230,18 @@ fn history_answer(lines: usize) -> u64 {
         hub.handle_line(0, line.as_bytes(), now, &mut out);
     }
     let answering = out.asked.pop().expect("history was asked");
-    let entries: Vec<Entry> = (0..lines)
+    let entries = stored(lines);
+    out.drain();
+    let before = allocations();
+    hub.history_answer(0, answering, Ok(Found::Entries(entries)), &mut out);
+    let spent = allocations() - before;
+    out.drain();
+    spent
+}
+
+/// `lines` messages of 100 bytes to `#h`.
+fn stored(lines: usize) -> Vec<Entry> {
+    (0..lines)
         .map(|n| Entry {
             seq: n as u64 + 1,
             time_ms: 1_764_000_000_000 + n as i64,
@@ -238,16 +250,40 @@ fn history_answer(lines: usize) -> u64 {
             prefix: "writer!w@127.0.0.1".into(),
             nick: "writer".into(),
             to: "#h".into(),
-            text: "x".repeat(100),
-            tags: String::new(),
+            text: "x".repeat(100).into(),
+            tags: "".into(),
         })
-        .collect();
-    out.drain();
+        .collect()
+}
+
+/// Allocations while the window of recent lines answers
+/// `CHATHISTORY LATEST #h * <lines>` from `lines` lines it holds.
+fn window_answer(lines: usize) -> u64 {
+    let mut window = MemoryBackend::with_cap(100, 1);
+    groupchatd::history::Backend::append(&mut window, &stored(lines)).expect("append");
+    let query = Query::Latest {
+        target: "#h".into(),
+        after: None,
+        limit: lines,
+    };
     let before = allocations();
-    hub.history_answer(0, answering, Ok(Found::Entries(entries)), &mut out);
+    let found = window
+        .try_answer(&query, false)
+        .expect("the window answers");
     let spent = allocations() - before;
-    out.drain();
+    assert_eq!(found.len(), lines);
     spent
+}
+
+#[test]
+fn the_window_hands_out_its_entries_without_copying_their_texts() {
+    let (ten, hundred) = (window_answer(10), window_answer(100));
+    // The answer's list grows a few times; an entry's texts are counted,
+    // not copied (six of them: 540 allocations more for 90 lines).
+    assert!(
+        hundred - ten < 10,
+        "{ten} allocations for 10 lines, {hundred} for 100"
+    );
 }
 
 #[test]

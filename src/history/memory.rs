@@ -155,14 +155,14 @@ impl MemoryBackend {
         let start_seq = self.start_seq;
         self.max_seq = self.max_seq.max(entry.seq);
         // The key is cloned only for a target seen for the first time.
-        if !self.targets.contains_key(&entry.target) {
+        if !self.targets.contains_key(&*entry.target) {
             let window = Window {
                 entries: VecDeque::new(),
                 complete_from: start_seq,
             };
-            self.targets.insert(entry.target.clone(), window);
+            self.targets.insert(entry.target.to_string(), window);
         }
-        let Some(window) = self.targets.get_mut(&entry.target) else {
+        let Some(window) = self.targets.get_mut(&*entry.target) else {
             return;
         };
         // Older than what the window vouches for: keeping it would break
@@ -227,7 +227,7 @@ impl Backend for MemoryBackend {
                 return false;
             }
             let before = window.entries.len();
-            window.entries.retain(|e| e.nick != nick);
+            window.entries.retain(|e| &*e.nick != nick);
             gone += (before - window.entries.len()) as u64;
             true
         });

@@ -38,14 +38,14 @@ fn entry(seq: u64, time_ms: i64, target: &str, nick: &str) -> Entry {
         time_ms,
         target: target.into(),
         kind: Kind::Privmsg,
-        prefix: format!("{nick}!u@h"),
+        prefix: format!("{nick}!u@h").into(),
         nick: nick.into(),
         to: target.into(),
-        text: format!("line {seq}"),
+        text: format!("line {seq}").into(),
         tags: if seq.is_multiple_of(2) {
             "+draft/react=x".into()
         } else {
-            String::new()
+            "".into()
         },
     }
 }
@@ -413,7 +413,7 @@ fn model(all: &[Entry], q: &Query, events: bool) -> Vec<Entry> {
     use std::cmp::Ordering::*;
     let of = |t: &str| -> Vec<Entry> {
         all.iter()
-            .filter(|e| e.target == t && (events || !e.kind.is_event()))
+            .filter(|e| &*e.target == t && (events || !e.kind.is_event()))
             .cloned()
             .collect()
     };

@@ -162,8 +162,8 @@ impl Worker {
             Ok(()) => {
                 if self.retention.max_messages > 0 {
                     for e in batch {
-                        if !self.written.contains(&e.target) {
-                            self.written.insert(e.target.clone());
+                        if !self.written.contains(&*e.target) {
+                            self.written.insert(e.target.to_string());
                         }
                     }
                 }

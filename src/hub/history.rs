@@ -296,13 +296,13 @@ impl Hub {
         out.record(Entry {
             seq,
             time_ms,
-            target: fold(channel),
+            target: fold(channel).into(),
             kind,
-            prefix: prefix.to_string(),
-            nick: fold(prefix.split('!').next().unwrap_or_default()),
-            to: channel.to_string(),
-            text: reason.to_string(),
-            tags: String::new(),
+            prefix: prefix.into(),
+            nick: fold(prefix.split('!').next().unwrap_or_default()).into(),
+            to: channel.into(),
+            text: reason.into(),
+            tags: "".into(),
         });
     }
 
@@ -434,8 +434,8 @@ impl Hub {
 /// An entry as a line, with `first` (its batch tag, or nothing) and the
 /// tags this client takes, built in one buffer.
 fn replayed(first: &str, e: &Entry, wants: crate::tags::Wants) -> Line {
-    let (text, to) = ([e.text.as_str()], [e.to.as_str()]);
-    let both = [e.to.as_str(), e.text.as_str()];
+    let (text, to) = ([&*e.text], [&*e.to]);
+    let both = [&*e.to, &*e.text];
     let params: &[&str] = match e.kind {
         Kind::Quit => &text,
         Kind::Join | Kind::Tagmsg => &to,

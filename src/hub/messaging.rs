@@ -296,13 +296,13 @@ impl Hub {
             out.record(Entry {
                 seq,
                 time_ms,
-                target,
+                target: target.into(),
                 kind: said.kind,
-                prefix: sender.prefix.clone(),
-                nick: fold(&sender.nick),
-                to: to.to_string(),
-                text: said.text.to_string(),
-                tags: said.client_tags.clone(),
+                prefix: sender.prefix.as_str().into(),
+                nick: fold(&sender.nick).into(),
+                to: to.into(),
+                text: said.text.into(),
+                tags: said.client_tags.as_str().into(),
             });
         }
         let (params, count) = said.params(to);

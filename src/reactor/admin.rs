@@ -721,8 +721,8 @@ fn history_line(e: &Entry) -> HistoryLine {
         time: crate::clock::format_iso(e.time_ms),
         kind: e.kind.as_str().to_string(),
         nick: e.prefix.split('!').next().unwrap_or_default().to_string(),
-        to: e.to.clone(),
-        text: e.text.clone(),
+        to: e.to.to_string(),
+        text: e.text.to_string(),
     }
 }
 

@@ -87,7 +87,7 @@ fn messages_cross_once_per_channel_and_reach_the_members() {
         [":alice!alice@127.0.0.1 PRIVMSG #lobby :hello bob"]
     );
     assert_eq!(b.out.history.len(), 1, "kept in b's history too");
-    assert_eq!(b.out.history[0].tags, "+draft/react=x");
+    assert_eq!(&*b.out.history[0].tags, "+draft/react=x");
     // Private, both ways; nothing is published for a local recipient.
     b.send(2, "PRIVMSG alice :hi alice");
     relay(&mut b, &mut a);
