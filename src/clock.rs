@@ -78,22 +78,50 @@ pub fn format_iso(ms: i64) -> String {
 }
 
 /// Appends [`format_iso`]'s text to `out`, for lines built in one buffer.
+/// Digit by digit rather than through `format!`: every stored line a
+/// CHATHISTORY answer sends carries one, and the formatter was a tenth of
+/// the loop's time answering them.
 pub fn write_iso(out: &mut String, ms: i64) {
-    use std::fmt::Write;
     let c = civil(ms.div_euclid(1000));
     let s = c.secs_of_day;
-    // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        c.year,
-        c.month,
-        c.day,
-        s / 3600,
-        s % 3600 / 60,
-        s % 60,
-        ms.rem_euclid(1000)
-    );
+    let fields = [
+        (c.year, 4, b'-'),
+        (c.month, 2, b'-'),
+        (c.day, 2, b'T'),
+        (s / 3600, 2, b':'),
+        (s % 3600 / 60, 2, b':'),
+        (s % 60, 2, b'.'),
+        (ms.rem_euclid(1000), 3, b'Z'),
+    ];
+    if !(0..=9999).contains(&c.year) {
+        // Years of five digits or before 0 (never a time here): as format!.
+        use std::fmt::Write;
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            c.year,
+            c.month,
+            c.day,
+            s / 3600,
+            s % 3600 / 60,
+            s % 60,
+            ms.rem_euclid(1000)
+        );
+        return;
+    }
+    let mut text = [0u8; 24];
+    let mut at = 0;
+    for (value, width, after) in fields {
+        let mut n = value;
+        for slot in text[at..at + width].iter_mut().rev() {
+            // A digit: n is 0..=9999 here, so n % 10 is 0..=9.
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        text[at + width] = after;
+        at += width + 1;
+    }
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// `HH:MM` of a time, for history played back as notices.

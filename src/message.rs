@@ -145,7 +145,9 @@ fn write_params(out: &mut String, start: usize, params: &[&str]) {
 }
 
 fn push_clean(out: &mut String, text: &str) {
-    if text.contains(['\r', '\n', '\0']) {
+    // Bytes, not chars: the three are ASCII, and a byte scan is a tight
+    // loop where a char pattern decodes every character.
+    if text.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
         out.extend(text.chars().map(|c| {
             if matches!(c, '\r' | '\n' | '\0') {
                 ' '
