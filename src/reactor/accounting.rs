@@ -127,6 +127,8 @@ proptest! {
         let mut net = Net {
             conns: Slab::new(),
             flush_list: VecDeque::new(),
+            bulk_list: VecDeque::new(),
+            answering_history: false,
             overflowed: Vec::new(),
             watched: Vec::new(),
             queued_total: 0,

@@ -183,6 +183,8 @@ impl Server {
             net: Net {
                 conns: Slab::new(),
                 flush_list: VecDeque::new(),
+                bulk_list: VecDeque::new(),
+                answering_history: false,
                 overflowed: Vec::new(),
                 watched: Vec::new(),
                 queued_total: 0,
@@ -303,6 +305,7 @@ impl Server {
             }
             let input_waiting = !self.read_list.is_empty() && self.may_read();
             let busy = !self.net.flush_list.is_empty()
+                || !self.net.bulk_list.is_empty()
                 || self.net.history.has_ready()
                 || self.net.accounts.has_ready();
             let timeout = if !input_waiting && !busy {
@@ -707,7 +710,9 @@ impl Server {
         for finished in self.net.history.take_finished() {
             match finished {
                 Finished::Client(id, answering, found) => {
+                    self.net.answering_history = true;
                     self.hub.history_answer(id, answering, found, &mut self.net);
+                    self.net.answering_history = false;
                 }
                 Finished::Admin(key, result) => self.admin_history_answer(key, result),
             }
@@ -756,6 +761,13 @@ impl Server {
         let now = Instant::now();
         for _ in 0..FLUSH_SLICE {
             let Some(id) = self.net.flush_list.pop_front() else {
+                break;
+            };
+            self.flush(id, now);
+        }
+        // Then history answers, a slice of them: live lines first.
+        for _ in 0..FLUSH_SLICE {
+            let Some(id) = self.net.bulk_list.pop_front() else {
                 break;
             };
             self.flush(id, now);
@@ -875,6 +887,13 @@ struct Net {
     conns: Slab<Connection>,
     /// Connections with output queued since their last write, oldest first.
     flush_list: VecDeque<ClientId>,
+    /// The same for output that was history answers (CHATHISTORY, join
+    /// playback): written after `flush_list` each turn, so that a crowd
+    /// catching up on history does not hold back everyone's live lines.
+    bulk_list: VecDeque<ClientId>,
+    /// History answers are being handed to the hub: what it sends now is
+    /// bulk.
+    answering_history: bool,
     /// Connections past the hard limit, to be disconnected.
     overflowed: Vec<ClientId>,
     /// Connections with a deadline running (over the soft send-queue limit,
@@ -962,7 +981,11 @@ impl Outbox for Net {
         if let Some(seq) = self.history.hold() {
             conn.hold = seq;
         }
-        list_for_flushing(&mut self.flush_list, to, conn);
+        let list = match self.answering_history {
+            true => &mut self.bulk_list,
+            false => &mut self.flush_list,
+        };
+        list_for_flushing(list, to, conn);
     }
 
     fn record(&mut self, entry: Entry) {
