@@ -56,6 +56,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// the queues still waiting and leaves in the same `send` (one TCP segment
 /// instead of two), without holding anything back.
 const FLUSH_SLICE: usize = 64;
+/// History answers written each turn however much live output waits.
+const BULK_FLOOR: usize = 8;
 
 /// What the reactor enforces, from `[limits]` and `[flood]`.
 #[derive(Debug, Clone, Copy)]
@@ -759,14 +761,17 @@ impl Server {
     /// global read pause if the writes took enough.
     fn flush_listed(&mut self) {
         let now = Instant::now();
-        for _ in 0..FLUSH_SLICE {
-            let Some(id) = self.net.flush_list.pop_front() else {
-                break;
-            };
+        let mut written = 0;
+        while written < FLUSH_SLICE
+            && let Some(id) = self.net.flush_list.pop_front()
+        {
             self.flush(id, now);
+            written += 1;
         }
-        // Then history answers, a slice of them: live lines first.
-        for _ in 0..FLUSH_SLICE {
+        // Then history answers, in what is left of the slice: live lines
+        // first, and a turn no longer than before. A few each turn all the
+        // same, so that a crowd of live traffic cannot starve them.
+        for _ in 0..(FLUSH_SLICE - written).max(BULK_FLOOR) {
             let Some(id) = self.net.bulk_list.pop_front() else {
                 break;
             };
