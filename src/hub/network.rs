@@ -406,6 +406,7 @@ impl Hub {
             }
             "INTRO" => self.remote_intro(&node, &msg, now, out),
             "KILL" => self.killed_from_afar(&msg, out),
+            "KILLED" => self.shown_kill(&msg, out),
             "KLINE" => {
                 let (Some(mask), Some(duration), Some(by), Some(reason)) = (
                     msg.param(0),
@@ -553,6 +554,35 @@ impl Hub {
         };
         let line = build(&self.config.server_name, "KILL", &[nick, word, reason]);
         self.publish(Bus::Node(node), &line, out);
+    }
+
+    /// Another node's user is killed from here: its node is asked to show
+    /// them the KILL line (`:killer KILLED <nick> :reason`), before the
+    /// `KILL` that cuts them off, on the same bus and so in that order.
+    pub(super) fn show_kill(
+        &self,
+        victim: ClientId,
+        killer: &str,
+        reason: &str,
+        out: &mut dyn Outbox,
+    ) {
+        let (Some(node), Some(nick)) = (self.node_of(victim), self.nick(victim)) else {
+            return;
+        };
+        let line = build(killer, "KILLED", &[nick, reason]);
+        self.publish(Bus::Node(node), &line, out);
+    }
+
+    /// `:killer KILLED <nick> :reason` from another node: its user killed
+    /// one of ours, who sees the KILL line as a local victim would.
+    fn shown_kill(&self, msg: &Message, out: &mut dyn Outbox) {
+        let (Some(nick), Some(reason)) = (msg.param(0), msg.param(1)) else {
+            warn!("cluster: a malformed KILLED: {:?}", msg.params);
+            return;
+        };
+        if let Some(id) = self.find_nick(nick).filter(|&id| id < REMOTE_BASE) {
+            out.send(id, &build(msg.prefix, "KILL", &[nick, reason]));
+        }
     }
 
     /// `KILL <nick> <kill|kick> :<reason>` from another node, for a user of

@@ -168,9 +168,14 @@ impl Hub {
             .param(1)
             .filter(|r| !r.is_empty())
             .unwrap_or(&killer.nick);
+        // The victim sees the KILL from its killer, on whichever node.
         if target < REMOTE_BASE {
-            let line = build(&killer.prefix, "KILL", &[&victim.nick, reason]);
-            out.send(target, &line);
+            out.send(
+                target,
+                &build(&killer.prefix, "KILL", &[&victim.nick, reason]),
+            );
+        } else {
+            self.show_kill(target, &killer.prefix, reason, out);
         }
         let killer = killer.nick.clone();
         let text = format!("Killed ({killer} ({reason}))");

@@ -489,3 +489,25 @@ fn a_message_that_overtakes_its_senders_intro_waits_for_it() {
     assert_eq!(hellos(&b), 1, "asked once");
     assert!(b.take(2).iter().all(|l| !l.contains("boo")));
 }
+
+#[test]
+fn a_user_killed_from_another_node_sees_the_kill_line() {
+    let (mut a, mut b) = two_nodes();
+    a.hub.config.operators = vec![crate::config::OperatorConfig {
+        name: "root".into(),
+        password_hash: Some("s3cret".into()),
+        account: None,
+    }];
+    let mut accounts = super::accounts::store(&[]);
+    a.send(1, "OPER root s3cret");
+    a.answer_accounts(&mut accounts);
+    a.take(1);
+    a.send(1, "KILL bob :enough");
+    relay(&mut a, &mut b);
+    assert_eq!(
+        b.take(2).first().map(String::as_str),
+        Some(":alice!alice@127.0.0.1 KILL bob :enough")
+    );
+    assert_eq!(b.out.closed.len(), 1, "then cut off");
+    assert!(b.out.closed[0].2.contains("Killed (alice (enough))"));
+}
