@@ -109,9 +109,8 @@ pub struct Stamp<'a> {
 
 impl Stamp<'_> {
     /// Appends the tags a recipient that `wants` them takes, each after a
-    /// `;` unless it is the first (`out` is empty, or just `@`).
-    fn write(&self, out: &mut String, wants: Wants) {
-        let mut first = out.is_empty() || out == "@";
+    /// `;` unless it is the first and `out` holds no tag before it.
+    fn write(&self, out: &mut String, wants: Wants, mut first: bool) {
         let mut tag = |out: &mut String, name: &str| {
             if !first {
                 out.push(';');
@@ -156,7 +155,7 @@ pub fn stamped(
     let mut out = String::with_capacity(first.len() + stamp.client_tags.len() + body + 80);
     out.push('@');
     out.push_str(first);
-    stamp.write(&mut out, wants);
+    stamp.write(&mut out, wants, first.is_empty());
     if out.len() == 1 {
         out.clear();
     } else {
@@ -205,7 +204,7 @@ impl<'a> Tagged<'a> {
         let i = wants.index();
         if self.variants[i].is_none() {
             let mut tags = String::new();
-            self.stamp.write(&mut tags, wants);
+            self.stamp.write(&mut tags, wants, true);
             self.variants[i] = Some(with_tags(&tags, &self.untagged));
         }
         self.variants[i].get_or_insert_with(|| Rc::clone(&self.untagged))

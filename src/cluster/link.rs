@@ -43,16 +43,6 @@ pub enum LinkState {
     Down,
 }
 
-impl LinkState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkState::Connecting | LinkState::Greeting => "connecting",
-            LinkState::Up => "up",
-            LinkState::Down => "down",
-        }
-    }
-}
-
 /// What a reply on its way answers.
 #[derive(Debug, Clone, Copy)]
 enum Tag<T> {
@@ -121,11 +111,6 @@ impl<T: Copy + fmt::Display> Link<T> {
             pushes: true,
             ..Link::new(addr, auth, timeout)
         }
-    }
-
-    /// The AUTH command sent first on every connection, if any.
-    pub fn auth(&self) -> Option<&[Vec<u8>]> {
-        self.auth.as_deref()
     }
 
     pub fn state(&self) -> LinkState {

@@ -244,6 +244,9 @@ pub struct Cluster {
     /// The Redis of `cluster.redis`.
     seed: SocketAddr,
     node: String,
+    /// This node's pub/sub channel (`groupchatd:node:{name}`), whose
+    /// confirmed subscription tells that the node hears the network.
+    own_channel: String,
     heartbeat: Duration,
     node_timeout: Duration,
     next_beat: Instant,
@@ -276,6 +279,12 @@ pub struct Cluster {
     /// Nodes' nicks being freed, by number.
     sweeps: HashMap<u64, Sweep>,
     next_sweep: u64,
+}
+
+/// The tokens of shard `shard`'s command and subscriber links.
+fn tokens_of(token: fn(LinkId) -> Token, shard: usize) -> (Token, Token) {
+    let of = |subscriber| token(LinkId { shard, subscriber });
+    (of(false), of(true))
 }
 
 /// The node's name when `cluster.node_name` is unset.
@@ -321,6 +330,7 @@ impl Cluster {
             token,
             auth,
             seed,
+            own_channel: channel_of(Bus::Node(&node)),
             node,
             heartbeat: config.heartbeat(),
             node_timeout: config.node_timeout(),
@@ -416,23 +426,11 @@ impl Cluster {
             self.pending.push(Event::Joined);
         }
         self.last_tick = now;
+        let token = self.token;
         for (index, shard) in self.shards.iter_mut().enumerate() {
-            shard.link.tick(
-                registry,
-                (self.token)(LinkId {
-                    shard: index,
-                    subscriber: false,
-                }),
-                now,
-            );
-            shard.events.tick(
-                registry,
-                (self.token)(LinkId {
-                    shard: index,
-                    subscriber: true,
-                }),
-                now,
-            );
+            let (link, events) = tokens_of(token, index);
+            shard.link.tick(registry, link, now);
+            shard.events.tick(registry, events, now);
         }
         if self.links_up() && now >= self.next_beat {
             self.next_beat = now + self.heartbeat;
@@ -546,13 +544,12 @@ impl Cluster {
                 };
                 ranges.push(SlotRange { first, last, shard });
             }
-            let masters: BTreeSet<usize> = ranges.iter().map(|r| r.shard).collect();
+            self.topology = Topology::Sharded(ranges);
             info!(
                 "cluster: Redis at {} is a Redis Cluster of {} masters: sharded pub/sub",
                 self.seed,
-                masters.len()
+                self.topology.masters()
             );
-            self.topology = Topology::Sharded(ranges);
         }
         // Subscriptions made before the layout was known may be on the
         // wrong master, or of the wrong kind: made again where they belong.
@@ -579,21 +576,11 @@ impl Cluster {
 
     /// Writes what every link has queued.
     pub fn flush(&mut self, registry: &Registry) {
+        let token = self.token;
         for (index, shard) in self.shards.iter_mut().enumerate() {
-            shard.link.flush(
-                registry,
-                (self.token)(LinkId {
-                    shard: index,
-                    subscriber: false,
-                }),
-            );
-            shard.events.flush(
-                registry,
-                (self.token)(LinkId {
-                    shard: index,
-                    subscriber: true,
-                }),
-            );
+            let (link, events) = tokens_of(token, index);
+            shard.link.flush(registry, link);
+            shard.events.flush(registry, events);
         }
     }
 
@@ -601,11 +588,7 @@ impl Cluster {
     /// down (the hub re-announces everything when it is back).
     pub fn publish(&mut self, bus: Bus, payload: &[u8]) {
         let channel = channel_of(bus);
-        let verb: &[u8] = if self.topology.sharded() {
-            b"SPUBLISH"
-        } else {
-            b"PUBLISH"
-        };
+        let verb = self.topology.publish_verb();
         let sent = self.topology != Topology::Unknown
             && self.command(&channel, Ask::Publish, &[verb, channel.as_bytes(), payload]);
         if sent {
@@ -625,12 +608,7 @@ impl Cluster {
         };
         if changed && self.topology != Topology::Unknown {
             let channel = channel_of(Bus::Channel(folded));
-            let command: &[u8] = match (self.topology.sharded(), on) {
-                (true, true) => b"SSUBSCRIBE",
-                (true, false) => b"SUNSUBSCRIBE",
-                (false, true) => b"SUBSCRIBE",
-                (false, false) => b"UNSUBSCRIBE",
-            };
+            let command = self.topology.subscribe_verb(on);
             let shard = self.topology.shard_of(channel.as_bytes());
             self.shards[shard]
                 .events
@@ -697,12 +675,14 @@ impl Cluster {
     /// claims set.
     fn release(&mut self, key: &str, node: &str) {
         self.eval(Ask::NickChange, RELEASE_NICK, key, node);
+        self.unlist(key, node);
+    }
+
+    /// Takes nick `key` out of `node`'s claims set.
+    fn unlist(&mut self, key: &str, node: &str) {
         let claims = claims_key(node);
-        self.command(
-            &claims,
-            Ask::NickChange,
-            &[b"SREM", claims.as_bytes(), key.as_bytes()],
-        );
+        let args: [&[u8]; 3] = [b"SREM", claims.as_bytes(), key.as_bytes()];
+        self.command(&claims, Ask::NickChange, &args);
     }
 
     /// `EVAL script 1 key node` on the shard of `key`.
@@ -722,12 +702,8 @@ impl Cluster {
     fn claimed(&mut self, number: u64, free: bool) {
         if let Some((id, folded)) = self.claims.remove(&number) {
             if !free && self.links_up() {
-                let (claims, key) = (claims_key(&self.node), nick_key(&folded));
-                self.command(
-                    &claims,
-                    Ask::NickChange,
-                    &[b"SREM", claims.as_bytes(), key.as_bytes()],
-                );
+                let node = self.node.clone();
+                self.unlist(&nick_key(&folded), &node);
             }
             self.pending.push(Event::NickAnswer { id, folded, free });
         }
@@ -771,16 +747,17 @@ impl Cluster {
         if self.topology == Topology::Unknown {
             return;
         }
-        let mut channels = vec![channel_of(Bus::Net), channel_of(Bus::Node(&self.node))];
+        let mut channels = vec![channel_of(Bus::Net), self.own_channel.clone()];
         channels.extend(self.following.iter().map(|f| channel_of(Bus::Channel(f))));
         channels.retain(|c| self.topology.shard_of(c.as_bytes()) == shard);
+        let verb = self.topology.subscribe_verb(true);
         let events = &mut self.shards[shard].events;
         if self.topology.sharded() {
             for channel in &channels {
-                events.send(Ask::Subscription, &[b"SSUBSCRIBE", channel.as_bytes()]);
+                events.send(Ask::Subscription, &[verb, channel.as_bytes()]);
             }
         } else if !channels.is_empty() {
-            let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
+            let mut args: Vec<&[u8]> = vec![verb];
             args.extend(channels.iter().map(String::as_bytes));
             events.send(Ask::Subscription, &args);
         }
@@ -806,8 +783,7 @@ impl Cluster {
                 None => warn!("cluster: a pub/sub message without a payload: dropped"),
             },
             Some(b"subscribe" | b"ssubscribe") => {
-                let mine = channel_of(Bus::Node(&self.node));
-                if bytes(items.get(1)).as_deref() == Some(mine.as_bytes()) {
+                if bytes(items.get(1)).as_deref() == Some(self.own_channel.as_bytes()) {
                     self.subscribed = true;
                 }
             }
@@ -820,8 +796,7 @@ impl Cluster {
     fn update(&mut self) {
         // The confirmation of this node's own channel comes on the link of
         // the shard that holds it: it holds while that link does.
-        let mine = channel_of(Bus::Node(&self.node));
-        let holder = self.topology.shard_of(mine.as_bytes());
+        let holder = self.topology.shard_of(self.own_channel.as_bytes());
         if self.shards[holder].events.state() != LinkState::Up {
             self.subscribed = false;
         }
@@ -919,14 +894,6 @@ impl Cluster {
         } else {
             "down"
         };
-        let masters = match &self.topology {
-            Topology::Sharded(ranges) => ranges
-                .iter()
-                .map(|r| r.shard)
-                .collect::<BTreeSet<_>>()
-                .len(),
-            _ => 1,
-        };
         ClusterStatus {
             state: state.into(),
             published: self.published,
@@ -934,7 +901,7 @@ impl Cluster {
             unsent: self.unsent,
             following: self.following.len(),
             redis: self.seed.to_string(),
-            redis_masters: masters,
+            redis_masters: self.topology.masters(),
             node: self.node.clone(),
             rtt_us: self
                 .rtt
@@ -961,19 +928,14 @@ impl Cluster {
     /// deadline, and while the links are up the next heartbeat (one due
     /// while they are down waits for them, or the loop would spin).
     pub fn next_due(&self) -> Instant {
-        let links = self
-            .shards
+        let beat = self.links_up().then_some(self.next_beat);
+        self.shards
             .iter()
             .flat_map(|s| [s.link.next_due(), s.events.next_due()])
+            .chain([beat])
             .flatten()
-            .min();
-        let beat = self.links_up().then_some(self.next_beat);
-        match (links, beat) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
-            (None, None) => self.next_beat,
-        }
+            .min()
+            .unwrap_or(self.next_beat)
     }
 }
 
@@ -1013,6 +975,30 @@ mod tests {
         for bad in ["127.0.0.1:6379", "http://h", "redis://", "redis:///x"] {
             assert!(RedisUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_moved_answer_asks_for_the_layout_again_and_a_refused_claim_is_given() {
+        let config = crate::config::Config::parse(
+            std::path::Path::new("t.toml"),
+            "[cluster]\nredis = \"redis://127.0.0.1:1\"\n",
+        )
+        .expect("config");
+        let mut cluster = Cluster::new(&config.cluster, "a".into(), |_| Token(0)).expect("cluster");
+        cluster.topology = Topology::Single;
+        let moved = Frame::Error("MOVED 866 127.0.0.1:7001".into());
+        cluster.answered(Some(Ask::Publish), moved);
+        assert_eq!(cluster.topology, Topology::Unknown, "asked again");
+        cluster.claims.insert(7, (3, "bob".into()));
+        cluster.answered(Some(Ask::Claim(7)), Frame::Error("OOM".into()));
+        assert_eq!(
+            cluster.take_events(),
+            [Event::NickAnswer {
+                id: 3,
+                folded: "bob".into(),
+                free: true
+            }]
+        );
     }
 
     #[test]

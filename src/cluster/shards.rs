@@ -76,6 +76,38 @@ impl Topology {
     pub fn sharded(&self) -> bool {
         matches!(self, Topology::Sharded(_))
     }
+
+    /// How many Redis servers carry the network.
+    pub fn masters(&self) -> usize {
+        match self {
+            Topology::Sharded(ranges) => ranges
+                .iter()
+                .map(|r| r.shard)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            _ => 1,
+        }
+    }
+
+    /// `PUBLISH`, or `SPUBLISH` on a Redis Cluster.
+    pub fn publish_verb(&self) -> &'static [u8] {
+        if self.sharded() {
+            b"SPUBLISH"
+        } else {
+            b"PUBLISH"
+        }
+    }
+
+    /// `SUBSCRIBE` or `UNSUBSCRIBE`, sharded (`SSUBSCRIBE`, `SUNSUBSCRIBE`)
+    /// on a Redis Cluster.
+    pub fn subscribe_verb(&self, on: bool) -> &'static [u8] {
+        match (self.sharded(), on) {
+            (true, true) => b"SSUBSCRIBE",
+            (true, false) => b"SUNSUBSCRIBE",
+            (false, true) => b"SUBSCRIBE",
+            (false, false) => b"UNSUBSCRIBE",
+        }
+    }
 }
 
 /// A `CLUSTER SLOTS` answer: each slot range and the address of its

@@ -248,8 +248,9 @@ impl Hub {
         if valid_channel(&name, self.config.channel_len)
             && !self.channel_ids.contains_key(&fold(&name))
         {
+            let kept = self.kept.contains_key(&fold(&name));
             let chan = self.create_channel(&name);
-            if !self.restore_channel(chan) {
+            if !kept {
                 self.channels[chan].modes.topic_ops = !self.config.lobby_operators.is_empty();
             }
         }

@@ -399,15 +399,7 @@ impl Hub {
             lines.push(current);
         }
         for changes in lines {
-            let mut flags = String::new();
-            let mut sign = None;
-            for change in &changes {
-                if sign != Some(change.adding) {
-                    flags.push(if change.adding { '+' } else { '-' });
-                    sign = Some(change.adding);
-                }
-                flags.push(change.letter);
-            }
+            let flags = mode_string(changes.iter().map(|c| (c.adding, c.letter)));
             let mut params = vec![channel.name.as_str(), flags.as_str()];
             params.extend(changes.iter().filter_map(|c| c.arg.as_deref()));
             let line = build(&client.prefix, "MODE", &params);
@@ -417,4 +409,19 @@ impl Hub {
             self.publish_from(id, &line, out);
         }
     }
+}
+
+/// Mode changes as a MODE line writes them, user's or channel's: a sign
+/// only where it changes, so `+w`, `+i`, `-o` read `+wi-o`.
+pub(super) fn mode_string(changes: impl IntoIterator<Item = (bool, char)>) -> String {
+    let mut modes = String::new();
+    let mut sign = None;
+    for (adding, letter) in changes {
+        if sign != Some(adding) {
+            modes.push(if adding { '+' } else { '-' });
+            sign = Some(adding);
+        }
+        modes.push(letter);
+    }
+    modes
 }

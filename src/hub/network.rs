@@ -89,7 +89,7 @@ pub(super) struct Early {
     /// The channel it is for, folded, if it is for one: it goes on once
     /// the sender is in it, after their JOIN as on the sender's node.
     channel: Option<String>,
-    payload: Vec<u8>,
+    pub(super) payload: Vec<u8>,
     at: Instant,
     /// The sender's node was asked to tell its users again (`HELLO`).
     asked: bool,
@@ -459,7 +459,7 @@ impl Hub {
                 oldest.nick, oldest.node
             );
         }
-        let nick = fold(prefix.split('!').next().unwrap_or_default());
+        let nick = sender_nick(prefix);
         self.early.push_back(Early {
             node,
             nick,
@@ -477,10 +477,13 @@ impl Hub {
         if self.early.is_empty() {
             return;
         }
+        let nick = sender_nick(prefix);
+        if !self.early.iter().any(|e| e.node == node && e.nick == nick) {
+            return;
+        }
         let Some(id) = self.remote_sender(node, prefix) else {
             return;
         };
-        let nick = fold(prefix.split('!').next().unwrap_or_default());
         let joined = |hub: &Hub, channel: &Option<String>| match channel {
             Some(folded) => hub
                 .channel_ids
@@ -502,6 +505,9 @@ impl Hub {
     /// others the INTRO was missed, so their nodes tell everything again;
     /// past [`EARLY_LIMIT`] they are dropped, and logged (from the tick).
     pub(super) fn expire_early(&mut self, now: Instant, out: &mut dyn Outbox) {
+        if self.early.is_empty() {
+            return;
+        }
         let (due, waiting): (VecDeque<Early>, VecDeque<Early>) =
             std::mem::take(&mut self.early).into_iter().partition(|e| {
                 now.duration_since(e.at) >= EARLY_GRACE
@@ -1010,6 +1016,11 @@ fn status_member(status: &str) -> Member {
         voice: status.contains('+'),
         banned: false,
     }
+}
+
+/// The folded nick of a `nick!user@host` prefix.
+fn sender_nick(prefix: &str) -> String {
+    fold(prefix.split('!').next().unwrap_or_default())
 }
 
 /// `nick!user@host` in its three parts.

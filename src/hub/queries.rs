@@ -289,7 +289,7 @@ impl Hub {
             }
         }
         if let (false, Some(client)) = (applied.is_empty(), self.client(id)) {
-            let modes = mode_string(&applied);
+            let modes = super::modes::mode_string(applied.iter().copied());
             let line = build(&client.prefix, "MODE", &[&client.nick, &modes]);
             out.send(id, &line);
             // Other nodes show +i and count operators too.
@@ -400,19 +400,4 @@ impl Hub {
             .collect();
         self.reply(id, RPL_ISON, &[&online.join(" ")], out);
     }
-}
-
-/// Changes as a MODE line writes them: a sign only where it changes, so
-/// `+w`, `+i`, `-o` read `+wi-o`.
-fn mode_string(changes: &[(bool, char)]) -> String {
-    let mut modes = String::new();
-    let mut sign = None;
-    for &(adding, letter) in changes {
-        if sign != Some(adding) {
-            modes.push(if adding { '+' } else { '-' });
-            sign = Some(adding);
-        }
-        modes.push(letter);
-    }
-    modes
 }

@@ -761,26 +761,33 @@ impl Server {
     /// global read pause if the writes took enough.
     fn flush_listed(&mut self) {
         let now = Instant::now();
-        let mut written = 0;
-        while written < FLUSH_SLICE
-            && let Some(id) = self.net.flush_list.pop_front()
-        {
-            self.flush(id, now);
-            written += 1;
-        }
+        let written = self.flush_some(false, FLUSH_SLICE, now);
         // Then history answers, in what is left of the slice: live lines
         // first, and a turn no longer than before. A few each turn all the
         // same, so that a crowd of live traffic cannot starve them.
-        for _ in 0..(FLUSH_SLICE - written).max(BULK_FLOOR) {
-            let Some(id) = self.net.bulk_list.pop_front() else {
-                break;
-            };
-            self.flush(id, now);
-        }
+        self.flush_some(true, (FLUSH_SLICE - written).max(BULK_FLOOR), now);
         if self.reading_paused && self.net.queued_total < self.net.limits.output_cap / 4 * 3 {
             info!("output below 3/4 of the cap: reading again");
             self.reading_paused = false;
         }
+    }
+
+    /// Writes up to `limit` connections of the live list, or of the bulk
+    /// list (history answers); returns how many.
+    fn flush_some(&mut self, bulk: bool, limit: usize, now: Instant) -> usize {
+        let mut written = 0;
+        while written < limit {
+            let list = match bulk {
+                true => &mut self.net.bulk_list,
+                false => &mut self.net.flush_list,
+            };
+            let Some(id) = list.pop_front() else {
+                break;
+            };
+            self.flush(id, now);
+            written += 1;
+        }
+        written
     }
 
     /// Writes what one listed connection has queued, then finishes its

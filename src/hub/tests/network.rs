@@ -488,6 +488,20 @@ fn a_message_that_overtakes_its_senders_intro_waits_for_it() {
     b.hub.tick(b.now + Duration::from_secs(6), &mut b.out);
     assert_eq!(hellos(&b), 1, "asked once");
     assert!(b.take(2).iter().all(|l| !l.contains("boo")));
+    // A node that never introduces anyone fills no more than the bound.
+    for n in 0..1500 {
+        let line = format!("@n=a :ghost{n}!g@127.0.0.1 PRIVMSG #lobby :boo");
+        b.hub.cluster_line(line.as_bytes(), b.now, &mut b.out);
+    }
+    assert_eq!(b.hub.early.len(), 1000);
+    assert_eq!(
+        b.hub
+            .early
+            .front()
+            .map(|e| e.payload.starts_with(b"@n=a :ghost500!")),
+        Some(true),
+        "the oldest went first"
+    );
 }
 
 #[test]
