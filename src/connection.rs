@@ -51,8 +51,8 @@ pub struct Connection {
     pub budget: LineBudget,
     /// Over its line budget: input is kept unprocessed until it may go on.
     pub throttled: bool,
-    /// Its queue holds output sent after the history entry with this seq:
-    /// it is written once history has committed that entry.
+    /// Its queue holds output sent after a history entry that goes out in
+    /// this batch: it is written once history has committed the batch.
     pub hold: u64,
     /// Listed in the reactor's list of connections waiting on history.
     pub held: bool,

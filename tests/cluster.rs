@@ -327,8 +327,14 @@ fn a_node_started_while_redis_is_down_joins_when_it_comes_back() {
 
 /// Two nodes of one Redis, both up and each listing the other.
 fn two_nodes(redis: &str) -> (Daemon, Daemon) {
-    let a = Daemon::start(&node_config("a", redis));
-    let b = Daemon::start(&node_config("b", redis));
+    two_nodes_of(|name| node_config(name, redis))
+}
+
+/// Two nodes "a" and "b" of the configs `config` gives them, both up and
+/// each listing the other.
+fn two_nodes_of(config: impl Fn(&str) -> String) -> (Daemon, Daemon) {
+    let a = Daemon::start(&config("a"));
+    let b = Daemon::start(&config("b"));
     for node in [&a, &b] {
         node.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a", "b"]);
     }
@@ -398,6 +404,101 @@ fn alice_and_bob(a: &Daemon, b: &Daemon) -> (Client, Client) {
     let bob = b.register("bob");
     alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
     (alice, bob)
+}
+
+/// Connects to `node` with what reads history, and registers `nick`.
+fn reader(node: &Daemon, nick: &str) -> Client {
+    let mut client = node.connect();
+    let caps = "batch server-time message-tags draft/chathistory echo-message labeled-response";
+    client.send(&format!("CAP REQ :{caps}"));
+    client.send("CAP END");
+    client.register(nick);
+    client
+}
+
+/// The value of tag `name` in a line.
+fn tag<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    groupchatd::tags::get(line.strip_prefix('@')?.split(' ').next()?, name)
+}
+
+/// A CHATHISTORY request's lines as every node must give them: msgid,
+/// time and the line without its tags (the batch reference is each
+/// connection's own). Labelled, so that a join's playback is not taken
+/// for the answer.
+fn history(client: &mut Client, request: &str) -> Vec<String> {
+    client.send(&format!("@label=h CHATHISTORY {request}"));
+    let start = client.expect("@label=h ");
+    let reference = start
+        .split(" BATCH +")
+        .nth(1)
+        .and_then(|r| r.split(' ').next());
+    let end = format!("BATCH :-{}", reference.unwrap_or_default());
+    let lines = client.collect_until(&end);
+    lines[..lines.len() - 1]
+        .iter()
+        .map(|line| {
+            let (msgid, time) = (tag(line, "msgid"), tag(line, "time"));
+            let bare = line.split_once(' ').map_or("", |(_, rest)| rest);
+            format!("{} {} {bare}", msgid.unwrap_or("-"), time.unwrap_or("-"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_node_answers_chathistory_alike_with_the_msgids_lines_had() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start(None);
+    let (a, b) = two_nodes_of(|name| {
+        let config = node_config(name, &redis.url());
+        config.replace("[history]\nenabled = false\n", "")
+    });
+    let mut alice = reader(&a, "alice");
+    let mut bob = reader(&b, "bob");
+    alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
+    // Turns, each seen by the other before the next: the msgid a line has
+    // live is the one it has on the other node.
+    let mut msgids = Vec::new();
+    for turn in 0..6 {
+        let (from, to, nick) = match turn % 2 {
+            0 => (&mut alice, &mut bob, "alice"),
+            _ => (&mut bob, &mut alice, "bob"),
+        };
+        from.send(&format!("PRIVMSG #lobby :turn {turn}"));
+        let echoed = from.expect(&format!("PRIVMSG #lobby :turn {turn}"));
+        let heard = to.expect(&format!(
+            ":{nick}!{nick}@127.0.0.1 PRIVMSG #lobby :turn {turn}"
+        ));
+        assert_eq!(
+            tag(&echoed, "msgid"),
+            tag(&heard, "msgid"),
+            "{echoed} / {heard}"
+        );
+        assert_eq!(tag(&echoed, "time"), tag(&heard, "time"));
+        msgids.push(tag(&heard, "msgid").unwrap_or_default().to_string());
+    }
+    bob.send("PRIVMSG alice :psst");
+    alice.expect(":bob!bob@127.0.0.1 PRIVMSG alice :psst");
+    // The same answer on both nodes, in the order the turns were said.
+    let on_a = history(&mut alice, "LATEST #lobby * 10");
+    let on_b = history(&mut bob, "LATEST #lobby * 10");
+    assert_eq!(on_a, on_b);
+    let said: Vec<&str> = on_a
+        .iter()
+        .map(|l| l.split(' ').next().unwrap_or_default())
+        .collect();
+    assert_eq!(said, msgids);
+    assert_eq!(
+        history(&mut alice, "LATEST bob * 5"),
+        history(&mut bob, "LATEST alice * 5")
+    );
+    // Reconnecting to the other node loses nothing: alice's last msgid
+    // means the same line on b.
+    drop(alice);
+    let mut again = reader(&b, "alice2");
+    let missed = history(&mut again, &format!("AFTER #lobby msgid={} 10", msgids[3]));
+    assert_eq!(missed, on_a[4..]);
 }
 
 #[test]

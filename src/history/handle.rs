@@ -34,13 +34,17 @@ pub struct Retention {
 }
 
 /// What the worker finished.
+///
+/// Commits are told by batch number, not by seq: batches are numbered in the
+/// order they are sent, while seqs need not arrive in order (a line heard
+/// from another node carries the msgid it was given there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Done {
-    /// Every entry with seq <= this is committed.
+    /// Every batch numbered <= this is committed.
     Committed(u64),
-    /// A batch could not be stored (disk full, …): entries up to this seq
-    /// are NOT in history; the error says why. The loop keeps chatting and
-    /// shows history as failing.
+    /// A batch could not be stored (disk full, …): the entries of batches
+    /// up to this number are NOT in history; the error says why. The loop
+    /// keeps chatting and shows history as failing.
     Failed { through: u64, error: String },
     Answer {
         ticket: u64,
@@ -98,12 +102,14 @@ pub struct History {
     thread: Option<JoinHandle<()>>,
     /// Appended since the last flush.
     pending: Vec<Entry>,
-    /// Batches sent and not yet acknowledged: (highest seq, entries).
+    /// Batches sent so far: the last one's number.
+    sent: u64,
+    /// Batches sent and not yet acknowledged: (number, entries).
     inflight: VecDeque<(u64, u64)>,
     asked: HashMap<u64, Asked>,
     /// Dones made on this side (the worker being gone).
     local: Vec<Done>,
-    /// The highest seq a local `Done::Failed` was made for.
+    /// The highest batch a local `Done::Failed` was made for.
     given_up: u64,
     committed: u64,
     health: Health,
@@ -130,6 +136,7 @@ impl History {
             waker,
             thread: Some(thread),
             pending: Vec::new(),
+            sent: 0,
             inflight: VecDeque::new(),
             asked: HashMap::new(),
             local: Vec::new(),
@@ -159,16 +166,22 @@ impl History {
     /// transaction on the worker); call once per loop turn, before
     /// sleeping. Cheap when nothing is pending.
     pub fn flush(&mut self) {
-        let Some(through) = self.pending.iter().map(|e| e.seq).max() else {
+        if self.pending.is_empty() {
             return;
-        };
+        }
         let batch = std::mem::take(&mut self.pending);
-        self.inflight.push_back((through, batch.len() as u64));
-        self.send(Job::Append(batch));
+        self.sent += 1;
+        self.inflight.push_back((self.sent, batch.len() as u64));
+        self.send(Job::Append(self.sent, batch));
     }
 
-    /// The highest seq known committed (or given up on after a failure: see
-    /// [`Done::Failed`]).
+    /// The number of the batch that what is appended now goes out in.
+    pub fn next_batch(&self) -> u64 {
+        self.sent + 1
+    }
+
+    /// The highest batch known committed (or given up on after a failure:
+    /// see [`Done::Failed`]).
     pub fn committed(&self) -> u64 {
         self.committed
     }
@@ -283,7 +296,7 @@ impl History {
         const WHY: &str = "the history worker is not running";
         match job {
             // `flush` counted it in flight already.
-            Job::Append(_) => self.fail_inflight(WHY),
+            Job::Append(..) => self.fail_inflight(WHY),
             Job::Query { ticket, .. } => self.local.push(failed_answer(ticket, Asked::Query, WHY)),
             Job::Targets { ticket, .. } => {
                 self.local.push(failed_answer(ticket, Asked::Targets, WHY))

@@ -150,7 +150,9 @@ impl MemoryBackend {
         }
     }
 
-    /// Stores one entry in seq order, then trims to the cap.
+    /// Stores one entry in seq order (lines heard from other nodes may come
+    /// after newer ones), then trims to the cap. Like the SQLite engine it
+    /// keeps the first of two entries with one seq.
     fn insert(&mut self, entry: Entry) {
         let start_seq = self.start_seq;
         self.max_seq = self.max_seq.max(entry.seq);
@@ -171,6 +173,9 @@ impl MemoryBackend {
             return;
         }
         let at = window.entries.partition_point(|e| e.seq < entry.seq);
+        if window.entries.get(at).is_some_and(|e| e.seq == entry.seq) {
+            return;
+        }
         window.entries.insert(at, entry);
         if let Some(cap) = self.cap {
             while window.entries.len() > cap {

@@ -16,6 +16,7 @@
 
 mod handle;
 pub mod memory;
+pub mod msgid;
 pub mod select;
 pub mod sqlite;
 mod worker;

@@ -10,6 +10,7 @@ use super::{
     Backend, Entry, Kind, Query, RETAIN_PER_CALL, Scope, Selector, StoreError, TargetActivity,
     TargetsQuery,
 };
+use log::warn;
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
 use std::path::{Path, PathBuf};
@@ -371,11 +372,15 @@ impl Backend for SqliteBackend {
         let store = |conn: &mut Connection| -> Result<(), rusqlite::Error> {
             let tx = conn.transaction()?;
             {
+                // OR IGNORE: a seq already kept (two nodes whose msgids
+                // end in one number, see msgid.rs) costs that one line,
+                // logged, not the batch.
                 let mut insert = tx.prepare_cached(&format!(
-                    "INSERT INTO entries ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                    "INSERT OR IGNORE INTO entries ({COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 ))?;
                 for e in batch {
-                    insert.execute(params![
+                    let added = insert.execute(params![
                         e.seq,
                         e.time_ms,
                         e.target,
@@ -386,6 +391,12 @@ impl Backend for SqliteBackend {
                         e.text,
                         e.tags
                     ])?;
+                    if added == 0 {
+                        warn!(
+                            "history: msgid {} of {} is kept already; this line by {} is not",
+                            e.seq, e.target, e.prefix
+                        );
+                    }
                 }
                 let top = batch.iter().map(|e| e.seq).max().unwrap_or(0);
                 tx.prepare_cached("UPDATE meta SET value = max(value, ?1) WHERE key = 'max_seq'")?

@@ -22,10 +22,21 @@ const RETAIN_EVERY: Duration = Duration::from_secs(60);
 
 /// What the loop asks of the worker.
 pub(super) enum Job {
-    Append(Vec<Entry>),
-    Query { ticket: u64, q: Query, events: bool },
-    Targets { ticket: u64, q: TargetsQuery },
-    Purge { ticket: u64, what: Purge },
+    /// A batch to commit, by number (see [`Done::Committed`]).
+    Append(u64, Vec<Entry>),
+    Query {
+        ticket: u64,
+        q: Query,
+        events: bool,
+    },
+    Targets {
+        ticket: u64,
+        q: TargetsQuery,
+    },
+    Purge {
+        ticket: u64,
+        what: Purge,
+    },
 }
 
 /// What the worker tells the loop: the [`Done`]s it hands on, and what only
@@ -102,13 +113,14 @@ pub(super) fn run(
             continue;
         };
         match job {
-            Job::Append(mut batch) => {
+            Job::Append(mut through, mut batch) => {
                 // Group commit: the appends waiting next to it go with it.
-                while let Some(Job::Append(more)) = writes.front_mut() {
+                while let Some(Job::Append(last, more)) = writes.front_mut() {
+                    through = *last;
                     batch.append(more);
                     writes.pop_front();
                 }
-                worker.append(&batch);
+                worker.append(through, &batch);
             }
             Job::Purge { ticket, what } => {
                 let result = worker.call(|b| match &what {
@@ -138,7 +150,7 @@ pub(super) fn run(
 /// query still sees every write sent before it.
 fn sort(job: Job, writes: &mut VecDeque<Job>, reads: &mut VecDeque<Job>) {
     match job {
-        Job::Append(_) | Job::Purge { .. } => writes.push_back(job),
+        Job::Append(..) | Job::Purge { .. } => writes.push_back(job),
         Job::Query { .. } | Job::Targets { .. } => reads.push_back(job),
     }
 }
@@ -154,10 +166,7 @@ impl Worker {
         self.reporter.call(|| f(backend))
     }
 
-    fn append(&mut self, batch: &[Entry]) {
-        let Some(through) = batch.iter().map(|e| e.seq).max() else {
-            return;
-        };
+    fn append(&mut self, through: u64, batch: &[Entry]) {
         let done = match self.call(|b| b.append(batch)) {
             Ok(()) => {
                 if self.retention.max_messages > 0 {

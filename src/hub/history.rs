@@ -260,7 +260,7 @@ impl Hub {
         }
         let query = Query::Before {
             target: fold(channel),
-            sel: Selector::Seq(self.last_seq + 1),
+            sel: Selector::Seq(self.msgids.last() + 1),
             limit,
         };
         let form = Form::Playback {

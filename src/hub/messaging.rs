@@ -4,7 +4,7 @@
 
 use super::{Bus, Cap, ChannelId, Client, ClientId, Hub, Outbox, REMOTE_BASE};
 use crate::clock::now_ms;
-use crate::history::{Entry, Kind, private_key};
+use crate::history::{Entry, Kind, msgid, private_key};
 use crate::mask::Subject;
 use crate::message::{Message, build};
 use crate::names::fold;
@@ -93,15 +93,6 @@ impl Hub {
         }
     }
 
-    /// A msgid for a message accepted now: strictly increasing, and near the
-    /// time in microseconds so that it keeps increasing across restarts even
-    /// without a history to continue from.
-    fn next_seq(&mut self, now_ms: i64) -> u64 {
-        let clock = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000);
-        self.last_seq = clock.max(self.last_seq + 1);
-        self.last_seq
-    }
-
     fn message_channel(&mut self, id: ClientId, target: &str, said: &Said, out: &mut dyn Outbox) {
         let folded = fold(target);
         let Some(&chan) = self.channel_ids.get(&folded) else {
@@ -138,7 +129,7 @@ impl Hub {
             let untagged = build(&sender.prefix, said.kind.as_str(), &params[..count]);
             let folded = fold(&channel.name);
             let bus = Bus::Channel(&folded);
-            self.publish_message(bus, &untagged, time_ms, &said.client_tags, out);
+            self.publish_message(bus, &untagged, (time_ms, seq), &said.client_tags, out);
         }
         self.stats.messages += 1;
         self.stats.deliveries += delivered;
@@ -188,7 +179,10 @@ impl Hub {
         let time_ms = tags::get(msg.tags, "t")
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(now_ms);
-        let seq = self.next_seq(time_ms);
+        let seq = self.origin_msgid(id, msg, time_ms);
+        // Lamport's rule: whatever this node says next is above what it
+        // heard, so a reply sorts after the line it answers on every node.
+        self.msgids.floor(seq);
         let Some(sender) = self.client(id) else {
             return;
         };
@@ -220,6 +214,22 @@ impl Hub {
         }
         self.stats.messages += 1;
         self.stats.deliveries += 1;
+    }
+
+    /// The msgid a message from user `id` of another node was given there
+    /// (its `i` tag), which must end in that node's number (see
+    /// [`crate::history::msgid`]). Without one (a node of an older
+    /// version, or a damaged line, logged) the line is still delivered,
+    /// under a msgid of this node's, given at `time_ms`.
+    fn origin_msgid(&mut self, id: ClientId, msg: &Message, time_ms: i64) -> u64 {
+        let node = self.node_of(id).unwrap_or_default();
+        let number = self.peers.get(node).map(|peer| peer.number);
+        let seq = tags::get(msg.tags, "i").and_then(|i| i.parse::<u64>().ok());
+        if let Some(seq) = seq.filter(|&seq| Some(msgid::node_of(seq)) == number) {
+            return seq;
+        }
+        log::warn!("cluster: a message from node {node} without a msgid of that node: {msg:?}");
+        self.msgids.next(time_ms)
     }
 
     /// Members speak unless the channel is moderated or they are banned,
@@ -258,7 +268,7 @@ impl Hub {
         if let Some(node) = self.node_of(to) {
             let (params, count) = said.params(&recipient.nick);
             let untagged = build(&sender.prefix, said.kind.as_str(), &params[..count]);
-            self.publish_message(Bus::Node(node), &untagged, stamp.0, &said.client_tags, out);
+            self.publish_message(Bus::Node(node), &untagged, stamp, &said.client_tags, out);
         } else if said.kind != Kind::Tagmsg || recipient.caps.has(Cap::MessageTags) {
             out.send(to, line.line(recipient.caps.wants()));
         }
@@ -275,7 +285,7 @@ impl Hub {
     /// The time and msgid of a message accepted now.
     pub(super) fn stamp(&mut self) -> (i64, u64) {
         let time_ms = now_ms();
-        (time_ms, self.next_seq(time_ms))
+        (time_ms, self.msgids.next(time_ms))
     }
 
     /// Accepts a message from `sender` to `to` (as written on the wire),

@@ -27,6 +27,7 @@ mod server_info;
 mod timeouts;
 mod whowas;
 
+use crate::history::msgid::Msgids;
 use crate::history::{Entry, Kind};
 use crate::message::{Line, Message, build, numeric};
 pub use accounts::{AccountRules, MIN_PASSWORD};
@@ -318,8 +319,8 @@ pub struct Hub {
     census: std::cell::Cell<Option<Census>>,
     stats: HubStats,
     checks: timeouts::CheckQueue,
-    /// The last msgid given out (see `next_seq`).
-    last_seq: u64,
+    /// The msgids this node gives.
+    msgids: Msgids,
     /// Batch references given out.
     batches: u64,
     /// Channels created so far, to give each its serial.
@@ -360,6 +361,7 @@ fn unix_now() -> u64 {
 impl Hub {
     pub fn new(config: HubConfig) -> Hub {
         let mut hub = Hub {
+            msgids: Msgids::new(config.node.as_deref()),
             config,
             created: crate::clock::format_date(unix_now() as i64),
             clients: Vec::new(),
@@ -373,7 +375,6 @@ impl Hub {
             census: std::cell::Cell::new(None),
             stats: HubStats::default(),
             checks: timeouts::CheckQueue::new(),
-            last_seq: 0,
             batches: 0,
             channel_serial: 0,
             whowas: whowas::Whowas::default(),
@@ -394,7 +395,7 @@ impl Hub {
 
     /// Msgids from now on are above `seq`, the highest one in history.
     pub fn set_seq_floor(&mut self, seq: u64) {
-        self.last_seq = self.last_seq.max(seq);
+        self.msgids.floor(seq);
     }
 
     /// Applies a reloaded configuration; it takes effect for what happens next.

@@ -25,13 +25,13 @@
 use super::accounts::Waiting;
 use super::channel::Member;
 use super::{ChannelId, Client, ClientId, Hub, Outbox};
-use crate::history::Kind;
+use crate::history::{Kind, msgid};
 use crate::message::{Line, Message, build, loggable};
 use crate::names::{fold, valid_channel, valid_nick};
 use crate::numeric::ERR_NICKNAMEINUSE;
 use crate::stats::DisconnectReason;
 use crate::tags::{self, with_tags};
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -111,6 +111,8 @@ pub(super) struct Peer {
     /// When it was first heard of: [`Hub::nodes_alive`] lets a node that
     /// was not listed yet live.
     since: Instant,
+    /// The number its msgids end in ([`msgid::node_number`]).
+    pub(super) number: u64,
 }
 
 impl Hub {
@@ -130,6 +132,26 @@ impl Hub {
         }
     }
 
+    /// A node heard of for the first time. Two nodes whose names give one
+    /// msgid number could give one msgid to two lines (in the same
+    /// microsecond), so that is logged as an error, at each of them.
+    fn met(&mut self, node: &str, now: Instant) {
+        let number = msgid::node_number(node);
+        if number == self.msgids.node() {
+            error!(
+                "cluster: nodes {node} and {} give msgids ending in the same number ({number}): \
+                 rename one of them (cluster.node_name), or two lines could get one msgid",
+                self.config.node.as_deref().unwrap_or_default()
+            );
+        }
+        let peer = Peer {
+            boot: String::new(),
+            since: now,
+            number,
+        };
+        self.peers.insert(node.to_string(), peer);
+    }
+
     /// A message a local user sent (`untagged`, as a client without tags
     /// sees it), for the other nodes on `bus`: its time and client-only
     /// tags travel with it.
@@ -137,12 +159,12 @@ impl Hub {
         &self,
         bus: Bus,
         untagged: &Line,
-        time_ms: i64,
+        (time_ms, seq): (i64, u64),
         client_tags: &str,
         out: &mut dyn Outbox,
     ) {
         if let Some(node) = &self.config.node {
-            let mut tags = format!("n={node};t={time_ms}");
+            let mut tags = format!("n={node};t={time_ms};i={seq}");
             if !client_tags.is_empty() {
                 tags.push(';');
                 tags.push_str(client_tags);
@@ -393,10 +415,9 @@ impl Hub {
             return;
         }
         let node = node.to_string();
-        self.peers.entry(node.clone()).or_insert(Peer {
-            boot: String::new(),
-            since: now,
-        });
+        if !self.peers.contains_key(&node) {
+            self.met(&node, now);
+        }
         match msg.command {
             "HELLO" => self.announce(Bus::Node(&node), out),
             "SYNC" => self.peer_sync(&node, msg.param(0).unwrap_or_default(), out),

@@ -64,7 +64,8 @@ pub(super) struct HistoryLink {
     /// Recent lines of each channel (private conversations are read from
     /// the store, so memory does not grow with their number).
     window: MemoryBackend,
-    /// The highest seq recorded: output queued after it waits for it.
+    /// The batch the last recorded message goes out in: output queued
+    /// after it waits for that batch's commit.
     recorded: u64,
     waiting: HashMap<u64, Asker>,
     next_ticket: u64,
@@ -128,7 +129,7 @@ impl HistoryLink {
             store.append(entry);
             return;
         }
-        self.recorded = entry.seq;
+        self.recorded = store.next_batch();
         if entry.target.starts_with('#') {
             // The window's append cannot fail.
             let _ = self.window.append(std::slice::from_ref(&entry));
@@ -136,12 +137,12 @@ impl HistoryLink {
         store.append(entry);
     }
 
-    /// The seq that output queued now must wait for, if any.
+    /// The batch that output queued now must wait for, if any.
     pub(super) fn hold(&self) -> Option<u64> {
         (self.recorded > self.committed()).then_some(self.recorded)
     }
 
-    /// Everything up to this seq is committed (or given up on).
+    /// Every batch up to this one is committed (or given up on).
     pub(super) fn committed(&self) -> u64 {
         match &self.store {
             Store::Open(store) => store.committed(),
@@ -259,7 +260,7 @@ impl HistoryLink {
             let (ticket, result) = match done {
                 Done::Committed(_) => continue,
                 Done::Failed { through, error } => {
-                    error!("history: could not store messages up to {through}: {error}");
+                    error!("history: batch {through} of messages could not be stored: {error}");
                     continue;
                 }
                 Done::Answer { ticket, result } => (ticket, result.map(Found::Entries)),

@@ -990,8 +990,8 @@ impl Outbox for Net {
         conn.queue.push(line);
         self.queued_total += line.len();
         self.stats.lines_out += 1;
-        if let Some(seq) = self.history.hold() {
-            conn.hold = seq;
+        if let Some(batch) = self.history.hold() {
+            conn.hold = batch;
         }
         let list = match self.answering_history {
             true => &mut self.bulk_list,

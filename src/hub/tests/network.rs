@@ -4,6 +4,7 @@
 use super::*;
 use crate::accounts::Keep;
 use crate::cluster::channel_of;
+use crate::history::msgid;
 
 fn node(name: &str) -> World {
     let mut config = config();
@@ -72,6 +73,44 @@ fn each_node_sees_the_others_users_in_its_channels() {
     a.connect(3);
     a.send(3, "NICK bob");
     assert_eq!(codes(&a.take(3)), ["433"]);
+}
+
+/// The msgid and time of the last entry `w` kept in history.
+fn last_kept(w: &World) -> (u64, i64) {
+    let entry = w.out.history.last().expect("an entry");
+    (entry.seq, entry.time_ms)
+}
+
+#[test]
+fn a_message_keeps_its_msgid_and_time_on_every_node() {
+    let (mut a, mut b) = two_nodes();
+    // a's clock runs ahead of b's (or a heard of lines from the future).
+    let ahead = (crate::clock::now_ms() as u64 + 60_000) * 1000 * msgid::NODE_SPAN;
+    a.hub.set_seq_floor(ahead);
+    a.send(1, "PRIVMSG #lobby :first");
+    relay(&mut a, &mut b);
+    let first = last_kept(&a);
+    assert_eq!(last_kept(&b), first);
+    assert_eq!(msgid::node_of(first.0), msgid::node_number("a"));
+    // b's answer, privately, sorts after what it answers on both nodes.
+    b.send(2, "PRIVMSG alice :second");
+    relay(&mut b, &mut a);
+    assert_eq!(a.take(1), [":bob!bob@127.0.0.1 PRIVMSG alice :second"]);
+    let second = last_kept(&b);
+    assert_eq!(last_kept(&a), second);
+    assert!(second.0 > first.0, "{second:?} after {first:?}");
+    assert_eq!(msgid::node_of(second.0), msgid::node_number("b"));
+    // A msgid that is not b's (a damaged or foreign line) is not taken:
+    // the line is delivered under one of a's.
+    let forged = format!(
+        "@n=b;t=1;i={} :bob!bob@127.0.0.1 PRIVMSG #lobby :x",
+        first.0 + 1
+    );
+    a.hub.cluster_line(forged.as_bytes(), a.now, &mut a.out);
+    assert_eq!(a.take(1), [":bob!bob@127.0.0.1 PRIVMSG #lobby :x"]);
+    let (seq, _) = last_kept(&a);
+    assert_eq!(msgid::node_of(seq), msgid::node_number("a"));
+    assert!(seq > second.0);
 }
 
 #[test]
