@@ -98,6 +98,7 @@ impl Outbox for Queues {
     fn keep(&mut self, _what: groupchatd::accounts::Keep) {}
     fn close(&mut self, _who: ClientId, _why: DisconnectReason, _reason: &str) {}
     fn publish(&mut self, _bus: Bus, _payload: &Line) {}
+    fn log(&mut self, _folded: &str, _payload: &Line) {}
     fn follow(&mut self, _folded: &str, _on: bool) {}
     fn nick_claim(&mut self, _claim: NickClaim) -> bool {
         false

@@ -409,7 +409,7 @@ fn alice_and_bob(a: &Daemon, b: &Daemon) -> (Client, Client) {
 /// Connects to `node` with what reads history, and registers `nick`.
 fn reader(node: &Daemon, nick: &str) -> Client {
     let mut client = node.connect();
-    let caps = "batch server-time message-tags draft/chathistory echo-message labeled-response";
+    let caps = "batch server-time message-tags draft/chathistory draft/event-playback echo-message labeled-response";
     client.send(&format!("CAP REQ :{caps}"));
     client.send("CAP END");
     client.register(nick);
@@ -428,13 +428,7 @@ fn tag<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 fn history(client: &mut Client, request: &str) -> Vec<String> {
     client.send(&format!("@label=h CHATHISTORY {request}"));
     let start = client.expect("@label=h ");
-    let reference = start
-        .split(" BATCH +")
-        .nth(1)
-        .and_then(|r| r.split(' ').next());
-    let end = format!("BATCH :-{}", reference.unwrap_or_default());
-    let lines = client.collect_until(&end);
-    lines[..lines.len() - 1]
+    batch_after(client, &start)
         .iter()
         .map(|line| {
             let (msgid, time) = (tag(line, "msgid"), tag(line, "time"));
@@ -444,16 +438,86 @@ fn history(client: &mut Client, request: &str) -> Vec<String> {
         .collect()
 }
 
+/// A node of the cluster at `redis` that keeps history.
+fn keeping_node(name: &str, redis: &str) -> String {
+    node_config(name, redis).replace("[history]\nenabled = false\n", "")
+}
+
+/// The messages (not joins, parts or quits) of a [`history`] answer.
+fn messages(lines: &[String]) -> Vec<String> {
+    let said = lines.iter().filter(|l| l.contains(" PRIVMSG "));
+    said.cloned().collect()
+}
+
+/// Joins `channel` and returns the messages of its join playback.
+fn join_and_play_back(client: &mut Client, channel: &str) -> Vec<String> {
+    client.send(&format!("JOIN {channel}"));
+    let start = client.expect(&format!(" chathistory :{channel}"));
+    let lines = messages(&batch_after(client, &start));
+    let texts = lines.iter().filter_map(|l| l.rsplit_once(" :"));
+    texts.map(|(_, text)| text.to_string()).collect()
+}
+
+/// The lines of the batch that `start` opens, up to its end.
+fn batch_after(client: &mut Client, start: &str) -> Vec<String> {
+    let reference = start
+        .split(" BATCH +")
+        .nth(1)
+        .and_then(|r| r.split(' ').next());
+    let mut lines = client.collect_until(&format!("BATCH :-{}", reference.unwrap_or_default()));
+    lines.pop();
+    lines
+}
+
+#[test]
+fn a_node_fills_its_history_from_a_channels_log_on_coming_to_it_or_back() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start(None);
+    let (a, b) = two_nodes_of(|name| keeping_node(name, &redis.url()));
+    // alice talks alone in #x: no node follows it but a, yet it is logged.
+    let mut alice = reader(&a, "alice");
+    alice.send("JOIN #x");
+    alice.expect(" 366 alice #x ");
+    for n in 0..3 {
+        alice.send(&format!("PRIVMSG #x :early {n}"));
+        alice.expect(&format!(":early {n}"));
+    }
+    // bob comes to #x on b: his playback has what b never heard.
+    let mut bob = reader(&b, "bob");
+    assert_eq!(
+        join_and_play_back(&mut bob, "#x"),
+        ["early 0", "early 1", "early 2"]
+    );
+    let on_b = messages(&history(&mut bob, "LATEST #x * 10"));
+    assert_eq!(on_b, messages(&history(&mut alice, "LATEST #x * 10")));
+    // b goes away; what is said meanwhile is there when it comes back.
+    b.signal(libc::SIGKILL);
+    alice.expect(":bob!bob@127.0.0.1 QUIT :Quit: node b lost");
+    alice.send("PRIVMSG #x :while b was away");
+    alice.expect(":while b was away");
+    let b = b.restart();
+    b.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a", "b"]);
+    let mut bob = reader(&b, "bob");
+    let played = join_and_play_back(&mut bob, "#x");
+    assert_eq!(
+        played,
+        ["early 0", "early 1", "early 2", "while b was away"]
+    );
+    let on_a = messages(&history(&mut alice, "LATEST #x * 10"));
+    assert_eq!(messages(&history(&mut bob, "LATEST #x * 10")), on_a);
+    let log = redis.command(&[b"XLEN", b"groupchatd:log:{#x}"]);
+    assert_eq!(log, ":4\r\n");
+}
+
 #[test]
 fn every_node_answers_chathistory_alike_with_the_msgids_lines_had() {
     if !have_redis() {
         return;
     }
     let redis = Redis::start(None);
-    let (a, b) = two_nodes_of(|name| {
-        let config = node_config(name, &redis.url());
-        config.replace("[history]\nenabled = false\n", "")
-    });
+    let (a, b) = two_nodes_of(|name| keeping_node(name, &redis.url()));
     let mut alice = reader(&a, "alice");
     let mut bob = reader(&b, "bob");
     alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
@@ -480,12 +544,23 @@ fn every_node_answers_chathistory_alike_with_the_msgids_lines_had() {
     }
     bob.send("PRIVMSG alice :psst");
     alice.expect(":bob!bob@127.0.0.1 PRIVMSG alice :psst");
-    // The same answer on both nodes, in the order the turns were said.
+    // The same answer on both nodes, joins included, in the order things
+    // were said and done.
     let on_a = history(&mut alice, "LATEST #lobby * 10");
     let on_b = history(&mut bob, "LATEST #lobby * 10");
     assert_eq!(on_a, on_b);
+    let joins: Vec<&String> = on_a.iter().filter(|l| l.contains(" JOIN ")).collect();
+    assert!(
+        joins[0].ends_with(":alice!alice@127.0.0.1 JOIN :#lobby"),
+        "{on_a:?}"
+    );
+    assert!(
+        joins[1].ends_with(":bob!bob@127.0.0.1 JOIN :#lobby"),
+        "{on_a:?}"
+    );
     let said: Vec<&str> = on_a
         .iter()
+        .filter(|l| l.contains(" PRIVMSG "))
         .map(|l| l.split(' ').next().unwrap_or_default())
         .collect();
     assert_eq!(said, msgids);
@@ -498,7 +573,19 @@ fn every_node_answers_chathistory_alike_with_the_msgids_lines_had() {
     drop(alice);
     let mut again = reader(&b, "alice2");
     let missed = history(&mut again, &format!("AFTER #lobby msgid={} 10", msgids[3]));
-    assert_eq!(missed, on_a[4..]);
+    assert_eq!(missed[..2], on_a[on_a.len() - 2..]);
+    // Then alice's quit, stamped by a, and alice2's join here.
+    assert!(
+        missed[2].ends_with(":alice!alice@127.0.0.1 QUIT :Connection closed"),
+        "{missed:?}"
+    );
+    let node_of = |msgid: &str| msgid.parse().map(groupchatd::history::msgid::node_of).ok();
+    let quit = missed[2].split(' ').next().unwrap_or_default();
+    assert_eq!(
+        node_of(quit),
+        node_of(&msgids[0]),
+        "given by a, as alice's turns were"
+    );
 }
 
 #[test]

@@ -271,6 +271,7 @@ impl Outbox for Recorder {
         self.closed.push((who, self.lines.len()));
     }
     fn publish(&mut self, _bus: Bus, _payload: &Line) {}
+    fn log(&mut self, _folded: &str, _payload: &Line) {}
     fn follow(&mut self, _folded: &str, _on: bool) {}
     fn nick_claim(&mut self, _claim: NickClaim) -> bool {
         false

@@ -18,6 +18,12 @@
 //!
 //! One connection publishes everything a node says, so every node hears
 //! one node's lines in the order it said them.
+//!
+//! Each channel's messages also go to a Redis stream,
+//! `groupchatd:log:{<channel>}`, capped at its last [`LOG_LINES`]: a node
+//! that starts following a channel, or comes back to the network, reads it
+//! and keeps in its history what it did not hear ([`Event::Backfill`]), so
+//! that `CHATHISTORY` answers alike on every node.
 
 pub mod link;
 pub mod resp;
@@ -51,6 +57,15 @@ pub fn channel_of(bus: Bus) -> String {
     }
 }
 
+/// How many of a channel's last messages its log keeps (about: `MAXLEN ~`
+/// lets Redis trim whole blocks).
+pub const LOG_LINES: usize = 1000;
+
+/// The Redis stream of a channel's last messages, in the channel's slot.
+fn log_key(folded: &str) -> String {
+    format!("groupchatd:log:{{{folded}}}")
+}
+
 /// The Redis key of a held nick, its value the node that holds it.
 fn nick_key(folded: &str) -> String {
     format!("groupchatd:nick:{{{folded}}}")
@@ -82,6 +97,9 @@ pub enum Event {
     Alive { nodes: Vec<String>, asked: Instant },
     /// Both links are up and subscribed: time to announce this node.
     Joined,
+    /// A line from a channel's log: for history only, it was shown live
+    /// when it was said (or missed, and its users told so).
+    Backfill(Vec<u8>),
     /// A link went down: what other nodes said meanwhile is lost.
     Interrupted,
     /// The answer to [`NickClaim::Take`]: `free` when this node holds the
@@ -159,7 +177,8 @@ pub struct ClusterStatus {
     /// Lines heard from the other nodes.
     #[serde(default)]
     pub heard: u64,
-    /// Lines for the other nodes dropped while the link was down.
+    /// Lines for the other nodes (publications and log entries) dropped
+    /// while the link was down.
     #[serde(default)]
     pub unsent: u64,
     /// Channels whose messages this node receives.
@@ -188,6 +207,10 @@ pub enum Ask {
     Forget,
     /// A PUBLISH; its answer counts the nodes that heard it.
     Publish,
+    /// An XADD to a channel's log.
+    Log,
+    /// An XRANGE of a channel's log, by its number in [`Cluster::fills`].
+    Backfill(u64),
     /// SUBSCRIBE or UNSUBSCRIBE, on the subscriber link.
     Subscription,
     /// A nick asked for, by its number in [`Cluster::claims`].
@@ -207,6 +230,8 @@ impl std::fmt::Display for Ask {
             Ask::Nodes(_) => "the nodes' heartbeats (HGETALL)",
             Ask::Forget => "the removal of a lost node (HDEL)",
             Ask::Publish => "a line for the other nodes (PUBLISH)",
+            Ask::Log => "a line for a channel's log (XADD)",
+            Ask::Backfill(_) => "a channel's log (XRANGE)",
             Ask::Subscription => "a subscription (SUBSCRIBE)",
             Ask::Claim(_) => "a nick asked for (EVAL)",
             Ask::NickChange => "a nick given back or kept (EVAL, SADD, SREM)",
@@ -267,7 +292,8 @@ pub struct Cluster {
     pending: Vec<Event>,
     /// When [`Cluster::tick`] last ran: it runs at least once a heartbeat.
     last_tick: Instant,
-    /// Lines for other nodes dropped while the link was down.
+    /// Lines for other nodes (publications and log entries) dropped while
+    /// the link was down.
     unsent: u64,
     /// Lines published, and other nodes' lines heard.
     published: u64,
@@ -279,6 +305,9 @@ pub struct Cluster {
     /// Nodes' nicks being freed, by number.
     sweeps: HashMap<u64, Sweep>,
     next_sweep: u64,
+    /// Channels' logs being read, by number: the folded channel.
+    fills: HashMap<u64, String>,
+    next_fill: u64,
 }
 
 /// The tokens of shard `shard`'s command and subscriber links.
@@ -350,6 +379,8 @@ impl Cluster {
             next_claim: 0,
             sweeps: HashMap::new(),
             next_sweep: 0,
+            fills: HashMap::new(),
+            next_fill: 0,
         })
     }
 
@@ -503,6 +534,7 @@ impl Cluster {
             (Some(Ask::Nodes(asked)), frame) => self.listed(&frame, asked),
             (Some(Ask::Claim(number)), reply) => self.claimed(number, reply == Frame::Integer(1)),
             (Some(Ask::Sweep(number)), reply) => self.swept(number, &reply),
+            (Some(Ask::Backfill(number)), reply) => self.read(number, reply),
             _ => {}
         }
     }
@@ -598,8 +630,29 @@ impl Cluster {
         }
     }
 
+    /// Adds a message of channel `folded` to its log (see [`LOG_LINES`]),
+    /// whether or not other nodes have members in it now; counted as
+    /// unsent while the link is down.
+    pub fn log(&mut self, folded: &str, payload: &[u8]) {
+        let key = log_key(folded);
+        let cap = LOG_LINES.to_string();
+        let xadd = [
+            b"XADD".as_slice(),
+            key.as_bytes(),
+            b"MAXLEN",
+            b"~",
+            cap.as_bytes(),
+            b"*",
+            b"l",
+            payload,
+        ];
+        if self.topology == Topology::Unknown || !self.command(&key, Ask::Log, &xadd) {
+            self.unsent += 1;
+        }
+    }
+
     /// Follows channel `folded` (or stops): its messages come while this
-    /// node has members in it.
+    /// node has members in it, and what its log holds is read first.
     pub fn follow(&mut self, folded: &str, on: bool) {
         let changed = if on {
             self.following.insert(folded.to_string())
@@ -613,6 +666,49 @@ impl Cluster {
             self.shards[shard]
                 .events
                 .send(Ask::Subscription, &[command, channel.as_bytes()]);
+        }
+        if changed && on && self.joined {
+            self.read_log(folded);
+        }
+    }
+
+    /// Asks for what channel `folded`'s log holds, oldest first.
+    fn read_log(&mut self, folded: &str) {
+        let key = log_key(folded);
+        let number = self.next_fill;
+        let ask = Ask::Backfill(number);
+        if self.command(&key, ask, &[b"XRANGE", key.as_bytes(), b"-", b"+"]) {
+            self.next_fill += 1;
+            self.fills.insert(number, folded.to_string());
+        }
+    }
+
+    /// Whether channel `folded`'s log is being read: questions about its
+    /// history wait for it (an empty name never is).
+    pub fn filling(&self, folded: &str) -> bool {
+        !folded.is_empty() && self.fills.values().any(|f| f == folded)
+    }
+
+    /// The lines of an XRANGE answer, for the hub.
+    fn read(&mut self, number: u64, reply: Frame) {
+        self.fills.remove(&number);
+        let Frame::Array(entries) = reply else {
+            warn!("cluster: a channel's log is not a stream: ignored");
+            return;
+        };
+        for entry in entries {
+            // [id, [field, value, …]]: ours have one field, "l".
+            let line = match entry {
+                Frame::Array(mut parts) if parts.len() == 2 => match parts.pop() {
+                    Some(Frame::Array(mut fields)) if fields.len() == 2 => fields.pop(),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match line {
+                Some(Frame::BulkString(payload)) => self.pending.push(Event::Backfill(payload)),
+                _ => warn!("cluster: an entry of a channel's log that is not ours: dropped"),
+            }
         }
     }
 
@@ -819,11 +915,18 @@ impl Cluster {
                 self.claimed(number, true);
             }
             self.sweeps.clear();
+            // Questions waiting for a log are answered with what is here.
+            self.fills.clear();
         }
         let together = self.subscribed && every_subscriber && up;
         if together && !self.joined {
             self.joined = true;
             self.pending.push(Event::Joined);
+            // What was said while this node was away, or before it came.
+            let following: Vec<String> = self.following.iter().cloned().collect();
+            for folded in following {
+                self.read_log(&folded);
+            }
         } else if !together && self.joined {
             self.joined = false;
             self.pending.push(Event::Interrupted);

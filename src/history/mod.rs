@@ -6,6 +6,7 @@
 //! - this module: the entry and query types and the [`Backend`] trait, the
 //!   one interface every storage engine implements (as Centrifugo's engines
 //!   do), so memory, SQLite and later Redis are interchangeable;
+//! - [`msgid`]: the msgids (an entry's seq), the same on every node;
 //! - [`select`]: what each [`Query`] means, written once for every engine;
 //! - [`memory`]: an in-memory engine, also the loop's window of recent
 //!   entries that answers common queries without a round trip;
@@ -89,8 +90,10 @@ impl FromStr for Kind {
 /// to `CHATHISTORY LATEST * 100` copies a hundred entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// Unique, strictly increasing over the whole store and across
-    /// restarts; the msgid is its decimal form.
+    /// Unique over the network, and the order of a target's history; the
+    /// msgid is its decimal form. This node's own increase, across
+    /// restarts too; one heard from another node may be older than the
+    /// last one stored (see [`msgid`]).
     pub seq: u64,
     /// Unix milliseconds when the server accepted it (server-time).
     pub time_ms: i64,

@@ -46,6 +46,15 @@ impl Msgids {
         self.last
     }
 
+    /// The first of `n` msgids given at once, at `now_ms`: they are
+    /// consecutive, the k-th being `first + k * NODE_SPAN` (see [`nth`]),
+    /// so one msgid tells another node all of them.
+    pub fn next_run(&mut self, now_ms: i64, n: usize) -> u64 {
+        let first = self.next(now_ms);
+        self.last = nth(first, n.saturating_sub(1));
+        first
+    }
+
     /// Msgids from now on are above `seq` (the highest one in history).
     pub fn floor(&mut self, seq: u64) {
         self.last = self.last.max(seq);
@@ -70,6 +79,12 @@ pub fn node_number(name: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     1 + hash % (NODE_SPAN - 1)
+}
+
+/// The k-th msgid of a run that starts at `first` (see
+/// [`Msgids::next_run`]).
+pub fn nth(first: u64, k: usize) -> u64 {
+    first.saturating_add((k as u64).saturating_mul(NODE_SPAN))
 }
 
 /// The number of the node that gave `seq`.
@@ -114,6 +129,17 @@ mod tests {
         let (x, y) = (a.next(42), b.next(42));
         assert_ne!(x, y);
         assert_eq!(x / NODE_SPAN, y / NODE_SPAN);
+    }
+
+    #[test]
+    fn a_run_is_told_by_its_first_msgid_and_the_next_one_follows_it() {
+        let mut ids = Msgids::new(Some("a"));
+        let first = ids.next_run(7, 3);
+        let run: Vec<u64> = (0..3).map(|k| nth(first, k)).collect();
+        assert!(run.iter().all(|&seq| node_of(seq) == ids.node()));
+        assert!(run.windows(2).all(|w| w[0] < w[1]));
+        assert!(ids.next(7) > run[2]);
+        assert_eq!(ids.next_run(7, 0), ids.last());
     }
 
     #[test]

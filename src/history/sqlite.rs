@@ -367,17 +367,34 @@ fn entry_from_row(row: &Row<'_>) -> Result<Entry, rusqlite::Error> {
     })
 }
 
+/// Whether the entry stored under `e`'s seq is the same line as `e`.
+fn kept_already(tx: &rusqlite::Transaction<'_>, e: &Entry) -> Result<bool, rusqlite::Error> {
+    let mut kept = tx.prepare_cached("SELECT target, prefix, text FROM entries WHERE seq = ?1")?;
+    let row = kept
+        .query_row([e.seq], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .optional()?;
+    Ok(row.is_some_and(|(target, prefix, text)| {
+        (&*target, &*prefix, &*text) == (&*e.target, &*e.prefix, &*e.text)
+    }))
+}
+
 impl Backend for SqliteBackend {
     fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
         let store = |conn: &mut Connection| -> Result<(), rusqlite::Error> {
             let tx = conn.transaction()?;
             {
-                // OR IGNORE: a seq already kept (two nodes whose msgids
-                // end in one number, see msgid.rs) costs that one line,
-                // logged, not the batch.
+                // A seq already kept (two nodes whose msgids end in one
+                // number, see msgid.rs) costs that one line, logged, not
+                // the batch; any other failure still fails the batch.
                 let mut insert = tx.prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO entries ({COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                    "INSERT INTO entries ({COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (seq) DO NOTHING"
                 ))?;
                 for e in batch {
                     let added = insert.execute(params![
@@ -391,10 +408,12 @@ impl Backend for SqliteBackend {
                         e.text,
                         e.tags
                     ])?;
-                    if added == 0 {
+                    // Kept already: the same line heard twice (a channel's
+                    // log read after it was heard live) is no news.
+                    if added == 0 && !kept_already(&tx, e)? {
                         warn!(
-                            "history: msgid {} of {} is kept already; this line by {} is not",
-                            e.seq, e.target, e.prefix
+                            "history: msgid {} is kept already for another line; this one by {} in {} is not",
+                            e.seq, e.prefix, e.target
                         );
                     }
                 }

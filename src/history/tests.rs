@@ -327,10 +327,11 @@ fn a_batch_is_stored_whole_or_not_at_all() {
     let dir = TempDir::new();
     let mut db = SqliteBackend::open(&dir.db()).expect("open");
     db.append(&[entry(1, 1, "#a", "n")]).expect("append");
-    // Seq 1 again: the batch fails, and its first entry is not kept.
+    // A seq SQLite cannot hold: the batch fails, and its first entry is
+    // not kept.
     let err = db
-        .append(&[entry(2, 2, "#a", "n"), entry(1, 1, "#a", "n")])
-        .expect_err("duplicate seq");
+        .append(&[entry(2, 2, "#a", "n"), entry(u64::MAX, 1, "#a", "n")])
+        .expect_err("a seq past i64");
     assert!(err.to_string().contains(&dir.db().display().to_string()));
     assert_eq!(db.count().expect("count"), 1);
     assert_eq!(db.max_seq().expect("max_seq"), 1);
@@ -904,7 +905,9 @@ fn a_seq_kept_already_keeps_its_first_line_and_the_batch_goes_in() {
     let first = entry(7, 1, "#a", "n");
     let mut twin = entry(7, 2, "#a", "n");
     twin.text = "a second line under one msgid".into();
-    let batch = [first.clone(), twin, entry(8, 3, "#a", "n")];
+    // The same line again (heard live, then read from a channel's log),
+    // and another line under its msgid (nodes with one number).
+    let batch = [first.clone(), first.clone(), twin, entry(8, 3, "#a", "n")];
     let latest = Query::Latest {
         target: "#a".into(),
         after: None,

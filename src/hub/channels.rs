@@ -2,7 +2,7 @@
 //! presence summaries that replace per-event lines in large channels.
 
 use super::channel::Topic;
-use super::{Cap, Channel, ChannelId, ClientId, Hub, Member, Outbox, REMOTE_BASE, unix_now};
+use super::{Bus, Cap, Channel, ChannelId, ClientId, Hub, Member, Outbox, REMOTE_BASE, unix_now};
 use crate::history::Kind;
 use crate::mask::Subject;
 use crate::message::{Message, build};
@@ -129,14 +129,14 @@ impl Hub {
         if self.is_default_channel(name) {
             self.grant_lobby_op(id, out);
         }
-        self.publish_join(id, chan, out);
+        let stamp = self.stamp();
+        self.publish_join(id, chan, stamp, out);
         self.send_topic(id, chan, false, out);
         self.names(id, chan, true, out);
         let name = self.channels[chan].name.clone();
-        self.play_back(id, &name, out);
-        // After the playback was asked: its own join is not played back.
+        self.play_back(id, &name, stamp.1, out);
         if let Some(prefix) = self.client(id).map(|c| c.prefix.clone()) {
-            self.record_event(&prefix, Kind::Join, &name, "", out);
+            self.record_event(&prefix, Kind::Join, &name, "", stamp, out);
         }
     }
 
@@ -304,13 +304,17 @@ impl Hub {
         let line = build(&client.prefix, "PART", &params);
         let (prefix, name) = (client.prefix.clone(), channel.name.clone());
         out.send(id, &line);
-        self.publish_from(id, &line, out);
+        let stamp = self.stamp();
+        if id < REMOTE_BASE {
+            self.publish_stamped(Bus::Net, &line, stamp.into(), "", out);
+        }
         let mut peers = Vec::new();
         self.leave_channel(chan, id, &mut peers, out);
         for peer in peers {
             out.send(peer, &line);
         }
-        self.record_event(&prefix, Kind::Part, &name, reason.unwrap_or_default(), out);
+        let reason = reason.unwrap_or_default();
+        self.record_event(&prefix, Kind::Part, &name, reason, stamp, out);
         if let Some(client) = self.client_mut(id) {
             client.channels.retain(|&c| c != chan);
         }

@@ -30,6 +30,17 @@ pub enum Ask {
     Targets(TargetsQuery),
 }
 
+impl Ask {
+    /// The conversation asked about; empty for TARGETS, which asks about
+    /// several.
+    pub fn target(&self) -> &str {
+        match self {
+            Ask::Query { query, .. } => query.target(),
+            Ask::Targets(_) => "",
+        }
+    }
+}
+
 /// How the answer is to be shown, kept with the question until it comes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answering {
@@ -252,15 +263,22 @@ impl Hub {
         }
     }
 
-    /// Asks for the lines said in a channel before `id` joined it.
-    pub(super) fn play_back(&mut self, id: ClientId, channel: &str, out: &mut dyn Outbox) {
+    /// Asks for the lines said in a channel before `id` joined it, that is
+    /// before msgid `joined`.
+    pub(super) fn play_back(
+        &mut self,
+        id: ClientId,
+        channel: &str,
+        joined: u64,
+        out: &mut dyn Outbox,
+    ) {
         let limit = self.config.join_playback;
         if !self.config.history || limit == 0 {
             return;
         }
         let query = Query::Before {
             target: fold(channel),
-            sel: Selector::Seq(self.msgids.last() + 1),
+            sel: Selector::Seq(joined),
             limit,
         };
         let form = Form::Playback {
@@ -287,12 +305,12 @@ impl Hub {
         kind: Kind,
         channel: &str,
         reason: &str,
+        (time_ms, seq): (i64, u64),
         out: &mut dyn Outbox,
     ) {
         if !self.config.history {
             return;
         }
-        let (time_ms, seq) = self.stamp();
         out.record(Entry {
             seq,
             time_ms,

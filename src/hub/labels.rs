@@ -139,6 +139,10 @@ impl Outbox for Labeled<'_> {
         self.out.publish(bus, payload);
     }
 
+    fn log(&mut self, folded: &str, payload: &Line) {
+        self.out.log(folded, payload);
+    }
+
     fn follow(&mut self, folded: &str, on: bool) {
         self.out.follow(folded, on);
     }

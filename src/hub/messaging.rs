@@ -2,9 +2,10 @@
 //! nick. Each accepted message gets a msgid and a time, goes to history,
 //! and reaches each recipient in the variant its capabilities ask for.
 
+use super::network::Run;
 use super::{Bus, Cap, ChannelId, Client, ClientId, Hub, Outbox, REMOTE_BASE};
 use crate::clock::now_ms;
-use crate::history::{Entry, Kind, msgid, private_key};
+use crate::history::{Entry, Kind, private_key};
 use crate::mask::Subject;
 use crate::message::{Message, build};
 use crate::names::fold;
@@ -124,12 +125,11 @@ impl Hub {
         if sender.caps.has(Cap::EchoMessage) {
             out.send(id, line.line(sender.caps.wants()));
         }
-        if channel.has_remote_members() {
+        if self.config.node.is_some() {
             let (params, count) = said.params(&channel.name);
             let untagged = build(&sender.prefix, said.kind.as_str(), &params[..count]);
-            let folded = fold(&channel.name);
-            let bus = Bus::Channel(&folded);
-            self.publish_message(bus, &untagged, (time_ms, seq), &said.client_tags, out);
+            let run = (time_ms, seq).into();
+            self.publish_channel_message(chan, &untagged, run, &said.client_tags, out);
         }
         self.stats.messages += 1;
         self.stats.deliveries += delivered;
@@ -176,13 +176,7 @@ impl Hub {
             text: text.unwrap_or_default(),
             client_tags: tags::client_only(msg.tags),
         };
-        let time_ms = tags::get(msg.tags, "t")
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(now_ms);
-        let seq = self.origin_msgid(id, msg, time_ms);
-        // Lamport's rule: whatever this node says next is above what it
-        // heard, so a reply sorts after the line it answers on every node.
-        self.msgids.floor(seq);
+        let (time_ms, seq) = self.heard_stamp(id, msg);
         let Some(sender) = self.client(id) else {
             return;
         };
@@ -214,22 +208,6 @@ impl Hub {
         }
         self.stats.messages += 1;
         self.stats.deliveries += 1;
-    }
-
-    /// The msgid a message from user `id` of another node was given there
-    /// (its `i` tag), which must end in that node's number (see
-    /// [`crate::history::msgid`]). Without one (a node of an older
-    /// version, or a damaged line, logged) the line is still delivered,
-    /// under a msgid of this node's, given at `time_ms`.
-    fn origin_msgid(&mut self, id: ClientId, msg: &Message, time_ms: i64) -> u64 {
-        let node = self.node_of(id).unwrap_or_default();
-        let number = self.peers.get(node).map(|peer| peer.number);
-        let seq = tags::get(msg.tags, "i").and_then(|i| i.parse::<u64>().ok());
-        if let Some(seq) = seq.filter(|&seq| Some(msgid::node_of(seq)) == number) {
-            return seq;
-        }
-        log::warn!("cluster: a message from node {node} without a msgid of that node: {msg:?}");
-        self.msgids.next(time_ms)
     }
 
     /// Members speak unless the channel is moderated or they are banned,
@@ -268,7 +246,13 @@ impl Hub {
         if let Some(node) = self.node_of(to) {
             let (params, count) = said.params(&recipient.nick);
             let untagged = build(&sender.prefix, said.kind.as_str(), &params[..count]);
-            self.publish_message(Bus::Node(node), &untagged, stamp, &said.client_tags, out);
+            self.publish_stamped(
+                Bus::Node(node),
+                &untagged,
+                stamp.into(),
+                &said.client_tags,
+                out,
+            );
         } else if said.kind != Kind::Tagmsg || recipient.caps.has(Cap::MessageTags) {
             out.send(to, line.line(recipient.caps.wants()));
         }
@@ -284,8 +268,19 @@ impl Hub {
 
     /// The time and msgid of a message accepted now.
     pub(super) fn stamp(&mut self) -> (i64, u64) {
+        let run = self.new_run(1);
+        (run.time_ms, run.first)
+    }
+
+    /// `count` msgids given now, for one act.
+    pub(super) fn new_run(&mut self, count: usize) -> Run {
         let time_ms = now_ms();
-        (time_ms, self.msgids.next(time_ms))
+        let first = self.msgids.next_run(time_ms, count);
+        Run {
+            time_ms,
+            first,
+            count,
+        }
     }
 
     /// Accepts a message from `sender` to `to` (as written on the wire),

@@ -35,6 +35,7 @@ pub use caps::StsPolicy;
 use caps::{Cap, Caps};
 use channel::{Channel, Member};
 pub use history::{Answering, Ask, Found, MAX_CHATHISTORY};
+use network::Run;
 pub use network::{Bus, NickClaim, REMOTE_BASE};
 pub use overview::{ChannelSummary, ClientSummary};
 
@@ -73,6 +74,10 @@ pub trait Outbox {
     /// A line for the other nodes of the cluster, on `bus` (only ever
     /// called on a node of a cluster).
     fn publish(&mut self, bus: Bus, payload: &Line);
+    /// A message of channel `folded` for the network's log of its last
+    /// lines, which a node reads to fill its history (only ever called on
+    /// a node of a cluster).
+    fn log(&mut self, folded: &str, payload: &Line);
     /// Whether this node has members in channel `folded`, and so wants
     /// the messages other nodes publish to it.
     fn follow(&mut self, folded: &str, on: bool);
@@ -656,7 +661,7 @@ impl Hub {
     /// The connection is gone or being cut by the server for `reason`:
     /// everyone sharing a channel with the client is told.
     pub fn disconnect(&mut self, id: ClientId, reason: &str, out: &mut dyn Outbox) {
-        self.remove_client(id, reason, out);
+        self.remove_client(id, reason, None, out);
     }
 
     /// Removes a client on its request or the server's initiative (QUIT,
@@ -671,7 +676,7 @@ impl Hub {
     ) {
         if id >= REMOTE_BASE {
             self.drop_remote(id, why, reason, out);
-        } else if self.remove_client(id, reason, out) {
+        } else if self.remove_client(id, reason, None, out) {
             out.close(id, why, reason);
         }
     }
@@ -686,7 +691,15 @@ impl Hub {
     }
 
     /// Takes the client out of every table; returns whether it existed.
-    fn remove_client(&mut self, id: ClientId, reason: &str, out: &mut dyn Outbox) -> bool {
+    /// `heard`: the msgids its node gave its quit, for a user of another
+    /// node that quit there (see [`Run`]).
+    fn remove_client(
+        &mut self,
+        id: ClientId,
+        reason: &str,
+        heard: Option<Run>,
+        out: &mut dyn Outbox,
+    ) -> bool {
         let Some(client) = self.take_client(id) else {
             return false;
         };
@@ -706,20 +719,29 @@ impl Hub {
         }
         self.whowas.remember(&client, unix_now());
         let quit = build(&client.prefix, "QUIT", &[reason]);
+        // One msgid per channel it leaves, in the order of their folded
+        // names, which every node knows alike.
+        let mut left: Vec<(String, String)> = (client.channels.iter())
+            .filter_map(|&chan| self.channels.get(chan))
+            .map(|c| (fold(&c.name), c.name.clone()))
+            .collect();
+        left.sort_unstable();
+        let run = heard.unwrap_or_else(|| self.new_run(left.len()));
         if local {
             self.registered -= 1;
             if self.config.node.is_some() {
                 out.nick_claim(NickClaim::Release {
                     folded: &fold(&client.nick),
                 });
-                self.publish(Bus::Net, &quit, out);
+                self.publish_stamped(Bus::Net, &quit, run, "", out);
             }
+        }
+        for (k, (_, name)) in left.iter().enumerate() {
+            let stamp = run.stamp(k).unwrap_or_else(|| self.stamp());
+            self.record_event(&client.prefix, Kind::Quit, name, reason, stamp, out);
         }
         let mut peers = Vec::new();
         for &chan in &client.channels {
-            if let Some(name) = self.channels.get(chan).map(|c| c.name.clone()) {
-                self.record_event(&client.prefix, Kind::Quit, &name, reason, out);
-            }
             self.leave_channel(chan, id, &mut peers, out);
         }
         peers.sort_unstable();

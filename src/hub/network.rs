@@ -25,7 +25,7 @@
 use super::accounts::Waiting;
 use super::channel::Member;
 use super::{ChannelId, Client, ClientId, Hub, Outbox};
-use crate::history::{Kind, msgid};
+use crate::history::{Entry, Kind, msgid};
 use crate::message::{Line, Message, build, loggable};
 use crate::names::{fold, valid_channel, valid_nick};
 use crate::numeric::ERR_NICKNAMEINUSE;
@@ -104,6 +104,39 @@ const EARLY_LIMIT: Duration = Duration::from_secs(5);
 /// logged), so a node that never introduces its users costs bounded memory.
 const MAX_EARLY: usize = 1000;
 
+/// The most msgids one act takes (a quit: one per channel left); a line
+/// telling more is damaged.
+const MAX_RUN: usize = 100_000;
+
+/// Msgids given at once, for one act, by the node where it happened: a
+/// message's one, or a quit's, one for each channel left in the order of
+/// their folded names. Other nodes are told the time, the first and the
+/// count, and know the rest ([`msgid::nth`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Run {
+    pub(super) time_ms: i64,
+    pub(super) first: u64,
+    pub(super) count: usize,
+}
+
+impl From<(i64, u64)> for Run {
+    /// One msgid: a message's.
+    fn from((time_ms, first): (i64, u64)) -> Run {
+        Run {
+            time_ms,
+            first,
+            count: 1,
+        }
+    }
+}
+
+impl Run {
+    /// The time and msgid of the k-th, if the run has one.
+    pub(super) fn stamp(&self, k: usize) -> Option<(i64, u64)> {
+        (k < self.count).then(|| (self.time_ms, msgid::nth(self.first, k)))
+    }
+}
+
 /// What this node knows of another.
 pub(super) struct Peer {
     /// Its `SYNC`'s boot mark: a new one means it restarted.
@@ -152,24 +185,100 @@ impl Hub {
         self.peers.insert(node.to_string(), peer);
     }
 
-    /// A message a local user sent (`untagged`, as a client without tags
-    /// sees it), for the other nodes on `bus`: its time and client-only
-    /// tags travel with it.
-    pub(super) fn publish_message(
+    /// What a local user said or did (`untagged`, as a client without tags
+    /// sees it), for the other nodes on `bus`, with the msgids it was
+    /// given here and its client-only tags: `t` the time, `i` the first
+    /// msgid, `c` how many when more than one (see [`Run`]).
+    pub(super) fn publish_stamped(
         &self,
         bus: Bus,
         untagged: &Line,
-        (time_ms, seq): (i64, u64),
+        run: Run,
         client_tags: &str,
         out: &mut dyn Outbox,
     ) {
-        if let Some(node) = &self.config.node {
-            let mut tags = format!("n={node};t={time_ms};i={seq}");
-            if !client_tags.is_empty() {
-                tags.push(';');
-                tags.push_str(client_tags);
+        if let Some(line) = self.stamped_line(untagged, run, client_tags) {
+            out.publish(bus, &line);
+        }
+    }
+
+    /// `untagged` as [`Hub::publish_stamped`] sends it; `None` on a single
+    /// node.
+    fn stamped_line(&self, untagged: &Line, run: Run, client_tags: &str) -> Option<Line> {
+        let node = self.config.node.as_ref()?;
+        let mut tags = format!("n={node};t={};i={}", run.time_ms, run.first);
+        if run.count != 1 {
+            tags.push_str(&format!(";c={}", run.count));
+        }
+        if !client_tags.is_empty() {
+            tags.push(';');
+            tags.push_str(client_tags);
+        }
+        Some(with_tags(&tags, untagged))
+    }
+
+    /// A message a local user said in a channel, for the network: published
+    /// to the nodes with members in it (when there are), and kept in the
+    /// channel's log either way, so that a node that comes to follow it
+    /// later has it in its history too.
+    pub(super) fn publish_channel_message(
+        &self,
+        chan: ChannelId,
+        untagged: &Line,
+        run: Run,
+        client_tags: &str,
+        out: &mut dyn Outbox,
+    ) {
+        let Some(line) = self.stamped_line(untagged, run, client_tags) else {
+            return;
+        };
+        let folded = fold(&self.channels[chan].name);
+        if self.channels[chan].has_remote_members() {
+            out.publish(Bus::Channel(&folded), &line);
+        }
+        out.log(&folded, &line);
+    }
+
+    /// The time and msgid user `id` of another node was given there for
+    /// what `msg` tells (its `t` and `i` tags); `i` must end in that
+    /// node's number ([`msgid::node_number`]). Without them (a node of an
+    /// older version, a damaged line: logged) this node stamps it now.
+    /// Either way what this node gives next sorts after it, by Lamport's
+    /// rule, so that on every node a reply sorts after what it answers.
+    pub(super) fn heard_stamp(&mut self, id: ClientId, msg: &Message) -> (i64, u64) {
+        let run = self.heard_run(id, msg, 1);
+        (run.time_ms, run.first)
+    }
+
+    /// [`Hub::heard_stamp`] of an act that takes several msgids (a quit):
+    /// the `c` tag tells how many (else one); without valid tags this node
+    /// gives `count` of its own.
+    pub(super) fn heard_run(&mut self, id: ClientId, msg: &Message, count: usize) -> Run {
+        let node = self.node_of(id).unwrap_or_default();
+        let number = self.peers.get(node).map(|peer| peer.number);
+        let number_of = |i: &str| {
+            i.parse::<u64>()
+                .ok()
+                .filter(|&seq| Some(msgid::node_of(seq)) == number)
+        };
+        let time_ms = tags::get(msg.tags, "t").and_then(|t| t.parse().ok());
+        let first = tags::get(msg.tags, "i").and_then(number_of);
+        let heard = tags::get(msg.tags, "c").map_or(Some(1), |c| c.parse().ok());
+        match (time_ms, first, heard.filter(|&c| c <= MAX_RUN)) {
+            (Some(time_ms), Some(first), Some(count)) => {
+                let run = Run {
+                    time_ms,
+                    first,
+                    count,
+                };
+                self.msgids
+                    .floor(msgid::nth(first, count.saturating_sub(1)));
+                run
             }
-            out.publish(bus, &with_tags(&tags, untagged));
+            _ => {
+                warn!("cluster: a line from node {node} without msgids of that node: {msg:?}");
+                self.new_run(count)
+            }
         }
     }
 
@@ -188,7 +297,13 @@ impl Hub {
 
     /// A local user joined `chan`: the network sees it, with the status it
     /// has there, and this node wants the channel's messages.
-    pub(super) fn publish_join(&self, id: ClientId, chan: ChannelId, out: &mut dyn Outbox) {
+    pub(super) fn publish_join(
+        &self,
+        id: ClientId,
+        chan: ChannelId,
+        stamp: (i64, u64),
+        out: &mut dyn Outbox,
+    ) {
         let (Some(client), Some(channel), Some(_)) = (
             self.client(id),
             self.channels.get(chan),
@@ -205,7 +320,7 @@ impl Hub {
         };
         let created = channel.created.to_string();
         let line = build(&client.prefix, "JOIN", &[&channel.name, status, &created]);
-        self.publish(Bus::Net, &line, out);
+        self.publish_stamped(Bus::Net, &line, stamp.into(), "", out);
         out.follow(&fold(&channel.name), true);
     }
 
@@ -394,8 +509,65 @@ impl Hub {
             .map(|(key, _)| REMOTE_BASE + key)
             .collect();
         for id in gone {
-            self.remove_client(id, reason, out);
+            self.remove_client(id, reason, None, out);
         }
+    }
+
+    /// A line from a channel's log (see [`crate::cluster::LOG_LINES`]):
+    /// kept in history, never shown, since the channel's users here saw it
+    /// live or were told that lines may have been missed. Lines this node
+    /// has already are kept once (the store keeps one line per msgid), and
+    /// its own are skipped. One that is not a line of ours is logged and
+    /// dropped.
+    pub fn backfill(&mut self, payload: &[u8], out: &mut dyn Outbox) {
+        if !self.config.history {
+            return;
+        }
+        let text = String::from_utf8_lossy(payload);
+        let Some(msg) = Message::parse(text.trim_end_matches(['\r', '\n'])) else {
+            return;
+        };
+        let Some(node) = tags::get(msg.tags, "n").filter(|n| !n.is_empty()) else {
+            warn!(
+                "cluster: dropped a log entry that is not a groupchatd line: {}",
+                loggable(payload)
+            );
+            return;
+        };
+        if self.config.node.as_deref() == Some(node) {
+            return;
+        }
+        let stamp = tags::get(msg.tags, "t")
+            .and_then(|t| t.parse::<i64>().ok())
+            .zip(
+                tags::get(msg.tags, "i")
+                    .and_then(|i| i.parse::<u64>().ok())
+                    .filter(|&seq| msgid::node_of(seq) == msgid::node_number(node)),
+            );
+        let kind = msg.command.parse::<Kind>().ok().filter(|k| !k.is_event());
+        let target = msg.param(0).filter(|t| t.starts_with('#'));
+        let nick = msg.prefix.split('!').next().filter(|n| !n.is_empty());
+        let (Some((time_ms, seq)), Some(kind), Some(target), Some(nick)) =
+            (stamp, kind, target, nick)
+        else {
+            warn!(
+                "cluster: dropped a log entry that is not a channel message of ours: {}",
+                loggable(payload)
+            );
+            return;
+        };
+        self.msgids.floor(seq);
+        out.record(Entry {
+            seq,
+            time_ms,
+            target: fold(target).into(),
+            kind,
+            prefix: msg.prefix.into(),
+            nick: fold(nick).into(),
+            to: target.into(),
+            text: msg.param(1).unwrap_or_default().into(),
+            tags: tags::client_only(msg.tags).into(),
+        });
     }
 
     /// A payload another node published (or this one: it hears its own).
@@ -761,7 +933,7 @@ impl Hub {
     /// out here until that node tells it again.
     fn yield_nick(&mut self, holder: ClientId, out: &mut dyn Outbox) {
         if holder >= REMOTE_BASE {
-            self.remove_client(holder, "Quit: nick collision", out);
+            self.remove_client(holder, "Quit: nick collision", None, out);
             return;
         }
         let Some(old) = self.nick(holder).map(str::to_string) else {
@@ -807,7 +979,8 @@ impl Hub {
             .unwrap_or_default();
         for chan in joined {
             if !wanted.iter().any(|&(c, _)| c == chan) {
-                self.remote_leave(id, chan, "PART", &[], out);
+                let stamp = self.stamp();
+                self.remote_leave(id, chan, "PART", &[], stamp, out);
             }
         }
         for (chan, member) in wanted {
@@ -902,6 +1075,7 @@ impl Hub {
         chan: ChannelId,
         command: &str,
         params: &[&str],
+        stamp: (i64, u64),
         out: &mut dyn Outbox,
     ) {
         let (Some(client), Some(channel)) = (self.client(id), self.channels.get(chan)) else {
@@ -921,6 +1095,7 @@ impl Hub {
             Kind::Part,
             &name,
             params.last().copied().unwrap_or_default(),
+            stamp,
             out,
         );
         if let Some(client) = self.client_mut(id) {
@@ -958,16 +1133,18 @@ impl Hub {
                 let member = status_member(msg.param(1).unwrap_or_default());
                 let created = msg.param(2).and_then(|c| c.parse().ok());
                 let member = self.settle_channel_age(chan, created, member, out);
+                let stamp = self.heard_stamp(id, msg);
                 if self.enter_channel(id, chan, member, out)
                     && let Some(prefix) = self.client(id).map(|c| c.prefix.clone())
                 {
-                    self.record_event(&prefix, Kind::Join, name, "", out);
+                    self.record_event(&prefix, Kind::Join, name, "", stamp, out);
                 }
             }
             "PART" => {
                 if let Some(chan) = channel(self) {
                     let reason: Vec<&str> = msg.param(1).into_iter().collect();
-                    self.remote_leave(id, chan, "PART", &reason, out);
+                    let stamp = self.heard_stamp(id, msg);
+                    self.remote_leave(id, chan, "PART", &reason, stamp, out);
                 }
             }
             "KICK" => {
@@ -977,7 +1154,9 @@ impl Hub {
                 }
             }
             "QUIT" => {
-                self.remove_client(id, msg.param(0).unwrap_or("Quit"), out);
+                let channels = self.client(id).map_or(0, |c| c.channels.len());
+                let run = self.heard_run(id, msg, channels);
+                self.remove_client(id, msg.param(0).unwrap_or("Quit"), Some(run), out);
             }
             "TOPIC" => {
                 if let Some(chan) = channel(self) {

@@ -27,6 +27,8 @@ struct Recorder {
     kept: Vec<crate::accounts::Keep>,
     /// Lines published for other nodes, with their bus's pub/sub channel.
     published: Vec<(String, String)>,
+    /// Lines given to a channel's log: folded channel, line.
+    logged: Vec<(String, String)>,
     /// Channels followed (or no longer).
     follows: Vec<(String, bool)>,
     /// Nick claims, as `take|keep|release|purge <name>`.
@@ -62,6 +64,10 @@ impl Outbox for Recorder {
     fn publish(&mut self, bus: Bus, payload: &Line) {
         let text = String::from_utf8_lossy(payload).trim_end().to_string();
         self.published.push((crate::cluster::channel_of(bus), text));
+    }
+    fn log(&mut self, folded: &str, payload: &Line) {
+        let text = String::from_utf8_lossy(payload).trim_end().to_string();
+        self.logged.push((folded.to_string(), text));
     }
     fn follow(&mut self, folded: &str, on: bool) {
         self.follows.push((folded.to_string(), on));
@@ -411,6 +417,7 @@ fn broadcast_shares_one_line_between_recipients() {
         fn keep(&mut self, _: crate::accounts::Keep) {}
         fn close(&mut self, _: ClientId, _: DisconnectReason, _: &str) {}
         fn publish(&mut self, _: Bus, _: &Line) {}
+        fn log(&mut self, _: &str, _: &Line) {}
         fn follow(&mut self, _: &str, _: bool) {}
         fn nick_claim(&mut self, _: NickClaim) -> bool {
             false

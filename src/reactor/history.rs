@@ -72,6 +72,9 @@ pub(super) struct HistoryLink {
     /// Answers waiting to be handed on, oldest first: at most
     /// [`LINES_PER_TURN`] of their lines a turn.
     ready: VecDeque<Finished>,
+    /// Questions about channels whose log this node is reading (see
+    /// `Cluster::filling`): asked once what the log held is recorded.
+    held: Vec<(ClientId, Ask, Answering)>,
 }
 
 impl HistoryLink {
@@ -91,6 +94,7 @@ impl HistoryLink {
             waiting: HashMap::new(),
             next_ticket: 0,
             ready: VecDeque::new(),
+            held: Vec::new(),
         }
     }
 
@@ -210,8 +214,35 @@ impl HistoryLink {
         true
     }
 
+    /// Holds a question until [`HistoryLink::release`] finds its channel's
+    /// log read.
+    pub(super) fn hold_until_filled(&mut self, id: ClientId, ask: Ask, answering: Answering) {
+        self.held.push((id, ask, answering));
+    }
+
+    /// Asks the held questions whose channel is no longer `filling`, after
+    /// sending what was recorded (the lines of its log among it), so that
+    /// they are answered with those lines.
+    pub(super) fn release(&mut self, filling: impl Fn(&str) -> bool) {
+        if self.held.is_empty() {
+            return;
+        }
+        let (ready, held) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(_, ask, _)| !filling(ask.target()));
+        self.held = held;
+        let ready: Vec<_> = ready;
+        if !ready.is_empty() {
+            self.flush();
+        }
+        for (id, ask, answering) in ready {
+            self.ask(id, ask, answering);
+        }
+    }
+
     /// A client is gone: answers for it are dropped when they come.
     pub(super) fn forget(&mut self, id: ClientId) {
+        self.held.retain(|(c, ..)| *c != id);
         self.waiting
             .retain(|_, asker| !matches!(asker, Asker::Client(c, _) if *c == id));
         self.ready

@@ -403,6 +403,7 @@ impl Server {
         for event in cluster.take_events() {
             match event {
                 ClusterEvent::Line(payload) => self.hub.cluster_line(&payload, now, &mut self.net),
+                ClusterEvent::Backfill(payload) => self.hub.backfill(&payload, &mut self.net),
                 ClusterEvent::Alive { nodes, asked } => {
                     self.hub.nodes_alive(&nodes, asked, &mut self.net)
                 }
@@ -412,6 +413,9 @@ impl Server {
                 }
                 ClusterEvent::Interrupted => self.hub.network_interrupted(&mut self.net),
             }
+        }
+        if let Some(cluster) = &self.net.cluster {
+            self.net.history.release(|folded| cluster.filling(folded));
         }
     }
 
@@ -1005,7 +1009,13 @@ impl Outbox for Net {
     }
 
     fn ask(&mut self, id: ClientId, ask: Ask, answering: Answering) {
-        self.history.ask(id, ask, answering);
+        // A channel whose log is being read: answered with what it holds.
+        let cluster = self.cluster.as_ref();
+        if cluster.is_some_and(|c| c.filling(ask.target())) {
+            self.history.hold_until_filled(id, ask, answering);
+        } else {
+            self.history.ask(id, ask, answering);
+        }
     }
 
     fn account(&mut self, id: ClientId, request: crate::accounts::Request) {
@@ -1019,6 +1029,12 @@ impl Outbox for Net {
     fn publish(&mut self, bus: Bus, payload: &Line) {
         if let Some(cluster) = &mut self.cluster {
             cluster.publish(bus, payload);
+        }
+    }
+
+    fn log(&mut self, folded: &str, payload: &Line) {
+        if let Some(cluster) = &mut self.cluster {
+            cluster.log(folded, payload);
         }
     }
 

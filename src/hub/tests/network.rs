@@ -113,6 +113,74 @@ fn a_message_keeps_its_msgid_and_time_on_every_node() {
     assert!(seq > second.0);
 }
 
+/// The joins, parts and quits `w` kept in history: msgid, time, kind and
+/// target of each.
+fn kept(w: &World) -> Vec<(u64, i64, Kind, String)> {
+    let entries = w.out.events.iter();
+    entries
+        .map(|e| (e.seq, e.time_ms, e.kind, e.target.to_string()))
+        .collect()
+}
+
+#[test]
+fn joins_parts_and_quits_keep_their_msgids_on_every_node() {
+    let (mut a, mut b) = two_nodes();
+    for w in [&mut a, &mut b] {
+        w.hub.config.history = true;
+        w.out.events.clear();
+    }
+    for line in ["JOIN #x", "JOIN #y", "PART #x :bye", "JOIN #z"] {
+        a.send(1, line);
+        relay(&mut a, &mut b);
+    }
+    // Quitting three channels takes three msgids, told by the first.
+    a.hub.disconnect(1, "gone", &mut a.out);
+    relay(&mut a, &mut b);
+    let kinds: Vec<Kind> = kept(&a).iter().map(|e| e.2).collect();
+    use Kind::*;
+    assert_eq!(kinds, [Join, Join, Part, Join, Quit, Quit, Quit]);
+    assert_eq!(kept(&b), kept(&a));
+    let quits: Vec<String> = kept(&a)[4..].iter().map(|e| e.3.clone()).collect();
+    assert_eq!(quits, ["#lobby", "#y", "#z"]);
+    assert!(kept(&a).windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(
+        kept(&a)
+            .iter()
+            .all(|e| msgid::node_of(e.0) == msgid::node_number("a"))
+    );
+    // What b gives next sorts after all of them.
+    b.send(2, "PRIVMSG #lobby :after");
+    assert!(last_kept(&b).0 > kept(&a)[6].0);
+}
+
+#[test]
+fn every_channel_message_is_logged_and_a_log_fills_history_without_showing() {
+    let (mut a, mut b) = two_nodes();
+    b.hub.config.history = true;
+    a.send(1, "JOIN #alone");
+    a.out.published.clear();
+    a.send(1, "PRIVMSG #alone :nobody elsewhere");
+    assert!(a.out.published.is_empty(), "no node follows #alone");
+    let [(folded, line)] = &a.out.logged[..] else {
+        panic!("one line logged: {:?}", a.out.logged);
+    };
+    assert_eq!(folded, "#alone");
+    // b reads it from the log: kept, as a said it, and shown to nobody.
+    b.hub.backfill(line.as_bytes(), &mut b.out);
+    assert_eq!(last_kept(&b), last_kept(&a));
+    assert_eq!(&*b.out.history[0].text, "nobody elsewhere");
+    assert!(b.take(2).is_empty());
+    // Its own lines, events and lines not of ours are not kept.
+    let own = line.replace("@n=a;", "@n=b;");
+    let quit = "@n=a;t=1;i=1 :alice!alice@127.0.0.1 QUIT :bye".to_string();
+    let seq = last_kept(&a).0;
+    let forged = line.replace(&format!(";i={seq}"), &format!(";i={}", seq + 1));
+    for other in [own, quit, forged, "garbage".to_string()] {
+        b.hub.backfill(other.as_bytes(), &mut b.out);
+    }
+    assert_eq!(b.out.history.len(), 1, "{:?}", b.out.history);
+}
+
 #[test]
 fn messages_cross_once_per_channel_and_reach_the_members() {
     let (mut a, mut b) = two_nodes();
