@@ -119,6 +119,14 @@ stop() {
     pids=()
 }
 
+# Counts Redis's commands from here on (three nodes only).
+redis_reset() {
+    [[ $1 == three ]] || return 0
+    for port in "${redis_ports[@]}"; do
+        redis-cli -p "$port" config resetstat >/dev/null
+    done
+}
+
 run() {
     local side=$1 run=$2
     start "$side"
@@ -127,13 +135,17 @@ run() {
     local common=(--server "$servers" --server-pid "$pidlist" --json --quiet 10)
     "${bench_cpu[@]}" "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MESSAGES" \
         --rate "$RATE" --concurrency 1000 >"$OUT/$side-$run-paced.json" || true
+    redis_reset "$side"
     "${bench_cpu[@]}" "$BENCH" "${common[@]}" fanout -n "$MEMBERS" -k "$SENDERS" -m "$MAX_MESSAGES" \
         --concurrency 1000 >"$OUT/$side-$run-max.json" || true
     if [[ $side == three ]]; then
         for port in "${redis_ports[@]}"; do
-            redis-cli -p "$port" config resetstat >/dev/null
-        done
+            redis-cli -p "$port" info commandstats
+            # The channel's log (a Redis Cluster answers for its own slots).
+            redis-cli -p "$port" memory usage 'groupchatd:log:{#bench}' | sed 's/^/log_bytes:/'
+        done >"$OUT/$side-$run-max-redis.txt"
     fi
+    redis_reset "$side"
     "${bench_cpu[@]}" "$BENCH" "${common[@]}" --channel '#lobby' connect -n "$CLIENTS" --auto-join \
         >"$OUT/$side-$run-connect.json" || true
     if [[ $side == three ]]; then
@@ -151,9 +163,10 @@ for r in $(seq "$RUNS"); do
     run three "$r"
 done
 
-python3 - "$OUT" "$RUNS" "$CLIENTS" <<'PY'
+python3 - "$OUT" "$RUNS" "$CLIENTS" "$((SENDERS * MAX_MESSAGES))" "$MEMBERS" <<'PY'
 import json, re, statistics, sys
 out, runs, clients = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+messages, members = int(sys.argv[4]), int(sys.argv[5])
 rows = [
     ("CPU/delivery max (ns)", "max", ("server_usage", "cpu_ns_per_delivery")),
     ("deliveries/s max", "max", ("fanout", "deliveries_per_s")),
@@ -197,5 +210,15 @@ for r in range(1, runs + 1):
     for name, count in re.findall(r"cmdstat_(\w+):calls=(\d+)", stats):
         calls[name] = calls.get(name, 0) + int(count)
     print(f"note: run {r}, {clients} clients registering and leaving over three nodes: Redis commands {calls}")
+for r in range(1, runs + 1):
+    try:
+        stats = open(f"{out}/three-{r}-max-redis.txt").read()
+    except OSError:
+        continue
+    calls = {}
+    for name, count in re.findall(r"cmdstat_(\w+):calls=(\d+)", stats):
+        calls[name] = calls.get(name, 0) + int(count)
+    log = sum(int(b) for b in re.findall(r"log_bytes:(\d+)", stats))
+    print(f"note: run {r}, max rate, {members} members joining and {messages} messages: Redis commands {calls}; the channel's log {log:,} bytes")
 PY
 echo "JSON of every run: $OUT" >&2

@@ -524,10 +524,13 @@ impl Cluster {
                     // Slots moved between masters: ask where they are now.
                     self.ask_topology();
                 }
-                if let Ask::Claim(number) = ask {
+                match ask {
                     // Unverified: this node gives it, as when Redis is
                     // away; a collision is settled later.
-                    self.claimed(number, true);
+                    Ask::Claim(number) => self.claimed(number, true),
+                    // Questions waiting for the log get what is here.
+                    Ask::Backfill(number) => self.read(number, Frame::Array(Vec::new())),
+                    _ => {}
                 }
             }
             (Some(Ask::Beat(sent)), _) => self.rtt = Some(sent.elapsed()),
@@ -1102,6 +1105,39 @@ mod tests {
                 free: true
             }]
         );
+    }
+
+    #[test]
+    fn a_channels_log_is_read_into_lines_and_a_refused_read_waits_no_more() {
+        let config = crate::config::Config::parse(
+            std::path::Path::new("t.toml"),
+            "[cluster]\nredis = \"redis://127.0.0.1:1\"\n",
+        )
+        .expect("config");
+        let mut cluster = Cluster::new(&config.cluster, "a".into(), |_| Token(0)).expect("cluster");
+        let bulk = |b: &[u8]| Frame::BulkString(b.to_vec());
+        let entry = |line: &[u8]| {
+            Frame::Array(vec![
+                bulk(b"1-0"),
+                Frame::Array(vec![bulk(b"l"), bulk(line)]),
+            ])
+        };
+        cluster.fills.insert(1, "#x".into());
+        cluster.fills.insert(2, "#y".into());
+        assert!(cluster.filling("#x") && !cluster.filling("#z") && !cluster.filling(""));
+        let log = Frame::Array(vec![entry(b"one"), bulk(b"not an entry"), entry(b"two")]);
+        cluster.answered(Some(Ask::Backfill(1)), log);
+        assert_eq!(
+            cluster.take_events(),
+            [
+                Event::Backfill(b"one".to_vec()),
+                Event::Backfill(b"two".to_vec())
+            ]
+        );
+        assert!(!cluster.filling("#x"));
+        cluster.answered(Some(Ask::Backfill(2)), Frame::Error("WRONGTYPE".into()));
+        assert!(!cluster.filling("#y"), "questions about #y are asked");
+        assert!(cluster.take_events().is_empty());
     }
 
     #[test]
