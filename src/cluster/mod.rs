@@ -308,6 +308,9 @@ pub struct Cluster {
     /// Channels' logs being read, by number: the folded channel.
     fills: HashMap<u64, String>,
     next_fill: u64,
+    /// The ID of the last entry read from each channel's log since the
+    /// network was last joined (a Redis that restarted numbers anew).
+    read_up_to: HashMap<String, String>,
 }
 
 /// The tokens of shard `shard`'s command and subscriber links.
@@ -381,6 +384,7 @@ impl Cluster {
             next_sweep: 0,
             fills: HashMap::new(),
             next_fill: 0,
+            read_up_to: HashMap::new(),
         })
     }
 
@@ -676,11 +680,19 @@ impl Cluster {
     }
 
     /// Asks for what channel `folded`'s log holds, oldest first.
+    /// Only what came after the last entry read from it, when it was read
+    /// since the network was last joined: a user who joins and parts a
+    /// channel over and over costs a few new lines, not the whole log.
     fn read_log(&mut self, folded: &str) {
         let key = log_key(folded);
+        let from = match self.read_up_to.get(folded) {
+            Some(id) => format!("({id}"),
+            None => "-".to_string(),
+        };
         let number = self.next_fill;
         let ask = Ask::Backfill(number);
-        if self.command(&key, ask, &[b"XRANGE", key.as_bytes(), b"-", b"+"]) {
+        let xrange = [b"XRANGE".as_slice(), key.as_bytes(), from.as_bytes(), b"+"];
+        if self.command(&key, ask, &xrange) {
             self.next_fill += 1;
             self.fills.insert(number, folded.to_string());
         }
@@ -694,20 +706,28 @@ impl Cluster {
 
     /// The lines of an XRANGE answer, for the hub.
     fn read(&mut self, number: u64, reply: Frame) {
-        self.fills.remove(&number);
+        let folded = self.fills.remove(&number);
         let Frame::Array(entries) = reply else {
             warn!("cluster: a channel's log is not a stream: ignored");
             return;
         };
         for entry in entries {
             // [id, [field, value, …]]: ours have one field, "l".
-            let line = match entry {
-                Frame::Array(mut parts) if parts.len() == 2 => match parts.pop() {
-                    Some(Frame::Array(mut fields)) if fields.len() == 2 => fields.pop(),
-                    _ => None,
-                },
-                _ => None,
+            let (id, line) = match entry {
+                Frame::Array(mut parts) if parts.len() == 2 => {
+                    let fields = parts.pop();
+                    let line = match fields {
+                        Some(Frame::Array(mut fields)) if fields.len() == 2 => fields.pop(),
+                        _ => None,
+                    };
+                    (parts.pop(), line)
+                }
+                _ => (None, None),
             };
+            if let (Some(folded), Some(Frame::BulkString(id))) = (&folded, id) {
+                self.read_up_to
+                    .insert(folded.clone(), String::from_utf8_lossy(&id).into_owned());
+            }
             match line {
                 Some(Frame::BulkString(payload)) => self.pending.push(Event::Backfill(payload)),
                 _ => warn!("cluster: an entry of a channel's log that is not ours: dropped"),
@@ -918,8 +938,10 @@ impl Cluster {
                 self.claimed(number, true);
             }
             self.sweeps.clear();
-            // Questions waiting for a log are answered with what is here.
+            // Questions waiting for a log are answered with what is here;
+            // on joining again every log is read whole.
             self.fills.clear();
+            self.read_up_to.clear();
         }
         let together = self.subscribed && every_subscriber && up;
         if together && !self.joined {
@@ -1135,6 +1157,10 @@ mod tests {
             ]
         );
         assert!(!cluster.filling("#x"));
+        assert_eq!(
+            cluster.read_up_to.get("#x").map(String::as_str),
+            Some("1-0")
+        );
         cluster.answered(Some(Ask::Backfill(2)), Frame::Error("WRONGTYPE".into()));
         assert!(!cluster.filling("#y"), "questions about #y are asked");
         assert!(cluster.take_events().is_empty());
