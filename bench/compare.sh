@@ -79,6 +79,7 @@ fi
 # history off there is nothing to ask.
 HISTORY=${HISTORY:-0}
 QUERIERS=${QUERIERS:-10}
+QUERY_RATE=${QUERY_RATE:-}          # requests/s over the queriers (empty: back to back)
 RECONNECT=${RECONNECT:-1000}
 RECONNECT_OBSERVERS=${RECONNECT_OBSERVERS:-10}
 STORE_MESSAGES=${STORE_MESSAGES:-1000000}
@@ -287,6 +288,7 @@ history_rows() {
         log "run $run: $name, $QUERIERS clients asking CHATHISTORY during a fan-out"
         bench "${common[@]}" --server-pid "$SERVER_PID" history -n "$MEMBERS" -k "$SENDERS" \
             -m "$PACED_MESSAGES" --size 100 --rate 10 -q "$QUERIERS" --concurrency 1000 \
+            ${QUERY_RATE:+--query-rate "$QUERY_RATE"} \
             >"$OUT/$name-$run-history.json" || true
         status "$name" "$run" history
         stop_server

@@ -210,6 +210,13 @@ pub struct HistoryArgs {
     /// * 100`, each waiting for the end of its answer before the next.
     #[arg(short = 'q', long, default_value_t = 10)]
     pub queriers: u32,
+    /// Requests per second over all queriers: each asks on a steady
+    /// schedule, `queriers / rate` seconds apart (never before its last
+    /// answer ended), so that two servers answer the same load and the
+    /// members' latency beside it can be compared. Without it they ask
+    /// back to back.
+    #[arg(long)]
+    pub query_rate: Option<f64>,
 }
 
 #[derive(Args)]

@@ -188,9 +188,12 @@ struct Client {
     want: Caps,
     offered: Caps,
     caps: Caps,
-    /// Asks CHATHISTORY LATEST again as soon as an answer ends; its live
-    /// deliveries are nobody's to track.
+    /// Asks CHATHISTORY LATEST again as soon as an answer ends (or at
+    /// `next_query`, paced); its live deliveries are nobody's to track.
     querier: bool,
+    /// A paced querier's next request: due then, or already sent when
+    /// `request` is set.
+    next_query: Option<Instant>,
     /// When the CHATHISTORY request in flight was sent.
     request: Option<Instant>,
     /// Requests sent, the last one's number being its label.
@@ -297,6 +300,8 @@ pub struct Engine {
     /// Turn every benchmark message into a [`Note::Message`].
     pub collect: bool,
     pub queries: Queries,
+    /// Paced queries: how far apart one querier's requests are.
+    query_interval: Option<Duration>,
     notes: Vec<Note>,
 }
 
@@ -333,6 +338,7 @@ impl Engine {
             quit_reasons: HashMap::new(),
             collect: false,
             queries: Queries::new(),
+            query_interval: None,
             notes: Vec::new(),
         })
     }
@@ -410,6 +416,7 @@ impl Engine {
             offered: Caps::NONE,
             caps: Caps::NONE,
             querier: false,
+            next_query: None,
             request: None,
             requests: 0,
             batch: None,
@@ -423,7 +430,12 @@ impl Engine {
         let mut timeout = timeout;
         if !self.read_again.is_empty() || !self.write_again.is_empty() {
             timeout = Duration::ZERO;
-        } else if let Some(due) = self.next_send_due() {
+        } else if let Some(due) = self
+            .next_send_due()
+            .into_iter()
+            .chain(self.next_query_due())
+            .min()
+        {
             timeout = timeout.min(due.saturating_duration_since(Instant::now()));
         }
         match self.poll.poll(&mut self.events, Some(timeout)) {
@@ -454,6 +466,7 @@ impl Engine {
             self.pump(key);
         }
         self.send_due();
+        self.ask_due();
         Ok(())
     }
 
@@ -740,11 +753,14 @@ impl Engine {
             last_msgid: b.last_msgid,
         });
         if c.querier {
+            let paced = c.next_query.is_some();
             let q = &mut self.queries;
             q.answered += 1;
             q.lines += u64::from(b.lines);
             let _ = q.latency.record((elapsed.as_nanos() as u64).max(1));
-            self.request_history(key, "LATEST", "*");
+            if !paced {
+                self.request_history(key, "LATEST", "*");
+            }
         }
     }
 
@@ -771,17 +787,63 @@ impl Engine {
         self.clients.get(key).map_or(Caps::NONE, |c| c.caps)
     }
 
-    /// Makes these clients ask `CHATHISTORY LATEST <channel> * 100` back to
-    /// back, each waiting for the end of its answer, until
-    /// [`Engine::stop_queries`]; their live deliveries are not tracked.
-    pub fn start_queries(&mut self, keys: &[usize]) {
+    /// Makes these clients ask `CHATHISTORY LATEST <channel> * 100`, each
+    /// waiting for the end of its answer, until [`Engine::stop_queries`]:
+    /// back to back, or `rate` requests a second over them all, each on
+    /// its own steady schedule (staggered). Their live deliveries are not
+    /// tracked.
+    pub fn start_queries(&mut self, keys: &[usize], rate: Option<f64>) {
+        let now = Instant::now();
         self.queries = Queries::new();
-        self.queries.started = Some(Instant::now());
-        for &key in keys {
-            if let Some(c) = self.clients.get_mut(key) {
-                c.querier = true;
-                self.request_history(key, "LATEST", "*");
+        self.queries.started = Some(now);
+        self.query_interval = rate
+            .filter(|r| *r > 0.0)
+            .map(|r| Duration::from_secs_f64(keys.len() as f64 / r));
+        for (n, &key) in keys.iter().enumerate() {
+            let Some(c) = self.clients.get_mut(key) else {
+                continue;
+            };
+            c.querier = true;
+            match self.query_interval {
+                Some(interval) => {
+                    c.next_query = Some(now + interval * n as u32 / keys.len() as u32)
+                }
+                None => self.request_history(key, "LATEST", "*"),
             }
+        }
+    }
+
+    /// The earliest paced request due and not yet sent.
+    fn next_query_due(&self) -> Option<Instant> {
+        self.query_interval?;
+        let waiting = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.querier && c.request.is_none());
+        waiting.filter_map(|(_, c)| c.next_query).min()
+    }
+
+    /// Paced queriers: sends every request whose time has come and whose
+    /// querier's last answer has ended.
+    fn ask_due(&mut self) {
+        let Some(interval) = self.query_interval else {
+            return;
+        };
+        let now = Instant::now();
+        let due: Vec<usize> = (self.clients.iter())
+            .filter(|(_, c)| c.querier && c.request.is_none())
+            .filter(|(_, c)| c.next_query.is_some_and(|at| at <= now))
+            .map(|(key, _)| key)
+            .collect();
+        for key in due {
+            if let Some(at) = self
+                .clients
+                .get_mut(key)
+                .and_then(|c| c.next_query.as_mut())
+            {
+                *at += interval;
+            }
+            self.request_history(key, "LATEST", "*");
         }
     }
 
@@ -789,7 +851,9 @@ impl Engine {
     pub fn stop_queries(&mut self) -> Queries {
         for (_, c) in self.clients.iter_mut() {
             c.querier = false;
+            c.next_query = None;
         }
+        self.query_interval = None;
         let mut q = std::mem::replace(&mut self.queries, Queries::new());
         q.span = q.started.map_or(Duration::ZERO, |s| s.elapsed());
         q

@@ -1141,7 +1141,7 @@ impl Bench<'_> {
         {
             self.warn("the server does not offer draft/chathistory".to_owned());
         }
-        self.engine.start_queries(&queriers);
+        self.engine.start_queries(&queriers, a.query_rate);
         let slow = vec![false; f.members as usize];
         let round = self.round(1, f, &mut members, &slow, None);
         let q = self.engine.stop_queries();
