@@ -519,6 +519,24 @@ fn history_queries_are_answered_while_a_fanout_runs() {
 }
 
 #[test]
+fn paced_queries_ask_no_faster_than_their_rate() {
+    let daemon = Daemon::start(&history_config(true));
+    let json = bench_ok(
+        &daemon,
+        "history -n 10 -k 1 -m 100 --rate 50 --size 100 -q 3 --query-rate 5",
+    );
+    // Back to back, three queriers of a small channel ask hundreds a
+    // second; paced, at most the rate over the span, plus the first
+    // request of each. Slowness can only lower the count.
+    let answered = num(&json, "/history/answered") as f64;
+    let rate = json["history"]["answers_per_s"].as_f64().unwrap_or(0.0);
+    assert!(answered > 0.0 && rate > 0.0, "{json:#}");
+    let span = answered / rate;
+    assert!(answered <= 5.0 * span + 3.0, "{answered} in {span} s: {json:#}");
+    assert_eq!(json["verdict"], "ok");
+}
+
+#[test]
 fn history_refused_by_the_server_fails_the_run() {
     let daemon = Daemon::start(&history_config(false));
     let (out, json) = bench(
