@@ -532,7 +532,10 @@ fn paced_queries_ask_no_faster_than_their_rate() {
     let rate = json["history"]["answers_per_s"].as_f64().unwrap_or(0.0);
     assert!(answered > 0.0 && rate > 0.0, "{json:#}");
     let span = answered / rate;
-    assert!(answered <= 5.0 * span + 3.0, "{answered} in {span} s: {json:#}");
+    assert!(
+        answered <= 5.0 * span + 3.0,
+        "{answered} in {span} s: {json:#}"
+    );
     assert_eq!(json["verdict"], "ok");
 }
 
