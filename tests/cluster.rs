@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Client, Daemon, NO_FLOOD_CONTROL, PATIENCE, TempDir, have_tool};
+use common::{Client, Daemon, NO_FLOOD_CONTROL, PATIENCE, TempDir, have_tool, tag};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -406,29 +406,16 @@ fn alice_and_bob(a: &Daemon, b: &Daemon) -> (Client, Client) {
     (alice, bob)
 }
 
-/// Connects to `node` with what reads history, and registers `nick`.
-fn reader(node: &Daemon, nick: &str) -> Client {
-    let mut client = node.connect();
-    let caps = "batch server-time message-tags draft/chathistory draft/event-playback echo-message labeled-response";
-    client.send(&format!("CAP REQ :{caps}"));
-    client.send("CAP END");
-    client.register(nick);
-    client
-}
-
-/// The value of tag `name` in a line.
-fn tag<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    groupchatd::tags::get(line.strip_prefix('@')?.split(' ').next()?, name)
-}
+/// What a client that reads history asks for.
+const READER_CAPS: &str = "batch server-time message-tags draft/chathistory draft/event-playback echo-message labeled-response";
 
 /// A CHATHISTORY request's lines as every node must give them: msgid,
 /// time and the line without its tags (the batch reference is each
 /// connection's own). Labelled, so that a join's playback is not taken
 /// for the answer.
 fn history(client: &mut Client, request: &str) -> Vec<String> {
-    client.send(&format!("@label=h CHATHISTORY {request}"));
-    let start = client.expect("@label=h ");
-    batch_after(client, &start)
+    client
+        .chathistory(request)
         .iter()
         .map(|line| {
             let (msgid, time) = (tag(line, "msgid"), tag(line, "time"));
@@ -453,20 +440,9 @@ fn messages(lines: &[String]) -> Vec<String> {
 fn join_and_play_back(client: &mut Client, channel: &str) -> Vec<String> {
     client.send(&format!("JOIN {channel}"));
     let start = client.expect(&format!(" chathistory :{channel}"));
-    let lines = messages(&batch_after(client, &start));
+    let lines = messages(&client.batch_after(&start));
     let texts = lines.iter().filter_map(|l| l.rsplit_once(" :"));
     texts.map(|(_, text)| text.to_string()).collect()
-}
-
-/// The lines of the batch that `start` opens, up to its end.
-fn batch_after(client: &mut Client, start: &str) -> Vec<String> {
-    let reference = start
-        .split(" BATCH +")
-        .nth(1)
-        .and_then(|r| r.split(' ').next());
-    let mut lines = client.collect_until(&format!("BATCH :-{}", reference.unwrap_or_default()));
-    lines.pop();
-    lines
 }
 
 #[test]
@@ -477,7 +453,7 @@ fn a_node_fills_its_history_from_a_channels_log_on_coming_to_it_or_back() {
     let redis = Redis::start(None);
     let (a, b) = two_nodes_of(|name| keeping_node(name, &redis.url()));
     // alice talks alone in #x: no node follows it but a, yet it is logged.
-    let mut alice = reader(&a, "alice");
+    let mut alice = a.register_with_caps("alice", READER_CAPS);
     alice.send("JOIN #x");
     alice.expect(" 366 alice #x ");
     for n in 0..3 {
@@ -485,7 +461,7 @@ fn a_node_fills_its_history_from_a_channels_log_on_coming_to_it_or_back() {
         alice.expect(&format!(":early {n}"));
     }
     // bob comes to #x on b: his playback has what b never heard.
-    let mut bob = reader(&b, "bob");
+    let mut bob = b.register_with_caps("bob", READER_CAPS);
     assert_eq!(
         join_and_play_back(&mut bob, "#x"),
         ["early 0", "early 1", "early 2"]
@@ -510,7 +486,7 @@ fn a_node_fills_its_history_from_a_channels_log_on_coming_to_it_or_back() {
     alice.expect(":while b was away");
     let b = b.restart();
     b.wait_status(|s| s["cluster"]["state"] == "up" && node_names(s) == ["a", "b"]);
-    let mut bob = reader(&b, "bob");
+    let mut bob = b.register_with_caps("bob", READER_CAPS);
     let played = join_and_play_back(&mut bob, "#x");
     let said = ["early 0", "early 1", "early 2", "while bob was out"];
     assert_eq!(played[..4], said);
@@ -528,8 +504,8 @@ fn every_node_answers_chathistory_alike_with_the_msgids_lines_had() {
     }
     let redis = Redis::start(None);
     let (a, b) = two_nodes_of(|name| keeping_node(name, &redis.url()));
-    let mut alice = reader(&a, "alice");
-    let mut bob = reader(&b, "bob");
+    let mut alice = a.register_with_caps("alice", READER_CAPS);
+    let mut bob = b.register_with_caps("bob", READER_CAPS);
     alice.expect(":bob!bob@127.0.0.1 JOIN :#lobby");
     // Turns, each seen by the other before the next: the msgid a line has
     // live is the one it has on the other node.
@@ -581,7 +557,7 @@ fn every_node_answers_chathistory_alike_with_the_msgids_lines_had() {
     // Reconnecting to the other node loses nothing: alice's last msgid
     // means the same line on b.
     drop(alice);
-    let mut again = reader(&b, "alice2");
+    let mut again = b.register_with_caps("alice2", READER_CAPS);
     let missed = history(&mut again, &format!("AFTER #lobby msgid={} 10", msgids[3]));
     assert_eq!(missed[..2], on_a[on_a.len() - 2..]);
     // Then alice's quit, stamped by a, and alice2's join here.

@@ -4,45 +4,11 @@
 
 mod common;
 
-use common::{Client, Daemon, NO_FLOOD_CONTROL};
+use common::{Daemon, NO_FLOOD_CONTROL, tag};
 use groupchatd::clock::{format_iso, parse_iso};
 use std::io::Write;
 
 const CAPS: &str = "batch server-time message-tags draft/chathistory labeled-response";
-
-/// Connects, enables `caps`, and registers `nick`.
-fn join_with(daemon: &Daemon, nick: &str, caps: &str) -> Client {
-    let mut client = daemon.connect();
-    client.send(&format!("CAP REQ :{caps}"));
-    client.send("CAP END");
-    client.register(nick);
-    client
-}
-
-/// The value of tag `name` in a line.
-fn tag<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    groupchatd::tags::get(line.strip_prefix('@')?.split(' ').next()?, name)
-}
-
-/// Sends a labelled CHATHISTORY request (the client has CAPS) and returns
-/// the message lines of the batch that answers it, whatever else comes.
-fn chathistory(client: &mut Client, request: &str) -> Vec<String> {
-    static LABELS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let label = format!(
-        "q{}",
-        LABELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
-    client.send(&format!("@label={label} CHATHISTORY {request}"));
-    let start = client.expect(&format!("@label={label} "));
-    let reference = start
-        .split(" BATCH +")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .unwrap_or_else(|| panic!("a batch: {start}"))
-        .to_string();
-    let lines = client.collect_until(&format!("BATCH :-{reference}"));
-    lines[..lines.len() - 1].to_vec()
-}
 
 fn texts(lines: &[String]) -> Vec<String> {
     lines
@@ -54,8 +20,8 @@ fn texts(lines: &[String]) -> Vec<String> {
 #[test]
 fn messages_carry_msgid_and_time_and_history_answers_by_msgid() {
     let daemon = Daemon::start(NO_FLOOD_CONTROL);
-    let mut alice = join_with(&daemon, "alice", "echo-message message-tags server-time");
-    let mut bob = join_with(&daemon, "bob", CAPS);
+    let mut alice = daemon.register_with_caps("alice", "echo-message message-tags server-time");
+    let mut bob = daemon.register_with_caps("bob", CAPS);
     let mut ids = Vec::new();
     for n in 1..=6 {
         alice.send(&format!("PRIVMSG #lobby :line {n}"));
@@ -81,32 +47,32 @@ fn messages_carry_msgid_and_time_and_history_answers_by_msgid() {
         ids.windows(2).all(|w| w[0] < w[1]),
         "msgids increase: {ids:?}"
     );
-    let before = chathistory(&mut bob, &format!("BEFORE #lobby msgid={} 2", ids[3]));
+    let before = bob.chathistory(&format!("BEFORE #lobby msgid={} 2", ids[3]));
     assert_eq!(texts(&before), ["line 2", "line 3"]);
-    let after = chathistory(&mut bob, &format!("AFTER #lobby msgid={} 10", ids[3]));
+    let after = bob.chathistory(&format!("AFTER #lobby msgid={} 10", ids[3]));
     assert_eq!(texts(&after), ["line 5", "line 6"]);
-    let between = chathistory(
-        &mut bob,
-        &format!("BETWEEN #lobby msgid={} msgid={} 10", ids[0], ids[5]),
-    );
+    let between = bob.chathistory(&format!(
+        "BETWEEN #lobby msgid={} msgid={} 10",
+        ids[0], ids[5]
+    ));
     assert_eq!(texts(&between), ["line 2", "line 3", "line 4", "line 5"]);
-    let around = chathistory(&mut bob, &format!("AROUND #lobby msgid={} 3", ids[2]));
+    let around = bob.chathistory(&format!("AROUND #lobby msgid={} 3", ids[2]));
     assert_eq!(texts(&around), ["line 2", "line 3", "line 4"]);
-    let latest = chathistory(&mut bob, "LATEST #lobby * 3");
+    let latest = bob.chathistory("LATEST #lobby * 3");
     assert_eq!(texts(&latest), ["line 4", "line 5", "line 6"]);
     // Timestamps: lines may share a millisecond, so the bounds are taken
     // a millisecond outside the first and last line's.
     let ms = |line: &String| tag(line, "time").and_then(parse_iso).expect("time");
-    let all = chathistory(&mut bob, "LATEST #lobby * 10");
+    let all = bob.chathistory("LATEST #lobby * 10");
     let first = format_iso(ms(&all[0]) - 1);
     let last = format_iso(ms(&all[5]) + 1);
-    let after = chathistory(&mut bob, &format!("AFTER #lobby timestamp={first} 10"));
+    let after = bob.chathistory(&format!("AFTER #lobby timestamp={first} 10"));
     assert_eq!(texts(&after), texts(&all));
-    let before = chathistory(&mut bob, &format!("BEFORE #lobby timestamp={last} 2"));
+    let before = bob.chathistory(&format!("BEFORE #lobby timestamp={last} 2"));
     assert_eq!(texts(&before), ["line 5", "line 6"]);
     let between = format!("BETWEEN #lobby timestamp={first} timestamp={last} 3");
     assert_eq!(
-        texts(&chathistory(&mut bob, &between)),
+        texts(&bob.chathistory(&between)),
         ["line 1", "line 2", "line 3"]
     );
 }
@@ -114,8 +80,8 @@ fn messages_carry_msgid_and_time_and_history_answers_by_msgid() {
 #[test]
 fn client_tags_and_tagmsg_are_relayed_and_bad_tags_refused() {
     let daemon = Daemon::start(NO_FLOOD_CONTROL);
-    let mut alice = join_with(&daemon, "alice", "message-tags");
-    let mut bob = join_with(&daemon, "bob", "message-tags");
+    let mut alice = daemon.register_with_caps("alice", "message-tags");
+    let mut bob = daemon.register_with_caps("bob", "message-tags");
     let mut plain = daemon.register("plain");
     alice.send("@+draft/react=wave;+example.org/x=1\\s2 TAGMSG #lobby");
     let got = bob.expect("TAGMSG");
@@ -142,7 +108,7 @@ fn client_tags_and_tagmsg_are_relayed_and_bad_tags_refused() {
 #[test]
 fn labelled_requests_get_labelled_answers() {
     let daemon = Daemon::start(NO_FLOOD_CONTROL);
-    let mut alice = join_with(&daemon, "alice", CAPS);
+    let mut alice = daemon.register_with_caps("alice", CAPS);
     alice.send("@label=ping1 PING hello");
     assert!(alice.expect("PONG").starts_with("@label=ping1 "));
     alice.send("PRIVMSG #lobby :something");
@@ -189,7 +155,7 @@ fn joining_shows_earlier_lines_and_old_lines_never_look_live() {
 fn every_line_anyone_received_survives_sigkill_mid_burst() {
     let daemon = Daemon::start(NO_FLOOD_CONTROL);
     let mut sender = daemon.register("sender");
-    let mut reader = join_with(&daemon, "reader", "message-tags");
+    let mut reader = daemon.register_with_caps("reader", "message-tags");
     let writer = std::thread::spawn(move || {
         for n in 0..20_000 {
             if sender
@@ -248,7 +214,7 @@ fn sigterm_keeps_everything_accepted_and_msgids_go_on_increasing() {
         .as_str()
         .and_then(|m| m.parse().ok())
         .expect("msgid");
-    let mut bob = join_with(&daemon, "bob", "message-tags echo-message");
+    let mut bob = daemon.register_with_caps("bob", "message-tags echo-message");
     bob.send("PRIVMSG #lobby :after the restart");
     let echo = bob.expect("after the restart");
     let next: u64 = tag(&echo, "msgid")
@@ -260,28 +226,28 @@ fn sigterm_keeps_everything_accepted_and_msgids_go_on_increasing() {
 #[test]
 fn private_conversations_are_for_their_two_parties_and_can_be_kept_out() {
     let daemon = Daemon::start(NO_FLOOD_CONTROL);
-    let mut alice = join_with(&daemon, "alice", CAPS);
-    let mut bob = join_with(&daemon, "bob", CAPS);
-    let mut eve = join_with(&daemon, "eve", CAPS);
+    let mut alice = daemon.register_with_caps("alice", CAPS);
+    let mut bob = daemon.register_with_caps("bob", CAPS);
+    let mut eve = daemon.register_with_caps("eve", CAPS);
     alice.send("PRIVMSG bob :just between us");
     bob.expect("just between us");
     assert_eq!(
-        texts(&chathistory(&mut bob, "LATEST alice * 10")),
+        texts(&bob.chathistory("LATEST alice * 10")),
         ["just between us"]
     );
     assert_eq!(
-        texts(&chathistory(&mut alice, "LATEST bob * 10")),
+        texts(&alice.chathistory("LATEST bob * 10")),
         ["just between us"]
     );
-    assert!(chathistory(&mut eve, "LATEST alice * 10").is_empty());
-    assert!(chathistory(&mut eve, "LATEST bob * 10").is_empty());
+    assert!(eve.chathistory("LATEST alice * 10").is_empty());
+    assert!(eve.chathistory("LATEST bob * 10").is_empty());
 
     let daemon = Daemon::start(&format!("{NO_FLOOD_CONTROL}[history]\nprivate = false\n"));
-    let mut alice = join_with(&daemon, "alice", CAPS);
-    let mut bob = join_with(&daemon, "bob", CAPS);
+    let mut alice = daemon.register_with_caps("alice", CAPS);
+    let mut bob = daemon.register_with_caps("bob", CAPS);
     alice.send("PRIVMSG bob :not kept");
     bob.expect("not kept");
-    assert!(chathistory(&mut bob, "LATEST alice * 10").is_empty());
+    assert!(bob.chathistory("LATEST alice * 10").is_empty());
 }
 
 #[test]
@@ -318,9 +284,9 @@ fn retention_drops_old_and_surplus_lines() {
     alice.send("PING x");
     alice.expect("PONG");
     std::thread::sleep(std::time::Duration::from_millis(2100));
-    let mut bob = join_with(&daemon, "bob", CAPS);
+    let mut bob = daemon.register_with_caps("bob", CAPS);
     assert!(
-        chathistory(&mut bob, "LATEST #lobby * 10").is_empty(),
+        bob.chathistory("LATEST #lobby * 10").is_empty(),
         "expired lines are not served"
     );
     let daemon = daemon.restart();
@@ -370,7 +336,7 @@ fn a_store_that_cannot_open_leaves_chat_working_and_says_so() {
     let daemon = Daemon::start(&config);
     daemon.expect_log("chatting without history");
     let mut alice = daemon.register("alice");
-    let mut bob = join_with(&daemon, "bob", CAPS);
+    let mut bob = daemon.register_with_caps("bob", CAPS);
     alice.send("PRIVMSG #lobby :still chatting");
     bob.expect("still chatting");
     bob.send("CHATHISTORY LATEST #lobby * 10");
@@ -413,7 +379,7 @@ fn history_off_offers_nothing() {
 #[test]
 fn a_reload_keeps_the_running_store_and_applies_what_it_can() {
     let daemon = Daemon::start(NO_FLOOD_CONTROL);
-    let mut alice = join_with(&daemon, "alice", CAPS);
+    let mut alice = daemon.register_with_caps("alice", CAPS);
     alice.send("PRIVMSG #lobby :kept across the reload");
     std::fs::write(
         &daemon.config_path,
@@ -428,7 +394,7 @@ fn a_reload_keeps_the_running_store_and_applies_what_it_can() {
     );
     daemon.expect_log("take effect after a restart");
     assert_eq!(
-        texts(&chathistory(&mut alice, "LATEST #lobby * 5")),
+        texts(&alice.chathistory("LATEST #lobby * 5")),
         ["kept across the reload"]
     );
     // join_playback = 0 applies at once: a newcomer gets no earlier lines.
@@ -444,7 +410,7 @@ fn a_reload_keeps_the_running_store_and_applies_what_it_can() {
 #[test]
 fn chathistory_counts_against_flood_control() {
     let daemon = Daemon::start("[flood]\nburst = 5\nlines_per_second = 1\n");
-    let mut alice = join_with(&daemon, "alice", CAPS);
+    let mut alice = daemon.register_with_caps("alice", CAPS);
     for _ in 0..30 {
         alice.send("CHATHISTORY LATEST #lobby * 100");
     }
@@ -464,13 +430,13 @@ fn after_a_restart_history_joins_what_is_on_disk_with_what_is_new() {
     let daemon = daemon.restart();
     let mut alice = daemon.register("alice");
     alice.send("PRIVMSG #lobby :new 1");
-    let mut bob = join_with(&daemon, "bob", CAPS);
+    let mut bob = daemon.register_with_caps("bob", CAPS);
     assert_eq!(
-        texts(&chathistory(&mut bob, "LATEST #lobby * 10")),
+        texts(&bob.chathistory("LATEST #lobby * 10")),
         ["old 1", "old 2", "old 3", "old 4", "old 5", "new 1"]
     );
     assert_eq!(
-        texts(&chathistory(&mut bob, "LATEST #lobby * 2")),
+        texts(&bob.chathistory("LATEST #lobby * 2")),
         ["old 5", "new 1"]
     );
 }
@@ -494,8 +460,8 @@ fn event_playback_shows_joins_parts_and_quits_from_the_store() {
     bob.expect(":after");
     // SIGKILL and restart: the events come from the store.
     let daemon = daemon.restart();
-    let mut events = join_with(&daemon, "ev", &format!("{CAPS} draft/event-playback"));
-    let lines = chathistory(&mut events, "LATEST #lobby * 6");
+    let mut events = daemon.register_with_caps("ev", &format!("{CAPS} draft/event-playback"));
+    let lines = events.chathistory("LATEST #lobby * 6");
     let bodies: Vec<&str> = lines
         .iter()
         .map(|l| l.split_once(' ').map_or(l.as_str(), |(_, body)| body))
@@ -511,9 +477,9 @@ fn event_playback_shows_joins_parts_and_quits_from_the_store() {
             ":ev!ev@127.0.0.1 JOIN :#lobby",
         ]
     );
-    let mut plain = join_with(&daemon, "plain", CAPS);
+    let mut plain = daemon.register_with_caps("plain", CAPS);
     assert_eq!(
-        texts(&chathistory(&mut plain, "LATEST #lobby * 2")),
+        texts(&plain.chathistory("LATEST #lobby * 2")),
         ["while carol is out", "after"]
     );
 }

@@ -13,6 +13,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The value of tag `name` in a line, if it has tags and that one.
+pub fn tag<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    groupchatd::tags::get(line.strip_prefix('@')?.split(' ').next()?, name)
+}
+
 /// For tests of delivery rather than of flood control: clients may send as
 /// fast as they like.
 pub const NO_FLOOD_CONTROL: &str = "[flood]\nenabled = false\n";
@@ -266,6 +271,16 @@ impl Daemon {
         client
     }
 
+    /// Connects, enables the IRCv3 capabilities `caps`, and registers
+    /// `nick`.
+    pub fn register_with_caps(&self, nick: &str, caps: &str) -> Client {
+        let mut client = self.connect();
+        client.send(&format!("CAP REQ :{caps}"));
+        client.send("CAP END");
+        client.register(nick);
+        client
+    }
+
     /// Waits until a log line contains `text` and returns it.
     pub fn expect_log(&self, text: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
@@ -419,6 +434,30 @@ impl<S: Read + Write> Client<S> {
                 return lines;
             }
         }
+    }
+
+    /// The lines of the batch that `start` (its `BATCH +ref` line) opens,
+    /// read up to its end, which is left out.
+    pub fn batch_after(&mut self, start: &str) -> Vec<String> {
+        let reference = start
+            .split(" BATCH +")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap_or_else(|| panic!("a batch: {start}"));
+        let mut lines = self.collect_until(&format!("BATCH :-{reference}"));
+        lines.pop();
+        lines
+    }
+
+    /// Sends a CHATHISTORY request with a label of its own (the client
+    /// has `batch` and `labeled-response`) and returns the lines of the
+    /// batch that answers it, whatever else comes (a join's playback).
+    pub fn chathistory(&mut self, request: &str) -> Vec<String> {
+        static LABELS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let label = LABELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.send(&format!("@label=q{label} CHATHISTORY {request}"));
+        let start = self.expect(&format!("@label=q{label} "));
+        self.batch_after(&start)
     }
 
     /// Reads until the server closes the connection; returns the lines.
