@@ -200,25 +200,24 @@ for side in ("one", "three"):
             f = get(side, r, suffix, ("fanout",)) or {}
             if f.get("lost") != 0 or f.get("out_of_order") != 0:
                 print(f"note: {side} run {r} {suffix}: lost {f.get('lost')}, out of order {f.get('out_of_order')}")
-    # Redis commands for the connect phase: per client registered.
-for r in range(1, runs + 1):
+def redis_stats(r, suffix):
+    """The run's Redis commands, summed over the masters, and its text."""
     try:
-        stats = open(f"{out}/three-{r}-redis.txt").read()
+        stats = open(f"{out}/three-{r}-{suffix}.txt").read()
     except OSError:
-        continue
+        return None, ""
     calls = {}
     for name, count in re.findall(r"cmdstat_(\w+):calls=(\d+)", stats):
         calls[name] = calls.get(name, 0) + int(count)
-    print(f"note: run {r}, {clients} clients registering and leaving over three nodes: Redis commands {calls}")
+    return calls, stats
 for r in range(1, runs + 1):
-    try:
-        stats = open(f"{out}/three-{r}-max-redis.txt").read()
-    except OSError:
-        continue
-    calls = {}
-    for name, count in re.findall(r"cmdstat_(\w+):calls=(\d+)", stats):
-        calls[name] = calls.get(name, 0) + int(count)
-    log = sum(int(b) for b in re.findall(r"log_bytes:(\d+)", stats))
-    print(f"note: run {r}, max rate, {members} members joining and {messages} messages: Redis commands {calls}; the channel's log {log:,} bytes")
+    calls, _ = redis_stats(r, "redis")
+    if calls is not None:
+        print(f"note: run {r}, {clients} clients registering and leaving over three nodes: Redis commands {calls}")
+for r in range(1, runs + 1):
+    calls, stats = redis_stats(r, "max-redis")
+    if calls is not None:
+        log = sum(int(b) for b in re.findall(r"log_bytes:(\d+)", stats))
+        print(f"note: run {r}, max rate, {members} members joining and {messages} messages: Redis commands {calls}; the channel's log {log:,} bytes")
 PY
 echo "JSON of every run: $OUT" >&2

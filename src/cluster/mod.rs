@@ -1105,14 +1105,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_moved_answer_asks_for_the_layout_again_and_a_refused_claim_is_given() {
+    /// Node "a" of a cluster whose Redis is never reached.
+    fn unconnected() -> Cluster {
         let config = crate::config::Config::parse(
             std::path::Path::new("t.toml"),
             "[cluster]\nredis = \"redis://127.0.0.1:1\"\n",
         )
         .expect("config");
-        let mut cluster = Cluster::new(&config.cluster, "a".into(), |_| Token(0)).expect("cluster");
+        Cluster::new(&config.cluster, "a".into(), |_| Token(0)).expect("cluster")
+    }
+
+    #[test]
+    fn a_moved_answer_asks_for_the_layout_again_and_a_refused_claim_is_given() {
+        let mut cluster = unconnected();
         cluster.topology = Topology::Single;
         let moved = Frame::Error("MOVED 866 127.0.0.1:7001".into());
         cluster.answered(Some(Ask::Publish), moved);
@@ -1131,12 +1136,7 @@ mod tests {
 
     #[test]
     fn a_channels_log_is_read_into_lines_and_a_refused_read_waits_no_more() {
-        let config = crate::config::Config::parse(
-            std::path::Path::new("t.toml"),
-            "[cluster]\nredis = \"redis://127.0.0.1:1\"\n",
-        )
-        .expect("config");
-        let mut cluster = Cluster::new(&config.cluster, "a".into(), |_| Token(0)).expect("cluster");
+        let mut cluster = unconnected();
         let bulk = |b: &[u8]| Frame::BulkString(b.to_vec());
         let entry = |line: &[u8]| {
             Frame::Array(vec![
