@@ -152,8 +152,8 @@ impl MemoryBackend {
 
     /// Stores one entry in seq order (lines heard from other nodes may come
     /// after newer ones), then trims to the cap. Like the SQLite engine it
-    /// keeps the first of two entries with one seq.
-    fn insert(&mut self, entry: Entry) {
+    /// keeps the first of two entries with one seq. Whether it was kept.
+    fn insert(&mut self, entry: Entry) -> bool {
         let start_seq = self.start_seq;
         self.max_seq = self.max_seq.max(entry.seq);
         // The key is cloned only for a target seen for the first time.
@@ -165,16 +165,16 @@ impl MemoryBackend {
             self.targets.insert(entry.target.to_string(), window);
         }
         let Some(window) = self.targets.get_mut(&*entry.target) else {
-            return;
+            return false;
         };
         // Older than what the window vouches for: keeping it would break
         // "everything here is newer than anything missing".
         if entry.seq < window.complete_from {
-            return;
+            return false;
         }
         let at = window.entries.partition_point(|e| e.seq < entry.seq);
         if window.entries.get(at).is_some_and(|e| e.seq == entry.seq) {
-            return;
+            return false;
         }
         window.entries.insert(at, entry);
         if let Some(cap) = self.cap {
@@ -184,15 +184,14 @@ impl MemoryBackend {
                 }
             }
         }
+        true
     }
 }
 
 impl Backend for MemoryBackend {
-    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
-        for entry in batch {
-            self.insert(entry.clone());
-        }
-        Ok(())
+    fn append(&mut self, batch: &[Entry]) -> Result<u64, StoreError> {
+        let kept = batch.iter().filter(|e| self.insert((*e).clone())).count();
+        Ok(kept as u64)
     }
 
     fn query(&mut self, q: &Query, events: bool) -> Result<Vec<Entry>, StoreError> {

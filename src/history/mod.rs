@@ -253,8 +253,9 @@ pub const RETAIN_PER_CALL: u64 = 10_000;
 pub trait Backend: Send {
     /// Stores a batch atomically (one transaction); returns only once it is
     /// committed (written to the WAL, so a SIGKILL of the process cannot
-    /// lose it).
-    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError>;
+    /// lose it). Returns how many entries it added: one whose seq is kept
+    /// already is not (see [`msgid`]).
+    fn append(&mut self, batch: &[Entry]) -> Result<u64, StoreError>;
     /// Answers one query as [`select::run`] defines it, with joins, parts
     /// and quits when `events`.
     fn query(&mut self, q: &Query, events: bool) -> Result<Vec<Entry>, StoreError>;

@@ -385,9 +385,10 @@ fn kept_already(tx: &rusqlite::Transaction<'_>, e: &Entry) -> Result<bool, rusql
 }
 
 impl Backend for SqliteBackend {
-    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
-        let store = |conn: &mut Connection| -> Result<(), rusqlite::Error> {
+    fn append(&mut self, batch: &[Entry]) -> Result<u64, StoreError> {
+        let store = |conn: &mut Connection| -> Result<u64, rusqlite::Error> {
             let tx = conn.transaction()?;
+            let mut stored = 0;
             {
                 // A seq already kept (two nodes whose msgids end in one
                 // number, see msgid.rs) costs that one line, logged, not
@@ -410,6 +411,7 @@ impl Backend for SqliteBackend {
                     ])?;
                     // Kept already: the same line heard twice (a channel's
                     // log read after it was heard live) is no news.
+                    stored += added as u64;
                     if added == 0 && !kept_already(&tx, e)? {
                         warn!(
                             "history: msgid {} is kept already for another line; this one by {} in {} is not",
@@ -421,7 +423,8 @@ impl Backend for SqliteBackend {
                 tx.prepare_cached("UPDATE meta SET value = max(value, ?1) WHERE key = 'max_seq'")?
                     .execute([top])?;
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(stored)
         };
         store(&mut self.conn)
             .map_err(|e| self.fail(&format!("cannot store {} entries", batch.len()), e))

@@ -168,7 +168,7 @@ impl Worker {
 
     fn append(&mut self, through: u64, batch: &[Entry]) {
         let done = match self.call(|b| b.append(batch)) {
-            Ok(()) => {
+            Ok(added) => {
                 if self.retention.max_messages > 0 {
                     for e in batch {
                         if !self.written.contains(&*e.target) {
@@ -177,7 +177,7 @@ impl Worker {
                     }
                 }
                 if let Some(n) = &mut self.entries {
-                    *n += batch.len() as u64;
+                    *n += added;
                 }
                 Done::Committed(through)
             }
