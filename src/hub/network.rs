@@ -137,6 +137,14 @@ impl Run {
     }
 }
 
+/// The time (`t`) and msgid (`i`) that a line's `tags` tell, when the
+/// msgid ends in `number`, that of the node the line is from.
+fn told_stamp(tags: &str, number: u64) -> Option<(i64, u64)> {
+    let time_ms = tags::get(tags, "t")?.parse().ok()?;
+    let seq = tags::get(tags, "i")?.parse::<u64>().ok()?;
+    (msgid::node_of(seq) == number).then_some((time_ms, seq))
+}
+
 /// What this node knows of another.
 pub(super) struct Peer {
     /// Its `SYNC`'s boot mark: a new one means it restarted.
@@ -256,16 +264,10 @@ impl Hub {
     pub(super) fn heard_run(&mut self, id: ClientId, msg: &Message, count: usize) -> Run {
         let node = self.node_of(id).unwrap_or_default();
         let number = self.peers.get(node).map(|peer| peer.number);
-        let number_of = |i: &str| {
-            i.parse::<u64>()
-                .ok()
-                .filter(|&seq| Some(msgid::node_of(seq)) == number)
-        };
-        let time_ms = tags::get(msg.tags, "t").and_then(|t| t.parse().ok());
-        let first = tags::get(msg.tags, "i").and_then(number_of);
+        let stamp = number.and_then(|number| told_stamp(msg.tags, number));
         let heard = tags::get(msg.tags, "c").map_or(Some(1), |c| c.parse().ok());
-        match (time_ms, first, heard.filter(|&c| c <= MAX_RUN)) {
-            (Some(time_ms), Some(first), Some(count)) => {
+        match (stamp, heard.filter(|&c| c <= MAX_RUN)) {
+            (Some((time_ms, first)), Some(count)) => {
                 let run = Run {
                     time_ms,
                     first,
@@ -537,13 +539,7 @@ impl Hub {
         if self.config.node.as_deref() == Some(node) {
             return;
         }
-        let stamp = tags::get(msg.tags, "t")
-            .and_then(|t| t.parse::<i64>().ok())
-            .zip(
-                tags::get(msg.tags, "i")
-                    .and_then(|i| i.parse::<u64>().ok())
-                    .filter(|&seq| msgid::node_of(seq) == msgid::node_number(node)),
-            );
+        let stamp = told_stamp(msg.tags, msgid::node_number(node));
         let kind = msg.command.parse::<Kind>().ok().filter(|k| !k.is_event());
         let target = msg.param(0).filter(|t| t.starts_with('#'));
         let nick = msg.prefix.split('!').next().filter(|n| !n.is_empty());

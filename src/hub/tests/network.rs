@@ -154,6 +154,24 @@ fn joins_parts_and_quits_keep_their_msgids_on_every_node() {
 }
 
 #[test]
+fn a_quit_telling_too_many_msgids_takes_this_nodes_own() {
+    let (_a, mut b) = two_nodes();
+    b.hub.config.history = true;
+    b.out.events.clear();
+    let now_us = crate::clock::now_ms() as u64 * 1000;
+    let seq = now_us * msgid::NODE_SPAN + msgid::node_number("a");
+    let quit = format!("@n=a;t=1;i={seq};c=1000000 :alice!alice@127.0.0.1 QUIT :bye");
+    b.hub.cluster_line(quit.as_bytes(), b.now, &mut b.out);
+    assert_eq!(b.take(2), [":alice!alice@127.0.0.1 QUIT :bye"]);
+    let kept = kept(&b);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(msgid::node_of(kept[0].0), msgid::node_number("b"));
+    // The damaged count did not push b's msgids a million steps on.
+    b.send(2, "PRIVMSG #lobby :next");
+    assert!(last_kept(&b).0 < msgid::nth(seq, 1_000_000));
+}
+
+#[test]
 fn every_channel_message_is_logged_and_a_log_fills_history_without_showing() {
     let (mut a, mut b) = two_nodes();
     b.hub.config.history = true;
